@@ -1,0 +1,88 @@
+/* The one kernel -> user ABI of ebtrace.
+ *
+ * Included by every bpf/*.bpf.c and by record/. Only fixed-width types and
+ * explicit padding: no bool, long, pointers or bitfields, so the BPF and host
+ * compilers cannot disagree on a layout. record/ static-asserts the sizes.
+ *
+ * Every event starts with struct ebt_event_header; `size` covers the whole event
+ * including any variable tail (stack frames, payload bytes).
+ */
+#ifndef EBTRACE_BPF_EVENTS_H
+#define EBTRACE_BPF_EVENTS_H
+
+#ifdef __BPF__
+/* vmlinux.h already provides __u8 ... __u64 */
+#else
+#include <linux/types.h>
+#endif
+
+#define EBT_TASK_COMM_LEN 16
+#define EBT_MAX_STACK_DEPTH 127
+
+enum ebt_event_kind {
+	EBT_EV_CPU_SAMPLE = 1,
+	EBT_EV_OFFCPU = 2,
+	EBT_EV_SYSCALL = 3,
+	EBT_EV_SKB_HOP = 4,
+	EBT_EV_TASK = 5,    /* fork / exec / exit / rename */
+	EBT_EV_MMAP = 6,    /* an executable mapping appeared */
+};
+
+/* Reasons indexing the per-CPU `lost` counter array shared by all programs. */
+enum ebt_lost_reason {
+	EBT_LOST_RINGBUF = 0,
+	EBT_LOST_STACK = 1,
+	EBT_LOST_OFFCPU = 2,
+	EBT_LOST_SYSCALL = 3,
+	EBT_LOST_SKB = 4,
+	EBT_LOST_TASK = 5,
+	EBT_LOST_MAX = 8,
+};
+
+struct ebt_event_header {
+	__u16 kind;   /* enum ebt_event_kind */
+	__u16 flags;
+	__u32 size;   /* bytes of the whole event */
+	__u64 time_ns;
+	__u32 pid;    /* tgid */
+	__u32 tid;
+	__u32 cpu;
+	__u32 reserved;
+};
+
+/* EBT_EV_CPU_SAMPLE: followed by kernel_frames + user_frames __u64 addresses. */
+struct ebt_cpu_sample {
+	struct ebt_event_header h;
+	__u64 cgroup_id;
+	char comm[EBT_TASK_COMM_LEN];
+	__u32 kernel_frames; /* count, may be 0 */
+	__u32 user_frames;
+	/* __u64 frames[kernel_frames + user_frames]; kernel first, leaf first */
+};
+
+enum ebt_task_op {
+	EBT_TASK_FORK = 1,  /* new process (thread group) */
+	EBT_TASK_CLONE = 2, /* new thread */
+	EBT_TASK_EXEC = 3,
+	EBT_TASK_EXIT = 4,  /* thread exit; pid == tid means the group leader */
+	EBT_TASK_COMM = 5,  /* comm changed */
+};
+
+/* EBT_EV_TASK */
+struct ebt_task_event {
+	struct ebt_event_header h;
+	__u32 op;          /* enum ebt_task_op */
+	__u32 parent_pid;  /* fork/clone: the parent's tgid */
+	__s32 exit_code;
+	__u32 reserved;
+	char comm[EBT_TASK_COMM_LEN];
+};
+
+/* EBT_EV_MMAP: an executable mapping was created; user space rereads maps. */
+struct ebt_mmap_event {
+	struct ebt_event_header h;
+	__u64 addr;
+	__u64 len;
+};
+
+#endif /* EBTRACE_BPF_EVENTS_H */

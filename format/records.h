@@ -1,0 +1,245 @@
+// The record kinds a capture holds, as plain C++ values.
+//
+// These are what the rest of ebtrace sees: record/ builds them, report/ and
+// symbolize/ consume them. How they are laid out on disk (Cap'n Proto, blocks,
+// LZ4) is format/'s business only; see docs/format.md.
+//
+// Conventions:
+//  * times are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns); SessionInfo holds
+//    a monotonic<->realtime pair to convert them to wall time.
+//  * pid is the process id (tgid), tid the thread id, both as seen from the
+//    initial pid namespace.
+//  * ids (stack_id, string ids) start at 1; 0 means "none". An id is always
+//    defined by a record written earlier in the file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ebt {
+
+struct SessionInfo {
+  std::string hostname;
+  std::string kernel_release;
+  std::string boot_id;
+  uint64_t clock_monotonic_ns = 0;  // taken at the same instant as...
+  uint64_t clock_realtime_ns = 0;   // ...this one
+  uint32_t cpu_count = 0;
+  std::vector<std::string> command_line;
+  std::string options;  // "key=value" pairs, space separated, as given by the user
+  std::string ebtrace_version;
+  uint64_t start_ns = 0;               // monotonic
+  uint32_t sample_frequency_hz = 0;    // 0 when no on-CPU sampling
+  std::string machine;                 // uname -m, e.g. x86_64
+};
+
+// Written last by a recorder that stopped cleanly; absent after a crash.
+struct SessionEnd {
+  uint64_t end_ns = 0;
+  uint64_t samples = 0;
+  uint64_t lost = 0;
+};
+
+struct ProcessInfo {
+  uint32_t pid = 0;
+  uint32_t ppid = 0;
+  std::string comm;
+  std::string exe;
+  std::vector<std::string> cmdline;
+  uint64_t cgroup_id = 0;
+  std::string cgroup_path;
+  std::vector<uint32_t> nspid;  // NSpid chain from /proc/PID/status, outermost first
+  uint64_t start_ns = 0;        // monotonic; 0 if unknown
+  uint64_t time_ns = 0;         // when this record was observed (exec/fork/scan)
+};
+
+struct ThreadInfo {
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  std::string comm;
+  uint64_t time_ns = 0;
+};
+
+struct ProcessExit {
+  uint32_t pid = 0;
+  uint32_t tid = 0;  // == pid when the whole process exits
+  int32_t exit_code = 0;
+  uint64_t time_ns = 0;
+};
+
+struct Mapping {
+  uint32_t pid = 0;
+  uint64_t start = 0;
+  uint64_t end = 0;
+  uint64_t file_offset = 0;
+  std::string path;
+  std::vector<uint8_t> build_id;  // empty if the object has none / unreadable
+  uint64_t time_ns = 0;
+};
+
+struct StringEntry {
+  uint32_t id = 0;
+  std::string value;
+};
+
+enum class FrameKind : uint8_t { kKernel = 0, kUser = 1, kLua = 2, kJit = 3 };
+
+struct Frame {
+  uint64_t address = 0;
+  FrameKind kind = FrameKind::kUser;
+  bool operator==(const Frame&) const = default;
+};
+
+// A distinct call stack, leaf first. Written once; samples refer to it by id.
+struct Stack {
+  uint32_t id = 0;
+  std::vector<Frame> frames;
+};
+
+struct LuaProto {
+  uint32_t pid = 0;
+  uint64_t address = 0;  // GCproto address in the target process
+  std::string chunk;     // chunkname, e.g. "@/usr/share/lua/foo.lua" or "=content_by_lua"
+  uint32_t first_line = 0;
+  uint32_t last_line = 0;
+  std::string name;      // function name when known
+};
+
+struct Symbol {
+  uint64_t address = 0;  // ELF virtual address (objects) or absolute (kernel)
+  uint64_t size = 0;
+  std::string name;      // as in the object (mangled); the symbolizer demangles
+};
+
+struct LoadSegment {  // a PT_LOAD header: maps file offsets to ELF addresses
+  uint64_t vaddr = 0;
+  uint64_t file_offset = 0;
+  uint64_t file_size = 0;
+};
+
+struct SourceFrame {
+  std::string function;
+  std::string file;
+  uint32_t line = 0;
+};
+
+// Source locations of one address (ELF virtual address), innermost inline frame first.
+struct SourceLocation {
+  uint64_t address = 0;
+  std::vector<SourceFrame> frames;
+};
+
+// Everything report needs to name addresses inside one object, when the object
+// itself is not around: embedded by the recorder per build-id.
+struct SymbolTable {
+  std::vector<uint8_t> build_id;
+  std::string path;
+  std::vector<LoadSegment> segments;
+  std::vector<Symbol> symbols;            // sorted by address
+  std::vector<SourceLocation> locations;  // only for addresses that appeared in stacks
+};
+
+struct KernelSymbol {
+  uint64_t address = 0;
+  std::string name;
+  std::string module;  // empty for vmlinux
+};
+
+// Only the kernel symbols that cover addresses seen in stacks, sorted by address.
+// Each entry is followed (in address order) by the next symbol, which bounds it.
+struct KernelSymbols {
+  std::vector<KernelSymbol> symbols;
+};
+
+struct CpuSample {
+  uint64_t time_ns = 0;
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  uint32_t cpu = 0;
+  uint32_t stack_id = 0;
+};
+
+enum class TaskState : uint8_t {
+  kRunning = 0,          // preempted: left the CPU while runnable
+  kInterruptible = 1,    // S: sleeping
+  kUninterruptible = 2,  // D: disk / uninterruptible wait
+  kOther = 3,
+};
+
+struct OffCpuInterval {
+  uint64_t start_ns = 0;
+  uint64_t duration_ns = 0;
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  uint32_t cpu = 0;  // CPU it came back on
+  uint32_t stack_id = 0;
+  TaskState state = TaskState::kOther;
+  uint32_t waker_pid = 0;
+  uint32_t waker_tid = 0;
+  uint32_t waker_stack_id = 0;
+};
+
+struct SkbHop {
+  uint64_t time_ns = 0;
+  uint64_t skb = 0;          // skb address: ties the hops of one packet together
+  uint32_t location_id = 0;  // string id: tracepoint / function name
+  uint32_t ifindex = 0;
+  uint32_t netns = 0;
+  uint32_t len = 0;
+  uint16_t protocol = 0;  // ethertype
+  uint32_t cpu = 0;
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  uint32_t stack_id = 0;
+};
+
+// A socket as seen at first use or at connect/accept: lets syscall events carry
+// an id instead of the addresses, and outlives the connection.
+struct SocketInfo {
+  uint64_t id = 0;  // kernel socket cookie/pointer, unique for the session
+  uint32_t pid = 0;
+  int32_t fd = -1;
+  uint16_t family = 0;    // AF_INET / AF_INET6 / AF_UNIX
+  uint16_t protocol = 0;  // IPPROTO_TCP / IPPROTO_UDP
+  std::vector<uint8_t> local_addr;   // 4 or 16 bytes, network order
+  uint16_t local_port = 0;
+  std::vector<uint8_t> remote_addr;
+  uint16_t remote_port = 0;
+  uint64_t time_ns = 0;
+};
+
+enum class SyscallKind : uint8_t {
+  kRead = 0, kWrite, kReadv, kWritev, kSendto, kRecvfrom, kSendmsg, kRecvmsg, kOther
+};
+
+struct SyscallEvent {
+  uint64_t enter_ns = 0;
+  uint64_t exit_ns = 0;
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  SyscallKind kind = SyscallKind::kOther;
+  int32_t fd = -1;
+  int64_t ret = 0;
+  uint64_t socket_id = 0;  // 0: not a socket / unknown
+  std::vector<uint8_t> payload;  // first bytes actually transferred (bounded by ret)
+};
+
+enum class LossSource : uint8_t {
+  kRingBuffer = 0,   // bpf_ringbuf_reserve/output failed
+  kStack = 1,        // bpf_get_stack failed
+  kUnwind = 2,       // user-space unwinder could not keep up
+  kOffCpu = 3,
+  kSyscall = 4,
+  kSkb = 5,
+  kOther = 6,
+};
+
+struct LostEvents {
+  uint64_t time_ns = 0;
+  uint32_t cpu = 0;
+  LossSource source = LossSource::kOther;
+  uint64_t count = 0;
+};
+
+}  // namespace ebt

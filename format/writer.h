@@ -1,0 +1,71 @@
+// Appends records to a capture file (docs/format.md).
+//
+// Single producer. Records are encoded on the caller's thread; blocks are cut by
+// size and age, then compressed, checksummed and written on a background thread,
+// so a slow disk never stalls the ring-buffer drain loop for long.
+// References point backwards: write a Stack/StringEntry/Mapping before the
+// samples that use it; every complete block is a valid capture prefix.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "format/records.h"
+
+namespace ebt::format {
+
+struct WriterOptions {
+  size_t max_block_bytes = 1 << 20;                  // uncompressed bytes before a cut
+  std::chrono::milliseconds max_block_age{1000};     // crash loses at most ~this much
+};
+
+struct WriteStats {
+  uint64_t records = 0;
+  uint64_t blocks = 0;
+  uint64_t bytes_uncompressed = 0;
+  uint64_t bytes_written = 0;  // file size
+};
+
+class CaptureWriter {
+ public:
+  // Creates (truncates) `path` with mode 0600 and writes the header, the schema
+  // block and the session. Throws RuntimeFailure on I/O errors.
+  CaptureWriter(const std::string& path, const SessionInfo& session, WriterOptions options = {});
+  ~CaptureWriter();  // finishes without SessionEnd if finish() was not called
+  CaptureWriter(const CaptureWriter&) = delete;
+  CaptureWriter& operator=(const CaptureWriter&) = delete;
+
+  void add(const ProcessInfo&);
+  void add(const ThreadInfo&);
+  void add(const ProcessExit&);
+  void add(const Mapping&);
+  void add(const StringEntry&);
+  void add(const Stack&);
+  void add(const LuaProto&);
+  void add(const SymbolTable&);
+  void add(const KernelSymbols&);
+  void add(const CpuSample&);
+  void add(const OffCpuInterval&);
+  void add(const SkbHop&);
+  void add(const SocketInfo&);
+  void add(const SyscallEvent&);
+  void add(const LostEvents&);
+
+  // Cuts the current block if it is older than max_block_age. Cheap; call it from
+  // the drain loop's idle path so a quiet recording still reaches the disk.
+  void tick();
+  // Cuts the current block now and waits until everything is on disk.
+  void flush();
+  // Writes SessionEnd, the last block, the index and the trailer; closes the file.
+  WriteStats finish(const SessionEnd& end);
+
+  WriteStats stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ebt::format

@@ -1,0 +1,70 @@
+// A probe family: one BPF object (bpf/<name>.bpf.c) plus the user-space code that
+// turns its events into capture records. The recorder core owns the shared maps
+// (one ring buffer, the per-CPU lost counters, the target-pid set), loads every
+// enabled family against them, drains the ring buffer and dispatches each event
+// to the family that declared its kind.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bpf/events.h"
+#include "format/records.h"
+
+namespace ebt::format { class CaptureWriter; }
+
+namespace ebt::record {
+
+// Maps created once by the core and shared (bpf_map__reuse_fd) by every family.
+// Each .bpf.c declares them with the same names and definitions via
+// bpf/maps.bpf.h, and calls reuse_shared_maps() before load.
+struct SharedMaps {
+  int events_fd = -1;   // BPF_MAP_TYPE_RINGBUF "events"
+  int lost_fd = -1;     // BPF_MAP_TYPE_PERCPU_ARRAY "lost", EBT_LOST_MAX x __u64
+  int targets_fd = -1;  // BPF_MAP_TYPE_HASH "targets": tgid -> __u8, when filtering by pid
+};
+
+// Which tasks to record; identical for every family (kernel-side filtering).
+struct TargetFilter {
+  bool all = true;               // -a (or nothing else given)
+  bool by_pid = false;           // only tgids present in the "targets" map
+  std::vector<uint32_t> tids;    // --tid (filtered in user space)
+  std::string comm;              // --comm (kernel-side exact match, 16 bytes)
+};
+
+// Services of the recorder core that families use while handling events.
+class RecordContext {
+ public:
+  virtual ~RecordContext() = default;
+  virtual format::CaptureWriter& writer() = 0;
+  // Interns a stack (kernel frames then user frames, leaf first), writing it to
+  // the capture the first time; returns its id (0 for an empty stack). Also
+  // remembers the addresses so symbols are harvested for them at the end.
+  virtual uint32_t intern_stack(uint32_t pid, std::span<const uint64_t> kernel,
+                                std::span<const uint64_t> user) = 0;
+  // Makes sure the process/thread is described in the capture (reads /proc if new).
+  virtual void note_task(uint32_t pid, uint32_t tid, const char* comm) = 0;
+  virtual uint32_t intern_string(const std::string& s) = 0;
+};
+
+class Probe {
+ public:
+  virtual ~Probe() = default;
+  virtual std::string name() const = 0;
+  // Event kinds (enum ebt_event_kind) this family produces.
+  virtual std::vector<uint16_t> event_kinds() const = 0;
+  // Opens the BPF object, reuses the shared maps, sets rodata, loads. Throws
+  // RuntimeFailure with a clear message (which hook is missing, verifier log
+  // with -v) when the kernel cannot run it.
+  virtual void load(const SharedMaps& maps, const TargetFilter& filter) = 0;
+  virtual void attach() = 0;
+  // Handles one event of a declared kind. `event` spans the whole event.
+  virtual void handle(const ebt_event_header& header, std::span<const uint8_t> event,
+                      RecordContext& ctx) = 0;
+  // Called once after the ring buffer is drained at the end of the recording.
+  virtual void finish(RecordContext& ctx) {}
+};
+
+}  // namespace ebt::record

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs, once and idempotently, every Debian 12 package ebtrace needs to build,
+# test and benchmark. Packages already present are left alone, so a second run is a no-op.
+set -euo pipefail
+
+build_pkgs=(
+  cmake g++ clang llvm pkg-config make
+  libbpf-dev bpftool
+  capnproto libcapnp-dev
+  liblz4-dev zlib1g-dev
+  libdw-dev libelf-dev libdebuginfod-dev elfutils
+  libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+)
+test_pkgs=(
+  debuginfod redis-server redis-tools nginx curl wrk
+  iproute2 python3 chromium linux-perf procps
+)
+
+want=("${build_pkgs[@]}")
+[[ "${1:-}" == "--with-tests" ]] && want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "setup-deps: all ${#want[@]} packages present" >&2
+  exit 0
+fi
+echo "setup-deps: installing ${missing[*]}" >&2
+if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
