@@ -1,6 +1,6 @@
 /* The one kernel -> user ABI of ebtrace.
  *
- * Included by every bpf/*.bpf.c and by record/. Only fixed-width types and
+ * Included by every bpf/<family>.bpf.c and by record/. Only fixed-width types and
  * explicit padding: no bool, long, pointers or bitfields, so the BPF and host
  * compilers cannot disagree on a layout. record/ static-asserts the sizes.
  *
@@ -18,6 +18,7 @@
 
 #define EBT_TASK_COMM_LEN 16
 #define EBT_MAX_STACK_DEPTH 127
+#define EBT_MAX_TARGETS 16384 /* entries of the shared `targets` map */
 
 enum ebt_event_kind {
 	EBT_EV_CPU_SAMPLE = 1,
@@ -26,6 +27,7 @@ enum ebt_event_kind {
 	EBT_EV_SKB_HOP = 4,
 	EBT_EV_TASK = 5,    /* fork / exec / exit / rename */
 	EBT_EV_MMAP = 6,    /* an executable mapping appeared */
+	EBT_EV_SOCKET = 7,  /* first sighting of a socket (syscalls family) */
 };
 
 /* Reasons indexing the per-CPU `lost` counter array shared by all programs. */
@@ -48,6 +50,15 @@ struct ebt_event_header {
 	__u32 tid;
 	__u32 cpu;
 	__u32 reserved;
+};
+
+/* The common task filter, in every object's rodata as `ebt_filter` (set by
+ * record/ before load; see bpf/maps.bpf.h ebt_task_wanted()). */
+struct ebt_filter {
+	__u8 by_pid;   /* only tgids present in the `targets` map */
+	__u8 by_comm;  /* only tasks whose comm equals `comm` */
+	__u8 pad[6];
+	char comm[EBT_TASK_COMM_LEN];
 };
 
 /* EBT_EV_CPU_SAMPLE: followed by kernel_frames + user_frames __u64 addresses. */
@@ -83,6 +94,50 @@ struct ebt_mmap_event {
 	struct ebt_event_header h;
 	__u64 addr;
 	__u64 len;
+};
+
+/* Syscalls family (bpf/syscalls.bpf.c). Values equal ebt::SyscallKind. */
+enum ebt_syscall_kind {
+	EBT_SC_READ = 0,
+	EBT_SC_WRITE = 1,
+	EBT_SC_READV = 2,
+	EBT_SC_WRITEV = 3,
+	EBT_SC_SENDTO = 4,
+	EBT_SC_RECVFROM = 5,
+	EBT_SC_SENDMSG = 6,
+	EBT_SC_RECVMSG = 7,
+};
+
+#define EBT_SYSCALL_MAX_PAYLOAD 4096
+#define EBT_SC_FLAG_PAYLOAD_FAULT 0x1 /* the user buffer could not be read */
+
+/* EBT_EV_SYSCALL: one read/write-family syscall; h.time_ns is the exit time.
+ * Followed by payload_len bytes: the first bytes actually transferred
+ * (min(--payload-bytes, ret, first iovec length)), read on the exit side. */
+struct ebt_syscall_event {
+	struct ebt_event_header h;
+	__u64 enter_ns;
+	__u64 socket_id;   /* socket inode number (as in /proc/PID/fd); 0: not a socket */
+	__s64 ret;
+	__s32 fd;
+	__u16 syscall;     /* enum ebt_syscall_kind */
+	__u16 payload_len;
+	/* __u8 payload[payload_len]; */
+};
+
+/* EBT_EV_SOCKET: the addresses of a socket, sent the first time the syscalls
+ * family sees it (and again while it is not yet connected). */
+struct ebt_socket_event {
+	struct ebt_event_header h;
+	__u64 socket_id;
+	__s32 fd;
+	__u16 family;      /* AF_INET / AF_INET6 / AF_UNIX ... */
+	__u16 protocol;    /* IPPROTO_TCP / IPPROTO_UDP */
+	__u16 local_port;  /* host order */
+	__u16 remote_port; /* host order */
+	__u32 reserved;
+	__u8 local_addr[16];  /* network order; the first 4 bytes for AF_INET */
+	__u8 remote_addr[16];
 };
 
 #endif /* EBTRACE_BPF_EVENTS_H */

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0
+/* On-CPU sampler: a perf_event program (cpu-clock, one per CPU) that copies the
+ * kernel and user stacks (frame pointers, bpf_get_stack) of the interrupted task
+ * into one EBT_EV_CPU_SAMPLE. No aggregation here: record/ interns stacks.
+ */
+#include "bpf/maps.bpf.h"
+
+#define PF_KTHREAD 0x00200000
+
+/* Include pid 0 (the per-CPU idle tasks, "swapper") in samples. */
+const volatile __u8 include_idle = 0;
+
+/* The event is built here, then copied with its real size: a ring buffer
+ * reservation has to have a constant size. */
+struct sample_buf {
+	struct ebt_cpu_sample s;
+	__u64 frames[2 * (EBT_MAX_STACK_DEPTH + 1)];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sample_buf);
+} scratch SEC(".maps");
+
+#define STACK_BYTES (EBT_MAX_STACK_DEPTH * sizeof(__u64))
+
+SEC("perf_event")
+int ebt_profile(struct bpf_perf_event_data *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	__u32 zero = 0;
+	struct sample_buf *b;
+	long klen, ulen;
+	__u32 koff, size;
+
+	if (tgid == 0 && !include_idle)
+		return 0;
+	b = bpf_map_lookup_elem(&scratch, &zero);
+	if (!b)
+		return 0;
+	bpf_get_current_comm(b->s.comm, sizeof(b->s.comm));
+	if (!ebt_task_wanted(tgid, b->s.comm))
+		return 0;
+
+	b->s.cgroup_id = bpf_get_current_cgroup_id();
+	klen = bpf_get_stack(ctx, b->frames, STACK_BYTES, 0);
+	if (klen < 0) {
+		ebt_count_lost(EBT_LOST_STACK);
+		klen = 0;
+	}
+	koff = (__u32)klen & 0x3ff; /* <= STACK_BYTES; the mask proves it to the verifier */
+	ulen = bpf_get_stack(ctx, (void *)b->frames + koff, STACK_BYTES, BPF_F_USER_STACK);
+	if (ulen < 0) {
+		struct task_struct *task = (void *)bpf_get_current_task();
+		/* kernel threads have no user stack: not a loss */
+		if (!(BPF_CORE_READ(task, flags) & PF_KTHREAD) && tgid != 0)
+			ebt_count_lost(EBT_LOST_STACK);
+		ulen = 0;
+	}
+	b->s.kernel_frames = koff / 8;
+	b->s.user_frames = ((__u32)ulen & 0x3ff) / 8;
+	size = sizeof(b->s) + (b->s.kernel_frames + b->s.user_frames) * 8;
+	ebt_fill_header(&b->s.h, EBT_EV_CPU_SAMPLE, size, pid_tgid);
+	if (size > sizeof(*b))
+		return 0;
+	if (bpf_ringbuf_output(&events, b, size, 0))
+		ebt_count_lost(EBT_LOST_RINGBUF);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
