@@ -140,4 +140,32 @@ struct ebt_socket_event {
 	__u8 remote_addr[16];
 };
 
+/* EBT_EV_OFFCPU: one off-CPU interval of a task, emitted when it runs again.
+ * h.time_ns is the switch-in time, h.cpu the CPU it came back on, h.pid/h.tid
+ * the task. Followed by kernel_frames + user_frames addresses of the stack it
+ * blocked in, then waker_kernel_frames + waker_user_frames of the waker's stack
+ * (only with --off-cpu-waker), each leaf first. */
+enum ebt_offcpu_state {
+	EBT_OFFCPU_PREEMPTED = 0,     /* left the CPU runnable (R) */
+	EBT_OFFCPU_SLEEPING = 1,      /* S */
+	EBT_OFFCPU_UNINTERRUPTIBLE = 2, /* D */
+	EBT_OFFCPU_OTHER = 3,         /* idle kthread (I), stopped, traced, ... */
+};
+
+struct ebt_offcpu_event {
+	struct ebt_event_header h;
+	__u64 start_ns;       /* switch-out */
+	__u64 wakeup_ns;      /* sched_waking; 0 if not woken (preempted) or unseen */
+	__u32 state;          /* enum ebt_offcpu_state */
+	__u32 waker_pid;      /* 0: not woken (preempted), waker unseen, or idle;
+	                       * from an interrupt: whatever task it interrupted */
+	__u32 waker_tid;
+	__u32 kernel_frames;
+	__u32 user_frames;
+	__u32 waker_kernel_frames;
+	__u32 waker_user_frames;
+	__u32 reserved;
+	char comm[EBT_TASK_COMM_LEN];
+};
+
 #endif /* EBTRACE_BPF_EVENTS_H */

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Off-CPU intervals: sched_switch remembers when and where (stack) a wanted task
+ * left the CPU, sched_waking who woke it, and the next switch-in of that task
+ * emits one EBT_EV_OFFCPU if it was away for at least `min_ns`.
+ *
+ * Two attachments of the same logic: raw_tp (cheaper: no trace-event record is
+ * built) and the classic tracepoint as a fallback; record/ loads one of them.
+ * The per-task state lives in a hash map keyed by tid whose entries are reused
+ * from one switch to the next (no allocation on the hot path) and removed when
+ * the task dies, so the map is bounded by the number of live wanted threads.
+ */
+#include "bpf/maps.bpf.h"
+
+#define STACK_BYTES (EBT_MAX_STACK_DEPTH * sizeof(__u64))
+/* task->__state / exit_state bits (include/linux/sched.h) */
+#define TASK_INTERRUPTIBLE 0x1
+#define TASK_UNINTERRUPTIBLE 0x2
+#define EXIT_DEAD 0x10
+#define EXIT_ZOMBIE 0x20
+#define TASK_DEAD 0x80
+#define TASK_NOLOAD 0x400
+
+const volatile __u64 min_ns = 1000 * 1000;
+const volatile __u8 waker_stacks = 0;
+
+struct task_entry {
+	__u64 start_ns;  /* 0: on CPU (or never seen leaving it) */
+	__u64 wakeup_ns;
+	__u32 pid;
+	__u32 state;
+	__u32 waker_pid;
+	__u32 waker_tid;
+	__u32 kbytes;
+	__u32 ubytes;
+	char comm[EBT_TASK_COMM_LEN];
+	__u64 frames[2 * EBT_MAX_STACK_DEPTH];
+};
+
+struct waker_entry {
+	__u64 interval_start; /* start_ns of the interval this wake-up ended */
+	__u32 kbytes;
+	__u32 ubytes;
+	__u64 frames[2 * EBT_MAX_STACK_DEPTH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384); /* --off-cpu-tasks; full -> EBT_LOST_OFFCPU */
+	__type(key, __u32);
+	__type(value, struct task_entry);
+} offcpu_tasks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384); /* set to 1 when waker stacks are off */
+	__type(key, __u32);
+	__type(value, struct waker_entry);
+} offcpu_wakers SEC(".maps");
+
+/* Event assembly (ring buffer reservations must have a constant size) and a
+ * template for new map entries. */
+struct event_buf {
+	struct ebt_offcpu_event e;
+	__u64 frames[4 * (EBT_MAX_STACK_DEPTH + 1)];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct event_buf);
+} offcpu_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct task_entry);
+} offcpu_template SEC(".maps");
+
+/* Per-CPU counters read by user space at the end (enum offcpu_stat). */
+enum offcpu_stat { STAT_EMITTED = 0, STAT_SHORT = 1, STAT_SHORT_NS = 2, STAT_MAX = 4 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} offcpu_stats SEC(".maps");
+
+static __always_inline void stat_add(__u32 which, __u64 v)
+{
+	__u64 *n = bpf_map_lookup_elem(&offcpu_stats, &which);
+	if (n)
+		*n += v;
+}
+
+/* `prev` is current: its stacks are the ones it blocked in. */
+static __always_inline void on_switch_out(void *ctx, __u32 state, int dead)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = pid_tgid, tgid = pid_tgid >> 32, zero = 0;
+	struct task_entry *e;
+	char comm[EBT_TASK_COMM_LEN];
+	long klen, ulen;
+
+	if (tid == 0)
+		return; /* idle */
+	if (dead) {
+		bpf_map_delete_elem(&offcpu_tasks, &tid);
+		if (waker_stacks)
+			bpf_map_delete_elem(&offcpu_wakers, &tid);
+		return;
+	}
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (!ebt_task_wanted(tgid, comm))
+		return;
+	e = bpf_map_lookup_elem(&offcpu_tasks, &tid);
+	if (!e) {
+		struct task_entry *t = bpf_map_lookup_elem(&offcpu_template, &zero);
+		if (!t || bpf_map_update_elem(&offcpu_tasks, &tid, t, BPF_NOEXIST)) {
+			ebt_count_lost(EBT_LOST_OFFCPU);
+			return;
+		}
+		e = bpf_map_lookup_elem(&offcpu_tasks, &tid);
+		if (!e)
+			return;
+	}
+	e->pid = tgid;
+	e->state = state;
+	e->wakeup_ns = 0;
+	e->waker_pid = 0;
+	e->waker_tid = 0;
+	__builtin_memcpy(e->comm, comm, sizeof(comm));
+	klen = bpf_get_stack(ctx, e->frames, STACK_BYTES, 0);
+	if (klen < 0)
+		klen = 0;
+	klen &= 0x3ff;
+	if (klen > STACK_BYTES)
+		klen = STACK_BYTES;
+	ulen = bpf_get_stack(ctx, (void *)e->frames + klen, STACK_BYTES, BPF_F_USER_STACK);
+	if (ulen < 0)
+		ulen = 0; /* kernel threads have none */
+	e->kbytes = klen;
+	e->ubytes = ulen;
+	e->start_ns = bpf_ktime_get_ns(); /* last: marks the entry complete */
+}
+
+static __always_inline void on_waking(void *ctx, __u32 wakee_tid)
+{
+	struct task_entry *e = bpf_map_lookup_elem(&offcpu_tasks, &wakee_tid);
+	__u64 pid_tgid;
+
+	if (!e || e->start_ns == 0)
+		return;
+	pid_tgid = bpf_get_current_pid_tgid();
+	e->waker_pid = pid_tgid >> 32;
+	e->waker_tid = pid_tgid;
+	e->wakeup_ns = bpf_ktime_get_ns();
+	if (waker_stacks) {
+		struct waker_entry *w = bpf_map_lookup_elem(&offcpu_wakers, &wakee_tid);
+		long klen, ulen;
+
+		if (!w) {
+			__u32 zero = 0;
+			void *t = bpf_map_lookup_elem(&offcpu_template, &zero);
+			/* the template is larger than a waker entry and zero enough */
+			if (!t || bpf_map_update_elem(&offcpu_wakers, &wakee_tid, t, BPF_NOEXIST))
+				return;
+			w = bpf_map_lookup_elem(&offcpu_wakers, &wakee_tid);
+			if (!w)
+				return;
+		}
+		klen = bpf_get_stack(ctx, w->frames, STACK_BYTES, 0);
+		if (klen < 0)
+			klen = 0;
+		klen &= 0x3ff;
+		if (klen > STACK_BYTES)
+			klen = STACK_BYTES;
+		ulen = bpf_get_stack(ctx, (void *)w->frames + klen, STACK_BYTES, BPF_F_USER_STACK);
+		if (ulen < 0)
+			ulen = 0;
+		w->kbytes = klen;
+		w->ubytes = ulen;
+		w->interval_start = e->start_ns;
+	}
+}
+
+static __always_inline void on_switch_in(__u32 tid)
+{
+	struct task_entry *e = bpf_map_lookup_elem(&offcpu_tasks, &tid);
+	struct event_buf *b;
+	__u64 now, start, dur;
+	__u32 zero = 0, n, off, size;
+
+	if (!e || e->start_ns == 0)
+		return;
+	now = bpf_ktime_get_ns();
+	start = e->start_ns;
+	e->start_ns = 0;
+	dur = now - start;
+	if (dur < min_ns) {
+		stat_add(STAT_SHORT, 1);
+		stat_add(STAT_SHORT_NS, dur);
+		return;
+	}
+	b = bpf_map_lookup_elem(&offcpu_scratch, &zero);
+	if (!b)
+		return;
+	b->e.start_ns = start;
+	b->e.state = e->state;
+	b->e.waker_pid = e->waker_pid;
+	b->e.waker_tid = e->waker_tid;
+	b->e.wakeup_ns = e->wakeup_ns;
+	b->e.reserved = 0;
+	__builtin_memcpy(b->e.comm, e->comm, sizeof(b->e.comm));
+	n = (e->kbytes & 0x7ff) + (e->ubytes & 0x7ff);
+	if (n > 2 * STACK_BYTES)
+		n = 2 * STACK_BYTES;
+	b->e.kernel_frames = e->kbytes / 8;
+	b->e.user_frames = (n - (e->kbytes & 0x7ff)) / 8;
+	bpf_probe_read_kernel(b->frames, n & 0xfff, e->frames);
+	off = n & 0xfff;
+	b->e.waker_kernel_frames = 0;
+	b->e.waker_user_frames = 0;
+	if (waker_stacks) {
+		struct waker_entry *w = bpf_map_lookup_elem(&offcpu_wakers, &tid);
+		if (w && w->interval_start == start) {
+			__u32 wn = (w->kbytes & 0x7ff) + (w->ubytes & 0x7ff);
+			if (wn > 2 * STACK_BYTES)
+				wn = 2 * STACK_BYTES;
+			if (off <= 2 * STACK_BYTES) {
+				bpf_probe_read_kernel((void *)b->frames + off, wn & 0xfff, w->frames);
+				b->e.waker_kernel_frames = (w->kbytes & 0x7ff) / 8;
+				b->e.waker_user_frames = (wn - (w->kbytes & 0x7ff)) / 8;
+				off += wn & 0xfff;
+			}
+		}
+	}
+	size = sizeof(b->e) + off;
+	b->e.h.kind = EBT_EV_OFFCPU;
+	b->e.h.flags = 0;
+	b->e.h.size = size;
+	b->e.h.time_ns = now;
+	b->e.h.pid = e->pid;
+	b->e.h.tid = tid;
+	b->e.h.cpu = bpf_get_smp_processor_id();
+	b->e.h.reserved = 0;
+	if (size > sizeof(*b))
+		return;
+	if (bpf_ringbuf_output(&events, b, size, 0))
+		ebt_count_lost(EBT_LOST_RINGBUF);
+	else
+		stat_add(STAT_EMITTED, 1);
+}
+
+static __always_inline __u32 state_from_raw(int preempt, __u64 s)
+{
+	if (preempt || s == 0)
+		return EBT_OFFCPU_PREEMPTED;
+	if (s & TASK_NOLOAD)
+		return EBT_OFFCPU_OTHER; /* TASK_IDLE kthreads */
+	if (s & TASK_INTERRUPTIBLE)
+		return EBT_OFFCPU_SLEEPING;
+	if (s & TASK_UNINTERRUPTIBLE)
+		return EBT_OFFCPU_UNINTERRUPTIBLE;
+	return EBT_OFFCPU_OTHER;
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(ebt_offcpu_switch_raw, bool preempt, struct task_struct *prev,
+	     struct task_struct *next, unsigned int prev_state)
+{
+	int dead = (prev_state & TASK_DEAD) || (BPF_CORE_READ(prev, exit_state) & (EXIT_DEAD | EXIT_ZOMBIE));
+
+	on_switch_out(ctx, state_from_raw(preempt, prev_state), dead);
+	on_switch_in(BPF_CORE_READ(next, pid));
+	return 0;
+}
+
+SEC("raw_tp/sched_waking")
+int BPF_PROG(ebt_offcpu_waking_raw, struct task_struct *p)
+{
+	on_waking(ctx, BPF_CORE_READ(p, pid));
+	return 0;
+}
+
+/* Classic tracepoints report prev_state as TASK_REPORT bits: R=0 S=1 D=2 T=4
+ * t=8 X=16 Z=32 P=64 I=128, preempted = TASK_REPORT_MAX (256). */
+SEC("tracepoint/sched/sched_switch")
+int ebt_offcpu_switch_tp(struct trace_event_raw_sched_switch *ctx)
+{
+	long s = ctx->prev_state;
+	__u32 state;
+
+	if (s == 0 || s >= 256)
+		state = EBT_OFFCPU_PREEMPTED;
+	else if (s & 1)
+		state = EBT_OFFCPU_SLEEPING;
+	else if (s & 2)
+		state = EBT_OFFCPU_UNINTERRUPTIBLE;
+	else
+		state = EBT_OFFCPU_OTHER;
+	on_switch_out(ctx, state, s > 0 && s < 256 && (s & (EXIT_DEAD | EXIT_ZOMBIE)));
+	on_switch_in(ctx->next_pid);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_waking")
+int ebt_offcpu_waking_tp(struct trace_event_raw_sched_wakeup_template *ctx)
+{
+	on_waking(ctx, ctx->pid);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
