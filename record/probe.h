@@ -47,6 +47,8 @@ class RecordContext {
   // Makes sure the process/thread is described in the capture (reads /proc if new).
   virtual void note_task(uint32_t pid, uint32_t tid, const char* comm) = 0;
   virtual uint32_t intern_string(const std::string& s) = 0;
+  // The user-space part of the target filter (--tid): false means drop the event.
+  virtual bool tid_wanted(uint32_t tid) const = 0;
 };
 
 class Probe {
@@ -63,8 +65,15 @@ class Probe {
   // Handles one event of a declared kind. `event` spans the whole event.
   virtual void handle(const ebt_event_header& header, std::span<const uint8_t> event,
                       RecordContext& ctx) = 0;
+  // Stops producing events (destroys the links); called when the recording
+  // stops, before the final drain of the ring buffer.
+  virtual void detach() {}
   // Called once after the ring buffer is drained at the end of the recording.
   virtual void finish(RecordContext& ctx) {}
+  // On-CPU samples written (SessionEnd.samples and the summary line).
+  virtual uint64_t samples() const { return 0; }
+  // A short count for the end-of-recording summary, e.g. "42 off-CPU intervals".
+  virtual std::string summary() const { return {}; }
 };
 
 }  // namespace ebt::record

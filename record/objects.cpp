@@ -1,0 +1,102 @@
+#include "record/objects.h"
+
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace ebt::record {
+
+ObjectFile::~ObjectFile() {
+  if (fd >= 0) close(fd);
+}
+
+bool ObjectFile::offset_to_vaddr(uint64_t off, uint64_t* vaddr) const {
+  for (const auto& s : segments) {
+    if (off >= s.file_offset && off < s.file_offset + s.file_size) {
+      *vaddr = off - s.file_offset + s.vaddr;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool read_elf_identity(int fd, std::vector<uint8_t>* build_id, std::vector<LoadSegment>* segments) {
+  elf_version(EV_CURRENT);
+  Elf* elf = elf_begin(fd, ELF_C_READ, nullptr);
+  if (!elf) return false;
+  bool ok = elf_kind(elf) == ELF_K_ELF;
+  size_t nph = 0;
+  if (ok && elf_getphdrnum(elf, &nph) == 0) {
+    for (size_t i = 0; i < nph; i++) {
+      GElf_Phdr ph;
+      if (!gelf_getphdr(elf, int(i), &ph)) continue;
+      if (ph.p_type == PT_LOAD) {
+        segments->push_back({ph.p_vaddr, ph.p_offset, ph.p_filesz});
+      } else if (ph.p_type == PT_NOTE && build_id->empty()) {
+        Elf_Data* data = elf_getdata_rawchunk(elf, ph.p_offset, ph.p_filesz,
+                                              ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
+        if (!data) continue;
+        size_t off = 0, name_off, desc_off;
+        GElf_Nhdr nh;
+        while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+          const char* base = static_cast<const char*>(data->d_buf);
+          if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 && std::memcmp(base + name_off, "GNU", 4) == 0) {
+            build_id->assign(base + desc_off, base + desc_off + nh.n_descsz);
+            break;
+          }
+        }
+      }
+    }
+  }
+  elf_end(elf);
+  return ok;
+}
+
+
+ObjectFile* ObjectCache::get(uint32_t pid, const ProcMapping& m) {
+  if (m.inode == 0 || m.path.empty() || m.path[0] == '[') return nullptr;
+  auto key = std::make_pair(m.dev, m.inode);
+  if (auto it = by_dev_inode_.find(key); it != by_dev_inode_.end()) return it->second;
+  if (failed_.count(key)) return nullptr;
+
+  char mf[96];
+  std::snprintf(mf, sizeof mf, "/proc/%u/map_files/%llx-%llx", pid, (unsigned long long)m.start,
+                (unsigned long long)m.end);
+  int fd = open(mf, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    std::string path = m.path;
+    const char* deleted = " (deleted)";
+    if (path.size() > strlen(deleted) && path.compare(path.size() - strlen(deleted), std::string::npos, deleted) == 0)
+      path.resize(path.size() - strlen(deleted));
+    fd = open(("/proc/" + std::to_string(pid) + "/root" + path).c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  if (fd < 0) {
+    failed_.insert(key);
+    return nullptr;
+  }
+  auto obj = std::make_unique<ObjectFile>();
+  obj->fd = fd;
+  obj->path = m.path;
+  if (!read_elf_identity(fd, &obj->build_id, &obj->segments)) {
+    failed_.insert(key);
+    return nullptr;  // obj closes fd
+  }
+  if (!obj->build_id.empty()) {
+    if (auto it = by_build_id_.find(obj->build_id); it != by_build_id_.end()) {
+      by_dev_inode_[key] = it->second;  // same contents under another name (container layer)
+      return it->second;
+    }
+  }
+  ObjectFile* raw = obj.get();
+  objects_.push_back(std::move(obj));
+  by_dev_inode_[key] = raw;
+  if (!raw->build_id.empty()) by_build_id_[raw->build_id] = raw;
+  return raw;
+}
+
+}  // namespace ebt::record

@@ -1,0 +1,117 @@
+#include "record/profile_probe.h"
+
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/error.h"
+#include "format/writer.h"
+#include "profile.skel.h"
+#include "record/bpf_util.h"
+
+namespace ebt::record {
+namespace {
+
+static_assert(sizeof(ebt_cpu_sample) == 64, "ebt_cpu_sample layout changed");
+
+class ProfileProbe : public Probe {
+ public:
+  explicit ProfileProbe(const RecordOptions& o) : freq_(o.frequency_hz), idle_(o.idle) {}
+  ~ProfileProbe() override {
+    detach();
+    profile_bpf__destroy(skel_);
+  }
+
+  std::string name() const override { return "profile"; }
+  std::vector<uint16_t> event_kinds() const override { return {EBT_EV_CPU_SAMPLE}; }
+
+  void load(const SharedMaps& maps, const TargetFilter& filter) override {
+    skel_ = profile_bpf__open();
+    if (!skel_) throw RuntimeFailure("profile: cannot open the BPF object: " + std::string(strerror(errno)));
+    reuse_shared_maps(skel_->obj, maps);
+    set_bpf_filter(skel_->rodata->ebt_filter, filter);
+    skel_->rodata->include_idle = idle_ ? 1 : 0;
+    bpf_call_or_throw("profile", "loading the BPF program", [&] { return profile_bpf__load(skel_); });
+  }
+
+  void attach() override {
+    for (int cpu : online_cpus()) {
+      perf_event_attr attr{};
+      attr.size = sizeof attr;
+      attr.type = PERF_TYPE_SOFTWARE;
+      attr.config = PERF_COUNT_SW_CPU_CLOCK;
+      attr.freq = 1;
+      attr.sample_freq = freq_;
+      int fd = static_cast<int>(syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+      if (fd < 0) {
+        if (errno == ENODEV) continue;  // CPU went offline meanwhile
+        if (errno == EINVAL)
+          throw RuntimeFailure("profile: perf_event_open(cpu-clock, -F " + std::to_string(freq_) +
+                               ") failed: " + strerror(errno) +
+                               " (frequency above /proc/sys/kernel/perf_event_max_sample_rate?)");
+        throw RuntimeFailure("profile: perf_event_open(cpu-clock) on CPU " + std::to_string(cpu) +
+                             " failed: " + strerror(errno));
+      }
+      bpf_link* link = bpf_program__attach_perf_event(skel_->progs.ebt_profile, fd);
+      if (!link) {
+        int e = errno;
+        close(fd);
+        throw RuntimeFailure("profile: attaching to the perf event of CPU " + std::to_string(cpu) +
+                             " failed: " + strerror(e));
+      }
+      links_.push_back(link);
+      fds_.push_back(fd);
+    }
+  }
+
+  void detach() override {
+    for (auto* l : links_) bpf_link__destroy(l);
+    for (int fd : fds_) close(fd);
+    links_.clear();
+    fds_.clear();
+  }
+
+  void handle(const ebt_event_header& h, std::span<const uint8_t> event, RecordContext& ctx) override {
+    if (event.size() < sizeof(ebt_cpu_sample)) return;
+    ebt_cpu_sample s;
+    std::memcpy(&s, event.data(), sizeof s);
+    uint64_t n = uint64_t(s.kernel_frames) + s.user_frames;
+    if (n > 2 * (EBT_MAX_STACK_DEPTH + 1) || sizeof s + n * 8 > event.size()) return;
+    if (!ctx.tid_wanted(h.tid)) return;
+    const auto* frames = reinterpret_cast<const uint64_t*>(event.data() + sizeof s);
+    char comm[EBT_TASK_COMM_LEN + 1] = {};
+    std::memcpy(comm, s.comm, EBT_TASK_COMM_LEN);
+    ctx.note_task(h.pid, h.tid, comm);
+    CpuSample out;
+    out.time_ns = h.time_ns;
+    out.pid = h.pid;
+    out.tid = h.tid;
+    out.cpu = h.cpu;
+    out.stack_id = ctx.intern_stack(h.pid, {frames, s.kernel_frames}, {frames + s.kernel_frames, s.user_frames});
+    ctx.writer().add(out);
+    samples_++;
+  }
+
+  uint64_t samples() const override { return samples_; }
+
+ private:
+  uint32_t freq_;
+  bool idle_;
+  profile_bpf* skel_ = nullptr;
+  std::vector<bpf_link*> links_;
+  std::vector<int> fds_;
+  uint64_t samples_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Probe> make_profile_probe(const RecordOptions& options) {
+  return std::make_unique<ProfileProbe>(options);
+}
+
+}  // namespace ebt::record

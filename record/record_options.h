@@ -1,0 +1,38 @@
+// Everything `ebtrace record` can be asked to do. cli/record_cmd.cpp fills it;
+// the Recorder and the probe families read it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ebt::record {
+
+struct RecordOptions {
+  // Targets (perf's names). Nothing given: all processes (-a).
+  bool all = false;                   // -a/--all-cpus
+  std::vector<uint32_t> pids;         // -p/--pid (followed: their children too)
+  std::vector<uint32_t> tids;         // --tid
+  std::string comm;                   // --comm (exact, first 15 bytes)
+  std::vector<std::string> command;   // -- CMD ARGS... (started, followed, waited for)
+
+  double duration_s = 0;              // -d/--duration; 0: until Ctrl-C / CMD exits
+  std::string output = "capture.ebt"; // -o/--output
+  uint64_t buffer_bytes = 8ull << 20; // --buffer-size (rounded up to a power of two)
+  bool verbose = false;               // -v: libbpf debug output, verifier log
+  bool embed = true;                  // --no-embed clears: no symbol tables in the capture
+  std::string ready_file;             // --ready-file: created once the probes are attached
+
+  // On-CPU sampling (record/profile_probe.*).
+  bool cpu = true;                    // --no-cpu clears
+  uint32_t frequency_hz = 99;         // -F/--freq
+  bool idle = false;                  // --idle: also sample the idle task (pid 0, "swapper")
+
+  // What the user typed, for SessionInfo.
+  std::vector<std::string> command_line;
+  std::string options_text;
+
+  // Other probe families add their options below (and a line in probe_registry.cpp).
+};
+
+}  // namespace ebt::record

@@ -1,0 +1,182 @@
+#include "record/symbol_harvest.h"
+
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <dwarf.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace ebt::record {
+namespace {
+
+void read_symbols(Elf* elf, std::vector<Symbol>* out) {
+  // .symtab when present (full), else .dynsym (exported functions only).
+  for (uint32_t want : {uint32_t(SHT_SYMTAB), uint32_t(SHT_DYNSYM)}) {
+    Elf_Scn* scn = nullptr;
+    while ((scn = elf_nextscn(elf, scn)) != nullptr) {
+      GElf_Shdr sh;
+      if (!gelf_getshdr(scn, &sh) || sh.sh_type != want || sh.sh_entsize == 0) continue;
+      Elf_Data* data = elf_getdata(scn, nullptr);
+      if (!data) continue;
+      size_t n = sh.sh_size / sh.sh_entsize;
+      for (size_t i = 0; i < n; i++) {
+        GElf_Sym sym;
+        if (!gelf_getsym(data, int(i), &sym)) continue;
+        int type = GELF_ST_TYPE(sym.st_info);
+        if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_value == 0 || sym.st_shndx == SHN_UNDEF) continue;
+        const char* name = elf_strptr(elf, sh.sh_link, sym.st_name);
+        if (!name || !*name) continue;
+        out->push_back({sym.st_value, sym.st_size, name});
+      }
+    }
+    if (!out->empty()) break;
+  }
+  std::sort(out->begin(), out->end(), [](const Symbol& a, const Symbol& b) {
+    return a.address != b.address ? a.address < b.address : a.name < b.name;
+  });
+  out->erase(std::unique(out->begin(), out->end(),
+                         [](const Symbol& a, const Symbol& b) { return a.address == b.address && a.name == b.name; }),
+             out->end());
+}
+
+const char* die_name(Dwarf_Die* die) {
+  Dwarf_Attribute attr;
+  for (int at : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name, DW_AT_name}) {
+    if (dwarf_attr_integrate(die, at, &attr)) {
+      if (const char* s = dwarf_formstring(&attr)) return s;
+    }
+  }
+  return nullptr;
+}
+
+// Source frames for `vaddr`, innermost inline frame first (eu-addr2line -i).
+std::vector<SourceFrame> locate(Dwfl_Module* mod, Dwarf_Addr bias, uint64_t vaddr) {
+  std::vector<SourceFrame> frames;
+  Dwarf_Addr addr = vaddr + bias;
+  Dwarf_Addr cu_bias = 0;
+  Dwarf_Die* cudie = dwfl_module_addrdie(mod, addr, &cu_bias);
+  if (!cudie) return frames;
+  SourceFrame first;
+  if (Dwfl_Line* line = dwfl_module_getsrc(mod, addr)) {
+    int lineno = 0;
+    const char* file = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr);
+    if (file) first.file = file;
+    first.line = uint32_t(lineno > 0 ? lineno : 0);
+  }
+  Dwarf_Die* scopes = nullptr;
+  int n = dwarf_getscopes(cudie, addr - cu_bias, &scopes);
+  Dwarf_Files* files = nullptr;
+  size_t nfiles = 0;
+  bool have_files = dwarf_getsrcfiles(cudie, &files, &nfiles) == 0;
+  SourceFrame cur = first;
+  for (int i = 0; i < n; i++) {
+    int tag = dwarf_tag(&scopes[i]);
+    if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine) continue;
+    const char* name = die_name(&scopes[i]);
+    cur.function = name ? name : "";
+    frames.push_back(cur);
+    if (tag == DW_TAG_subprogram) break;
+    // The caller's position is the inlined call site.
+    cur = SourceFrame{};
+    Dwarf_Attribute attr;
+    Dwarf_Word v;
+    if (have_files && dwarf_attr(&scopes[i], DW_AT_call_file, &attr) && dwarf_formudata(&attr, &v) == 0 &&
+        v < nfiles) {
+      if (const char* f = dwarf_filesrc(files, v, nullptr, nullptr)) cur.file = f;
+    }
+    if (dwarf_attr(&scopes[i], DW_AT_call_line, &attr) && dwarf_formudata(&attr, &v) == 0) cur.line = uint32_t(v);
+  }
+  free(scopes);
+  return frames;
+}
+
+void add_locations(const ObjectFile& obj, SymbolTable* table) {
+  static const Dwfl_Callbacks callbacks = {
+      .find_elf = dwfl_build_id_find_elf,
+      .find_debuginfo = dwfl_standard_find_debuginfo,
+      .section_address = dwfl_offline_section_address,
+      .debuginfo_path = nullptr,
+  };
+  Dwfl* dwfl = dwfl_begin(&callbacks);
+  if (!dwfl) return;
+  int fd = dup(obj.fd);
+  std::string path = obj.path;
+  if (auto pos = path.find(" (deleted)"); pos != std::string::npos) path.resize(pos);
+  // dwfl takes the fd; the path only guides the .gnu_debuglink search.
+  Dwfl_Module* mod = fd >= 0 ? dwfl_report_offline(dwfl, path.c_str(), path.c_str(), fd) : nullptr;
+  dwfl_report_end(dwfl, nullptr, nullptr);
+  Dwarf_Addr bias = 0;
+  if (mod && dwfl_module_getdwarf(mod, &bias)) {
+    Dwarf_Addr elf_bias = 0;
+    dwfl_module_getelf(mod, &elf_bias);
+    for (uint64_t vaddr : obj.hits) {
+      SourceLocation loc;
+      loc.address = vaddr;
+      loc.frames = locate(mod, elf_bias, vaddr);
+      if (!loc.frames.empty()) table->locations.push_back(std::move(loc));
+    }
+  }
+  dwfl_end(dwfl);
+}
+
+}  // namespace
+
+SymbolTable build_symbol_table(const ObjectFile& obj) {
+  SymbolTable t;
+  t.build_id = obj.build_id;
+  t.path = obj.path;
+  t.segments = obj.segments;
+  elf_version(EV_CURRENT);
+  if (Elf* elf = elf_begin(obj.fd, ELF_C_READ, nullptr)) {
+    read_symbols(elf, &t.symbols);
+    elf_end(elf);
+  }
+  add_locations(obj, &t);
+  return t;
+}
+
+KernelSymbols build_kernel_symbols(const std::set<uint64_t>& addresses) {
+  KernelSymbols out;
+  std::ifstream in("/proc/kallsyms");
+  if (!in || addresses.empty()) return out;
+  std::vector<KernelSymbol> all;
+  all.reserve(200000);
+  std::string line;
+  while (std::getline(in, line)) {
+    unsigned long long addr = 0;
+    char type = 0;
+    char name[512];
+    char module[128] = {};
+    int n = sscanf(line.c_str(), "%llx %c %511s [%127[^]]]", &addr, &type, name, module);
+    if (n < 3 || addr == 0) continue;
+    // Text symbols only; data symbols would wrongly bound functions.
+    if (type != 't' && type != 'T' && type != 'w' && type != 'W') continue;
+    all.push_back({addr, name, n == 4 ? module : ""});
+  }
+  if (all.empty()) return out;  // kptr_restrict hides addresses
+  std::stable_sort(all.begin(), all.end(),
+                   [](const KernelSymbol& a, const KernelSymbol& b) { return a.address < b.address; });
+  std::vector<size_t> keep;
+  for (uint64_t a : addresses) {
+    auto it = std::upper_bound(all.begin(), all.end(), a,
+                               [](uint64_t v, const KernelSymbol& s) { return v < s.address; });
+    if (it == all.begin()) continue;
+    size_t i = size_t(it - all.begin()) - 1;
+    keep.push_back(i);
+    if (i + 1 < all.size()) keep.push_back(i + 1);
+  }
+  std::sort(keep.begin(), keep.end());
+  keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
+  for (size_t i : keep) out.symbols.push_back(all[i]);
+  return out;
+}
+
+}  // namespace ebt::record
