@@ -1,0 +1,183 @@
+#include "report/offcpu_latency.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <ostream>
+#include <tuple>
+
+#include "report/trace_json.h"
+
+namespace ebt::report {
+
+uint64_t percentile_sorted(const std::vector<uint64_t>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  if (p <= 0) return sorted.front();
+  if (p >= 100) return sorted.back();
+  // rank = ceil(p/100 * n), 1-based; computed in integers of 1/1000 % to avoid
+  // 0.9 * 100 = 90.00000000000001 style surprises.
+  uint64_t n = sorted.size();
+  uint64_t permille = static_cast<uint64_t>(std::llround(p * 1000.0));
+  uint64_t rank = (permille * n + 100000 - 1) / 100000;
+  if (rank == 0) rank = 1;
+  if (rank > n) rank = n;
+  return sorted[rank - 1];
+}
+
+DurationStats duration_stats(std::vector<uint64_t>& d) {
+  std::sort(d.begin(), d.end());
+  DurationStats s;
+  s.count = d.size();
+  for (uint64_t v : d) s.total_ns += v;
+  s.p50_ns = percentile_sorted(d, 50);
+  s.p90_ns = percentile_sorted(d, 90);
+  s.p99_ns = percentile_sorted(d, 99);
+  s.max_ns = d.empty() ? 0 : d.back();
+  return s;
+}
+
+const char* offcpu_state_letter(TaskState s) {
+  switch (s) {
+    case TaskState::kRunning: return "R";
+    case TaskState::kInterruptible: return "S";
+    case TaskState::kUninterruptible: return "D";
+    default: return "?";
+  }
+}
+
+namespace {
+
+void sort_rows(std::vector<OffCpuLatencyRow>& rows) {
+  std::sort(rows.begin(), rows.end(), [](const OffCpuLatencyRow& a, const OffCpuLatencyRow& b) {
+    return std::tie(b.stats.total_ns, a.key, a.pid, a.tid) <
+           std::tie(a.stats.total_ns, b.key, b.pid, b.tid);
+  });
+}
+
+std::string ms(uint64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", ns / 1e6);
+  return buf;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string o = "\"";
+  for (char c : s) {
+    if (c == '"') o += '"';
+    o += c;
+  }
+  return o + "\"";
+}
+
+}  // namespace
+
+OffCpuLatency offcpu_latency(const std::vector<OffCpuInterval>& intervals,
+                             const OffCpuNaming& naming) {
+  OffCpuLatency t;
+  std::map<std::pair<uint32_t, uint32_t>, std::vector<uint64_t>> by_thread;
+  std::map<std::string, std::vector<uint64_t>> by_frame;
+  std::map<uint32_t, std::string> frame_cache;
+  for (const auto& iv : intervals) {
+    t.intervals++;
+    t.total_ns += iv.duration_ns;
+    by_thread[{iv.pid, iv.tid}].push_back(iv.duration_ns);
+    auto it = frame_cache.find(iv.stack_id);
+    if (it == frame_cache.end()) {
+      std::string f = naming.top_frame ? naming.top_frame(iv.stack_id) : std::string();
+      if (f.empty()) f = "[unknown]";
+      it = frame_cache.emplace(iv.stack_id, std::move(f)).first;
+    }
+    by_frame[it->second].push_back(iv.duration_ns);
+  }
+  for (auto& [key, d] : by_thread) {
+    OffCpuLatencyRow r;
+    std::string name = naming.thread_name ? naming.thread_name(key.first, key.second) : "";
+    if (name.empty()) name = "?";
+    r.key = name + " " + std::to_string(key.first) + "/" + std::to_string(key.second);
+    r.pid = key.first;
+    r.tid = key.second;
+    r.stats = duration_stats(d);
+    t.per_thread.push_back(std::move(r));
+  }
+  for (auto& [key, d] : by_frame) {
+    OffCpuLatencyRow r;
+    r.key = key;
+    r.stats = duration_stats(d);
+    t.per_frame.push_back(std::move(r));
+  }
+  sort_rows(t.per_thread);
+  sort_rows(t.per_frame);
+  return t;
+}
+
+void write_offcpu_latency(std::ostream& out, const OffCpuLatency& t, LatencyFormat format,
+                          size_t limit) {
+  auto rows_of = [&](const std::vector<OffCpuLatencyRow>& rows) {
+    size_t n = limit == 0 ? rows.size() : std::min(limit, rows.size());
+    return std::vector<OffCpuLatencyRow>(rows.begin(), rows.begin() + n);
+  };
+  auto thread_rows = rows_of(t.per_thread);
+  auto frame_rows = rows_of(t.per_frame);
+
+  if (format == LatencyFormat::kCsv) {
+    out << "table,key,pid,tid,count,total_ms,p50_ms,p90_ms,p99_ms,max_ms\n";
+    auto line = [&](const char* table, const OffCpuLatencyRow& r) {
+      out << table << ',' << csv_field(r.key) << ',' << r.pid << ',' << r.tid << ','
+          << r.stats.count << ',' << ms(r.stats.total_ns) << ',' << ms(r.stats.p50_ns) << ','
+          << ms(r.stats.p90_ns) << ',' << ms(r.stats.p99_ns) << ',' << ms(r.stats.max_ns)
+          << '\n';
+    };
+    for (const auto& r : thread_rows) line("offcpu_thread", r);
+    for (const auto& r : frame_rows) line("offcpu_frame", r);
+    return;
+  }
+  if (format == LatencyFormat::kJson) {
+    auto row = [&](const OffCpuLatencyRow& r, bool with_ids) {
+      out << "{\"key\":" << json_quote(r.key);
+      if (with_ids) out << ",\"pid\":" << r.pid << ",\"tid\":" << r.tid;
+      out << ",\"count\":" << r.stats.count << ",\"total_ns\":" << r.stats.total_ns
+          << ",\"p50_ns\":" << r.stats.p50_ns << ",\"p90_ns\":" << r.stats.p90_ns
+          << ",\"p99_ns\":" << r.stats.p99_ns << ",\"max_ns\":" << r.stats.max_ns << "}";
+    };
+    out << "{\"offcpu\":{\"intervals\":" << t.intervals << ",\"total_ns\":" << t.total_ns
+        << ",\"per_thread\":[";
+    for (size_t i = 0; i < thread_rows.size(); i++) {
+      if (i) out << ',';
+      row(thread_rows[i], true);
+    }
+    out << "],\"per_frame\":[";
+    for (size_t i = 0; i < frame_rows.size(); i++) {
+      if (i) out << ',';
+      row(frame_rows[i], false);
+    }
+    out << "]}}\n";
+    return;
+  }
+
+  auto table = [&](const char* title, const std::vector<OffCpuLatencyRow>& rows) {
+    size_t w = std::string_view(title).size();
+    for (const auto& r : rows) w = std::max(w, r.key.size());
+    w = std::min<size_t>(w, 60);
+    char buf[512];
+    std::snprintf(buf, sizeof buf, "%-*s %8s %12s %10s %10s %10s %10s\n", static_cast<int>(w),
+                  title, "count", "total_ms", "p50_ms", "p90_ms", "p99_ms", "max_ms");
+    out << buf;
+    for (const auto& r : rows) {
+      std::string key = r.key.size() > w ? r.key.substr(0, w - 1) + "~" : r.key;
+      std::snprintf(buf, sizeof buf, "%-*s %8" PRIu64 " %12s %10s %10s %10s %10s\n",
+                    static_cast<int>(w), key.c_str(), r.stats.count, ms(r.stats.total_ns).c_str(),
+                    ms(r.stats.p50_ns).c_str(), ms(r.stats.p90_ns).c_str(),
+                    ms(r.stats.p99_ns).c_str(), ms(r.stats.max_ns).c_str());
+      out << buf;
+    }
+  };
+  out << "Off-CPU time: " << t.intervals << " intervals, " << ms(t.total_ns) << " ms total\n\n";
+  table("thread (comm pid/tid)", thread_rows);
+  out << '\n';
+  table("top blocking frame", frame_rows);
+}
+
+}  // namespace ebt::report

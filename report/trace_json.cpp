@@ -1,0 +1,225 @@
+#include "report/trace_json.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <ostream>
+#include <sstream>
+
+namespace ebt::report {
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
+size_t utf8_len(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  size_t n;
+  uint32_t cp;
+  if (c < 0x80) return 1;
+  if ((c & 0xe0) == 0xc0) { n = 2; cp = c & 0x1f; }
+  else if ((c & 0xf0) == 0xe0) { n = 3; cp = c & 0x0f; }
+  else if ((c & 0xf8) == 0xf0) { n = 4; cp = c & 0x07; }
+  else return 0;
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; k++) {
+    if ((b(i + k) & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i + k) & 0x3f);
+  }
+  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)) return 0;
+  if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
+std::string arg_json(const TraceArg& v) {
+  struct V {
+    std::string operator()(int64_t x) const { return std::to_string(x); }
+    std::string operator()(uint64_t x) const { return std::to_string(x); }
+    std::string operator()(double x) const {
+      if (!std::isfinite(x)) return "null";
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.17g", x);
+      return buf;
+    }
+    std::string operator()(bool x) const { return x ? "true" : "false"; }
+    std::string operator()(const std::string& x) const { return json_quote(x); }
+    std::string operator()(const std::vector<std::string>& xs) const {
+      std::string o = "[";
+      for (size_t i = 0; i < xs.size(); i++) {
+        if (i) o += ',';
+        o += json_quote(xs[i]);
+      }
+      return o + "]";
+    }
+  };
+  return std::visit(V{}, v);
+}
+
+std::string args_json(const TraceArgs& args) {
+  std::string o = "{";
+  for (size_t i = 0; i < args.size(); i++) {
+    if (i) o += ',';
+    o += json_quote(args[i].first);
+    o += ':';
+    o += arg_json(args[i].second);
+  }
+  return o + "}";
+}
+
+std::string ids(uint32_t pid, uint32_t tid) {
+  return "\"pid\":" + std::to_string(pid) + ",\"tid\":" + std::to_string(tid);
+}
+
+}  // namespace
+
+std::string json_quote(std::string_view s) {
+  std::string o;
+  o.reserve(s.size() + 2);
+  o += '"';
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '"') { o += "\\\""; i++; continue; }
+    if (c == '\\') { o += "\\\\"; i++; continue; }
+    if (c < 0x20) {
+      switch (c) {
+        case '\n': o += "\\n"; break;
+        case '\t': o += "\\t"; break;
+        case '\r': o += "\\r"; break;
+        default: {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          o += buf;
+        }
+      }
+      i++;
+      continue;
+    }
+    size_t n = utf8_len(s, i);
+    if (n == 0) {
+      o += "\xef\xbf\xbd";  // U+FFFD
+      i++;
+      continue;
+    }
+    o.append(s.substr(i, n));
+    i += n;
+  }
+  o += '"';
+  return o;
+}
+
+std::string TraceJson::ts(uint64_t ns) const {
+  int64_t rel = static_cast<int64_t>(ns - origin_ns_);
+  uint64_t mag = rel < 0 ? static_cast<uint64_t>(-rel) : static_cast<uint64_t>(rel);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%s%" PRIu64 ".%03" PRIu64, rel < 0 ? "-" : "", mag / 1000,
+                mag % 1000);
+  return buf;
+}
+
+void TraceJson::add(uint64_t ts_ns, std::string json) {
+  events_.push_back({static_cast<int64_t>(ts_ns - origin_ns_), std::move(json)});
+}
+
+void TraceJson::set_process_name(uint32_t pid, std::string_view name) {
+  process_names_[pid] = std::string(name);
+}
+
+void TraceJson::set_thread_name(uint32_t pid, uint32_t tid, std::string_view name) {
+  thread_names_[{pid, tid}] = std::string(name);
+}
+
+void TraceJson::set_process_sort_index(uint32_t pid, int64_t index) { process_sort_[pid] = index; }
+
+void TraceJson::set_thread_sort_index(uint32_t pid, uint32_t tid, int64_t index) {
+  thread_sort_[{pid, tid}] = index;
+}
+
+void TraceJson::set_other(std::string_view key, std::string_view value) {
+  for (auto& kv : other_) {
+    if (kv.first == key) {
+      kv.second = std::string(value);
+      return;
+    }
+  }
+  other_.emplace_back(std::string(key), std::string(value));
+}
+
+void TraceJson::slice(uint32_t pid, uint32_t tid, uint64_t ts_ns, uint64_t dur_ns,
+                      std::string_view name, std::string_view cat, TraceArgs args) {
+  std::string j = "{\"name\":" + json_quote(name) + ",\"cat\":" + json_quote(cat) +
+                  ",\"ph\":\"X\",\"ts\":" + ts(ts_ns) + ",\"dur\":" + ts(origin_ns_ + dur_ns) +
+                  "," + ids(pid, tid);
+  if (!args.empty()) j += ",\"args\":" + args_json(args);
+  add(ts_ns, j + "}");
+}
+
+void TraceJson::instant(uint32_t pid, uint32_t tid, uint64_t ts_ns, std::string_view name,
+                        std::string_view cat, TraceArgs args) {
+  std::string j = "{\"name\":" + json_quote(name) + ",\"cat\":" + json_quote(cat) +
+                  ",\"ph\":\"i\",\"s\":\"t\",\"ts\":" + ts(ts_ns) + "," + ids(pid, tid);
+  if (!args.empty()) j += ",\"args\":" + args_json(args);
+  add(ts_ns, j + "}");
+}
+
+void TraceJson::counter(uint32_t pid, uint64_t ts_ns, std::string_view name, double value) {
+  add(ts_ns, "{\"name\":" + json_quote(name) + ",\"ph\":\"C\",\"ts\":" + ts(ts_ns) + "," +
+                 ids(pid, pid) + ",\"args\":{" + json_quote(name) + ":" + arg_json(value) + "}}");
+}
+
+uint64_t TraceJson::flow(uint32_t from_pid, uint32_t from_tid, uint64_t from_ts_ns,
+                         uint32_t to_pid, uint32_t to_tid, uint64_t to_ts_ns,
+                         std::string_view name, std::string_view cat) {
+  uint64_t id = next_flow_id_++;
+  std::string common = "\"name\":" + json_quote(name) + ",\"cat\":" + json_quote(cat) +
+                       ",\"id\":" + std::to_string(id);
+  add(from_ts_ns, "{" + common + ",\"ph\":\"s\",\"ts\":" + ts(from_ts_ns) + "," +
+                      ids(from_pid, from_tid) + "}");
+  add(to_ts_ns, "{" + common + ",\"ph\":\"f\",\"bp\":\"e\",\"ts\":" + ts(to_ts_ns) + "," +
+                    ids(to_pid, to_tid) + "}");
+  return id;
+}
+
+void TraceJson::write(std::ostream& out) const {
+  out << "{\"traceEvents\":[\n";
+  bool first = true;
+  auto emit = [&](const std::string& j) {
+    if (!first) out << ",\n";
+    first = false;
+    out << j;
+  };
+  for (const auto& [pid, name] : process_names_)
+    emit("{\"name\":\"process_name\",\"ph\":\"M\",\"ts\":0," + ids(pid, pid) +
+         ",\"args\":{\"name\":" + json_quote(name) + "}}");
+  for (const auto& [pid, idx] : process_sort_)
+    emit("{\"name\":\"process_sort_index\",\"ph\":\"M\",\"ts\":0," + ids(pid, pid) +
+         ",\"args\":{\"sort_index\":" + std::to_string(idx) + "}}");
+  for (const auto& [key, name] : thread_names_)
+    emit("{\"name\":\"thread_name\",\"ph\":\"M\",\"ts\":0," + ids(key.first, key.second) +
+         ",\"args\":{\"name\":" + json_quote(name) + "}}");
+  for (const auto& [key, idx] : thread_sort_)
+    emit("{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"ts\":0," + ids(key.first, key.second) +
+         ",\"args\":{\"sort_index\":" + std::to_string(idx) + "}}");
+
+  std::vector<const Event*> order;
+  order.reserve(events_.size());
+  for (const auto& e : events_) order.push_back(&e);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const Event* a, const Event* b) { return a->ts_key < b->ts_key; });
+  for (const Event* e : order) emit(e->json);
+
+  out << "\n],\"displayTimeUnit\":\"ns\",\"otherData\":{";
+  for (size_t i = 0; i < other_.size(); i++) {
+    if (i) out << ',';
+    out << json_quote(other_[i].first) << ':' << json_quote(other_[i].second);
+  }
+  out << "}}\n";
+}
+
+std::string TraceJson::str() const {
+  std::ostringstream o;
+  write(o);
+  return o.str();
+}
+
+}  // namespace ebt::report

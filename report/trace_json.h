@@ -1,0 +1,86 @@
+// Chrome Trace Event Format (the JSON that Perfetto UI and chrome://tracing open).
+//
+// A small builder shared by every record kind that wants a timeline: off-CPU
+// intervals, requests, packets... each adds its own slices to the tracks of the
+// threads involved. A track is a (pid, tid) pair; name it with set_thread_name().
+//
+// Times are CLOCK_MONOTONIC nanoseconds like everywhere in ebtrace; the writer
+// converts them to the format's microseconds relative to `origin_ns` (the session
+// start), printed exactly (integer ns / 1000 with three decimals) so output is
+// deterministic. Events are written sorted by time (stable), metadata first.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace ebt::report {
+
+// One argument value shown in the UI's details pane.
+using TraceArg = std::variant<int64_t, uint64_t, double, bool, std::string,
+                              std::vector<std::string>>;
+using TraceArgs = std::vector<std::pair<std::string, TraceArg>>;
+
+class TraceJson {
+ public:
+  explicit TraceJson(uint64_t origin_ns = 0) : origin_ns_(origin_ns) {}
+
+  // --- metadata (ph "M") ---
+  void set_process_name(uint32_t pid, std::string_view name);
+  void set_thread_name(uint32_t pid, uint32_t tid, std::string_view name);
+  void set_process_sort_index(uint32_t pid, int64_t index);
+  void set_thread_sort_index(uint32_t pid, uint32_t tid, int64_t index);
+  // Free-form session facts, written as the top-level "otherData" object.
+  void set_other(std::string_view key, std::string_view value);
+
+  // --- events ---
+  // A complete slice (ph "X") on a thread's track.
+  void slice(uint32_t pid, uint32_t tid, uint64_t ts_ns, uint64_t dur_ns,
+             std::string_view name, std::string_view cat, TraceArgs args = {});
+  // A thread-scoped instant (ph "i", s "t").
+  void instant(uint32_t pid, uint32_t tid, uint64_t ts_ns, std::string_view name,
+               std::string_view cat, TraceArgs args = {});
+  // A counter track of the process (ph "C"): one series per name.
+  void counter(uint32_t pid, uint64_t ts_ns, std::string_view name, double value);
+  // An arrow from the slice enclosing (from_pid, from_tid, from_ts) to the slice
+  // enclosing (to_pid, to_tid, to_ts) (ph "s" then "f" with bp "e"). Both ends
+  // must lie inside slices of those tracks or the UI drops the arrow. Returns the
+  // flow id (unique in the file).
+  uint64_t flow(uint32_t from_pid, uint32_t from_tid, uint64_t from_ts_ns, uint32_t to_pid,
+                uint32_t to_tid, uint64_t to_ts_ns, std::string_view name, std::string_view cat);
+
+  size_t event_count() const { return events_.size(); }
+
+  // The whole file: {"traceEvents":[...],"displayTimeUnit":"ns","otherData":{...}}.
+  void write(std::ostream& out) const;
+  std::string str() const;
+
+ private:
+  struct Event {
+    int64_t ts_key;  // for ordering only
+    std::string json;
+  };
+  std::string ts(uint64_t ns) const;
+  void add(uint64_t ts_ns, std::string json);
+
+  uint64_t origin_ns_;
+  uint64_t next_flow_id_ = 1;
+  std::map<uint32_t, std::string> process_names_;
+  std::map<std::pair<uint32_t, uint32_t>, std::string> thread_names_;
+  std::map<uint32_t, int64_t> process_sort_;
+  std::map<std::pair<uint32_t, uint32_t>, int64_t> thread_sort_;
+  std::vector<std::pair<std::string, std::string>> other_;
+  std::vector<Event> events_;
+};
+
+// JSON string literal (with quotes) of arbitrary bytes: escapes what JSON needs
+// and replaces bytes that are not valid UTF-8 with U+FFFD, so any comm or symbol
+// name yields a valid document.
+std::string json_quote(std::string_view s);
+
+}  // namespace ebt::report
