@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,14 +39,58 @@ class RecordVisitor {
   virtual void on_unknown(uint16_t kind_ordinal) {}
 };
 
-// The record kinds, by their ordinal in the schema's Record union.
-enum class RecordKind : uint16_t;
+// The record kinds, by their ordinal in the schema's Record union
+// (format/capture.capnp). Batch kinds hold many events of one type.
+enum class RecordKind : uint16_t {
+  kSession = 0,
+  kSessionEnd = 1,
+  kProcess = 2,
+  kThread = 3,
+  kProcessExit = 4,
+  kMapping = 5,
+  kString = 6,
+  kStack = 7,
+  kLuaProto = 8,
+  kSymbolTable = 9,
+  kKernelSymbols = 10,
+  kCpuSamples = 11,       // CpuSample batch
+  kOffCpuIntervals = 12,  // OffCpuInterval batch
+  kSkbHops = 13,          // SkbHop batch
+  kSocket = 14,
+  kSyscalls = 15,         // SyscallEvent batch
+  kLostEvents = 16,
+};
+inline constexpr uint16_t kKnownKindCount = 17;
+
+// Bit for `kind` in ReadOptions::kinds (ordinals >= 63 share bit 63).
+constexpr uint64_t kind_bit(uint16_t ordinal) { return uint64_t{1} << (ordinal < 63 ? ordinal : 63); }
+constexpr uint64_t kind_bit(RecordKind k) { return kind_bit(static_cast<uint16_t>(k)); }
+inline constexpr uint64_t kAllKinds = ~uint64_t{0};
+
+// The schema name of a known kind ("cpuSamples", "process", ...); "" if unknown.
+const char* kind_name(uint16_t ordinal);
+
+// Per record kind totals, filled by read() when ReadOptions::stats is set.
+struct KindStats {
+  uint64_t messages = 0;     // Cap'n Proto messages (one per record or batch)
+  uint64_t records = 0;      // events: a batch of N samples counts N
+  uint64_t raw_bytes = 0;    // packed message bytes before LZ4
+  uint64_t stored_bytes = 0; // share of the compressed block bytes (estimate)
+};
+struct ReadStats {
+  std::map<uint16_t, KindStats> kinds;  // by RecordKind ordinal, unknown ones too
+  uint64_t blocks = 0;
+  uint64_t raw_bytes = 0;     // all payloads read, uncompressed
+  uint64_t stored_bytes = 0;  // the same payloads on disk (block headers excluded)
+};
 
 struct ReadOptions {
   uint64_t time_begin_ns = 0;           // inclusive
   uint64_t time_end_ns = UINT64_MAX;    // exclusive
   // Table kinds (processes, mappings, stacks, strings, symbols...) are always
   // delivered regardless of the time range, since later events refer to them.
+  uint64_t kinds = kAllKinds;  // kind_bit() mask; blocks without these kinds are skipped
+  ReadStats* stats = nullptr;  // optional: per-kind counts and sizes of what was read
 };
 
 // One problem found while reading; the reader skips past it and goes on.
@@ -54,7 +100,13 @@ struct Damage {
   uint64_t bytes = 0;         // bytes that could not be used
   uint64_t records_lost = 0;  // when the block header or index says how many
   std::string what;           // one line, e.g. "checksum mismatch"
+  // true: the file merely ends early (recorder killed, disk full): not corruption.
+  // Everything before `offset` was recovered.
+  bool truncated_tail = false;
 };
+
+// "block 3 at offset 1234: payload checksum mismatch (5678 bytes, 100 records lost)"
+std::string describe(const Damage& d);
 
 struct BlockInfo {
   uint64_t offset = 0;
@@ -63,6 +115,8 @@ struct BlockInfo {
   uint32_t records = 0;
   uint64_t first_time_ns = 0;
   uint64_t last_time_ns = 0;
+  uint32_t sequence = 0;   // block number in the file (0 = schema block)
+  uint64_t kind_mask = 0;  // kind_bit() of every kind in the block
 };
 
 class CaptureReader {
@@ -79,9 +133,25 @@ class CaptureReader {
   const SessionInfo& session() const;
   bool has_index() const;  // false: trailer missing (recorder killed) -> scanned
   const std::vector<BlockInfo>& blocks() const;
+  // Problems found so far: at open (headers, truncation) and by read() (checksums,
+  // decompression, decoding). Call read() (or verify()) first for a full list.
   const std::vector<Damage>& damage() const;
+  // True if a damage entry is real corruption (not just a truncated tail).
+  bool corrupted() const;
+  // Decodes every block once (no visitor) so damage() is complete.
+  void verify() const;
+  uint64_t file_bytes() const;
 
   void read(RecordVisitor& visitor, const ReadOptions& options = {}) const;
+
+  // Union member names of the Record schema embedded in the file, by ordinal
+  // (may name kinds this build does not know). Empty if the schema block is unreadable.
+  std::vector<std::string> embedded_kind_names() const;
+
+  // Writes each record as one JSON object per line, decoded dynamically through
+  // the embedded schema; batches are expanded to one line per event
+  // (docs/format.md, "JSON dump"). Returns the number of lines written.
+  uint64_t dump_json(std::FILE* out, const ReadOptions& options = {}) const;
 
  private:
   class Impl;

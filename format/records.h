@@ -32,6 +32,7 @@ struct SessionInfo {
   uint64_t start_ns = 0;               // monotonic
   uint32_t sample_frequency_hz = 0;    // 0 when no on-CPU sampling
   std::string machine;                 // uname -m, e.g. x86_64
+  bool operator==(const SessionInfo&) const = default;
 };
 
 // Written last by a recorder that stopped cleanly; absent after a crash.
@@ -39,6 +40,7 @@ struct SessionEnd {
   uint64_t end_ns = 0;
   uint64_t samples = 0;
   uint64_t lost = 0;
+  bool operator==(const SessionEnd&) const = default;
 };
 
 struct ProcessInfo {
@@ -52,6 +54,7 @@ struct ProcessInfo {
   std::vector<uint32_t> nspid;  // NSpid chain from /proc/PID/status, outermost first
   uint64_t start_ns = 0;        // monotonic; 0 if unknown
   uint64_t time_ns = 0;         // when this record was observed (exec/fork/scan)
+  bool operator==(const ProcessInfo&) const = default;
 };
 
 struct ThreadInfo {
@@ -59,6 +62,7 @@ struct ThreadInfo {
   uint32_t tid = 0;
   std::string comm;
   uint64_t time_ns = 0;
+  bool operator==(const ThreadInfo&) const = default;
 };
 
 struct ProcessExit {
@@ -66,6 +70,7 @@ struct ProcessExit {
   uint32_t tid = 0;  // == pid when the whole process exits
   int32_t exit_code = 0;
   uint64_t time_ns = 0;
+  bool operator==(const ProcessExit&) const = default;
 };
 
 struct Mapping {
@@ -76,11 +81,13 @@ struct Mapping {
   std::string path;
   std::vector<uint8_t> build_id;  // empty if the object has none / unreadable
   uint64_t time_ns = 0;
+  bool operator==(const Mapping&) const = default;
 };
 
 struct StringEntry {
   uint32_t id = 0;
   std::string value;
+  bool operator==(const StringEntry&) const = default;
 };
 
 enum class FrameKind : uint8_t { kKernel = 0, kUser = 1, kLua = 2, kJit = 3 };
@@ -95,6 +102,7 @@ struct Frame {
 struct Stack {
   uint32_t id = 0;
   std::vector<Frame> frames;
+  bool operator==(const Stack&) const = default;
 };
 
 struct LuaProto {
@@ -104,30 +112,35 @@ struct LuaProto {
   uint32_t first_line = 0;
   uint32_t last_line = 0;
   std::string name;      // function name when known
+  bool operator==(const LuaProto&) const = default;
 };
 
 struct Symbol {
   uint64_t address = 0;  // ELF virtual address (objects) or absolute (kernel)
   uint64_t size = 0;
   std::string name;      // as in the object (mangled); the symbolizer demangles
+  bool operator==(const Symbol&) const = default;
 };
 
 struct LoadSegment {  // a PT_LOAD header: maps file offsets to ELF addresses
   uint64_t vaddr = 0;
   uint64_t file_offset = 0;
   uint64_t file_size = 0;
+  bool operator==(const LoadSegment&) const = default;
 };
 
 struct SourceFrame {
   std::string function;
   std::string file;
   uint32_t line = 0;
+  bool operator==(const SourceFrame&) const = default;
 };
 
 // Source locations of one address (ELF virtual address), innermost inline frame first.
 struct SourceLocation {
   uint64_t address = 0;
   std::vector<SourceFrame> frames;
+  bool operator==(const SourceLocation&) const = default;
 };
 
 // Everything report needs to name addresses inside one object, when the object
@@ -138,18 +151,21 @@ struct SymbolTable {
   std::vector<LoadSegment> segments;
   std::vector<Symbol> symbols;            // sorted by address
   std::vector<SourceLocation> locations;  // only for addresses that appeared in stacks
+  bool operator==(const SymbolTable&) const = default;
 };
 
 struct KernelSymbol {
   uint64_t address = 0;
   std::string name;
   std::string module;  // empty for vmlinux
+  bool operator==(const KernelSymbol&) const = default;
 };
 
 // Only the kernel symbols that cover addresses seen in stacks, sorted by address.
 // Each entry is followed (in address order) by the next symbol, which bounds it.
 struct KernelSymbols {
   std::vector<KernelSymbol> symbols;
+  bool operator==(const KernelSymbols&) const = default;
 };
 
 struct CpuSample {
@@ -158,6 +174,7 @@ struct CpuSample {
   uint32_t tid = 0;
   uint32_t cpu = 0;
   uint32_t stack_id = 0;
+  bool operator==(const CpuSample&) const = default;
 };
 
 enum class TaskState : uint8_t {
@@ -178,6 +195,7 @@ struct OffCpuInterval {
   uint32_t waker_pid = 0;
   uint32_t waker_tid = 0;
   uint32_t waker_stack_id = 0;
+  bool operator==(const OffCpuInterval&) const = default;
 };
 
 struct SkbHop {
@@ -192,6 +210,7 @@ struct SkbHop {
   uint32_t pid = 0;
   uint32_t tid = 0;
   uint32_t stack_id = 0;
+  bool operator==(const SkbHop&) const = default;
 };
 
 // A socket as seen at first use or at connect/accept: lets syscall events carry
@@ -207,6 +226,7 @@ struct SocketInfo {
   std::vector<uint8_t> remote_addr;
   uint16_t remote_port = 0;
   uint64_t time_ns = 0;
+  bool operator==(const SocketInfo&) const = default;
 };
 
 enum class SyscallKind : uint8_t {
@@ -223,6 +243,7 @@ struct SyscallEvent {
   int64_t ret = 0;
   uint64_t socket_id = 0;  // 0: not a socket / unknown
   std::vector<uint8_t> payload;  // first bytes actually transferred (bounded by ret)
+  bool operator==(const SyscallEvent&) const = default;
 };
 
 enum class LossSource : uint8_t {
@@ -240,6 +261,7 @@ struct LostEvents {
   uint32_t cpu = 0;
   LossSource source = LossSource::kOther;
   uint64_t count = 0;
+  bool operator==(const LostEvents&) const = default;
 };
 
 }  // namespace ebt

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "format/records.h"
 
@@ -19,6 +20,10 @@ namespace ebt::format {
 struct WriterOptions {
   size_t max_block_bytes = 1 << 20;                  // uncompressed bytes before a cut
   std::chrono::milliseconds max_block_age{1000};     // crash loses at most ~this much
+  // Tests/tools only: a schema block to embed instead of the compiled one
+  // (see format/schema_util.h). Empty: the schema this ebtrace was built with.
+  std::vector<uint8_t> schema_block_override;
+  size_t max_queued_blocks = 4;  // producer waits when the writer thread lags this much
 };
 
 struct WriteStats {
@@ -52,6 +57,10 @@ class CaptureWriter {
   void add(const SocketInfo&);
   void add(const SyscallEvent&);
   void add(const LostEvents&);
+  // Tests/tools: a record already encoded as an unpacked Cap'n Proto message
+  // (capnp::messageToFlatArray) of the embedded schema's Record struct, union
+  // member `kind_ordinal`. Written as a single record (not time-filtered).
+  void add_raw(uint16_t kind_ordinal, const void* flat_message, size_t bytes);
 
   // Cuts the current block if it is older than max_block_age. Cheap; call it from
   // the drain loop's idle path so a quiet recording still reaches the disk.

@@ -1,0 +1,307 @@
+# The ebtrace capture schema (docs/format.md).
+#
+# Compatibility rules: ordinals are forever. New record kinds are appended to the
+# Record union, new fields are appended to structs (minor version bump). Never
+# renumber, retype or remove anything; that would be a major version bump.
+@0xb80610401f52db2d;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("ebt::format::wire");
+
+using Schema = import "/capnp/schema.capnp";
+
+# ---- table records: always delivered, referenced by later events -----------
+
+struct SessionInfo {
+  hostname @0 :Text;
+  kernelRelease @1 :Text;
+  bootId @2 :Text;
+  clockMonotonicNs @3 :UInt64;   # taken at the same instant as...
+  clockRealtimeNs @4 :UInt64;    # ...this one
+  cpuCount @5 :UInt32;
+  commandLine @6 :List(Text);
+  options @7 :Text;
+  ebtraceVersion @8 :Text;
+  startNs @9 :UInt64;
+  sampleFrequencyHz @10 :UInt32;
+  machine @11 :Text;
+}
+
+struct SessionEnd {
+  endNs @0 :UInt64;
+  samples @1 :UInt64;
+  lost @2 :UInt64;
+}
+
+struct ProcessInfo {
+  pid @0 :UInt32;
+  ppid @1 :UInt32;
+  comm @2 :Text;
+  exe @3 :Text;
+  cmdline @4 :List(Text);
+  cgroupId @5 :UInt64;
+  cgroupPath @6 :Text;
+  nspid @7 :List(UInt32);
+  startNs @8 :UInt64;
+  timeNs @9 :UInt64;
+}
+
+struct ThreadInfo {
+  pid @0 :UInt32;
+  tid @1 :UInt32;
+  comm @2 :Text;
+  timeNs @3 :UInt64;
+}
+
+struct ProcessExit {
+  pid @0 :UInt32;
+  tid @1 :UInt32;
+  exitCode @2 :Int32;
+  timeNs @3 :UInt64;
+}
+
+struct Mapping {
+  pid @0 :UInt32;
+  start @1 :UInt64;
+  end @2 :UInt64;
+  fileOffset @3 :UInt64;
+  path @4 :Text;
+  buildId @5 :Data;
+  timeNs @6 :UInt64;
+}
+
+struct StringEntry {
+  id @0 :UInt32;
+  value @1 :Text;
+}
+
+enum FrameKind {
+  kernel @0;
+  user @1;
+  lua @2;
+  jit @3;
+}
+
+# One distinct call stack, leaf first; frame i is (addresses[i], kinds[i]).
+struct Stack {
+  id @0 :UInt32;
+  addresses @1 :List(UInt64);
+  kinds @2 :List(FrameKind);
+}
+
+struct LuaProto {
+  pid @0 :UInt32;
+  address @1 :UInt64;
+  chunk @2 :Text;
+  firstLine @3 :UInt32;
+  lastLine @4 :UInt32;
+  name @5 :Text;
+}
+
+struct Symbol {
+  address @0 :UInt64;
+  size @1 :UInt64;
+  name @2 :Text;
+}
+
+struct LoadSegment {
+  vaddr @0 :UInt64;
+  fileOffset @1 :UInt64;
+  fileSize @2 :UInt64;
+}
+
+struct SourceFrame {
+  function @0 :Text;
+  file @1 :Text;
+  line @2 :UInt32;
+}
+
+struct SourceLocation {
+  address @0 :UInt64;
+  frames @1 :List(SourceFrame);
+}
+
+struct SymbolTable {
+  buildId @0 :Data;
+  path @1 :Text;
+  segments @2 :List(LoadSegment);
+  symbols @3 :List(Symbol);
+  locations @4 :List(SourceLocation);
+}
+
+struct KernelSymbol {
+  address @0 :UInt64;
+  name @1 :Text;
+  module @2 :Text;
+}
+
+struct KernelSymbols {
+  symbols @0 :List(KernelSymbol);
+}
+
+struct SocketInfo {
+  id @0 :UInt64;
+  pid @1 :UInt32;
+  fd @2 :Int32;
+  family @3 :UInt16;
+  protocol @4 :UInt16;
+  localAddr @5 :Data;
+  localPort @6 :UInt16;
+  remoteAddr @7 :Data;
+  remotePort @8 :UInt16;
+  timeNs @9 :UInt64;
+}
+
+# ---- events: filtered by time, stored in per-block batches -------------------
+
+# On-CPU samples, columnar. Sample i:
+#   time_ns[i]  = baseTimeNs + sum_{j<=i} unzigzag(timeDeltas[j])   (timeDeltas[0] is 0)
+#   pid, tid    = threadPids[thread[i]], threadTids[thread[i]]
+#   cpu, stack  = cpu[i], stackId[i]
+# unzigzag(z) = (z >> 1) XOR -(z AND 1): deltas may be negative (per-CPU reordering).
+struct CpuSampleBatch {
+  baseTimeNs @0 :UInt64;
+  timeDeltas @1 :List(UInt64);
+  threadPids @2 :List(UInt32);
+  threadTids @3 :List(UInt32);
+  thread @4 :List(UInt32);
+  cpu @5 :List(UInt32);
+  stackId @6 :List(UInt32);
+}
+
+enum TaskState {
+  running @0;
+  interruptible @1;
+  uninterruptible @2;
+  other @3;
+}
+
+struct OffCpuInterval {
+  startNs @0 :UInt64;
+  durationNs @1 :UInt64;
+  pid @2 :UInt32;
+  tid @3 :UInt32;
+  cpu @4 :UInt32;
+  stackId @5 :UInt32;
+  state @6 :TaskState;
+  wakerPid @7 :UInt32;
+  wakerTid @8 :UInt32;
+  wakerStackId @9 :UInt32;
+}
+
+struct OffCpuBatch {
+  intervals @0 :List(OffCpuInterval);
+}
+
+struct SkbHop {
+  timeNs @0 :UInt64;
+  skb @1 :UInt64;
+  locationId @2 :UInt32;
+  ifindex @3 :UInt32;
+  netns @4 :UInt32;
+  len @5 :UInt32;
+  protocol @6 :UInt16;
+  cpu @7 :UInt32;
+  pid @8 :UInt32;
+  tid @9 :UInt32;
+  stackId @10 :UInt32;
+}
+
+struct SkbHopBatch {
+  hops @0 :List(SkbHop);
+}
+
+enum SyscallKind {
+  read @0;
+  write @1;
+  readv @2;
+  writev @3;
+  sendto @4;
+  recvfrom @5;
+  sendmsg @6;
+  recvmsg @7;
+  other @8;
+}
+
+struct SyscallEvent {
+  enterNs @0 :UInt64;
+  exitNs @1 :UInt64;
+  pid @2 :UInt32;
+  tid @3 :UInt32;
+  kind @4 :SyscallKind;
+  fd @5 :Int32;
+  ret @6 :Int64;
+  socketId @7 :UInt64;
+  payload @8 :Data;
+}
+
+struct SyscallBatch {
+  events @0 :List(SyscallEvent);
+}
+
+enum LossSource {
+  ringBuffer @0;
+  stack @1;
+  unwind @2;
+  offCpu @3;
+  syscall @4;
+  skb @5;
+  other @6;
+}
+
+struct LostEvents {
+  timeNs @0 :UInt64;
+  cpu @1 :UInt32;
+  source @2 :LossSource;
+  count @3 :UInt64;
+}
+
+# ---- the record: one per message in a data block ------------------------------
+
+struct Record {
+  union {
+    session @0 :SessionInfo;
+    sessionEnd @1 :SessionEnd;
+    process @2 :ProcessInfo;
+    thread @3 :ThreadInfo;
+    processExit @4 :ProcessExit;
+    mapping @5 :Mapping;
+    string @6 :StringEntry;
+    stack @7 :Stack;
+    luaProto @8 :LuaProto;
+    symbolTable @9 :SymbolTable;
+    kernelSymbols @10 :KernelSymbols;
+    cpuSamples @11 :CpuSampleBatch;
+    offCpuIntervals @12 :OffCpuBatch;
+    skbHops @13 :SkbHopBatch;
+    socket @14 :SocketInfo;
+    syscalls @15 :SyscallBatch;
+    lostEvents @16 :LostEvents;
+  }
+}
+
+# ---- container blocks ----------------------------------------------------------
+
+# Payload of the schema block (block 0): the nodes of Record and everything it
+# depends on, as compiled into the writer.
+struct SchemaBlock {
+  recordNodeId @0 :UInt64;
+  nodes @1 :List(Schema.Node);
+}
+
+struct IndexEntry {
+  offset @0 :UInt64;        # of the block header
+  type @1 :UInt16;
+  sequence @2 :UInt32;
+  storedBytes @3 :UInt32;
+  rawBytes @4 :UInt32;
+  records @5 :UInt32;
+  firstTimeNs @6 :UInt64;
+  lastTimeNs @7 :UInt64;
+  kindMask @8 :UInt64;
+}
+
+# Payload of the index block (the last block).
+struct Index {
+  blocks @0 :List(IndexEntry);
+}

@@ -1,0 +1,460 @@
+#include "format/reader.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <capnp/serialize-packed.h>
+#include <kj/exception.h>
+#include <lz4.h>
+
+#include "common/error.h"
+#include "format/capture.capnp.h"
+#include "format/convert.h"
+#include "format/reader_impl.h"
+
+namespace ebt::format {
+namespace {
+
+constexpr uint64_t kEventKinds = kind_bit(RecordKind::kCpuSamples) | kind_bit(RecordKind::kOffCpuIntervals) |
+                                 kind_bit(RecordKind::kSkbHops) | kind_bit(RecordKind::kSyscalls) |
+                                 kind_bit(RecordKind::kLostEvents);
+
+const char* const kKindNames[kKnownKindCount] = {
+    "session", "sessionEnd", "process", "thread", "processExit", "mapping",
+    "string", "stack", "luaProto", "symbolTable", "kernelSymbols", "cpuSamples",
+    "offCpuIntervals", "skbHops", "socket", "syscalls", "lostEvents"};
+
+std::string version_text(uint16_t major, uint16_t minor) {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
+}  // namespace
+
+const char* kind_name(uint16_t ordinal) { return ordinal < kKnownKindCount ? kKindNames[ordinal] : ""; }
+
+std::string describe(const Damage& d) {
+  std::string s;
+  if (d.block >= 0) s += "block " + std::to_string(d.block) + " ";
+  s += "at offset " + std::to_string(d.offset) + ": " + d.what;
+  s += " (" + std::to_string(d.bytes) + " bytes";
+  if (d.records_lost) s += ", " + std::to_string(d.records_lost) + " records lost";
+  s += ")";
+  return s;
+}
+
+capnp::ReaderOptions reader_options() {
+  capnp::ReaderOptions o;
+  o.traversalLimitInWords = disk::kMaxRawBlockBytes / 8 * 2;
+  o.nestingLimit = 32;
+  return o;
+}
+
+CaptureReader::Impl::Impl(const std::string& path) : path_(path) {
+  open_file();
+  check_header();
+  if (!load_index()) scan();
+  load_session();
+}
+
+CaptureReader::Impl::~Impl() {
+  if (base_) ::munmap(const_cast<uint8_t*>(base_), size_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void CaptureReader::Impl::open_file() {
+  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) {
+    int e = errno;
+    if (e == ENOENT) throw BadInput(path_ + ": no such file");
+    throw BadInput(path_ + ": cannot open: " + std::strerror(e));
+  }
+  struct stat st{};
+  if (::fstat(fd_, &st) != 0) throw BadInput(path_ + ": cannot stat: " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) throw BadInput(path_ + ": not a regular file");
+  size_ = static_cast<size_t>(st.st_size);
+  if (size_ == 0) throw BadInput(path_ + ": empty file");
+  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+  if (p == MAP_FAILED) throw BadInput(path_ + ": cannot map: " + std::strerror(errno));
+  base_ = static_cast<const uint8_t*>(p);
+}
+
+void CaptureReader::Impl::check_header() {
+  size_t n = std::min(size_, sizeof disk::kFileMagic);
+  if (std::memcmp(base_, disk::kFileMagic, n) != 0)
+    throw BadInput(path_ + ": not an ebtrace capture (bad magic)");
+  if (size_ < disk::kFileHeaderBytes)
+    throw BadInput(path_ + ": truncated capture (" + std::to_string(size_) + " bytes, header incomplete)");
+  header_.major = disk::get16(base_ + 8);
+  header_.minor = disk::get16(base_ + 10);
+  header_.header_bytes = disk::get32(base_ + 12);
+  header_.flags = disk::get64(base_ + 16);
+  if (header_.major > disk::kMajor)
+    throw BadInput(path_ + ": capture format version " + version_text(header_.major, header_.minor) +
+                   " is newer than this ebtrace supports (" + std::to_string(disk::kMajor) + ".x)");
+  if (header_.major < 1)
+    throw BadInput(path_ + ": unsupported capture format version " + version_text(header_.major, header_.minor));
+  if (disk::get32(base_ + 28) != disk::crc32(base_, 28))
+    throw BadInput(path_ + ": corrupt capture header (checksum mismatch)");
+  if (header_.header_bytes < disk::kFileHeaderBytes || header_.header_bytes > size_)
+    throw BadInput(path_ + ": corrupt capture header (header size " + std::to_string(header_.header_bytes) + ")");
+}
+
+void CaptureReader::Impl::add_damage(const BlockRef* b, Damage d) const {
+  uint64_t key = b ? b->offset : d.offset;
+  if (!damaged_offsets_.insert(key).second) return;
+  damage_.push_back(std::move(d));
+}
+
+void CaptureReader::Impl::add_block(uint64_t offset, const disk::BlockHeader& h) {
+  if (h.type == disk::kSchemaBlock) {
+    if (!schema_block_) schema_block_ = BlockRef{offset, h};
+  } else if (h.type == disk::kDataBlock) {
+    data_blocks_.push_back(BlockRef{offset, h});
+    BlockInfo info;
+    info.offset = offset;
+    info.compressed_bytes = h.stored_bytes;
+    info.uncompressed_bytes = h.raw_bytes;
+    info.records = h.records;
+    info.first_time_ns = h.first_time_ns;
+    info.last_time_ns = h.last_time_ns;
+    info.sequence = h.sequence;
+    info.kind_mask = h.kind_mask;
+    infos_.push_back(info);
+  }
+  // Index blocks found while scanning are ignored: the scan is the index.
+}
+
+bool CaptureReader::Impl::load_index() {
+  const size_t hb = header_.header_bytes;
+  if (size_ < hb + disk::kBlockHeaderBytes + disk::kTrailerBytes) return false;
+  auto trailer = disk::decode_trailer(base_ + size_ - disk::kTrailerBytes);
+  if (!trailer) return false;
+  const uint64_t index_end = size_ - disk::kTrailerBytes;
+  auto unusable = [&](const std::string& why) {
+    add_damage(nullptr, Damage{trailer->index_offset, -1, trailer->index_bytes, 0,
+                               "index unusable (" + why + "); blocks found by scanning instead"});
+    return false;
+  };
+  if (trailer->index_offset < hb || trailer->index_bytes < disk::kBlockHeaderBytes ||
+      trailer->index_offset + trailer->index_bytes != index_end)
+    return unusable("trailer points outside the file");
+  std::string why;
+  auto h = disk::decode_block_header(base_ + trailer->index_offset, &why);
+  if (!h) return unusable(why);
+  if (h->type != disk::kIndexBlock || disk::kBlockHeaderBytes + h->stored_bytes != trailer->index_bytes)
+    return unusable("trailer does not point at an index block");
+  BlockRef ib{trailer->index_offset, *h};
+  std::vector<uint8_t> payload;
+  std::vector<BlockRef> found;
+  try {
+    if (disk::crc32(base_ + ib.offset + disk::kBlockHeaderBytes, h->stored_bytes) != h->payload_crc)
+      return unusable("checksum mismatch");
+    if (!load_payload(ib, payload)) return unusable("cannot decompress");
+    if (payload.size() < disk::kFrameBytes) return unusable("empty");
+    uint32_t len = disk::get32(payload.data() + 4);
+    if (len > payload.size() - disk::kFrameBytes) return unusable("bad frame");
+    kj::ArrayInputStream in(kj::arrayPtr(payload.data() + disk::kFrameBytes, len));
+    capnp::PackedMessageReader msg(in, reader_options());
+    auto entries = msg.getRoot<wire::Index>().getBlocks();
+    uint64_t prev_end = hb;
+    for (auto e : entries) {
+      uint64_t off = e.getOffset();
+      uint64_t end = off + disk::kBlockHeaderBytes + uint64_t{e.getStoredBytes()};
+      if (off < prev_end || end > trailer->index_offset) return unusable("entries out of order or out of range");
+      prev_end = end;
+      auto bh = disk::decode_block_header(base_ + off, &why);
+      if (!bh || bh->sequence != e.getSequence() || bh->stored_bytes != e.getStoredBytes() ||
+          bh->type != e.getType()) {
+        add_damage(nullptr, Damage{off, static_cast<int64_t>(e.getSequence()), end - off, e.getRecords(),
+                                   bh ? "block header disagrees with the index" : why});
+        continue;
+      }
+      found.push_back(BlockRef{off, *bh});
+    }
+  } catch (const kj::Exception& e) {
+    return unusable(e.getDescription().cStr());
+  }
+  for (const auto& b : found) add_block(b.offset, b.header);
+  has_index_ = true;
+  return true;
+}
+
+void CaptureReader::Impl::scan() {
+  uint64_t pos = header_.header_bytes;
+  uint64_t end = size_;
+  if (size_ >= pos + disk::kTrailerBytes && disk::decode_trailer(base_ + size_ - disk::kTrailerBytes))
+    end = size_ - disk::kTrailerBytes;
+  int64_t next_seq = 0;
+  while (pos < end) {
+    if (end - pos < disk::kBlockHeaderBytes) {
+      add_damage(nullptr, Damage{pos, next_seq, end - pos, 0,
+                                 "capture ends inside a block header (recorder stopped before finishing)",
+                                 true});
+      return;
+    }
+    std::string why;
+    auto h = disk::decode_block_header(base_ + pos, &why);
+    if (h) {
+      uint64_t block_end = pos + disk::kBlockHeaderBytes + h->stored_bytes;
+      if (block_end > end) {
+        add_damage(nullptr, Damage{pos, static_cast<int64_t>(h->sequence), end - pos, h->records,
+                                   "capture ends inside this block (" + std::to_string(end - pos) + " of " +
+                                       std::to_string(block_end - pos) +
+                                       " bytes present; recorder stopped before finishing)",
+                                   true});
+        return;
+      }
+      add_block(pos, *h);
+      next_seq = static_cast<int64_t>(h->sequence) + 1;
+      pos = block_end;
+      continue;
+    }
+    // Resynchronize on the next valid block header.
+    uint64_t next = end;
+    for (uint64_t p = pos + 1; p + disk::kBlockHeaderBytes <= end; ++p) {
+      const void* hit = std::memchr(base_ + p, 'E', end - p);
+      if (!hit) break;
+      p = static_cast<const uint8_t*>(hit) - base_;
+      if (p + disk::kBlockHeaderBytes > end) break;
+      if (disk::get32(base_ + p) == disk::kBlockMagic && disk::decode_block_header(base_ + p, nullptr)) {
+        next = p;
+        break;
+      }
+    }
+    add_damage(nullptr, Damage{pos, next_seq, next - pos, 0, why + "; skipped to the next valid block"});
+    ++next_seq;
+    pos = next;
+  }
+}
+
+bool CaptureReader::Impl::load_payload(const BlockRef& b, std::vector<uint8_t>& out) const {
+  const uint8_t* src = base_ + b.offset + disk::kBlockHeaderBytes;
+  const auto& h = b.header;
+  auto fail = [&](const std::string& what) {
+    add_damage(&b, Damage{b.offset, static_cast<int64_t>(h.sequence), disk::kBlockHeaderBytes + h.stored_bytes,
+                          h.records, what});
+    return false;
+  };
+  if (damaged_offsets_.count(b.offset)) return false;
+  if (disk::crc32(src, h.stored_bytes) != h.payload_crc) return fail("payload checksum mismatch");
+  out.resize(h.raw_bytes);
+  if (h.codec == disk::kCodecNone) {
+    std::memcpy(out.data(), src, h.raw_bytes);
+  } else {
+    int n = LZ4_decompress_safe(reinterpret_cast<const char*>(src), reinterpret_cast<char*>(out.data()),
+                                static_cast<int>(h.stored_bytes), static_cast<int>(h.raw_bytes));
+    if (n < 0 || static_cast<uint32_t>(n) != h.raw_bytes) return fail("LZ4 decompression failed");
+  }
+  return true;
+}
+
+void CaptureReader::Impl::for_each_message(const ReadOptions& options, const MessageFn& fn) const {
+  std::vector<uint8_t> payload;
+  for (const BlockRef& b : data_blocks_) {
+    const auto& h = b.header;
+    if ((h.kind_mask & options.kinds) == 0) continue;
+    if ((h.kind_mask & ~kEventKinds) == 0 &&
+        (h.last_time_ns < options.time_begin_ns || h.first_time_ns >= options.time_end_ns))
+      continue;
+    if (!load_payload(b, payload)) continue;
+    if (options.stats) {
+      ++options.stats->blocks;
+      options.stats->raw_bytes += h.raw_bytes;
+      options.stats->stored_bytes += h.stored_bytes;
+    }
+    uint64_t delivered = 0;
+    try {
+      size_t pos = 0;
+      while (pos < payload.size()) {
+        if (payload.size() - pos < disk::kFrameBytes) throw BadInput("truncated message frame");
+        uint16_t kind = disk::get16(payload.data() + pos);
+        uint32_t len = disk::get32(payload.data() + pos + 4);
+        if (len > payload.size() - pos - disk::kFrameBytes) throw BadInput("message frame longer than its block");
+        const uint8_t* m = payload.data() + pos + disk::kFrameBytes;
+        pos += disk::kFrameBytes + len;
+        if (!(options.kinds & kind_bit(kind))) continue;
+        kj::ArrayInputStream in(kj::arrayPtr(m, len));
+        capnp::PackedMessageReader msg(in, reader_options());
+        uint64_t n = fn(b, kind, msg, len + disk::kFrameBytes);
+        delivered += n;
+        if (options.stats) {
+          auto& ks = options.stats->kinds[kind];
+          ++ks.messages;
+          ks.records += n;
+          ks.raw_bytes += len + disk::kFrameBytes;
+          ks.stored_bytes += h.raw_bytes ? (uint64_t{len} + disk::kFrameBytes) * h.stored_bytes / h.raw_bytes : 0;
+        }
+      }
+    } catch (const kj::Exception& e) {
+      add_damage(&b, Damage{b.offset, static_cast<int64_t>(h.sequence), disk::kBlockHeaderBytes + h.stored_bytes,
+                            h.records > delivered ? h.records - delivered : 0,
+                            std::string("undecodable records: ") + e.getDescription().cStr()});
+    } catch (const std::exception& e) {
+      add_damage(&b, Damage{b.offset, static_cast<int64_t>(h.sequence), disk::kBlockHeaderBytes + h.stored_bytes,
+                            h.records > delivered ? h.records - delivered : 0,
+                            std::string("undecodable records: ") + e.what()});
+    }
+  }
+}
+
+void CaptureReader::Impl::load_session() {
+  if (data_blocks_.empty()) return;
+  ReadOptions only_session;
+  only_session.kinds = kind_bit(RecordKind::kSession);
+  // The session is the first record of the first data block.
+  std::vector<uint8_t> payload;
+  const BlockRef& b = data_blocks_.front();
+  if (!(b.header.kind_mask & only_session.kinds) || !load_payload(b, payload)) return;
+  try {
+    if (payload.size() < disk::kFrameBytes || disk::get16(payload.data()) != 0) return;
+    uint32_t len = disk::get32(payload.data() + 4);
+    if (len > payload.size() - disk::kFrameBytes) return;
+    kj::ArrayInputStream in(kj::arrayPtr(payload.data() + disk::kFrameBytes, len));
+    capnp::PackedMessageReader msg(in, reader_options());
+    auto r = msg.getRoot<wire::Record>();
+    if (r.which() == wire::Record::SESSION) session_ = conv::decode(r.getSession());
+  } catch (const kj::Exception& e) {
+    add_damage(&b, Damage{b.offset, static_cast<int64_t>(b.header.sequence),
+                          disk::kBlockHeaderBytes + b.header.stored_bytes, b.header.records,
+                          std::string("undecodable session record: ") + e.getDescription().cStr()});
+  }
+}
+
+const capnp::StructSchema* CaptureReader::Impl::embedded_record() const {
+  if (schema_tried_) return record_schema_ ? &*record_schema_ : nullptr;
+  schema_tried_ = true;
+  if (!schema_block_) return nullptr;
+  std::vector<uint8_t> payload;
+  if (!load_payload(*schema_block_, payload)) return nullptr;
+  try {
+    if (payload.size() < disk::kFrameBytes) return nullptr;
+    uint32_t len = disk::get32(payload.data() + 4);
+    if (len > payload.size() - disk::kFrameBytes) return nullptr;
+    kj::ArrayInputStream in(kj::arrayPtr(payload.data() + disk::kFrameBytes, len));
+    capnp::PackedMessageReader msg(in, reader_options());
+    auto sb = msg.getRoot<wire::SchemaBlock>();
+    loader_ = std::make_unique<capnp::SchemaLoader>();
+    for (auto node : sb.getNodes()) loader_->load(node);
+    record_schema_ = loader_->get(sb.getRecordNodeId()).asStruct();
+  } catch (const kj::Exception& e) {
+    const BlockRef& b = *schema_block_;
+    add_damage(&b, Damage{b.offset, static_cast<int64_t>(b.header.sequence),
+                          disk::kBlockHeaderBytes + b.header.stored_bytes, 0,
+                          std::string("embedded schema unusable: ") + e.getDescription().cStr()});
+    record_schema_.reset();
+    return nullptr;
+  }
+  return &*record_schema_;
+}
+
+// ---- CaptureReader -----------------------------------------------------------
+
+CaptureReader::CaptureReader(const std::string& path) : impl_(std::make_unique<Impl>(path)) {}
+CaptureReader::~CaptureReader() = default;
+CaptureReader::CaptureReader(CaptureReader&&) noexcept = default;
+
+uint16_t CaptureReader::major_version() const { return impl_->header_.major; }
+uint16_t CaptureReader::minor_version() const { return impl_->header_.minor; }
+const SessionInfo& CaptureReader::session() const { return impl_->session_; }
+bool CaptureReader::has_index() const { return impl_->has_index_; }
+const std::vector<BlockInfo>& CaptureReader::blocks() const { return impl_->infos_; }
+const std::vector<Damage>& CaptureReader::damage() const { return impl_->damage_; }
+uint64_t CaptureReader::file_bytes() const { return impl_->size_; }
+
+bool CaptureReader::corrupted() const {
+  for (const auto& d : impl_->damage_)
+    if (!d.truncated_tail) return true;
+  return false;
+}
+
+void CaptureReader::verify() const {
+  RecordVisitor ignore;
+  read(ignore);
+  impl_->embedded_record();
+}
+
+std::vector<std::string> CaptureReader::embedded_kind_names() const {
+  std::vector<std::string> names;
+  const capnp::StructSchema* rec = impl_->embedded_record();
+  if (!rec) return names;
+  for (auto f : rec->getUnionFields()) {
+    uint16_t d = f.getProto().getDiscriminantValue();
+    if (d >= names.size()) names.resize(d + 1);
+    names[d] = f.getProto().getName().cStr();
+  }
+  return names;
+}
+
+void CaptureReader::read(RecordVisitor& v, const ReadOptions& o) const {
+  const uint64_t tb = o.time_begin_ns, te = o.time_end_ns;
+  auto in_range = [&](uint64_t t) { return t >= tb && t < te; };
+  impl_->for_each_message(o, [&](const BlockRef&, uint16_t, capnp::MessageReader& msg, size_t) -> uint64_t {
+    auto r = msg.getRoot<wire::Record>();
+    switch (r.which()) {
+      case wire::Record::SESSION: return 0;  // session() has it
+      case wire::Record::SESSION_END: v.on(conv::decode(r.getSessionEnd())); return 1;
+      case wire::Record::PROCESS: v.on(conv::decode(r.getProcess())); return 1;
+      case wire::Record::THREAD: v.on(conv::decode(r.getThread())); return 1;
+      case wire::Record::PROCESS_EXIT: v.on(conv::decode(r.getProcessExit())); return 1;
+      case wire::Record::MAPPING: v.on(conv::decode(r.getMapping())); return 1;
+      case wire::Record::STRING: v.on(conv::decode(r.getString())); return 1;
+      case wire::Record::STACK: v.on(conv::decode(r.getStack())); return 1;
+      case wire::Record::LUA_PROTO: v.on(conv::decode(r.getLuaProto())); return 1;
+      case wire::Record::SYMBOL_TABLE: v.on(conv::decode(r.getSymbolTable())); return 1;
+      case wire::Record::KERNEL_SYMBOLS: v.on(conv::decode(r.getKernelSymbols())); return 1;
+      case wire::Record::SOCKET: v.on(conv::decode(r.getSocket())); return 1;
+      case wire::Record::CPU_SAMPLES: {
+        uint64_t n = 0;
+        conv::for_each_sample(r.getCpuSamples(), [&](const CpuSample& s) {
+          if (in_range(s.time_ns)) {
+            v.on(s);
+            ++n;
+          }
+        });
+        return n;
+      }
+      case wire::Record::OFF_CPU_INTERVALS: {
+        uint64_t n = 0;
+        for (auto e : r.getOffCpuIntervals().getIntervals())
+          if (in_range(e.getStartNs())) {
+            v.on(conv::decode(e));
+            ++n;
+          }
+        return n;
+      }
+      case wire::Record::SKB_HOPS: {
+        uint64_t n = 0;
+        for (auto e : r.getSkbHops().getHops())
+          if (in_range(e.getTimeNs())) {
+            v.on(conv::decode(e));
+            ++n;
+          }
+        return n;
+      }
+      case wire::Record::SYSCALLS: {
+        uint64_t n = 0;
+        for (auto e : r.getSyscalls().getEvents())
+          if (in_range(e.getEnterNs())) {
+            v.on(conv::decode(e));
+            ++n;
+          }
+        return n;
+      }
+      case wire::Record::LOST_EVENTS: {
+        auto e = r.getLostEvents();
+        if (!in_range(e.getTimeNs())) return 0;
+        v.on(conv::decode(e));
+        return 1;
+      }
+    }
+    v.on_unknown(static_cast<uint16_t>(r.which()));
+    return 1;
+  });
+}
+
+}  // namespace ebt::format

@@ -1,0 +1,467 @@
+#include "format/writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <capnp/message.h>
+#include <capnp/serialize-packed.h>
+#include <capnp/serialize.h>
+#include <lz4.h>
+
+#include "common/error.h"
+#include "format/block.h"
+#include "format/convert.h"
+#include "format/reader.h"
+#include "format/schema_util.h"
+
+namespace ebt::format {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class VectorSink : public kj::OutputStream {
+ public:
+  explicit VectorSink(std::vector<uint8_t>& v) : v_(v) {}
+  void write(const void* buffer, size_t size) override {
+    auto* p = static_cast<const uint8_t*>(buffer);
+    v_.insert(v_.end(), p, p + size);
+  }
+
+ private:
+  std::vector<uint8_t>& v_;
+};
+
+// Appends one framed packed message (docs/format.md, "Payload") to `out`.
+void append_frame(std::vector<uint8_t>& out, uint16_t kind, capnp::MessageBuilder& msg) {
+  size_t at = out.size();
+  out.resize(at + disk::kFrameBytes);
+  VectorSink sink(out);
+  capnp::writePackedMessage(sink, msg);
+  size_t len = out.size() - at - disk::kFrameBytes;
+  disk::put16(out.data() + at, kind);
+  disk::put16(out.data() + at + 2, 0);
+  disk::put32(out.data() + at + 4, static_cast<uint32_t>(len));
+}
+
+struct PendingBlock {
+  disk::BlockHeader header;
+  std::vector<uint8_t> payload;  // raw (uncompressed)
+};
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+}  // namespace
+
+class CaptureWriter::Impl {
+ public:
+  Impl(const std::string& path, const SessionInfo& session, WriterOptions options)
+      : path_(path), options_(std::move(options)) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd_ < 0) throw RuntimeFailure("cannot create capture " + path + ": " + errno_text(errno));
+    // The capture may hold payload bytes: never let umask or an existing file widen it.
+    if (::fchmod(fd_, 0600) != 0) {
+      int e = errno;
+      ::close(fd_);
+      throw RuntimeFailure("cannot set mode 0600 on " + path + ": " + errno_text(e));
+    }
+    uint8_t fh[disk::kFileHeaderBytes];
+    disk::encode_file_header(disk::FileHeader{}, fh);
+    write_all(fh, sizeof fh);
+    offset_ = sizeof fh;
+
+    std::vector<uint8_t> schema = options_.schema_block_override.empty()
+                                      ? encode_schema_block(compiled_record_schema())
+                                      : options_.schema_block_override;
+    PendingBlock sb;
+    sb.header.type = disk::kSchemaBlock;
+    sb.header.sequence = next_seq_++;
+    {
+      kj::Array<capnp::word> words = kj::heapArray<capnp::word>((schema.size() + 7) / 8);
+      std::memcpy(words.begin(), schema.data(), schema.size());
+      capnp::FlatArrayMessageReader reader(words);
+      capnp::MallocMessageBuilder copy;
+      copy.setRoot(reader.getRoot<capnp::AnyPointer>());
+      append_frame(sb.payload, 0, copy);
+    }
+    sb.header.raw_bytes = sb.payload.size();
+    write_block(sb);
+
+    thread_ = std::thread([this] { run(); });
+    // Block 1 holds the session alone, so any prefix with two blocks names its session.
+    single(RecordKind::kSession, [&](wire::Record::Builder r) { conv::encode(r, session); });
+    cut();
+  }
+
+  ~Impl() {
+    if (!finished_) {
+      try {
+        finish(nullptr);
+      } catch (...) {
+      }
+    }
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  template <typename Fn>
+  void single(RecordKind kind, Fn&& fill) {
+    capnp::MallocMessageBuilder msg(256);
+    fill(msg.initRoot<wire::Record>());
+    append_frame(singles_, static_cast<uint16_t>(kind), msg);
+    note(kind, 1);
+    estimate_ += 0;  // singles_ is counted directly
+    maybe_cut();
+  }
+
+  void note(RecordKind kind, uint32_t n) {
+    if (records_ == 0 && !block_started_) {
+      block_started_ = true;
+      block_birth_ = Clock::now();
+    }
+    mask_ |= kind_bit(kind);
+    records_ += n;
+    total_records_ += n;
+  }
+
+  void event_time(uint64_t t) {
+    if (!has_time_) {
+      first_ = last_ = t;
+      has_time_ = true;
+    } else {
+      if (t < first_) first_ = t;
+      if (t > last_) last_ = t;
+    }
+  }
+
+  void maybe_cut() {
+    if (singles_.size() + estimate_ >= options_.max_block_bytes) {
+      cut();
+    } else if ((++age_check_ & 255) == 0) {
+      tick();
+    }
+  }
+
+  void tick() {
+    if (block_started_ && Clock::now() - block_birth_ >= options_.max_block_age) cut();
+    check_failed();
+  }
+
+  void add_sample(const CpuSample& s) {
+    cpu_.push_back(s);
+    estimate_ += 20;
+    event_time(s.time_ns);
+    note(RecordKind::kCpuSamples, 1);
+    maybe_cut();
+  }
+  void add_offcpu(const OffCpuInterval& e) {
+    offcpu_.push_back(e);
+    estimate_ += 64;
+    event_time(e.start_ns);
+    note(RecordKind::kOffCpuIntervals, 1);
+    maybe_cut();
+  }
+  void add_skb(const SkbHop& e) {
+    skb_.push_back(e);
+    estimate_ += 64;
+    event_time(e.time_ns);
+    note(RecordKind::kSkbHops, 1);
+    maybe_cut();
+  }
+  void add_syscall(const SyscallEvent& e) {
+    sys_.push_back(e);
+    estimate_ += 72 + e.payload.size();
+    event_time(e.enter_ns);
+    note(RecordKind::kSyscalls, 1);
+    maybe_cut();
+  }
+  void add_lost(const LostEvents& e) {
+    event_time(e.time_ns);
+    single(RecordKind::kLostEvents, [&](wire::Record::Builder r) { conv::encode(r, e); });
+  }
+
+  void add_raw(uint16_t kind, const void* data, size_t bytes) {
+    kj::Array<capnp::word> words = kj::heapArray<capnp::word>((bytes + 7) / 8);
+    std::memcpy(words.begin(), data, bytes);
+    capnp::FlatArrayMessageReader reader(words);
+    capnp::MallocMessageBuilder copy;
+    copy.setRoot(reader.getRoot<capnp::AnyPointer>());
+    append_frame(singles_, kind, copy);
+    if (records_ == 0 && !block_started_) {
+      block_started_ = true;
+      block_birth_ = Clock::now();
+    }
+    mask_ |= kind_bit(kind);
+    ++records_;
+    ++total_records_;
+    maybe_cut();
+  }
+
+  template <typename T>
+  void batch(std::vector<uint8_t>& out, RecordKind kind, std::vector<T>& v) {
+    if (v.empty()) return;
+    capnp::MallocMessageBuilder msg(v.size() * 4 + 64);
+    conv::encode(msg.initRoot<wire::Record>(), v);
+    append_frame(out, static_cast<uint16_t>(kind), msg);
+    v.clear();
+  }
+
+  // Seals the current block and hands it to the writer thread.
+  void cut() {
+    check_failed();
+    if (records_ == 0 && singles_.empty()) return;
+    PendingBlock b;
+    b.payload = std::move(singles_);
+    singles_ = {};
+    batch(b.payload, RecordKind::kCpuSamples, cpu_);
+    batch(b.payload, RecordKind::kOffCpuIntervals, offcpu_);
+    batch(b.payload, RecordKind::kSkbHops, skb_);
+    batch(b.payload, RecordKind::kSyscalls, sys_);
+    if (b.payload.size() > disk::kMaxRawBlockBytes)
+      throw RuntimeFailure("capture " + path_ + ": a block of " + std::to_string(b.payload.size()) +
+                           " bytes exceeds the format limit (one record too large?)");
+    b.header.type = disk::kDataBlock;
+    b.header.sequence = next_seq_++;
+    b.header.raw_bytes = b.payload.size();
+    b.header.records = records_;
+    b.header.kind_mask = mask_;
+    b.header.first_time_ns = has_time_ ? first_ : 0;
+    b.header.last_time_ns = has_time_ ? last_ : 0;
+    records_ = 0;
+    mask_ = 0;
+    has_time_ = false;
+    estimate_ = 0;
+    block_started_ = false;
+    std::unique_lock lock(mu_);
+    space_.wait(lock, [&] { return queue_.size() < options_.max_queued_blocks || failed_; });
+    queue_.push_back(std::move(b));
+    work_.notify_one();
+  }
+
+  void flush() {
+    cut();
+    std::unique_lock lock(mu_);
+    idle_.wait(lock, [&] { return (queue_.empty() && !busy_) || failed_; });
+    lock.unlock();
+    check_failed();
+  }
+
+  WriteStats finish(const SessionEnd* end) {
+    if (finished_) return stats();
+    finished_ = true;
+    std::string error;
+    try {
+      if (end) single(RecordKind::kSessionEnd, [&](wire::Record::Builder r) { conv::encode(r, *end); });
+      cut();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+      work_.notify_one();
+    }
+    if (thread_.joinable()) thread_.join();
+    if (error.empty() && failed_) error = error_;
+    if (!error.empty()) throw RuntimeFailure(error);
+
+    // Index block, then trailer.
+    capnp::MallocMessageBuilder msg;
+    auto entries = msg.initRoot<wire::Index>().initBlocks(index_.size());
+    for (unsigned i = 0; i < index_.size(); ++i) {
+      const auto& [off, h] = index_[i];
+      auto e = entries[i];
+      e.setOffset(off);
+      e.setType(h.type);
+      e.setSequence(h.sequence);
+      e.setStoredBytes(h.stored_bytes);
+      e.setRawBytes(h.raw_bytes);
+      e.setRecords(h.records);
+      e.setFirstTimeNs(h.first_time_ns);
+      e.setLastTimeNs(h.last_time_ns);
+      e.setKindMask(h.kind_mask);
+    }
+    PendingBlock ib;
+    ib.header.type = disk::kIndexBlock;
+    ib.header.sequence = next_seq_++;
+    append_frame(ib.payload, 0, msg);
+    ib.header.raw_bytes = ib.payload.size();
+    uint64_t index_offset = offset_;
+    write_block(ib);
+    disk::Trailer t;
+    t.index_offset = index_offset;
+    t.index_bytes = offset_ - index_offset;
+    t.block_count = next_seq_;
+    uint8_t tb[disk::kTrailerBytes];
+    disk::encode_trailer(t, tb);
+    write_all(tb, sizeof tb);
+    if (::close(fd_) != 0) {
+      fd_ = -1;
+      throw RuntimeFailure("cannot close capture " + path_ + ": " + errno_text(errno));
+    }
+    fd_ = -1;
+    return stats();
+  }
+
+  WriteStats stats() const {
+    std::lock_guard lock(mu_);
+    WriteStats s;
+    s.records = total_records_;
+    s.blocks = blocks_written_;
+    s.bytes_uncompressed = raw_written_;
+    s.bytes_written = offset_;
+    return s;
+  }
+
+  std::vector<CpuSample> cpu_;
+  std::vector<OffCpuInterval> offcpu_;
+  std::vector<SkbHop> skb_;
+  std::vector<SyscallEvent> sys_;
+
+ private:
+  void check_failed() {
+    if (failed_) {
+      std::lock_guard lock(mu_);
+      throw RuntimeFailure(error_);
+    }
+  }
+
+  void write_all(const void* data, size_t n) {
+    auto* p = static_cast<const uint8_t*>(data);
+    while (n > 0) {
+      ssize_t w = ::write(fd_, p, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        throw RuntimeFailure("cannot write capture " + path_ + ": " + errno_text(errno));
+      }
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+  }
+
+  // Compresses, checksums and writes one block (writer thread, or the caller
+  // before the thread starts / after it stopped).
+  void write_block(PendingBlock& b) {
+    std::vector<uint8_t> out(disk::kBlockHeaderBytes +
+                             LZ4_compressBound(static_cast<int>(b.payload.size())));
+    int n = LZ4_compress_default(reinterpret_cast<const char*>(b.payload.data()),
+                                 reinterpret_cast<char*>(out.data() + disk::kBlockHeaderBytes),
+                                 static_cast<int>(b.payload.size()),
+                                 static_cast<int>(out.size() - disk::kBlockHeaderBytes));
+    if (n > 0 && static_cast<size_t>(n) < b.payload.size()) {
+      b.header.codec = disk::kCodecLz4;
+      b.header.stored_bytes = static_cast<uint32_t>(n);
+    } else {
+      b.header.codec = disk::kCodecNone;
+      b.header.stored_bytes = static_cast<uint32_t>(b.payload.size());
+      std::memcpy(out.data() + disk::kBlockHeaderBytes, b.payload.data(), b.payload.size());
+    }
+    b.header.payload_crc = disk::crc32(out.data() + disk::kBlockHeaderBytes, b.header.stored_bytes);
+    disk::encode_block_header(b.header, out.data());
+    size_t total = disk::kBlockHeaderBytes + b.header.stored_bytes;
+    write_all(out.data(), total);
+    std::lock_guard lock(mu_);
+    index_.emplace_back(offset_, b.header);
+    offset_ += total;
+    ++blocks_written_;
+    raw_written_ += b.payload.size();
+  }
+
+  void run() {
+    for (;;) {
+      PendingBlock b;
+      {
+        std::unique_lock lock(mu_);
+        work_.wait(lock, [&] { return !queue_.empty() || stop_; });
+        if (queue_.empty()) return;
+        b = std::move(queue_.front());
+        queue_.pop_front();
+        busy_ = true;
+        space_.notify_all();
+      }
+      try {
+        if (!failed_) write_block(b);
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mu_);
+        error_ = e.what();
+        failed_ = true;
+        space_.notify_all();
+      }
+      std::lock_guard lock(mu_);
+      busy_ = false;
+      if (queue_.empty()) idle_.notify_all();
+    }
+  }
+
+  std::string path_;
+  WriterOptions options_;
+  int fd_ = -1;
+  bool finished_ = false;
+
+  // Current block (producer thread).
+  std::vector<uint8_t> singles_;
+  size_t estimate_ = 0;
+  uint32_t records_ = 0;
+  uint64_t mask_ = 0;
+  bool has_time_ = false;
+  uint64_t first_ = 0, last_ = 0;
+  bool block_started_ = false;
+  Clock::time_point block_birth_;
+  uint32_t age_check_ = 0;
+  uint32_t next_seq_ = 0;
+  uint64_t total_records_ = 0;
+
+  // Writer thread.
+  mutable std::mutex mu_;
+  std::condition_variable work_, space_, idle_;
+  std::deque<PendingBlock> queue_;
+  bool stop_ = false;
+  bool busy_ = false;
+  std::atomic<bool> failed_{false};
+  std::string error_;
+  std::thread thread_;
+  std::vector<std::pair<uint64_t, disk::BlockHeader>> index_;
+  uint64_t offset_ = 0;
+  uint64_t blocks_written_ = 0;
+  uint64_t raw_written_ = 0;
+};
+
+CaptureWriter::CaptureWriter(const std::string& path, const SessionInfo& session, WriterOptions options)
+    : impl_(std::make_unique<Impl>(path, session, std::move(options))) {}
+CaptureWriter::~CaptureWriter() = default;
+
+#define EBT_SINGLE(T, KIND)                                                                    \
+  void CaptureWriter::add(const T& v) {                                                        \
+    impl_->single(RecordKind::KIND, [&](wire::Record::Builder r) { conv::encode(r, v); });    \
+  }
+EBT_SINGLE(ProcessInfo, kProcess)
+EBT_SINGLE(ThreadInfo, kThread)
+EBT_SINGLE(ProcessExit, kProcessExit)
+EBT_SINGLE(Mapping, kMapping)
+EBT_SINGLE(StringEntry, kString)
+EBT_SINGLE(Stack, kStack)
+EBT_SINGLE(LuaProto, kLuaProto)
+EBT_SINGLE(SymbolTable, kSymbolTable)
+EBT_SINGLE(KernelSymbols, kKernelSymbols)
+EBT_SINGLE(SocketInfo, kSocket)
+#undef EBT_SINGLE
+
+void CaptureWriter::add(const CpuSample& v) { impl_->add_sample(v); }
+void CaptureWriter::add(const OffCpuInterval& v) { impl_->add_offcpu(v); }
+void CaptureWriter::add(const SkbHop& v) { impl_->add_skb(v); }
+void CaptureWriter::add(const SyscallEvent& v) { impl_->add_syscall(v); }
+void CaptureWriter::add(const LostEvents& v) { impl_->add_lost(v); }
+void CaptureWriter::add_raw(uint16_t kind, const void* msg, size_t bytes) { impl_->add_raw(kind, msg, bytes); }
+void CaptureWriter::tick() { impl_->tick(); }
+void CaptureWriter::flush() { impl_->flush(); }
+WriteStats CaptureWriter::finish(const SessionEnd& end) { return impl_->finish(&end); }
+WriteStats CaptureWriter::stats() const { return impl_->stats(); }
+
+}  // namespace ebt::format
