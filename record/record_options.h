@@ -33,6 +33,12 @@ struct RecordOptions {
   std::string options_text;
 
   // Other probe families add their options below (and a line in probe_registry.cpp).
+
+  // Off-CPU intervals (record/offcpu_probe.*).
+  bool off_cpu = false;               // --off-cpu
+  uint64_t off_cpu_min_us = 100;      // --off-cpu-min: shorter intervals are only counted
+  bool off_cpu_waker = false;         // --off-cpu-waker: also the waker's stack
+  uint32_t off_cpu_tasks = 16384;     // --off-cpu-tasks: threads tracked at once (BPF map size)
 };
 
 }  // namespace ebt::record

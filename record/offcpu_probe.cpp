@@ -1,0 +1,191 @@
+#include "record/offcpu_probe.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "common/error.h"
+#include "format/writer.h"
+#include "offcpu.skel.h"
+#include "record/bpf_util.h"
+
+namespace ebt::record {
+namespace {
+
+static_assert(sizeof(ebt_offcpu_event) == 96, "ebt_offcpu_event layout changed");
+
+// Must match enum offcpu_stat in bpf/offcpu.bpf.c.
+enum { kStatEmitted = 0, kStatShort = 1, kStatShortNs = 2, kStatMax = 4 };
+
+TaskState task_state(uint32_t s) {
+  switch (s) {
+    case EBT_OFFCPU_PREEMPTED: return TaskState::kRunning;
+    case EBT_OFFCPU_SLEEPING: return TaskState::kInterruptible;
+    case EBT_OFFCPU_UNINTERRUPTIBLE: return TaskState::kUninterruptible;
+    default: return TaskState::kOther;
+  }
+}
+
+class OffCpuProbe : public Probe {
+ public:
+  explicit OffCpuProbe(const RecordOptions& o)
+      : min_ns_(o.off_cpu_min_us * 1000), waker_stacks_(o.off_cpu_waker), max_tasks_(o.off_cpu_tasks) {}
+  ~OffCpuProbe() override {
+    detach();
+    offcpu_bpf__destroy(skel_);
+  }
+
+  std::string name() const override { return "offcpu"; }
+  std::vector<uint16_t> event_kinds() const override { return {EBT_EV_OFFCPU}; }
+
+  void load(const SharedMaps& maps, const TargetFilter& filter) override {
+    // raw_tp first (no trace-event record built per switch); the classic
+    // tracepoint when this kernel refuses it.
+    std::string raw_error;
+    try {
+      open_and_load(maps, filter, /*raw=*/true);
+      raw_ = true;
+      return;
+    } catch (const RuntimeFailure& e) {
+      raw_error = e.what();
+      offcpu_bpf__destroy(skel_);
+      skel_ = nullptr;
+    }
+    try {
+      open_and_load(maps, filter, /*raw=*/false);
+      raw_ = false;
+      std::fprintf(stderr,
+                   "ebtrace: off-cpu: raw tracepoints unavailable (%s); using the sched "
+                   "tracepoints (slightly more overhead)\n",
+                   raw_error.c_str());
+    } catch (const RuntimeFailure& e) {
+      throw RuntimeFailure(std::string(e.what()) + " (raw_tp attempt: " + raw_error + ")");
+    }
+  }
+
+  void attach() override {
+    bpf_program* progs[2] = {raw_ ? skel_->progs.ebt_offcpu_switch_raw : skel_->progs.ebt_offcpu_switch_tp,
+                             raw_ ? skel_->progs.ebt_offcpu_waking_raw : skel_->progs.ebt_offcpu_waking_tp};
+    // sched_waking before sched_switch: an interval never misses its waker
+    // because the switch-out hook ran first.
+    for (bpf_program* p : {progs[1], progs[0]}) {
+      bpf_link* l = bpf_program__attach(p);
+      if (!l) {
+        int e = errno;
+        throw RuntimeFailure(std::string("off-cpu: attaching ") + bpf_program__section_name(p) +
+                             " failed: " + strerror(e));
+      }
+      links_.push_back(l);
+    }
+  }
+
+  void detach() override {
+    for (auto* l : links_) bpf_link__destroy(l);
+    links_.clear();
+  }
+
+  void handle(const ebt_event_header& h, std::span<const uint8_t> event, RecordContext& ctx) override {
+    if (event.size() < sizeof(ebt_offcpu_event)) {
+      malformed_++;
+      return;
+    }
+    ebt_offcpu_event e;
+    std::memcpy(&e, event.data(), sizeof e);
+    uint64_t nk = e.kernel_frames, nu = e.user_frames, wk = e.waker_kernel_frames,
+             wu = e.waker_user_frames;
+    uint64_t n = nk + nu + wk + wu;
+    if (nk > EBT_MAX_STACK_DEPTH || nu > EBT_MAX_STACK_DEPTH || wk > EBT_MAX_STACK_DEPTH ||
+        wu > EBT_MAX_STACK_DEPTH || sizeof e + n * 8 > event.size() || e.start_ns > h.time_ns) {
+      malformed_++;
+      return;
+    }
+    if (!ctx.tid_wanted(h.tid)) return;
+    std::vector<uint64_t> frames(n);
+    if (n) std::memcpy(frames.data(), event.data() + sizeof e, n * 8);
+    const uint64_t* f = frames.data();
+    char comm[EBT_TASK_COMM_LEN + 1] = {};
+    std::memcpy(comm, e.comm, EBT_TASK_COMM_LEN);
+    ctx.note_task(h.pid, h.tid, comm);
+
+    OffCpuInterval out;
+    out.start_ns = e.start_ns;
+    out.duration_ns = h.time_ns - e.start_ns;
+    out.pid = h.pid;
+    out.tid = h.tid;
+    out.cpu = h.cpu;
+    out.stack_id = ctx.intern_stack(h.pid, {f, nk}, {f + nk, nu});
+    out.state = task_state(e.state);
+    out.waker_pid = e.waker_pid;
+    out.waker_tid = e.waker_tid;
+    if (wk + wu)
+      out.waker_stack_id = ctx.intern_stack(e.waker_pid, {f + nk + nu, wk}, {f + nk + nu + wk, wu});
+    ctx.writer().add(out);
+    intervals_++;
+    total_ns_ += out.duration_ns;
+  }
+
+  void finish(RecordContext&) override {
+    if (!skel_) return;
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) return;
+    std::vector<uint64_t> v(ncpu);
+    for (uint32_t k = 0; k < kStatMax; k++) {
+      if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.offcpu_stats), &k, v.data()) != 0) continue;
+      uint64_t sum = 0;
+      for (uint64_t x : v) sum += x;
+      stats_[k] = sum;
+    }
+  }
+
+  std::string summary() const override {
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "%llu off-CPU intervals (%.1f ms), %llu shorter than --off-cpu-min not kept (%.1f ms)",
+                  static_cast<unsigned long long>(intervals_), total_ns_ / 1e6,
+                  static_cast<unsigned long long>(stats_[kStatShort]), stats_[kStatShortNs] / 1e6);
+    std::string s = buf;
+    if (malformed_) s += ", " + std::to_string(malformed_) + " malformed";
+    return s;
+  }
+
+ private:
+  void open_and_load(const SharedMaps& maps, const TargetFilter& filter, bool raw) {
+    skel_ = offcpu_bpf__open();
+    if (!skel_) throw RuntimeFailure("off-cpu: cannot open the BPF object: " + std::string(strerror(errno)));
+    reuse_shared_maps(skel_->obj, maps);
+    set_bpf_filter(skel_->rodata->ebt_filter, filter);
+    skel_->rodata->min_ns = min_ns_;
+    skel_->rodata->waker_stacks = waker_stacks_ ? 1 : 0;
+    bpf_program__set_autoload(skel_->progs.ebt_offcpu_switch_raw, raw);
+    bpf_program__set_autoload(skel_->progs.ebt_offcpu_waking_raw, raw);
+    bpf_program__set_autoload(skel_->progs.ebt_offcpu_switch_tp, !raw);
+    bpf_program__set_autoload(skel_->progs.ebt_offcpu_waking_tp, !raw);
+    bpf_map__set_max_entries(skel_->maps.offcpu_tasks, max_tasks_);
+    bpf_map__set_max_entries(skel_->maps.offcpu_wakers, waker_stacks_ ? max_tasks_ : 1);
+    bpf_call_or_throw("off-cpu", std::string("loading the BPF programs (") +
+                                     (raw ? "raw_tp/sched_switch" : "tracepoint/sched/sched_switch") + ")",
+                      [&] { return offcpu_bpf__load(skel_); });
+  }
+
+  uint64_t min_ns_;
+  bool waker_stacks_;
+  uint32_t max_tasks_;
+  bool raw_ = true;
+  offcpu_bpf* skel_ = nullptr;
+  std::vector<bpf_link*> links_;
+  uint64_t intervals_ = 0;
+  uint64_t total_ns_ = 0;
+  uint64_t malformed_ = 0;
+  uint64_t stats_[kStatMax] = {};
+};
+
+}  // namespace
+
+std::unique_ptr<Probe> make_offcpu_probe(const RecordOptions& options) {
+  return std::make_unique<OffCpuProbe>(options);
+}
+
+}  // namespace ebt::record
