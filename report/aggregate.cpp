@@ -1,0 +1,183 @@
+#include "report/aggregate.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <unordered_map>
+
+#include "common/error.h"
+
+namespace ebt::report {
+namespace {
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t pos = text.find(sep, start);
+    parts.push_back(text.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
+    if (pos == std::string::npos) break;
+    start = pos + 1;
+  }
+  return parts;
+}
+
+std::optional<double> parse_seconds(const std::string& s, const std::string& whole) {
+  if (s.empty()) return std::nullopt;
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size() || !std::isfinite(v) || v < 0) {
+    throw BadInput("--time '" + whole + "': '" + s +
+                   "' is not a number of seconds (expected START,END relative to capture start)");
+  }
+  return v;
+}
+
+struct GroupKey {
+  uint32_t pid, tid, stack_id, generation, leaf_marker, root_marker;
+  std::string comm;
+  bool operator==(const GroupKey&) const = default;
+};
+struct GroupKeyHash {
+  size_t operator()(const GroupKey& k) const {
+    size_t h = std::hash<std::string>()(k.comm);
+    for (uint32_t v : {k.pid, k.tid, k.stack_id, k.generation, k.leaf_marker, k.root_marker}) {
+      h = h * 1000003u ^ v;
+    }
+    return h;
+  }
+};
+struct Group {
+  uint64_t first_time = 0;
+  uint64_t weight = 0;
+  uint64_t count = 0;
+};
+struct PathHash {
+  size_t operator()(const std::pair<uint32_t, std::vector<uint32_t>>& k) const {
+    size_t h = k.first;
+    for (uint32_t v : k.second) h = h * 1000003u ^ v;
+    return h;
+  }
+};
+
+}  // namespace
+
+void parse_time_range(const std::string& text, Filter& filter) {
+  auto parts = split(text, ',');
+  if (parts.size() != 2) {
+    throw BadInput("--time '" + text + "': expected START,END in seconds relative to capture start");
+  }
+  filter.time_begin_s = parse_seconds(parts[0], text);
+  filter.time_end_s = parse_seconds(parts[1], text);
+  if (filter.time_begin_s && filter.time_end_s && *filter.time_end_s < *filter.time_begin_s) {
+    throw BadInput("--time '" + text + "': END is before START");
+  }
+}
+
+std::set<uint32_t> parse_id_list(const std::string& text, const char* what) {
+  std::set<uint32_t> ids;
+  for (const auto& part : split(text, ',')) {
+    uint32_t v = 0;
+    auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+    if (part.empty() || ec != std::errc() || ptr != part.data() + part.size()) {
+      throw BadInput(std::string(what) + " '" + text + "': '" + part + "' is not a number");
+    }
+    ids.insert(v);
+  }
+  return ids;
+}
+
+std::set<std::string> parse_name_list(const std::string& text) {
+  std::set<std::string> names;
+  for (const auto& part : split(text, ',')) {
+    if (!part.empty()) names.insert(part);
+  }
+  return names;
+}
+
+std::string folded_name(const FrameInfo& frame) {
+  std::string name = frame.name;
+  for (char& c : name) {
+    if (c == ';') c = ':';
+    else if (c == '\n' || c == '\r') c = ' ';
+  }
+  switch (frame.type) {
+    case FrameType::kKernel: return name + "_[k]";
+    case FrameType::kInline: return name + "_[i]";
+    case FrameType::kJit: return name + "_[j]";
+    default: return name;
+  }
+}
+
+StackAggregate aggregate(Profile& profile, const std::vector<Sample>& samples, const Filter& filter) {
+  const uint64_t origin = profile.start_ns();
+  auto to_ns = [&](double s) { return origin + static_cast<uint64_t>(std::llround(s * 1e9)); };
+  const uint64_t begin = filter.time_begin_s ? to_ns(*filter.time_begin_s) : 0;
+  const uint64_t end = filter.time_end_s ? to_ns(*filter.time_end_s) : UINT64_MAX;
+
+  // 1. Group samples: cheap per-sample work only.
+  std::unordered_map<GroupKey, Group, GroupKeyHash> groups;
+  for (const Sample& s : samples) {
+    if (s.time_ns < begin || s.time_ns > end) continue;
+    if (!filter.pids.empty() && !filter.pids.count(s.pid)) continue;
+    if (!filter.tids.empty() && !filter.tids.count(s.tid)) continue;
+    std::string comm = profile.comm_of(s.pid, s.tid, s.time_ns);
+    if (!filter.comms.empty() && !filter.comms.count(comm)) {
+      auto p = profile.processes.find(s.pid);
+      if (p == profile.processes.end() || !filter.comms.count(p->second.comm)) continue;
+    }
+    GroupKey key{s.pid, s.tid, s.stack_id, profile.symbolizer.generation(s.pid, s.time_ns),
+                 s.leaf_marker, s.root_marker, std::move(comm)};
+    auto [it, inserted] = groups.try_emplace(std::move(key));
+    if (inserted) it->second.first_time = s.time_ns;
+    it->second.weight += s.weight;
+    it->second.count += 1;
+  }
+
+  // 2. Symbolize each group once and merge equal frame paths.
+  std::unordered_map<std::pair<uint32_t, std::vector<uint32_t>>, AggregatedStack, PathHash> paths;
+  std::vector<uint32_t> path;
+  StackAggregate result;
+  for (const auto& [key, g] : groups) {
+    const auto& leaf_first = profile.symbolized_stack(key.pid, g.first_time, key.stack_id);
+    path.clear();
+    path.push_back(profile.frames.intern(key.comm, FrameType::kProcess));
+    if (key.root_marker != 0) path.push_back(key.root_marker);
+    for (auto it = leaf_first.rbegin(); it != leaf_first.rend(); ++it) {
+      FrameType t = profile.frames[*it].type;
+      if (filter.no_kernel && t == FrameType::kKernel) continue;
+      if (filter.no_inline && t == FrameType::kInline) continue;
+      path.push_back(*it);
+    }
+    if (key.leaf_marker != 0) path.push_back(key.leaf_marker);
+    auto& agg = paths[{key.pid, path}];
+    if (agg.frames.empty()) {
+      agg.pid = key.pid;
+      agg.frames = path;
+    }
+    agg.weight += g.weight;
+    agg.count += g.count;
+    result.total_weight += g.weight;
+    result.total_count += g.count;
+  }
+
+  // 3. Deterministic order: by folded names, then pid.
+  std::vector<std::pair<std::string, AggregatedStack>> sorted;
+  sorted.reserve(paths.size());
+  for (auto& [k, agg] : paths) {
+    std::string line;
+    for (uint32_t id : agg.frames) {
+      line += folded_name(profile.frames[id]);
+      line += ';';
+    }
+    sorted.emplace_back(std::move(line), std::move(agg));
+  }
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : a.second.pid < b.second.pid;
+  });
+  result.stacks.reserve(sorted.size());
+  for (auto& [line, agg] : sorted) result.stacks.push_back(std::move(agg));
+  return result;
+}
+
+}  // namespace ebt::report

@@ -1,0 +1,121 @@
+#include "report/profile.h"
+
+#include <algorithm>
+
+namespace ebt::report {
+
+FrameTable::FrameTable() { frames_.push_back({"", "", "", FrameType::kMarker, false}); }
+
+uint32_t FrameTable::intern(const symbolize::SymFrame& f) {
+  std::string key;
+  key.reserve(f.name.size() + f.module.size() + 3);
+  key += static_cast<char>('0' + static_cast<int>(f.type));
+  key += f.module;
+  key += '\0';
+  key += f.name;
+  auto [it, inserted] = ids_.emplace(std::move(key), static_cast<uint32_t>(frames_.size()));
+  if (inserted) frames_.push_back({f.name, f.module, f.file, f.type, f.resolved});
+  return it->second;
+}
+
+uint32_t FrameTable::intern(const std::string& name, FrameType type, const std::string& module) {
+  return intern(symbolize::SymFrame{name, module, "", 0, type, true});
+}
+
+Profile::Profile(symbolize::SymbolizerOptions options) : symbolizer(std::move(options)) {}
+
+void Profile::note_comm(uint32_t pid, uint32_t tid, const std::string& comm, uint64_t time_ns) {
+  if (comm.empty()) return;
+  auto& v = comms_[tid];
+  CommChange c{time_ns, comm};
+  auto pos = std::upper_bound(v.begin(), v.end(), time_ns,
+                              [](uint64_t t, const CommChange& x) { return t < x.time_ns; });
+  v.insert(pos, std::move(c));
+}
+
+std::string Profile::comm_of(uint32_t pid, uint32_t tid, uint64_t time_ns) const {
+  for (uint32_t id : {tid, pid}) {
+    auto it = comms_.find(id);
+    if (it == comms_.end() || it->second.empty()) continue;
+    const auto& v = it->second;
+    auto pos = std::upper_bound(v.begin(), v.end(), time_ns,
+                                [](uint64_t t, const CommChange& x) { return t < x.time_ns; });
+    // Before the first known name: that first name is the best we have.
+    return pos == v.begin() ? v.front().comm : (pos - 1)->comm;
+  }
+  if (auto p = processes.find(pid); p != processes.end() && !p->second.comm.empty()) {
+    return p->second.comm;
+  }
+  return "[pid " + std::to_string(pid) + "]";
+}
+
+const std::vector<uint32_t>& Profile::symbolized_stack(uint32_t pid, uint64_t time_ns,
+                                                       uint32_t stack_id) {
+  StackKey key{pid, symbolizer.generation(pid, time_ns), stack_id};
+  auto it = symbolized_.find(key);
+  if (it != symbolized_.end()) return it->second;
+  std::vector<uint32_t> ids;
+  auto s = stacks.find(stack_id);
+  if (s == stacks.end()) {
+    ids.push_back(frames.intern(stack_id == 0 ? "[no stack]" : "[unknown stack]", FrameType::kMarker));
+  } else {
+    scratch_.clear();
+    symbolizer.symbolize_stack(pid, time_ns, s->second, scratch_);
+    ids.reserve(scratch_.size());
+    for (const auto& f : scratch_) ids.push_back(frames.intern(f));
+  }
+  return symbolized_.emplace(key, std::move(ids)).first->second;
+}
+
+uint64_t Profile::start_ns() const {
+  if (session.start_ns != 0) return session.start_ns;
+  return first_sample_ns == UINT64_MAX ? 0 : first_sample_ns;
+}
+
+uint64_t Profile::end_ns() const {
+  if (end && end->end_ns != 0) return end->end_ns;
+  return std::max(last_sample_ns, start_ns());
+}
+
+void ProfileBuilder::on(const SessionEnd& e) { p_.end = e; }
+
+void ProfileBuilder::on(const ProcessInfo& pi) {
+  ProcessEntry& e = p_.processes[pi.pid];
+  e.pid = pi.pid;
+  e.ppid = pi.ppid;
+  if (!pi.comm.empty()) e.comm = pi.comm;
+  if (!pi.exe.empty()) e.exe = pi.exe;
+  if (!pi.cmdline.empty()) e.cmdline = pi.cmdline;
+  if (pi.start_ns != 0) e.start_ns = pi.start_ns;
+  p_.note_comm(pi.pid, pi.pid, pi.comm, pi.time_ns);
+}
+
+void ProfileBuilder::on(const ThreadInfo& t) { p_.note_comm(t.pid, t.tid, t.comm, t.time_ns); }
+
+void ProfileBuilder::on(const ProcessExit& x) {
+  if (x.pid == x.tid) {
+    if (auto it = p_.processes.find(x.pid); it != p_.processes.end()) it->second.exit_ns = x.time_ns;
+  }
+}
+
+void ProfileBuilder::on(const Mapping& m) { p_.symbolizer.add(m); }
+void ProfileBuilder::on(const StringEntry& s) { p_.strings[s.id] = s.value; }
+void ProfileBuilder::on(const Stack& s) { p_.stacks[s.id] = s.frames; }
+void ProfileBuilder::on(const LuaProto& l) { p_.symbolizer.add(l); }
+void ProfileBuilder::on(const SymbolTable& t) { p_.symbolizer.add(t); }
+void ProfileBuilder::on(const KernelSymbols& k) { p_.symbolizer.add(k); }
+
+void ProfileBuilder::on(const CpuSample& s) {
+  p_.samples.push_back({s.time_ns, s.pid, s.tid, s.cpu, s.stack_id, 1, 0, 0});
+  p_.first_sample_ns = std::min(p_.first_sample_ns, s.time_ns);
+  p_.last_sample_ns = std::max(p_.last_sample_ns, s.time_ns);
+}
+
+void ProfileBuilder::on(const OffCpuInterval& o) { p_.off_cpu.push_back(o); }
+
+void ProfileBuilder::on(const LostEvents& l) {
+  p_.lost += l.count;
+  p_.lost_by_source[l.source] += l.count;
+}
+
+}  // namespace ebt::report

@@ -1,0 +1,204 @@
+#include "symbolize/dwarf_object.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
+#include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace ebt::symbolize {
+namespace {
+
+// We locate debug files ourselves (by build-id, --symfs, debuginfod on request), so
+// libdwfl must not go looking on its own: it could contact debuginfod behind the
+// user's back or pick files we did not verify.
+int no_separate_debuginfo(Dwfl_Module*, void**, const char*, Dwarf_Addr, const char*,
+                          const char*, GElf_Word, char**) {
+  return -1;
+}
+
+const Dwfl_Callbacks kCallbacks = {
+    .find_elf = nullptr,
+    .find_debuginfo = no_separate_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = nullptr,
+};
+
+std::string hex(const std::vector<uint8_t>& bytes) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string s;
+  for (uint8_t b : bytes) {
+    s += kDigits[b >> 4];
+    s += kDigits[b & 15];
+  }
+  return s;
+}
+
+const char* attr_string(Dwarf_Die* die, unsigned int name) {
+  Dwarf_Attribute attr;
+  if (dwarf_attr_integrate(die, name, &attr) == nullptr) return nullptr;
+  return dwarf_formstring(&attr);
+}
+
+// Linkage (mangled) names carry namespaces and classes; DW_AT_name does not.
+std::string die_function_name(Dwarf_Die* die) {
+  const char* n = attr_string(die, DW_AT_linkage_name);
+  if (n == nullptr) n = attr_string(die, DW_AT_MIPS_linkage_name);
+  if (n == nullptr) n = attr_string(die, DW_AT_name);
+  return n ? n : "";
+}
+
+}  // namespace
+
+std::vector<uint8_t> read_build_id(const std::string& path) {
+  std::vector<uint8_t> id;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return id;
+  elf_version(EV_CURRENT);
+  Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
+  if (elf != nullptr) {
+    const void* bits = nullptr;
+    ssize_t n = dwelf_elf_gnu_build_id(elf, &bits);
+    if (n > 0 && bits != nullptr) {
+      auto* p = static_cast<const uint8_t*>(bits);
+      id.assign(p, p + n);
+    }
+    elf_end(elf);
+  }
+  ::close(fd);
+  return id;
+}
+
+struct DwarfObject::Impl {
+  Dwfl* dwfl = nullptr;
+  Dwfl_Module* mod = nullptr;
+  GElf_Addr bias = 0;
+  ~Impl() {
+    if (dwfl != nullptr) dwfl_end(dwfl);
+  }
+};
+
+DwarfObject::~DwarfObject() = default;
+
+std::unique_ptr<DwarfObject> DwarfObject::open(const std::string& path,
+                                               const std::vector<uint8_t>& build_id,
+                                               bool allow_unverified, std::string* why) {
+  auto fail = [&](const std::string& reason) -> std::unique_ptr<DwarfObject> {
+    if (why != nullptr) *why = path + ": " + reason;
+    return nullptr;
+  };
+  if (::access(path.c_str(), R_OK) != 0) return fail("not readable");
+  std::vector<uint8_t> file_id = read_build_id(path);
+  if (build_id.empty()) {
+    if (!allow_unverified) return fail("capture has no build-id to verify it against");
+  } else if (file_id != build_id) {
+    return fail("build-id " + (file_id.empty() ? std::string("(none)") : hex(file_id)) +
+                " differs from the capture's " + hex(build_id));
+  }
+
+  std::unique_ptr<DwarfObject> obj(new DwarfObject());
+  obj->impl_ = std::make_unique<Impl>();
+  obj->path_ = path;
+  Impl& im = *obj->impl_;
+  im.dwfl = dwfl_begin(&kCallbacks);
+  if (im.dwfl == nullptr) return fail("dwfl_begin failed");
+  dwfl_report_begin(im.dwfl);
+  im.mod = dwfl_report_elf(im.dwfl, path.c_str(), path.c_str(), -1, 0, false);
+  dwfl_report_end(im.dwfl, nullptr, nullptr);
+  if (im.mod == nullptr) return fail(std::string("not a usable ELF file: ") + dwfl_errmsg(-1));
+
+  Elf* elf = dwfl_module_getelf(im.mod, &im.bias);
+  if (elf == nullptr) return fail("cannot read ELF");
+  size_t nphdr = 0;
+  if (elf_getphdrnum(elf, &nphdr) == 0) {
+    for (size_t i = 0; i < nphdr; ++i) {
+      GElf_Phdr ph;
+      if (gelf_getphdr(elf, static_cast<int>(i), &ph) != nullptr && ph.p_type == PT_LOAD) {
+        if (obj->segments_.empty()) {
+          uint64_t align = ph.p_align > 1 ? ph.p_align : 4096;
+          obj->first_load_vaddr_ = ph.p_vaddr & ~(align - 1);
+        }
+        obj->segments_.push_back({ph.p_vaddr, ph.p_offset, ph.p_filesz});
+        if ((ph.p_flags & PF_X) && ph.p_filesz > 0) obj->segments_have_offsets_ = true;
+      }
+    }
+  }
+  Dwarf_Addr dwbias = 0;
+  Dwarf* dw = dwfl_module_getdwarf(im.mod, &dwbias);
+  if (dw != nullptr) {
+    Dwarf_Off off = 0, next = 0;
+    size_t hsize = 0;
+    obj->has_dwarf_ = dwarf_nextcu(dw, off, &next, &hsize, nullptr, nullptr, nullptr) == 0;
+  }
+  obj->has_symbols_ = dwfl_module_getsymtab(im.mod) > 0;
+  if (!obj->has_dwarf_ && !obj->has_symbols_) return fail("no symbols and no DWARF");
+  return obj;
+}
+
+std::vector<SourceFrame> DwarfObject::lookup(uint64_t vaddr, bool with_inline) const {
+  std::vector<SourceFrame> frames;
+  const GElf_Addr addr = vaddr + impl_->bias;
+  GElf_Off sym_off = 0;
+  GElf_Sym sym;
+  const char* sym_name = nullptr;
+  if (has_symbols_) {
+    sym_name = dwfl_module_addrinfo(impl_->mod, addr, &sym_off, &sym, nullptr, nullptr, nullptr);
+  }
+  if (has_dwarf_) {
+    Dwarf_Addr dwbias = 0;
+    Dwarf_Die* cudie = dwfl_module_addrdie(impl_->mod, addr, &dwbias);
+    if (cudie != nullptr) {
+      std::string file;
+      uint32_t line = 0;
+      if (Dwfl_Line* l = dwfl_module_getsrc(impl_->mod, addr)) {
+        int lineno = 0;
+        if (const char* f = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr)) {
+          file = f;
+          line = static_cast<uint32_t>(lineno);
+        }
+      }
+      Dwarf_Files* files = nullptr;
+      size_t nfiles = 0;
+      bool have_files = dwarf_getsrcfiles(cudie, &files, &nfiles) == 0;
+      Dwarf_Die* scopes = nullptr;
+      int n = dwarf_getscopes(cudie, addr - dwbias, &scopes);
+      for (int i = 0; i < n; ++i) {
+        Dwarf_Die* s = &scopes[i];
+        int tag = dwarf_tag(s);
+        if (tag == DW_TAG_inlined_subroutine) {
+          if (with_inline) frames.push_back({die_function_name(s), file, line});
+          // The next outer frame sits at this inline instance's call site.
+          Dwarf_Attribute attr;
+          Dwarf_Word v = 0;
+          if (dwarf_formudata(dwarf_attr(s, DW_AT_call_file, &attr), &v) == 0 && have_files) {
+            const char* f = dwarf_filesrc(files, v, nullptr, nullptr);
+            file = f ? f : "";
+          }
+          if (dwarf_formudata(dwarf_attr(s, DW_AT_call_line, &attr), &v) == 0) {
+            line = static_cast<uint32_t>(v);
+          }
+        } else if (tag == DW_TAG_subprogram) {
+          std::string name = sym_name ? sym_name : die_function_name(s);
+          frames.push_back({name, file, line});
+          std::free(scopes);
+          return frames;
+        }
+      }
+      std::free(scopes);
+      if (sym_name != nullptr) {
+        frames.push_back({sym_name, file, line});
+        return frames;
+      }
+      frames.clear();
+    }
+  }
+  if (sym_name != nullptr) frames.push_back({sym_name, "", 0});
+  return frames;
+}
+
+}  // namespace ebt::symbolize
