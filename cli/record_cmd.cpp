@@ -1,11 +1,152 @@
+// `ebtrace record`: perf-record-like options -> record::RecordOptions -> Recorder.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
 #include "cli/commands.h"
 #include "common/error.h"
+#include "record/recorder.h"
 
 namespace ebt::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_stop_signal(int) { g_stop.store(true); }
+
+std::vector<uint32_t> parse_id_list(const std::vector<std::string>& items, const char* what) {
+  std::vector<uint32_t> out;
+  for (const auto& item : items) {
+    std::stringstream ss(item);
+    std::string part;
+    while (std::getline(ss, part, ',')) {
+      if (part.empty()) continue;
+      char* end = nullptr;
+      errno = 0;
+      unsigned long v = std::strtoul(part.c_str(), &end, 10);
+      if (*end != 0 || errno || v == 0 || v > 0xffffffffUL || part[0] == '-')
+        throw BadInput(std::string("invalid ") + what + ": " + part);
+      out.push_back(uint32_t(v));
+    }
+  }
+  return out;
+}
+
+uint64_t parse_size(const std::string& s) {
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  std::string unit = end ? end : "";
+  uint64_t mult = 1;
+  if (unit == "" || unit == "B") mult = 1;
+  else if (unit == "K" || unit == "k" || unit == "KiB" || unit == "KB") mult = 1ull << 10;
+  else if (unit == "M" || unit == "m" || unit == "MiB" || unit == "MB") mult = 1ull << 20;
+  else if (unit == "G" || unit == "g" || unit == "GiB" || unit == "GB") mult = 1ull << 30;
+  else throw BadInput("invalid --buffer-size: " + s + " (e.g. 8M, 512K)");
+  if (!(v > 0)) throw BadInput("invalid --buffer-size: " + s);
+  return uint64_t(v * double(mult));
+}
+
+struct RecordArgs {
+  record::RecordOptions opts;
+  std::vector<std::string> pids, tids;
+  std::string buffer_size;
+  uint64_t mmap_pages = 0;
+  bool no_embed = false, no_cpu = false;
+  bool l7 = false;  // --l7 preset (syscall payloads)
+};
+
+}  // namespace
 
 void add_record_command(CLI::App& app, RunFn& run) {
-  auto* sub = app.add_subcommand("record", "(not implemented yet)");
-  sub->callback([&run] { run = [] () -> int { throw RuntimeFailure("record: not implemented yet"); }; });
+  auto args = std::make_shared<RecordArgs>();
+  auto* sub = app.add_subcommand("record", "Record on-CPU stacks (and more) into a capture file");
+  sub->footer(
+      "TARGETS: all processes unless -p/--tid/--comm/-- CMD is given.\n"
+      "Stop with Ctrl-C (the capture is finalized), -d SECONDS, or when CMD exits.\n"
+      "Needs root (CAP_BPF and CAP_PERFMON). The capture embeds the symbols it needs\n"
+      "(--no-embed: report then needs --symfs or debuginfod). Idle CPU time (the\n"
+      "swapper task) is not sampled unless --idle is given.\n"
+      "EXAMPLES:\n"
+      "  ebtrace record -F 99 -a -d 10            # whole system, 10 s, capture.ebt\n"
+      "  ebtrace record -p 1234,1235 -o app.ebt   # some processes until Ctrl-C\n"
+      "  ebtrace record -F 999 -- ./myprog arg    # a command and its children");
+  auto& o = args->opts;
+  sub->add_flag("-a,--all-cpus", o.all, "Record all processes on all CPUs (the default)");
+  sub->add_option("-p,--pid", args->pids, "Record these processes (and the children they start): PID[,PID...]");
+  sub->add_option("--tid", args->tids, "Record these threads only: TID[,TID...]");
+  sub->add_option("--comm", o.comm, "Record only tasks with this exact comm (15 bytes)");
+  sub->add_option("-F,--freq", o.frequency_hz, "Sampling frequency in Hz (default 99)");
+  sub->add_option("-d,--duration", o.duration_s, "Stop after SECONDS (fractions allowed)");
+  sub->add_option("-o,--output", o.output, "Capture file to write (default capture.ebt)");
+  sub->add_option("--buffer-size", args->buffer_size, "BPF ring buffer size, e.g. 8M (default 8M)");
+  sub->add_option("-m,--mmap-pages", args->mmap_pages, "perf compatibility: ring buffer of PAGES x 4 KiB per CPU");
+  sub->add_flag("--no-embed", args->no_embed, "Do not embed symbol tables and kernel symbols in the capture");
+  sub->add_flag("--no-cpu", args->no_cpu, "No on-CPU sampling (only other enabled probe families)");
+  sub->add_flag("--syscalls", o.syscalls,
+                "Record read/write/readv/writev/sendto/recvfrom/sendmsg/recvmsg on sockets");
+  sub->add_option("--payload-bytes", o.payload_bytes,
+                  "With --syscalls: keep the first N bytes each syscall transferred (max 4096; "
+                  "payloads can hold secrets)");
+  sub->add_flag("--l7", args->l7, "Preset for L7 latency: --syscalls on sockets, --payload-bytes 256");
+  sub->add_flag("--all-fds", o.all_fds, "With --syscalls: all file descriptors, not only sockets");
+  sub->add_option("--port", o.port, "With --syscalls: only sockets with this local or remote port");
+  sub->add_flag("--idle", o.idle, "Also sample the idle task (pid 0, shown as swapper)");
+  sub->add_flag("-v,--verbose", o.verbose, "Show libbpf debug output and the BPF verifier log");
+  sub->add_option("--ready-file", o.ready_file, "Create FILE once the probes are attached")->group("");
+  sub->add_option("command", o.command, "Command to start and record (after --)");
+
+  sub->callback([args, &run, &app] {
+    run = [args, &app]() -> int {
+      auto& a = *args;
+      record::RecordOptions opts = a.opts;
+      opts.pids = parse_id_list(a.pids, "pid");
+      opts.tids = parse_id_list(a.tids, "tid");
+      opts.embed = !a.no_embed;
+      opts.cpu = !a.no_cpu;
+      if (a.l7) {
+        opts.syscalls = true;
+        if (opts.payload_bytes == 0) opts.payload_bytes = 256;
+      }
+      if (opts.payload_bytes > 0 || opts.all_fds || opts.port != 0) opts.syscalls = true;
+      if (!a.buffer_size.empty()) opts.buffer_bytes = parse_size(a.buffer_size);
+      if (a.mmap_pages) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        opts.buffer_bytes = a.mmap_pages * 4096ull * uint64_t(ncpu > 0 ? ncpu : 1);
+      }
+      if (opts.frequency_hz == 0) throw BadInput("-F/--freq must be at least 1");
+      {
+        std::ifstream in("/proc/self/cmdline", std::ios::binary);
+        std::string arg;
+        while (std::getline(in, arg, '\0')) opts.command_line.push_back(arg);
+      }
+      std::string text;
+      for (auto* opt : app.get_subcommand("record")->get_options()) {
+        if (opt->count() == 0 || opt->get_name() == "--help") continue;
+        if (!text.empty()) text += " ";
+        text += opt->get_name() + "=" + opt->as<std::string>();
+      }
+      opts.options_text = text;
+
+      g_stop.store(false);
+      struct sigaction sa {};
+      sa.sa_handler = on_stop_signal;
+      sigemptyset(&sa.sa_mask);
+      sa.sa_flags = 0;  // no SA_RESTART: the poll wakes up with EINTR
+      sigaction(SIGINT, &sa, nullptr);
+      sigaction(SIGTERM, &sa, nullptr);
+      signal(SIGPIPE, SIG_IGN);
+
+      record::Recorder recorder(std::move(opts));
+      record::RecordSummary s = recorder.run(&g_stop);
+      std::fprintf(stderr, "%s\n", s.line.c_str());
+      return kExitOk;
+    };
+  });
 }
 
 }  // namespace ebt::cli
