@@ -22,6 +22,9 @@
 
 const volatile __u64 min_ns = 1000 * 1000;
 const volatile __u8 waker_stacks = 0;
+/* Kernel frames of the tracing machinery itself (BPF program, bpf_trace_run4 or
+ * perf_trace_*) on top of every stack: skipped so stacks start in the scheduler. */
+const volatile __u32 kstack_skip = 0;
 
 struct task_entry {
 	__u64 start_ns;  /* 0: on CPU (or never seen leaving it) */
@@ -134,7 +137,7 @@ static __always_inline void on_switch_out(void *ctx, __u32 state, int dead)
 	e->waker_pid = 0;
 	e->waker_tid = 0;
 	__builtin_memcpy(e->comm, comm, sizeof(comm));
-	klen = bpf_get_stack(ctx, e->frames, STACK_BYTES, 0);
+	klen = bpf_get_stack(ctx, e->frames, STACK_BYTES, kstack_skip & BPF_F_SKIP_FIELD_MASK);
 	if (klen < 0)
 		klen = 0;
 	klen &= 0x3ff;
@@ -173,7 +176,7 @@ static __always_inline void on_waking(void *ctx, __u32 wakee_tid)
 			if (!w)
 				return;
 		}
-		klen = bpf_get_stack(ctx, w->frames, STACK_BYTES, 0);
+		klen = bpf_get_stack(ctx, w->frames, STACK_BYTES, kstack_skip & BPF_F_SKIP_FIELD_MASK);
 		if (klen < 0)
 			klen = 0;
 		klen &= 0x3ff;

@@ -187,6 +187,7 @@ struct OffCpuInterval {
   wakerPid @7 :UInt32;
   wakerTid @8 :UInt32;
   wakerStackId @9 :UInt32;
+  wakeupNs @10 :UInt64;  # sched_waking time; 0 = not woken (preempted) or unknown
 }
 
 struct OffCpuBatch {

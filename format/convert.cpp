@@ -238,6 +238,7 @@ void encode(wire::Record::Builder r, const std::vector<OffCpuInterval>& v) {
     b.setWakerPid(e.waker_pid);
     b.setWakerTid(e.waker_tid);
     b.setWakerStackId(e.waker_stack_id);
+    b.setWakeupNs(e.wakeup_ns);
   }
 }
 
@@ -420,6 +421,7 @@ OffCpuInterval decode(wire::OffCpuInterval::Reader r) {
   v.waker_pid = r.getWakerPid();
   v.waker_tid = r.getWakerTid();
   v.waker_stack_id = r.getWakerStackId();
+  v.wakeup_ns = r.getWakeupNs();
   return v;
 }
 

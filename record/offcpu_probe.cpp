@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/error.h"
@@ -16,6 +17,12 @@ namespace ebt::record {
 namespace {
 
 static_assert(sizeof(ebt_offcpu_event) == 96, "ebt_offcpu_event layout changed");
+
+// Frames of the tracing machinery on top of each kernel stack (x86-64, JIT):
+// raw_tp: the BPF program and bpf_trace_run4. Classic tracepoints hand the
+// helper the tracepoint caller's registers, so their stacks start at __schedule.
+constexpr uint32_t kRawTpSkip = 2;
+constexpr uint32_t kTracepointSkip = 0;
 
 // Must match enum offcpu_stat in bpf/offcpu.bpf.c.
 enum { kStatEmitted = 0, kStatShort = 1, kStatShortNs = 2, kStatMax = 4 };
@@ -44,15 +51,19 @@ class OffCpuProbe : public Probe {
   void load(const SharedMaps& maps, const TargetFilter& filter) override {
     // raw_tp first (no trace-event record built per switch); the classic
     // tracepoint when this kernel refuses it.
-    std::string raw_error;
-    try {
-      open_and_load(maps, filter, /*raw=*/true);
-      raw_ = true;
-      return;
-    } catch (const RuntimeFailure& e) {
-      raw_error = e.what();
-      offcpu_bpf__destroy(skel_);
-      skel_ = nullptr;
+    // EBTRACE_OFFCPU_TRACEPOINT=1 forces the fallback (tests cover both paths).
+    std::string raw_error = "disabled by EBTRACE_OFFCPU_TRACEPOINT=1";
+    const char* force = std::getenv("EBTRACE_OFFCPU_TRACEPOINT");
+    if (!(force && std::string(force) == "1")) {
+      try {
+        open_and_load(maps, filter, /*raw=*/true);
+        raw_ = true;
+        return;
+      } catch (const RuntimeFailure& e) {
+        raw_error = e.what();
+        offcpu_bpf__destroy(skel_);
+        skel_ = nullptr;
+      }
     }
     try {
       open_and_load(maps, filter, /*raw=*/false);
@@ -120,6 +131,7 @@ class OffCpuProbe : public Probe {
     out.state = task_state(e.state);
     out.waker_pid = e.waker_pid;
     out.waker_tid = e.waker_tid;
+    out.wakeup_ns = e.wakeup_ns;
     if (wk + wu)
       out.waker_stack_id = ctx.intern_stack(e.waker_pid, {f + nk + nu, wk}, {f + nk + nu + wk, wu});
     ctx.writer().add(out);
@@ -159,6 +171,7 @@ class OffCpuProbe : public Probe {
     set_bpf_filter(skel_->rodata->ebt_filter, filter);
     skel_->rodata->min_ns = min_ns_;
     skel_->rodata->waker_stacks = waker_stacks_ ? 1 : 0;
+    skel_->rodata->kstack_skip = raw ? kRawTpSkip : kTracepointSkip;
     bpf_program__set_autoload(skel_->progs.ebt_offcpu_switch_raw, raw);
     bpf_program__set_autoload(skel_->progs.ebt_offcpu_waking_raw, raw);
     bpf_program__set_autoload(skel_->progs.ebt_offcpu_switch_tp, !raw);
