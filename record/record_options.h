@@ -39,6 +39,13 @@ struct RecordOptions {
   uint64_t off_cpu_min_us = 100;      // --off-cpu-min: shorter intervals are only counted
   bool off_cpu_waker = false;         // --off-cpu-waker: also the waker's stack
   uint32_t off_cpu_tasks = 16384;     // --off-cpu-tasks: threads tracked at once (BPF map size)
+
+  // Syscall payloads (record/syscall_probe.*). Nothing of the payload is kept
+  // unless asked: --payload-bytes or --l7.
+  bool syscalls = false;              // --syscalls (implied by --l7 / --payload-bytes)
+  uint32_t payload_bytes = 0;         // --payload-bytes N (--l7: 256)
+  bool all_fds = false;               // --all-fds: not only sockets
+  uint16_t port = 0;                  // --port: local or remote port; 0 = any
 };
 
 }  // namespace ebt::record
