@@ -149,7 +149,7 @@ void put_value(std::string& o, capnp::DynamicValue::Reader v) {
 
 // Starts a line: {"kind":"name"
 void begin(std::string& o, const char* kind) {
-  o += "{\"kind\":";
+  o += "{\"_kind\":";
   put_text(o, kind, std::strlen(kind));
 }
 

@@ -1,0 +1,37 @@
+// The capture file argument shared by `info` and `dump`: positional FILE or -i FILE.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "common/error.h"
+
+namespace ebt::cli {
+
+struct CaptureArg {
+  std::string positional;
+  std::string input;
+
+  void add_to(CLI::App* sub) {
+    sub->add_option("file", positional, "Capture file to read")->type_name("FILE");
+    sub->add_option("-i,--input", input, "Capture file to read (perf style; same as FILE)")->type_name("FILE");
+  }
+  std::string path(const char* cmd) const {
+    if (!positional.empty() && !input.empty() && positional != input)
+      throw BadInput(std::string(cmd) + ": give the capture either as FILE or with -i, not both");
+    if (positional.empty() && input.empty())
+      throw BadInput(std::string(cmd) + ": no capture file given (ebtrace " + cmd + " FILE)");
+    return positional.empty() ? input : positional;
+  }
+};
+
+inline constexpr const char* kReadExitCodes =
+    "EXIT CODES:\n"
+    "  0  ok (also when the capture merely lacks its end: recorder killed; a warning says what was cut)\n"
+    "  1  runtime failure (I/O error)\n"
+    "  2  not a capture, empty file, missing file, capture from a newer major format version,\n"
+    "     or damaged blocks: everything readable is still printed, plus one warning per damage on stderr";
+
+}  // namespace ebt::cli
