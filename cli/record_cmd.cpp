@@ -96,6 +96,14 @@ void add_record_command(CLI::App& app, RunFn& run) {
   sub->add_flag("--all-fds", o.all_fds, "With --syscalls: all file descriptors, not only sockets");
   sub->add_option("--port", o.port, "With --syscalls: only sockets with this local or remote port");
   sub->add_flag("--idle", o.idle, "Also sample the idle task (pid 0, shown as swapper)");
+  sub->add_flag("--off-cpu", o.off_cpu,
+                "Record off-CPU intervals (sched_switch): where threads blocked and for how long. "
+                "Alone, no on-CPU sampling; add -F HZ for both");
+  sub->add_option("--off-cpu-min", o.off_cpu_min_us,
+                  "With --off-cpu: keep intervals of at least USECS (default 100); shorter ones are only counted");
+  sub->add_flag("--off-cpu-waker", o.off_cpu_waker, "With --off-cpu: also record the waker's stack");
+  sub->add_option("--off-cpu-tasks", o.off_cpu_tasks,
+                  "With --off-cpu: threads tracked at once (kernel map size, default 16384)");
   sub->add_flag("-v,--verbose", o.verbose, "Show libbpf debug output and the BPF verifier log");
   sub->add_option("--ready-file", o.ready_file, "Create FILE once the probes are attached")->group("");
   sub->add_option("command", o.command, "Command to start and record (after --)");
@@ -108,6 +116,10 @@ void add_record_command(CLI::App& app, RunFn& run) {
       opts.tids = parse_id_list(a.tids, "tid");
       opts.embed = !a.no_embed;
       opts.cpu = !a.no_cpu;
+      if (opts.off_cpu_waker) opts.off_cpu = true;
+      if (opts.off_cpu && app.get_subcommand("record")->get_option("--freq")->count() == 0)
+        opts.cpu = false;  // --off-cpu alone: no perf_event sampling
+      if (opts.off_cpu && opts.off_cpu_tasks == 0) throw BadInput("--off-cpu-tasks must be at least 1");
       if (a.l7) {
         opts.syscalls = true;
         if (opts.payload_bytes == 0) opts.payload_bytes = 256;
