@@ -5,6 +5,7 @@
 #include <dwarf.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 namespace ebt::record {
 namespace {
@@ -145,29 +147,54 @@ SymbolTable build_symbol_table(const ObjectFile& obj) {
 
 KernelSymbols build_kernel_symbols(const std::set<uint64_t>& addresses) {
   KernelSymbols out;
-  std::ifstream in("/proc/kallsyms");
-  if (!in || addresses.empty()) return out;
-  std::vector<KernelSymbol> all;
-  all.reserve(200000);
-  std::string line;
-  while (std::getline(in, line)) {
-    unsigned long long addr = 0;
-    char type = 0;
-    char name[512];
-    char module[128] = {};
-    int n = sscanf(line.c_str(), "%llx %c %511s [%127[^]]]", &addr, &type, name, module);
-    if (n < 3 || addr == 0) continue;
-    // Text symbols only; data symbols would wrongly bound functions.
-    if (type != 't' && type != 'T' && type != 'w' && type != 'W') continue;
-    all.push_back({addr, name, n == 4 ? module : ""});
+  if (addresses.empty()) return out;
+  // /proc/kallsyms is ~5 MB: read it in one go and parse in place.
+  std::string text;
+  {
+    int fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return out;
+    char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) text.append(buf, size_t(n));
+    close(fd);
+  }
+  struct Entry {
+    uint64_t address;
+    std::string_view name, module;
+  };
+  std::vector<Entry> all;
+  all.reserve(text.size() / 40);
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p < end) {
+    const char* eol = static_cast<const char*>(memchr(p, '\n', size_t(end - p)));
+    if (!eol) eol = end;
+    // "ffffffff81000000 T _stext\t[module]"
+    char* q = nullptr;
+    uint64_t addr = strtoull(p, &q, 16);
+    if (q && q + 3 < eol && q[0] == ' ' && q[2] == ' ') {
+      char type = q[1];
+      // Text symbols only; data symbols would wrongly bound functions.
+      if (addr != 0 && (type == 't' || type == 'T' || type == 'w' || type == 'W')) {
+        const char* name = q + 3;
+        const char* name_end = name;
+        while (name_end < eol && *name_end != '\t' && *name_end != ' ') name_end++;
+        std::string_view module;
+        const char* lb = static_cast<const char*>(memchr(name_end, '[', size_t(eol - name_end)));
+        if (lb) {
+          const char* rb = static_cast<const char*>(memchr(lb, ']', size_t(eol - lb)));
+          if (rb) module = std::string_view(lb + 1, size_t(rb - lb - 1));
+        }
+        all.push_back({addr, std::string_view(name, size_t(name_end - name)), module});
+      }
+    }
+    p = eol + 1;
   }
   if (all.empty()) return out;  // kptr_restrict hides addresses
-  std::stable_sort(all.begin(), all.end(),
-                   [](const KernelSymbol& a, const KernelSymbol& b) { return a.address < b.address; });
+  std::stable_sort(all.begin(), all.end(), [](const Entry& a, const Entry& b) { return a.address < b.address; });
   std::vector<size_t> keep;
   for (uint64_t a : addresses) {
-    auto it = std::upper_bound(all.begin(), all.end(), a,
-                               [](uint64_t v, const KernelSymbol& s) { return v < s.address; });
+    auto it = std::upper_bound(all.begin(), all.end(), a, [](uint64_t v, const Entry& s) { return v < s.address; });
     if (it == all.begin()) continue;
     size_t i = size_t(it - all.begin()) - 1;
     keep.push_back(i);
@@ -175,7 +202,7 @@ KernelSymbols build_kernel_symbols(const std::set<uint64_t>& addresses) {
   }
   std::sort(keep.begin(), keep.end());
   keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
-  for (size_t i : keep) out.symbols.push_back(all[i]);
+  for (size_t i : keep) out.symbols.push_back({all[i].address, std::string(all[i].name), std::string(all[i].module)});
   return out;
 }
 

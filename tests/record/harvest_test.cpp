@@ -1,0 +1,128 @@
+// /proc, ELF and kallsyms harvesting, without BPF.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "record/objects.h"
+#include "record/proc_reader.h"
+#include "record/symbol_harvest.h"
+
+namespace {
+
+using namespace ebt;
+using namespace ebt::record;
+
+__attribute__((noinline)) int harvest_test_marker(int x) { return x * 3 + 1; }
+
+std::string self_exe() { return std::filesystem::canonical("/proc/self/exe").string(); }
+
+std::string readelf_build_id(const std::string& path) {
+  std::string cmd = "readelf -n '" + path + "' 2>/dev/null | sed -n 's/.*Build ID: //p'";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[256] = {};
+  if (!fgets(buf, sizeof buf, p)) buf[0] = 0;
+  pclose(p);
+  std::string s = buf;
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string hex(const std::vector<uint8_t>& v) {
+  std::string s;
+  char b[3];
+  for (uint8_t c : v) {
+    snprintf(b, sizeof b, "%02x", c);
+    s += b;
+  }
+  return s;
+}
+
+TEST(Harvest, ProcessInfoOfSelf) {
+  auto p = read_process_info(uint32_t(getpid()), boot_minus_mono_ns());
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->pid, uint32_t(getpid()));
+  EXPECT_EQ(p->ppid, uint32_t(getppid()));
+  EXPECT_EQ(p->exe, self_exe());
+  ASSERT_FALSE(p->cmdline.empty());
+  EXPECT_FALSE(p->nspid.empty());
+  EXPECT_EQ(p->nspid.back(), uint32_t(getpid()));
+  // Started before now, and not long before boot.
+  EXPECT_GT(p->start_ns, 0u);
+  EXPECT_LE(p->start_ns, monotonic_ns());
+}
+
+TEST(Harvest, VanishedProcessIsNotAnError) {
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  int st;
+  waitpid(child, &st, 0);
+  EXPECT_FALSE(read_process_info(uint32_t(child), 0).has_value());
+  EXPECT_FALSE(read_exec_maps(uint32_t(child)).has_value());
+  EXPECT_TRUE(list_tids(uint32_t(child)).empty());
+}
+
+TEST(Harvest, ExecutableMappingAndBuildId) {
+  auto maps = read_exec_maps(uint32_t(getpid()));
+  ASSERT_TRUE(maps.has_value());
+  const ProcMapping* exe = nullptr;
+  for (const auto& m : *maps)
+    if (m.path == self_exe()) exe = &m;
+  ASSERT_NE(exe, nullptr);
+  EXPECT_EQ(exe->perms[2], 'x');
+  ObjectCache cache;
+  ObjectFile* obj = cache.get(uint32_t(getpid()), *exe);
+  ASSERT_NE(obj, nullptr);
+  std::string expected = readelf_build_id(self_exe());
+  if (!expected.empty()) EXPECT_EQ(hex(obj->build_id), expected);
+  EXPECT_EQ(cache.get(uint32_t(getpid()), *exe), obj) << "one object per file";
+
+  // The marker's runtime address maps back to its ELF address and symbol.
+  uint64_t addr = reinterpret_cast<uint64_t>(&harvest_test_marker);
+  ASSERT_GE(addr, exe->start);
+  ASSERT_LT(addr, exe->end);
+  uint64_t vaddr = 0;
+  ASSERT_TRUE(obj->offset_to_vaddr(addr - exe->start + exe->offset, &vaddr));
+  obj->hits.insert(vaddr);
+  SymbolTable t = build_symbol_table(*obj);
+  EXPECT_EQ(t.build_id, obj->build_id);
+  EXPECT_TRUE(std::is_sorted(t.symbols.begin(), t.symbols.end(),
+                             [](const Symbol& a, const Symbol& b) { return a.address < b.address; }));
+  bool found = false;
+  for (const auto& s : t.symbols)
+    if (vaddr >= s.address && vaddr < s.address + s.size)
+      found |= s.name.find("harvest_test_marker") != std::string::npos;
+  EXPECT_TRUE(found);
+  // Built with -g: the hit address has a source location in this file.
+  ASSERT_EQ(t.locations.size(), 1u);
+  EXPECT_EQ(t.locations[0].address, vaddr);
+  ASSERT_FALSE(t.locations[0].frames.empty());
+  EXPECT_NE(t.locations[0].frames[0].file.find("harvest_test.cpp"), std::string::npos);
+  EXPECT_NE(t.locations[0].frames.back().function.find("harvest_test_marker"), std::string::npos);
+}
+
+TEST(Harvest, KernelSymbolsAreBounded) {
+  if (geteuid() != 0) GTEST_SKIP() << "kallsyms addresses need root";
+  // Find a real kernel text address: the symbol of some function.
+  FILE* f = fopen("/proc/kallsyms", "r");
+  ASSERT_NE(f, nullptr);
+  unsigned long long a = 0;
+  char type, name[256];
+  uint64_t vfs_read = 0;
+  while (fscanf(f, "%llx %c %255s%*[^\n]", &a, &type, name) == 3)
+    if (std::string(name) == "vfs_read") vfs_read = a;
+  fclose(f);
+  if (vfs_read == 0) GTEST_SKIP() << "kallsyms hides addresses";
+  KernelSymbols ks = build_kernel_symbols({vfs_read + 4});
+  ASSERT_EQ(ks.symbols.size(), 2u);
+  EXPECT_EQ(ks.symbols[0].name, "vfs_read");
+  EXPECT_EQ(ks.symbols[0].address, vfs_read);
+  EXPECT_GT(ks.symbols[1].address, vfs_read);
+}
+
+}  // namespace

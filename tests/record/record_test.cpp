@@ -1,0 +1,484 @@
+// End-to-end tests of `ebtrace record` with real BPF: the real binary records
+// tests/record/workload.c, and the capture is read back with the format reader.
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "format/reader.h"
+#include "tests/bpf_guard.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace ebt;
+
+struct Capture : format::RecordVisitor {
+  std::vector<ProcessInfo> processes;
+  std::vector<ThreadInfo> threads;
+  std::vector<ProcessExit> exits;
+  std::vector<Mapping> mappings;
+  std::map<uint32_t, Stack> stacks;
+  std::vector<SymbolTable> tables;
+  std::vector<KernelSymbols> kernel;
+  std::vector<CpuSample> samples;
+  std::vector<LostEvents> lost;
+  std::vector<SessionEnd> ends;
+  bool has_index = false;
+  bool corrupted = false;
+
+  void on(const ProcessInfo& r) override { processes.push_back(r); }
+  void on(const ThreadInfo& r) override { threads.push_back(r); }
+  void on(const ProcessExit& r) override { exits.push_back(r); }
+  void on(const Mapping& r) override { mappings.push_back(r); }
+  void on(const Stack& r) override { stacks[r.id] = r; }
+  void on(const SymbolTable& r) override { tables.push_back(r); }
+  void on(const KernelSymbols& r) override { kernel.push_back(r); }
+  void on(const CpuSample& r) override { samples.push_back(r); }
+  void on(const LostEvents& r) override { lost.push_back(r); }
+  void on(const SessionEnd& r) override { ends.push_back(r); }
+
+  static Capture load(const std::string& path) {
+    Capture c;
+    format::CaptureReader reader(path);
+    reader.read(c);
+    c.has_index = reader.has_index();
+    c.corrupted = reader.corrupted();
+    return c;
+  }
+
+  const ProcessInfo* process(uint32_t pid) const {
+    const ProcessInfo* found = nullptr;
+    for (const auto& p : processes)
+      if (p.pid == pid) found = &p;  // the latest description wins
+    return found;
+  }
+  size_t samples_of(uint32_t pid) const {
+    size_t n = 0;
+    for (const auto& s : samples) n += s.pid == pid;
+    return n;
+  }
+  const SymbolTable* table(const std::vector<uint8_t>& build_id) const {
+    for (const auto& t : tables)
+      if (!build_id.empty() && t.build_id == build_id) return &t;
+    return nullptr;
+  }
+  // The mapping of `pid` containing `addr` (latest first).
+  const Mapping* mapping(uint32_t pid, uint64_t addr) const {
+    for (auto it = mappings.rbegin(); it != mappings.rend(); ++it)
+      if (it->pid == pid && addr >= it->start && addr < it->end) return &*it;
+    return nullptr;
+  }
+  // Names `addr` of `pid` through the embedded symbol table, "" if it cannot.
+  std::string symbol(uint32_t pid, uint64_t addr) const {
+    const Mapping* m = mapping(pid, addr);
+    if (!m) return "";
+    const SymbolTable* t = table(m->build_id);
+    if (!t) return "";
+    uint64_t off = addr - m->start + m->file_offset;
+    for (const auto& seg : t->segments) {
+      if (off < seg.file_offset || off >= seg.file_offset + seg.file_size) continue;
+      uint64_t vaddr = off - seg.file_offset + seg.vaddr;
+      for (const auto& s : t->symbols)
+        if (vaddr >= s.address && vaddr < s.address + std::max<uint64_t>(s.size, 1)) return s.name;
+    }
+    return "";
+  }
+  uint64_t lost_total() const {
+    uint64_t n = 0;
+    for (const auto& l : lost) n += l.count;
+    return n;
+  }
+};
+
+struct Result {
+  int rc = -1;
+  std::string err;
+};
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/ebt-record-test-XXXXXX";
+    path_ = mkdtemp(tmpl);
+    chmod(path_.c_str(), 0755);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+pid_t spawn(const std::vector<std::string>& argv, const std::string& err_file) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (!err_file.empty()) {
+      int fd = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 2);
+    }
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(126);
+  }
+  return pid;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int wait_rc(pid_t pid) {
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+Result run(const std::vector<std::string>& argv, const TempDir& dir) {
+  std::string err = dir / "stderr.txt";
+  Result r;
+  r.rc = wait_rc(spawn(argv, err));
+  r.err = slurp(err);
+  return r;
+}
+
+std::vector<std::string> record_cmd(const std::string& out, std::vector<std::string> extra) {
+  std::vector<std::string> argv = {EBT_EBTRACE_BIN, "record", "-o", out};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+bool wait_for_file(const std::string& path, double seconds) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(int(seconds * 1000));
+  while (std::chrono::steady_clock::now() < end) {
+    if (access(path.c_str(), F_OK) == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// The pid of the workload: the only described process whose exe is the workload.
+std::vector<uint32_t> workload_pids(const Capture& c) {
+  std::vector<uint32_t> pids;
+  std::string exe = fs::canonical(EBT_WORKLOAD_BIN).string();
+  for (const auto& p : c.processes)
+    if (p.exe == exe && std::find(pids.begin(), pids.end(), p.pid) == pids.end()) pids.push_back(p.pid);
+  return pids;
+}
+
+void expect_consistent_end(const Capture& c) {
+  ASSERT_EQ(c.ends.size(), 1u) << "SessionEnd missing: capture not finalized";
+  EXPECT_TRUE(c.has_index);
+  EXPECT_FALSE(c.corrupted);
+  EXPECT_EQ(c.ends[0].samples, c.samples.size());
+  EXPECT_EQ(c.ends[0].lost, c.lost_total());
+  for (const auto& s : c.samples)
+    if (s.stack_id) EXPECT_TRUE(c.stacks.count(s.stack_id)) << "sample refers to an unwritten stack";
+}
+
+TEST(Record, CommandBusyLoop) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir;
+  std::string out = dir / "busy.ebt";
+  Result r = run(record_cmd(out, {"-F", "999", "--", EBT_WORKLOAD_BIN, "busy", "1"}), dir);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("[ ebtrace record: "), std::string::npos) << r.err;
+  struct stat st {};
+  ASSERT_EQ(stat(out.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  Capture c = Capture::load(out);
+  expect_consistent_end(c);
+  auto pids = workload_pids(c);
+  ASSERT_EQ(pids.size(), 1u);
+  uint32_t pid = pids[0];
+  const ProcessInfo* p = c.process(pid);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->comm, "record_workload");
+  EXPECT_EQ(p->cmdline, (std::vector<std::string>{EBT_WORKLOAD_BIN, "busy", "1"}));
+  EXPECT_GT(p->start_ns, 0u);
+  EXPECT_NE(p->cgroup_id, 0u);
+
+  // ~1 s of CPU at 999 Hz; the machine is shared, so be generous.
+  size_t n = c.samples_of(pid);
+  EXPECT_GT(n, 200u);
+  for (const auto& s : c.samples) EXPECT_EQ(s.pid, pid) << "-- CMD records only the command";
+
+  // Leaf user frames fall in the executable's mapping and name the busy function.
+  size_t in_exe = 0, named = 0;
+  for (const auto& s : c.samples) {
+    if (!s.stack_id) continue;
+    const Stack& st = c.stacks.at(s.stack_id);
+    const Frame* leaf = nullptr;
+    for (const auto& f : st.frames)
+      if (f.kind == FrameKind::kUser) {
+        leaf = &f;
+        break;
+      }
+    if (!leaf) continue;
+    const Mapping* m = c.mapping(pid, leaf->address);
+    if (m && m->path == fs::canonical(EBT_WORKLOAD_BIN).string()) in_exe++;
+    if (c.symbol(pid, leaf->address) == "ebt_busy_function") named++;
+  }
+  EXPECT_GT(in_exe, n * 8 / 10);
+  EXPECT_GT(named, n * 7 / 10);
+
+  // The embedded table of the executable names the function and has lines for it.
+  const Mapping* exe_map = nullptr;
+  for (const auto& m : c.mappings)
+    if (m.pid == pid && m.path == fs::canonical(EBT_WORKLOAD_BIN).string()) exe_map = &m;
+  ASSERT_NE(exe_map, nullptr);
+  ASSERT_FALSE(exe_map->build_id.empty());
+  const SymbolTable* t = c.table(exe_map->build_id);
+  ASSERT_NE(t, nullptr);
+  EXPECT_FALSE(t->segments.empty());
+  bool has_sym = false;
+  for (const auto& s : t->symbols) has_sym |= s.name == "ebt_busy_function";
+  EXPECT_TRUE(has_sym);
+  bool has_line = false;
+  for (const auto& loc : t->locations)
+    for (const auto& f : loc.frames)
+      has_line |= f.function == "ebt_busy_function" && f.file.find("workload.c") != std::string::npos && f.line > 0;
+  EXPECT_TRUE(has_line);
+}
+
+TEST(Record, RunningPid) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir;
+  pid_t busy = spawn({EBT_WORKLOAD_BIN, "busy", "20"}, "");
+  std::string out = dir / "pid.ebt";
+  Result r = run(record_cmd(out, {"-F", "499", "-d", "1", "-p", std::to_string(busy)}), dir);
+  kill(busy, SIGKILL);
+  wait_rc(busy);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  Capture c = Capture::load(out);
+  expect_consistent_end(c);
+  ASSERT_NE(c.process(uint32_t(busy)), nullptr);
+  EXPECT_EQ(c.process(uint32_t(busy))->comm, "record_workload");
+  EXPECT_GT(c.samples_of(uint32_t(busy)), 100u);
+  for (const auto& s : c.samples) EXPECT_EQ(s.pid, uint32_t(busy));
+  bool has_exe_mapping = false;
+  for (const auto& m : c.mappings)
+    has_exe_mapping |= m.pid == uint32_t(busy) && m.path == fs::canonical(EBT_WORKLOAD_BIN).string();
+  EXPECT_TRUE(has_exe_mapping);
+}
+
+TEST(Record, FollowsForkedChildren) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir;
+  std::string out = dir / "fork.ebt";
+  Result r = run(record_cmd(out, {"-F", "999", "--", EBT_WORKLOAD_BIN, "fork", "1"}), dir);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  Capture c = Capture::load(out);
+  expect_consistent_end(c);
+  auto pids = workload_pids(c);
+  ASSERT_FALSE(pids.empty());
+  // The burning child: samples, described with its parent, named frames.
+  std::map<uint32_t, size_t> per_pid;
+  for (const auto& s : c.samples) per_pid[s.pid]++;
+  uint32_t hot = 0;
+  for (auto [pid, n] : per_pid)
+    if (!hot || n > per_pid[hot]) hot = pid;
+  ASSERT_NE(hot, 0u);
+  EXPECT_GT(per_pid[hot], 200u);
+  const ProcessInfo* child = c.process(hot);
+  ASSERT_NE(child, nullptr);
+  const ProcessInfo* parent = c.process(child->ppid);
+  ASSERT_NE(parent, nullptr) << "the forking parent is described too";
+  EXPECT_EQ(parent->cmdline, (std::vector<std::string>{EBT_WORKLOAD_BIN, "fork", "1"}));
+  size_t named = 0;
+  for (const auto& s : c.samples) {
+    if (s.pid != hot || !s.stack_id) continue;
+    for (const auto& f : c.stacks.at(s.stack_id).frames)
+      if (f.kind == FrameKind::kUser) {
+        named += c.symbol(hot, f.address) == "ebt_busy_function";
+        break;
+      }
+  }
+  EXPECT_GT(named, per_pid[hot] * 7 / 10);
+}
+
+TEST(Record, LibraryLoadedWhileRecording) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir;
+  // A copy with a fresh name, so nothing else on the system has it mapped.
+  std::string lib = dir / "libebt_late_plugin.so";
+  fs::copy_file(EBT_PLUGIN_LIB, lib);
+  std::string out = dir / "dlopen.ebt";
+  Result r = run(record_cmd(out, {"-F", "999", "--", EBT_WORKLOAD_BIN, "dlopen", "1", lib}), dir);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  Capture c = Capture::load(out);
+  expect_consistent_end(c);
+  auto pids = workload_pids(c);
+  ASSERT_EQ(pids.size(), 1u);
+  uint32_t pid = pids[0];
+  const Mapping* plugin = nullptr;
+  for (const auto& m : c.mappings)
+    if (m.pid == pid && m.path == lib) plugin = &m;
+  ASSERT_NE(plugin, nullptr) << "mapping of the dlopen'ed library not recorded";
+  EXPECT_FALSE(plugin->build_id.empty());
+  const SymbolTable* t = c.table(plugin->build_id);
+  ASSERT_NE(t, nullptr) << "no embedded symbols for the dlopen'ed library";
+  bool has_sym = false;
+  for (const auto& s : t->symbols) has_sym |= s.name == "plugin_burn";
+  EXPECT_TRUE(has_sym);
+  size_t in_plugin = 0;
+  for (const auto& s : c.samples) {
+    if (!s.stack_id) continue;
+    for (const auto& f : c.stacks.at(s.stack_id).frames) {
+      std::string name = c.symbol(pid, f.address);
+      if (f.kind == FrameKind::kUser && (name == "plugin_burn" || name == "plugin_step")) {
+        in_plugin++;
+        break;
+      }
+    }
+  }
+  EXPECT_GT(in_plugin, 200u);
+}
+
+TEST(Record, KernelFramesAndSymbols) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir;
+  std::string out = dir / "sys.ebt";
+  Result r = run(record_cmd(out, {"-F", "999", "--", EBT_WORKLOAD_BIN, "syscalls", "1"}), dir);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  Capture c = Capture::load(out);
+  expect_consistent_end(c);
+  ASSERT_EQ(c.kernel.size(), 1u);
+  const auto& ks = c.kernel[0].symbols;
+  ASSERT_GE(ks.size(), 2u);
+  EXPECT_TRUE(std::is_sorted(ks.begin(), ks.end(),
+                             [](const KernelSymbol& a, const KernelSymbol& b) { return a.address < b.address; }));
+  size_t with_kernel = 0, bounded = 0, frames = 0;
+  bool read_path = false;
+  for (const auto& s : c.samples) {
+    if (!s.stack_id) continue;
+    const Stack& st = c.stacks.at(s.stack_id);
+    bool any = false;
+    for (const auto& f : st.frames) {
+      if (f.kind != FrameKind::kKernel) continue;
+      any = true;
+      frames++;
+      auto it = std::upper_bound(ks.begin(), ks.end(), f.address,
+                                 [](uint64_t a, const KernelSymbol& k) { return a < k.address; });
+      if (it != ks.begin() && it != ks.end()) {
+        bounded++;
+        std::string name = (it - 1)->name;
+        read_path |= name.find("read") != std::string::npos;
+      }
+    }
+    with_kernel += any;
+  }
+  EXPECT_GT(with_kernel, c.samples.size() / 4) << "read(/dev/zero) should spend time in the kernel";
+  EXPECT_EQ(bounded, frames) << "every kernel address needs a symbol and its bound";
+  EXPECT_TRUE(read_path) << "expected a *read* kernel function (ksys_read, vfs_read...)";
+}
+
+TEST(Record, NoEmbed) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir;
+  std::string out = dir / "noembed.ebt";
+  Result r = run(record_cmd(out, {"-F", "999", "--no-embed", "--", EBT_WORKLOAD_BIN, "syscalls", "0.3"}), dir);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  Capture c = Capture::load(out);
+  expect_consistent_end(c);
+  EXPECT_GT(c.samples.size(), 0u);
+  EXPECT_TRUE(c.tables.empty());
+  EXPECT_TRUE(c.kernel.empty());
+  EXPECT_FALSE(c.mappings.empty()) << "mappings with build-ids are still recorded";
+}
+
+TEST(Record, UnknownPidIsBadInput) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir;
+  // The highest pid_max value is never a live pid unless pid_max was raised to it.
+  Result r = run(record_cmd(dir / "x.ebt", {"-d", "1", "-p", "4194304"}), dir);
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("no such process: 4194304"), std::string::npos) << r.err;
+}
+
+TEST(Record, CommandNotFoundIsBadInput) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir;
+  Result r = run(record_cmd(dir / "x.ebt", {"--", "/nonexistent/ebt-no-such-command"}), dir);
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("command not found: /nonexistent/ebt-no-such-command"), std::string::npos) << r.err;
+  Result r2 = run(record_cmd(dir / "y.ebt", {"--", "ebt-no-such-command-in-path"}), dir);
+  EXPECT_EQ(r2.rc, 2) << r2.err;
+  EXPECT_NE(r2.err.find("command not found: ebt-no-such-command-in-path"), std::string::npos) << r2.err;
+}
+
+TEST(Record, WithoutPrivilegesExplains) {
+  EBT_REQUIRE_BPF_OR_SKIP();  // needs root to drop to nobody
+  if (access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "setpriv (util-linux) missing";
+  TempDir dir;
+  Result r = run({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", EBT_EBTRACE_BIN,
+                  "record", "-d", "1", "-o", dir / "x.ebt"},
+                 dir);
+  EXPECT_EQ(r.rc, 1) << r.err;
+  EXPECT_NE(r.err.find("ebtrace record needs root (CAP_BPF and CAP_PERFMON); run it with sudo"), std::string::npos)
+      << r.err;
+}
+
+TEST(Record, SigintFinalizesCapture) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir;
+  std::string out = dir / "int.ebt", ready = dir / "ready";
+  std::string err = dir / "stderr.txt";
+  pid_t rec = spawn(record_cmd(out, {"-F", "999", "--ready-file", ready, "--", EBT_WORKLOAD_BIN, "busy", "30"}),
+                    err);
+  ASSERT_TRUE(wait_for_file(ready, 20)) << slurp(err);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  kill(rec, SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(rec, SIGINT);  // an impatient second Ctrl-C still gets a finished file
+  auto t0 = std::chrono::steady_clock::now();
+  int rc = wait_rc(rec);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(rc, 0) << slurp(err);
+  EXPECT_LT(secs, 10.0);
+  Capture c = Capture::load(out);
+  expect_consistent_end(c);
+  auto pids = workload_pids(c);
+  ASSERT_EQ(pids.size(), 1u);
+  EXPECT_GT(c.samples_of(pids[0]), 100u);
+  // The workload was ended with the recording (SIGTERM), not left running.
+  EXPECT_EQ(kill(pid_t(pids[0]), 0), -1);
+}
+
+TEST(Record, LostEventsAccounted) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir;
+  // A tiny ring buffer at a high rate on a busy command: drops may or may not
+  // happen, but whatever was dropped is counted and matches SessionEnd.
+  std::string out = dir / "lost.ebt";
+  Result r = run(record_cmd(out, {"-F", "4999", "--buffer-size", "4K", "--", EBT_WORKLOAD_BIN, "busy", "0.5"}), dir);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  Capture c = Capture::load(out);
+  expect_consistent_end(c);
+  for (const auto& l : c.lost) EXPECT_GT(l.count, 0u);
+  EXPECT_NE(r.err.find(std::to_string(c.ends[0].lost) + " lost"), std::string::npos) << r.err;
+}
+
+}  // namespace
