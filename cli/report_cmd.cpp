@@ -1,11 +1,180 @@
+// `ebtrace report`: symbolize a capture offline and print a text summary, folded
+// stacks, or an interactive SVG flame graph.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "cli/capture_arg.h"
 #include "cli/commands.h"
 #include "common/error.h"
+#include "report/aggregate.h"
+#include "report/flamegraph_svg.h"
+#include "report/folded.h"
+#include "report/load.h"
+#include "report/text_report.h"
 
 namespace ebt::cli {
+namespace {
+
+struct ReportArgs {
+  CaptureArg capture;
+  bool folded = false;
+  std::string output;
+  std::string flamegraph;
+  std::string title;
+  size_t top = 30;
+  std::string pids, tids, comms, time;
+  bool no_kernel = false;
+  bool no_inline = false;
+  std::vector<std::string> symfs;
+  bool debuginfod = true;
+  bool no_debuginfod = false;
+  bool verbose = false;
+};
+
+std::string describe_filters(const ReportArgs& a) {
+  std::string s;
+  auto add = [&](const std::string& part) { s += (s.empty() ? "" : " ") + part; };
+  if (!a.pids.empty()) add("--pid " + a.pids);
+  if (!a.tids.empty()) add("--tid " + a.tids);
+  if (!a.comms.empty()) add("--comm " + a.comms);
+  if (!a.time.empty()) add("--time " + a.time);
+  if (a.no_kernel) add("--no-kernel");
+  if (a.no_inline) add("--no-inline");
+  return s;
+}
+
+// Writes through a temporary file so a failed run never leaves half an output.
+void write_file(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw RuntimeFailure("cannot write " + path + ": " + std::strerror(errno));
+    f << content;
+    f.flush();
+    if (!f) throw RuntimeFailure("cannot write " + path + ": " + std::strerror(errno));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw RuntimeFailure("cannot write " + path + ": " + std::strerror(errno));
+  }
+}
+
+int run_report(const ReportArgs& a) {
+  std::string input;
+  if (a.capture.positional.empty() && a.capture.input.empty()) {
+    input = "capture.ebt";  // like perf's perf.data
+  } else {
+    input = a.capture.path("report");
+  }
+  report::Filter filter;
+  if (!a.pids.empty()) filter.pids = report::parse_id_list(a.pids, "--pid");
+  if (!a.tids.empty()) filter.tids = report::parse_id_list(a.tids, "--tid");
+  if (!a.comms.empty()) filter.comms = report::parse_name_list(a.comms);
+  if (!a.time.empty()) report::parse_time_range(a.time, filter);
+  filter.no_kernel = a.no_kernel;
+  filter.no_inline = a.no_inline;
+
+  symbolize::SymbolizerOptions sym;
+  sym.symfs = a.symfs;
+  sym.inline_frames = !a.no_inline;
+  sym.debuginfod = a.debuginfod && !a.no_debuginfod && std::getenv("DEBUGINFOD_URLS") != nullptr &&
+                   *std::getenv("DEBUGINFOD_URLS") != '\0';
+
+  auto profile = report::load_profile(input, sym);
+  for (const auto& w : profile->warnings) std::fprintf(stderr, "ebtrace: warning: %s\n", w.c_str());
+  if (profile->samples.empty()) {
+    std::fprintf(stderr, "ebtrace: warning: %s holds no on-CPU samples\n", input.c_str());
+  }
+  report::StackAggregate stacks = report::aggregate(*profile, profile->samples, filter);
+
+  if (a.verbose) {
+    for (const auto& o : profile->symbolizer.objects()) {
+      std::string file = o.file.empty() ? "" : " " + o.file;
+      std::fprintf(stderr, "ebtrace: symbols: %s (build-id %s): %s%s%s\n", o.path.c_str(),
+                   o.build_id.empty() ? "none" : o.build_id.c_str(), symbolize::symbol_source_name(o.names),
+                   file.c_str(), o.dwarf ? " +dwarf" : "");
+      for (const auto& r : o.rejected) std::fprintf(stderr, "ebtrace:   refused %s\n", r.c_str());
+    }
+  }
+
+  bool text = !a.folded && a.flamegraph.empty();
+  if (!a.flamegraph.empty()) {
+    report::FlameGraphOptions fo;
+    fo.title = a.title.empty() ? "CPU Flame Graph" : a.title;
+    fo.subtitle = report::flamegraph_subtitle(*profile, stacks);
+    fo.unit = stacks.unit;
+    std::ostringstream svg;
+    report::write_flamegraph_svg(*profile, stacks, fo, svg);
+    write_file(a.flamegraph, svg.str());
+    std::fprintf(stderr, "ebtrace: wrote %s (%llu %s, %zu stacks)\n", a.flamegraph.c_str(),
+                 static_cast<unsigned long long>(stacks.total_weight), stacks.unit.c_str(),
+                 stacks.stacks.size());
+  }
+  if (a.folded || text) {
+    std::ostringstream out;
+    if (a.folded) {
+      report::write_folded(*profile, stacks, out);
+    } else {
+      report::TextReportOptions to;
+      to.top = a.top;
+      to.input = input;
+      to.filters = describe_filters(a);
+      report::write_text_report(*profile, stacks, to, out);
+    }
+    if (a.output.empty() || a.output == "-") {
+      std::fwrite(out.str().data(), 1, out.str().size(), stdout);
+      if (std::fflush(stdout) != 0) throw RuntimeFailure("cannot write to stdout");
+    } else {
+      write_file(a.output, out.str());
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
 
 void add_report_command(CLI::App& app, RunFn& run) {
-  auto* sub = app.add_subcommand("report", "(not implemented yet)");
-  sub->callback([&run] { run = [] () -> int { throw RuntimeFailure("report: not implemented yet"); }; });
+  auto* sub = app.add_subcommand(
+      "report", "Symbolize a capture offline: text summary, folded stacks, or an SVG flame graph");
+  auto a = std::make_shared<ReportArgs>();
+  a->capture.add_to(sub);
+  sub->add_flag("--folded", a->folded,
+                "Print FlameGraph collapsed stacks (comm;root;...;leaf COUNT) instead of the text report");
+  sub->add_option("-o,--output", a->output, "Write the text report or folded stacks to FILE (default stdout)")
+      ->type_name("FILE");
+  sub->add_option("--flamegraph", a->flamegraph, "Write an interactive SVG flame graph to FILE")
+      ->type_name("FILE");
+  sub->add_option("--title", a->title, "Flame graph title");
+  sub->add_option("--top", a->top, "Lines per table in the text report (default 30)")->type_name("N");
+  sub->add_option("--pid", a->pids, "Only these processes (comma-separated pids)")->type_name("PID[,PID...]");
+  sub->add_option("--tid", a->tids, "Only these threads (comma-separated tids)")->type_name("TID[,TID...]");
+  sub->add_option("--comm", a->comms, "Only these commands (thread or process name, comma-separated)")
+      ->type_name("NAME[,NAME...]");
+  sub->add_option("--time", a->time,
+                  "Only samples in START,END seconds from capture start; either side optional (e.g. 2.5, or ,10)")
+      ->type_name("START,END");
+  sub->add_flag("--no-kernel", a->no_kernel, "Hide kernel frames");
+  sub->add_flag("--no-inline", a->no_inline, "Hide inlined-function frames");
+  sub->add_option("--symfs", a->symfs,
+                  "Look for binaries/debug files under DIR (DIR/<path>, DIR/.build-id/xx/rest.debug); repeatable")
+      ->type_name("DIR");
+  sub->add_flag("--debuginfod,!--no-debuginfod", a->debuginfod,
+                "Ask debuginfod servers (DEBUGINFOD_URLS) for debug files (default: on when DEBUGINFOD_URLS is set)");
+  sub->add_flag("-v,--verbose", a->verbose, "Say on stderr where each object's symbols came from");
+  sub->footer(std::string(kReadExitCodes) +
+              "\nEXAMPLES:\n"
+              "  ebtrace report                                   # text summary of ./capture.ebt\n"
+              "  ebtrace report -i capture.ebt --flamegraph cpu.svg\n"
+              "  ebtrace report capture.ebt --folded > out.folded # for flamegraph.pl / inferno / speedscope\n"
+              "  ebtrace report capture.ebt --pid 1234 --time 5,15 --no-kernel\n"
+              "  ebtrace report capture.ebt --symfs /srv/debug    # when the capture was recorded with --no-embed");
+  sub->callback([&run, a] { run = [a] { return run_report(*a); }; });
 }
 
 }  // namespace ebt::cli

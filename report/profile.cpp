@@ -1,6 +1,8 @@
 #include "report/profile.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 
 namespace ebt::report {
 
@@ -75,6 +77,24 @@ uint64_t Profile::start_ns() const {
 uint64_t Profile::end_ns() const {
   if (end && end->end_ns != 0) return end->end_ns;
   return std::max(last_sample_ns, start_ns());
+}
+
+uint64_t Profile::to_realtime(uint64_t monotonic_ns) const {
+  if (session.clock_realtime_ns == 0) return 0;
+  return session.clock_realtime_ns + (monotonic_ns - session.clock_monotonic_ns);
+}
+
+std::string wall_clock_utc(uint64_t realtime_ns) {
+  if (realtime_ns == 0) return "?";
+  time_t secs = static_cast<time_t>(realtime_ns / 1000000000ull);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char date[48];
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
+  char out[80];
+  std::snprintf(out, sizeof out, "%s.%03u UTC", date,
+                static_cast<unsigned>((realtime_ns % 1000000000ull) / 1000000));
+  return out;
 }
 
 void ProfileBuilder::on(const SessionEnd& e) { p_.end = e; }

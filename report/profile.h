@@ -96,6 +96,8 @@ class Profile {
   // Time origin for --time and displays: session start, else the first sample.
   uint64_t start_ns() const;
   uint64_t end_ns() const;  // SessionEnd, else the last sample
+  // Monotonic -> realtime ns through the session's clock pair (0 if unknown).
+  uint64_t to_realtime(uint64_t monotonic_ns) const;
   uint64_t first_sample_ns = UINT64_MAX;
   uint64_t last_sample_ns = 0;
 
@@ -118,6 +120,9 @@ class Profile {
   std::unordered_map<StackKey, std::vector<uint32_t>, StackKeyHash> symbolized_;
   std::vector<symbolize::SymFrame> scratch_;
 };
+
+// "2026-11-22 10:00:00.123 UTC"; "?" for 0.
+std::string wall_clock_utc(uint64_t realtime_ns);
 
 // Feeds decoded records into a Profile; usable with CaptureReader or directly.
 class ProfileBuilder : public format::RecordVisitor {
