@@ -36,22 +36,25 @@ static __always_inline void emit_task(__u64 pid_tgid, __u32 op, __u32 parent_pid
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* Raw tracepoints: no trace-event record is built, and detaching one does not
+ * wait for an RCU grace period (a perf tracepoint does, ~60 ms each). */
+
 /* task_newtask runs in the parent and, unlike sched_process_fork, carries the
  * clone flags, which tell a new process from a new thread. */
-SEC("tracepoint/task/task_newtask")
-int ebt_task_newtask(struct trace_event_raw_task_newtask *ctx)
+SEC("raw_tp/task_newtask")
+int BPF_PROG(ebt_task_newtask, struct task_struct *task, __u64 clone_flags)
 {
 	__u64 parent = bpf_get_current_pid_tgid();
 	__u32 parent_tgid = parent >> 32;
-	__u32 child = ctx->pid;
-	int thread = (ctx->clone_flags & CLONE_THREAD) != 0;
+	__u32 child = BPF_CORE_READ(task, pid);
+	int thread = (clone_flags & CLONE_THREAD) != 0;
 	__u32 child_tgid = thread ? parent_tgid : child;
 	char comm[EBT_TASK_COMM_LEN];
 	__u8 one = 1;
 
 	if (!thread && ebt_filter.by_pid && bpf_map_lookup_elem(&targets, &parent_tgid))
 		bpf_map_update_elem(&targets, &child_tgid, &one, BPF_ANY);
-	bpf_probe_read_kernel(comm, sizeof(comm), ctx->comm);
+	BPF_CORE_READ_STR_INTO(&comm, task, comm);
 	if (!ebt_task_wanted(child_tgid, comm))
 		return 0;
 	emit_task(((__u64)child_tgid << 32) | child, thread ? EBT_TASK_CLONE : EBT_TASK_FORK,
@@ -59,8 +62,8 @@ int ebt_task_newtask(struct trace_event_raw_task_newtask *ctx)
 	return 0;
 }
 
-SEC("tracepoint/sched/sched_process_exec")
-int ebt_exec(struct trace_event_raw_sched_process_exec *ctx)
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(ebt_exec)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	char comm[EBT_TASK_COMM_LEN];
@@ -72,8 +75,8 @@ int ebt_exec(struct trace_event_raw_sched_process_exec *ctx)
 	return 0;
 }
 
-SEC("tracepoint/sched/sched_process_exit")
-int ebt_exit(void *ctx)
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(ebt_exit)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
@@ -98,15 +101,15 @@ int ebt_exit(void *ctx)
 	return 0;
 }
 
-SEC("tracepoint/task/task_rename")
-int ebt_rename(struct trace_event_raw_task_rename *ctx)
+SEC("raw_tp/task_rename")
+int BPF_PROG(ebt_rename, struct task_struct *task, const char *newcomm)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	char comm[EBT_TASK_COMM_LEN];
 
-	bpf_probe_read_kernel(comm, sizeof(comm), ctx->newcomm);
-	if ((__u32)ctx->pid != (__u32)pid_tgid)
+	if ((__u32)BPF_CORE_READ(task, pid) != (__u32)pid_tgid)
 		return 0; /* renamed through /proc by another task: rare, seen at next sample */
+	bpf_probe_read_kernel_str(comm, sizeof(comm), newcomm);
 	if (!ebt_task_wanted(pid_tgid >> 32, comm))
 		return 0;
 	emit_task(pid_tgid, EBT_TASK_COMM, 0, 0, comm);

@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <thread>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -194,6 +195,7 @@ class Recorder::Impl : public RecordContext, public TaskObserver {
   void write_lost();
   uint64_t write_symbols();
   bool child_running();
+  bool targets_alive() const;
 
   RecordOptions opts_;
   TargetFilter filter_;
@@ -310,6 +312,13 @@ void Recorder::Impl::release_command() {
     if (e == ENOENT) throw BadInput("command not found: " + opts_.command[0]);
     throw BadInput("cannot execute " + opts_.command[0] + ": " + strerror(e));
   }
+}
+
+bool Recorder::Impl::targets_alive() const {
+  uint32_t key;
+  // bpf/task.bpf.c removes a target when its last thread exits.
+  if (bpf_map_get_next_key(maps_.targets_fd, nullptr, &key) == 0) return true;
+  return errno != ENOENT;
 }
 
 bool Recorder::Impl::child_running() {
@@ -585,6 +594,7 @@ void Recorder::Impl::poll_loop(const std::atomic<bool>* stop) {
     writer_->tick();
     if (Clock::now() >= deadline) break;
     if (has_child && !child_running()) break;
+    if (!has_child && filter_.by_pid && !targets_alive()) break;  // like perf -p: all gone
   }
 }
 
@@ -623,6 +633,9 @@ RecordSummary Recorder::Impl::run(const std::atomic<bool>* stop) {
   rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
   setrlimit(RLIMIT_MEMLOCK, &unlimited);  // kernels before 5.11 charge BPF maps here
   set_libbpf_verbose(opts_.verbose);
+  // Line info for the embedded tables comes from local files only: never make
+  // the recorder wait on a debuginfod server (libdwfl would honour this).
+  unsetenv("DEBUGINFOD_URLS");
   boot_minus_mono_ = boot_minus_mono_ns();
 
   create_shared_maps();
@@ -651,7 +664,11 @@ RecordSummary Recorder::Impl::run(const std::atomic<bool>* stop) {
 
   poll_loop(stop);
 
-  for (auto& p : probes_) p->detach();
+  // Detaching a tracepoint waits for an RCU grace period (~60 ms here, per
+  // link): do it on the side while the capture is completed. Families' detach()
+  // only destroys links, so it does not race with handle()/finish().
+  std::vector<std::thread> detachers;
+  for (auto& p : probes_) detachers.emplace_back([probe = p.get()] { probe->detach(); });
   ring_buffer__consume(rb_);
   if (child_ > 0 && child_running()) {
     kill(child_, SIGTERM);  // stopped by -d or a signal: like perf, end the workload
@@ -661,6 +678,7 @@ RecordSummary Recorder::Impl::run(const std::atomic<bool>* stop) {
   for (auto& p : probes_) p->finish(*this);
   write_lost();
   uint64_t symbol_bytes = opts_.embed ? write_symbols() : 0;
+  for (auto& t : detachers) t.join();
 
   SessionEnd end;
   end.end_ns = monotonic_ns();

@@ -4,6 +4,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #include "common/error.h"
 #include "record/bpf_util.h"
@@ -40,25 +42,35 @@ class TaskProbe : public Probe {
       const char* hook;
       bool required;
     } hooks[] = {
-        {skel_->progs.ebt_task_newtask, &skel_->links.ebt_task_newtask, "task:task_newtask", true},
-        {skel_->progs.ebt_exec, &skel_->links.ebt_exec, "sched:sched_process_exec", true},
-        {skel_->progs.ebt_exit, &skel_->links.ebt_exit, "sched:sched_process_exit", true},
-        {skel_->progs.ebt_rename, &skel_->links.ebt_rename, "task:task_rename", false},
+        {skel_->progs.ebt_task_newtask, &skel_->links.ebt_task_newtask, "raw_tp task_newtask", true},
+        {skel_->progs.ebt_exec, &skel_->links.ebt_exec, "raw_tp sched_process_exec", true},
+        {skel_->progs.ebt_exit, &skel_->links.ebt_exit, "raw_tp sched_process_exit", true},
+        {skel_->progs.ebt_rename, &skel_->links.ebt_rename, "raw_tp task_rename", false},
         {skel_->progs.ebt_enter_mmap, &skel_->links.ebt_enter_mmap, "syscalls:sys_enter_mmap", false},
         {skel_->progs.ebt_exit_mmap, &skel_->links.ebt_exit_mmap, "syscalls:sys_exit_mmap", false},
     };
     for (auto& h : hooks) {
       *h.link = bpf_program__attach(h.prog);
       if (!*h.link && h.required)
-        throw RuntimeFailure(std::string("task: attaching to tracepoint ") + h.hook + " failed: " + strerror(errno));
+        throw RuntimeFailure(std::string("task: attaching to ") + h.hook + " failed: " + strerror(errno));
       if (!*h.link)
-        std::fprintf(stderr, "ebtrace: warning: tracepoint %s unavailable (%s); %s\n", h.hook, strerror(errno),
+        std::fprintf(stderr, "ebtrace: warning: %s unavailable (%s); %s\n", h.hook, strerror(errno),
                      "libraries loaded later are found at the next sample instead");
     }
   }
 
   void detach() override {
-    if (skel_) task_bpf__detach(skel_);
+    if (!skel_) return;
+    // Each tracepoint link waits for an RCU grace period when destroyed: do
+    // them side by side.
+    std::vector<std::thread> threads;
+    for (bpf_link** l : {&skel_->links.ebt_task_newtask, &skel_->links.ebt_exec, &skel_->links.ebt_exit,
+                         &skel_->links.ebt_rename, &skel_->links.ebt_enter_mmap, &skel_->links.ebt_exit_mmap}) {
+      if (!*l) continue;
+      threads.emplace_back([link = *l] { bpf_link__destroy(link); });
+      *l = nullptr;
+    }
+    for (auto& t : threads) t.join();
   }
 
   void handle(const ebt_event_header& h, std::span<const uint8_t> event, RecordContext&) override {
