@@ -11,7 +11,7 @@
 namespace ebt::format {
 namespace {
 
-struct Run {
+struct CliRun {
   int rc = -1;
   std::string out, err;
 };
@@ -21,11 +21,11 @@ std::string slurp(const std::string& path) {
   return std::string(b.begin(), b.end());
 }
 
-Run ebtrace(const std::string& args) {
+CliRun ebtrace(const std::string& args) {
   const std::string out = testing::temp_path("cli.out"), err = testing::temp_path("cli.err");
   std::string cmd = std::string(EBTRACE_BIN) + " " + args + " >" + out + " 2>" + err;
   int status = std::system(cmd.c_str());
-  Run r;
+  CliRun r;
   r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = slurp(out);
   r.err = slurp(err);
@@ -52,7 +52,7 @@ std::string make_capture(const std::string& name) {
 
 TEST(Cli, InfoShowsSessionCountsSymbolsAndPayloadWarning) {
   const std::string path = make_capture("info.ebt");
-  Run r = ebtrace("info " + path);
+  CliRun r = ebtrace("info " + path);
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(r.err, "");
   for (const char* want : {"host:           testhost (x86_64), kernel 6.18.0-test",
@@ -65,7 +65,7 @@ TEST(Cli, InfoShowsSessionCountsSymbolsAndPayloadWarning) {
   EXPECT_NE(r.out.find("cpuSamples"), std::string::npos);
   EXPECT_NE(r.out.find("  500 "), std::string::npos) << r.out;
   // perf-style -i gives the same.
-  Run ri = ebtrace("info -i " + path);
+  CliRun ri = ebtrace("info -i " + path);
   EXPECT_EQ(ri.rc, 0);
   EXPECT_EQ(ri.out, r.out);
   ::unlink(path.c_str());
@@ -73,15 +73,15 @@ TEST(Cli, InfoShowsSessionCountsSymbolsAndPayloadWarning) {
 
 TEST(Cli, DumpPrintsOneJsonObjectPerRecord) {
   const std::string path = make_capture("dump.ebt");
-  Run r = ebtrace("dump " + path);
+  CliRun r = ebtrace("dump " + path);
   EXPECT_EQ(r.rc, 0) << r.err;
   // session, symbol table, stack, lost, session end, 500 samples, 1 syscall
   EXPECT_EQ(lines(r.out), 506u) << r.out.substr(0, 2000);
   EXPECT_NE(r.out.find(R"("payload":"GET")"), std::string::npos);
-  Run k = ebtrace("dump -i " + path + " --kind syscallEvent,stack");
+  CliRun k = ebtrace("dump -i " + path + " --kind syscallEvent,stack");
   EXPECT_EQ(k.rc, 0) << k.err;
   EXPECT_EQ(lines(k.out), 2u) << k.out;
-  Run bad = ebtrace("dump " + path + " --kind nosuchkind");
+  CliRun bad = ebtrace("dump " + path + " --kind nosuchkind");
   EXPECT_EQ(bad.rc, 2);
   EXPECT_NE(bad.err.find("unknown record kind 'nosuchkind'"), std::string::npos) << bad.err;
   ::unlink(path.c_str());
@@ -90,12 +90,12 @@ TEST(Cli, DumpPrintsOneJsonObjectPerRecord) {
 TEST(Cli, UnknownKindIsDumpedViaTheEmbeddedSchema) {
   const std::string path = testing::temp_path("cli-future.ebt");
   testing::write_future_capture(path);
-  Run r = ebtrace("dump " + path);
+  CliRun r = ebtrace("dump " + path);
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find(testing::kGadgetLine), std::string::npos) << r.out;
-  Run g = ebtrace("dump " + path + " --kind gadget");
+  CliRun g = ebtrace("dump " + path + " --kind gadget");
   EXPECT_EQ(g.out, std::string(testing::kGadgetLine) + "\n");
-  Run i = ebtrace("info " + path);
+  CliRun i = ebtrace("info " + path);
   EXPECT_EQ(i.rc, 0);
   EXPECT_NE(i.out.find("gadget (unknown to this ebtrace)"), std::string::npos) << i.out;
   ::unlink(path.c_str());
@@ -104,7 +104,7 @@ TEST(Cli, UnknownKindIsDumpedViaTheEmbeddedSchema) {
 TEST(Cli, BadFilesGiveOneLineAndExit2) {
   const std::string path = testing::temp_path("cli-bad.ebt");
   auto check = [&](const char* cmd, const std::string& needle) {
-    Run r = ebtrace(std::string(cmd) + " " + path);
+    CliRun r = ebtrace(std::string(cmd) + " " + path);
     EXPECT_EQ(r.rc, 2) << cmd << ": " << r.err;
     EXPECT_EQ(lines(r.err), 1u) << r.err;
     EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
@@ -125,7 +125,7 @@ TEST(Cli, BadFilesGiveOneLineAndExit2) {
     check(cmd, "capture format version 3.0 is newer than this ebtrace supports (1.x)");
     ::unlink(good.c_str());
   }
-  Run none = ebtrace("info");
+  CliRun none = ebtrace("info");
   EXPECT_EQ(none.rc, 2);
   ::unlink(path.c_str());
 }
@@ -139,7 +139,7 @@ TEST(Cli, DamagedBlockIsNamedRestIsPrintedExit2) {
   b[victim.offset + 56 + victim.compressed_bytes / 2] ^= 0x01;
   const std::string path = testing::temp_path("cli-dmg.ebt");
   testing::write_file(path, b.data(), b.size());
-  Run r = ebtrace("dump " + path);
+  CliRun r = ebtrace("dump " + path);
   EXPECT_EQ(r.rc, 2);
   EXPECT_EQ(lines(r.err), 1u) << r.err;
   EXPECT_NE(r.err.find("block " + std::to_string(victim.sequence) + " at offset " + std::to_string(victim.offset) +
@@ -147,7 +147,7 @@ TEST(Cli, DamagedBlockIsNamedRestIsPrintedExit2) {
             std::string::npos)
       << r.err;
   EXPECT_EQ(lines(r.out), 506u - victim.records);
-  Run i = ebtrace("info " + path);
+  CliRun i = ebtrace("info " + path);
   EXPECT_EQ(i.rc, 2);
   EXPECT_NE(i.err.find("payload checksum mismatch"), std::string::npos) << i.err;
   ::unlink(path.c_str());
@@ -159,12 +159,12 @@ TEST(Cli, MissingTrailerWarnsButExits0) {
   auto b = testing::read_file(good);
   const std::string path = testing::temp_path("cli-trunc.ebt");
   testing::write_file(path, b.data(), b.size() - 100);  // cut into the index block
-  Run r = ebtrace("info " + path);
+  CliRun r = ebtrace("info " + path);
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("no index"), std::string::npos);
   EXPECT_EQ(lines(r.err), 1u) << r.err;
   EXPECT_NE(r.err.find("recorder stopped before finishing"), std::string::npos) << r.err;
-  Run d = ebtrace("dump " + path);
+  CliRun d = ebtrace("dump " + path);
   EXPECT_EQ(d.rc, 0);
   EXPECT_EQ(lines(d.out), 506u);
   ::unlink(path.c_str());
@@ -173,7 +173,7 @@ TEST(Cli, MissingTrailerWarnsButExits0) {
 
 TEST(Cli, HelpDocumentsExitCodes) {
   for (const char* cmd : {"info --help", "dump --help"}) {
-    Run r = ebtrace(cmd);
+    CliRun r = ebtrace(cmd);
     EXPECT_EQ(r.rc, 0);
     EXPECT_NE(r.out.find("EXIT CODES"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("-i,--input"), std::string::npos) << r.out;
