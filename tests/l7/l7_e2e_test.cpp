@@ -1,0 +1,363 @@
+// End to end: real redis-server / nginx on loopback, recorded with
+// `ebtrace record --l7`, analysed with the L7 library. Counts must be exact;
+// latencies must agree with the client's own timing.
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <numeric>
+
+#include <gtest/gtest.h>
+
+#include "report/l7/l7_load.h"
+#include "tests/bpf_guard.h"
+#include "tests/l7/l7_harness.h"
+
+namespace ebt::test {
+namespace {
+
+using report::l7::GroupBy;
+using report::l7::LatencyRow;
+using report::l7::Protocol;
+using report::l7::Role;
+
+// ---------------------------------------------------------------- Redis client
+
+class RedisClient {
+ public:
+  explicit RedisClient(uint16_t port) : fd_(connect_loopback(port)) {
+    if (fd_ < 0) throw std::runtime_error("connect to redis");
+    sockaddr_in a{};
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    local_port_ = ntohs(a.sin_port);
+  }
+  ~RedisClient() { close(fd_); }
+  uint16_t local_port() const { return local_port_; }
+
+  static std::string encode(const std::vector<std::string>& args) {
+    std::string s = "*" + std::to_string(args.size()) + "\r\n";
+    for (const auto& a : args) s += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+    return s;
+  }
+  // Sends the commands with ONE write (a pipeline when there are several) and
+  // reads one reply each. Returns the replies' first lines.
+  std::vector<std::string> call(const std::vector<std::vector<std::string>>& cmds) {
+    std::string out;
+    for (const auto& c : cmds) out += encode(c);
+    if (write(fd_, out.data(), out.size()) != static_cast<ssize_t>(out.size()))
+      throw std::runtime_error("short write");
+    std::vector<std::string> replies;
+    for (size_t i = 0; i < cmds.size(); ++i) replies.push_back(read_reply());
+    return replies;
+  }
+
+ private:
+  std::string read_line() {
+    for (;;) {
+      size_t eol = buf_.find("\r\n");
+      if (eol != std::string::npos) {
+        std::string line = buf_.substr(0, eol);
+        buf_.erase(0, eol + 2);
+        return line;
+      }
+      fill();
+    }
+  }
+  void fill() {
+    char tmp[4096];
+    ssize_t n = read(fd_, tmp, sizeof tmp);
+    if (n <= 0) throw std::runtime_error("redis connection closed");
+    buf_.append(tmp, n);
+  }
+  std::string read_reply() {
+    std::string line = read_line();
+    if (!line.empty() && line[0] == '$') {
+      long n = std::stol(line.substr(1));
+      if (n >= 0) {
+        while (buf_.size() < static_cast<size_t>(n) + 2) fill();
+        buf_.erase(0, n + 2);
+      }
+    }
+    return line;
+  }
+
+  int fd_;
+  uint16_t local_port_ = 0;
+  std::string buf_;
+};
+
+struct MixResult {
+  std::map<std::string, std::vector<uint64_t>> single_ns;  // own timing of unpipelined commands
+  int errors = 0;
+  uint16_t local_port = 0;
+};
+
+uint64_t median(std::vector<uint64_t> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[(v.size() + 1) / 2 - 1];
+}
+
+// Exactly 1000 SET, 500 GET, 100 DEL, 50 INCR (on a string: 50 errors); 200 SETs
+// and 100 GETs in pipelines of 5 (each pipeline fits in 256 captured bytes).
+MixResult run_mix(uint16_t port) {
+  MixResult r;
+  RedisClient c(port);
+  r.local_port = c.local_port();
+  auto timed = [&](const std::vector<std::string>& cmd) {
+    auto t0 = std::chrono::steady_clock::now();
+    std::string reply = c.call({cmd})[0];
+    auto t1 = std::chrono::steady_clock::now();
+    r.single_ns[cmd[0]].push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+    if (!reply.empty() && reply[0] == '-') r.errors++;
+  };
+  auto key = [](int i) { return "key:" + std::to_string(i); };
+  auto val = [](int i) {
+    char b[16];
+    std::snprintf(b, sizeof b, "v%06d", i);
+    return std::string(b);
+  };
+  timed({"SET", "strkey", "abc"});
+  for (int i = 0; i < 799; ++i) timed({"SET", key(i), val(i)});
+  for (int b = 0; b < 40; ++b) {
+    std::vector<std::vector<std::string>> p;
+    for (int j = 0; j < 5; ++j) p.push_back({"SET", key(1000 + b * 5 + j), val(b * 5 + j)});
+    for (auto& reply : c.call(p))
+      if (reply[0] == '-') r.errors++;
+  }
+  for (int i = 0; i < 400; ++i) timed({"GET", key(i)});
+  for (int b = 0; b < 20; ++b) {
+    std::vector<std::vector<std::string>> p;
+    for (int j = 0; j < 5; ++j) p.push_back({"GET", key(1000 + b * 5 + j)});
+    for (auto& reply : c.call(p))
+      if (reply[0] == '-') r.errors++;
+  }
+  for (int i = 0; i < 100; ++i) timed({"DEL", key(i)});
+  for (int i = 0; i < 50; ++i) timed({"INCR", "strkey"});
+  return r;
+}
+
+// ---------------------------------------------------------------- recording
+
+class Recording {
+ public:
+  Recording(const fs::path& dir, const std::vector<std::string>& target_args) : cap_(dir / "cap.ebt") {
+    fs::path ready = dir / "ready";
+    std::vector<std::string> argv = {EBT_EBTRACE_BIN, "record", "--l7", "--no-cpu", "-o", cap_.string(),
+                                     "--ready-file", ready.string()};
+    argv.insert(argv.end(), target_args.begin(), target_args.end());
+    log_ = dir / "record.log";
+    rec_ = Child(argv, log_.string());
+    if (!wait_until([&] { return fs::exists(ready); }, 60))
+      throw std::runtime_error("recorder not ready: " + read_file(log_));
+  }
+  // Stops the recorder (SIGINT) and returns its exit status.
+  int stop() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the ring buffer drain
+    return rec_.stop(SIGINT, 60);
+  }
+  const fs::path& capture() const { return cap_; }
+  std::string log() const { return read_file(log_); }
+
+ private:
+  fs::path cap_;
+  fs::path log_;
+  Child rec_;
+};
+
+std::map<std::string, LatencyRow> rows_for(const report::l7::L7Analysis& a, Protocol p, Role role) {
+  std::map<std::string, LatencyRow> m;
+  for (const auto& r : report::l7::latency_rows(a, GroupBy::kNone))
+    if (r.protocol == p && r.role == role)
+      m[r.request + (r.status ? " " + std::to_string(r.status) : "")] = r;
+  return m;
+}
+
+// Recorded median vs the client's own median: the tolerance is 30 % or 100 us,
+// whichever is larger (both clocks see the same syscalls; the rest is the
+// client's own code between its clock reads and the syscalls).
+void expect_close(uint64_t recorded, uint64_t own, const char* what) {
+  double tol = std::max(0.3 * own, 100e3);
+  EXPECT_LE(std::abs(double(recorded) - double(own)), tol)
+      << what << ": recorded p50 " << recorded << " ns, client's own median " << own << " ns";
+}
+
+class RedisL7 : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    EBT_REQUIRE_BPF_OR_SKIP();
+    dir_ = make_temp_dir("ebt-l7");
+    port_ = free_port();
+    redis_ = Child({"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no", "--daemonize", "no"},
+                   (dir_ / "redis.log").string());
+    ASSERT_TRUE(wait_port(port_, 20)) << read_file(dir_ / "redis.log");
+  }
+  void TearDown() override {
+    redis_.stop(SIGTERM, 10);
+    std::error_code ec;
+    if (!dir_.empty()) fs::remove_all(dir_, ec);
+  }
+
+  void expect_exact_mix(const report::l7::L7Analysis& a, Role role) {
+    auto rows = rows_for(a, Protocol::kRedis, role);
+    ASSERT_EQ(rows.count("SET"), 1u);
+    ASSERT_EQ(rows.count("GET"), 1u);
+    ASSERT_EQ(rows.count("DEL"), 1u);
+    ASSERT_EQ(rows.count("INCR"), 1u);
+    EXPECT_EQ(rows["SET"].count, 1000u);
+    EXPECT_EQ(rows["GET"].count, 500u);
+    EXPECT_EQ(rows["DEL"].count, 100u);
+    EXPECT_EQ(rows["INCR"].count, 50u);
+    EXPECT_EQ(rows["SET"].errors + rows["GET"].errors + rows["DEL"].errors, 0u);
+    EXPECT_EQ(rows["INCR"].errors, 50u);
+    EXPECT_EQ(rows.size(), 4u) << "unexpected extra command rows";
+    for (const auto& c : a.connections)
+      if (c.protocol == Protocol::kRedis) EXPECT_EQ(c.truncated, 0u) << "conn " << c.id;
+  }
+
+  fs::path dir_;
+  uint16_t port_ = 0;
+  Child redis_;
+};
+
+TEST_F(RedisL7, ServerSideExactCountsAndLatency) {
+  Recording rec(dir_, {"-p", std::to_string(redis_.pid())});
+  MixResult own = run_mix(port_);
+  ASSERT_EQ(rec.stop(), 0) << rec.log();
+  ASSERT_EQ(own.errors, 50);
+
+  auto a = report::l7::analyze_l7(report::l7::load_l7_input(rec.capture().string()));
+  expect_exact_mix(a, Role::kServer);
+  auto rows = rows_for(a, Protocol::kRedis, Role::kServer);
+  // The server's view (request read -> reply written) lies inside the client's
+  // round trip, so it is shorter; and close to it on loopback.
+  for (const char* cmd : {"SET", "GET"}) {
+    uint64_t own_p50 = median(own.single_ns[cmd]);
+    std::printf("server-side %s: recorded p50 %.1f us, client's own median %.1f us\n", cmd,
+                rows[cmd].p50_ns / 1e3, own_p50 / 1e3);
+    EXPECT_LE(rows[cmd].p50_ns, own_p50) << cmd;
+    expect_close(rows[cmd].p50_ns, own_p50, cmd);
+  }
+
+  // The client's connection was opened and closed during the recording: its
+  // socket still has both addresses.
+  bool found = false;
+  for (const auto& [id, s] : a.sockets) {
+    if (s.remote_port != own.local_port) continue;
+    found = true;
+    EXPECT_EQ(s.family, AF_INET);
+    EXPECT_EQ(s.local_addr, (std::vector<uint8_t>{127, 0, 0, 1}));
+    EXPECT_EQ(s.remote_addr, (std::vector<uint8_t>{127, 0, 0, 1}));
+    EXPECT_EQ(s.local_port, port_);
+    EXPECT_EQ(s.pid, static_cast<uint32_t>(redis_.pid()));
+  }
+  EXPECT_TRUE(found) << "no SocketInfo for the client's connection (port " << own.local_port << ")";
+}
+
+TEST_F(RedisL7, ClientSideExactCountsAndLatency) {
+  // The client runs in a child process so that only it is recorded (-p).
+  int go[2], back[2];
+  ASSERT_EQ(pipe(go), 0);
+  ASSERT_EQ(pipe(back), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    char c;
+    if (read(go[0], &c, 1) != 1) _exit(2);
+    int rc = 0;
+    try {
+      MixResult r = run_mix(port_);
+      uint64_t out[3] = {median(r.single_ns["SET"]), median(r.single_ns["GET"]), uint64_t(r.errors)};
+      if (write(back[1], out, sizeof out) != sizeof out) rc = 3;
+    } catch (...) {
+      rc = 4;
+    }
+    _exit(rc);
+  }
+  close(go[0]);
+  close(back[1]);
+  int status = -1;
+  {
+    Recording rec(dir_, {"-p", std::to_string(pid)});
+    ASSERT_EQ(write(go[1], "g", 1), 1);
+    uint64_t own[3] = {};
+    ASSERT_EQ(read(back[0], own, sizeof own), static_cast<ssize_t>(sizeof own));
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    EXPECT_EQ(own[2], 50u);
+    int rs = rec.stop();
+    ASSERT_TRUE(rs == 0) << rs << " " << rec.log();
+
+    auto a = report::l7::analyze_l7(report::l7::load_l7_input(rec.capture().string()));
+    expect_exact_mix(a, Role::kClient);
+    auto rows = rows_for(a, Protocol::kRedis, Role::kClient);
+    std::printf("client-side SET: recorded p50 %.1f us, own median %.1f us; GET: %.1f vs %.1f us\n",
+                rows["SET"].p50_ns / 1e3, own[0] / 1e3, rows["GET"].p50_ns / 1e3, own[1] / 1e3);
+    expect_close(rows["SET"].p50_ns, own[0], "SET");
+    expect_close(rows["GET"].p50_ns, own[1], "GET");
+    EXPECT_TRUE(rows_for(a, Protocol::kRedis, Role::kServer).empty());
+  }
+  close(go[1]);
+  close(back[0]);
+}
+
+// ---------------------------------------------------------------- nginx
+
+TEST(NginxL7, KeepAliveRequestsPerPathAndStatus) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  fs::path dir = make_temp_dir("ebt-l7-nginx");
+  uint16_t port = free_port();
+  std::string d = dir.string();
+  {
+    FILE* f = fopen((dir / "nginx.conf").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fprintf(f,
+                 "daemon off;\nmaster_process off;\nworker_processes 1;\n"
+                 "error_log %s/error.log;\npid %s/nginx.pid;\n"
+                 "events { worker_connections 64; }\n"
+                 "http {\n  access_log off;\n  server_tokens off;\n"
+                 "  client_body_temp_path %s/body;\n  proxy_temp_path %s/proxy;\n"
+                 "  fastcgi_temp_path %s/fastcgi;\n  uwsgi_temp_path %s/uwsgi;\n  scgi_temp_path %s/scgi;\n"
+                 "  server {\n    listen 127.0.0.1:%u;\n"
+                 "    location = /ok { return 200 \"hello\\n\"; }\n"
+                 "    location / { return 404; }\n  }\n}\n",
+                 d.c_str(), d.c_str(), d.c_str(), d.c_str(), d.c_str(), d.c_str(), d.c_str(), port);
+    fclose(f);
+  }
+  Child nginx({"nginx", "-p", d, "-c", (dir / "nginx.conf").string()}, (dir / "nginx.out").string());
+  ASSERT_TRUE(wait_port(port, 20)) << read_file(dir / "nginx.out") << read_file(dir / "error.log");
+  {
+    Recording rec(dir, {"-p", std::to_string(nginx.pid())});
+    std::string base = "http://127.0.0.1:" + std::to_string(port);
+    // One curl, many URLs: curl keeps the connection alive between them.
+    Child curl({"curl", "-s", "-S", base + "/ok?n=[1-30]", base + "/missing?n=[1-20]"},
+               (dir / "curl.out").string());
+    ASSERT_EQ(curl.stop(0, 60), 0) << read_file(dir / "curl.out");
+    ASSERT_EQ(rec.stop(), 0) << rec.log();
+
+    auto a = report::l7::analyze_l7(report::l7::load_l7_input(rec.capture().string()));
+    auto rows = rows_for(a, Protocol::kHttp, Role::kServer);
+    ASSERT_EQ(rows.count("GET /ok 200"), 1u);
+    ASSERT_EQ(rows.count("GET /missing 404"), 1u);
+    EXPECT_EQ(rows["GET /ok 200"].count, 30u);
+    EXPECT_EQ(rows["GET /ok 200"].errors, 0u);
+    EXPECT_EQ(rows["GET /missing 404"].count, 20u);
+    EXPECT_EQ(rows["GET /missing 404"].errors, 20u);
+    EXPECT_EQ(rows.size(), 2u);
+    int http_conns = 0;
+    for (const auto& c : a.connections)
+      if (c.protocol == Protocol::kHttp) {
+        http_conns++;
+        EXPECT_EQ(c.truncated, 0u);
+        EXPECT_EQ(c.unanswered, 0u);
+      }
+    EXPECT_EQ(http_conns, 1) << "the 50 requests should share one keep-alive connection";
+  }
+  nginx.stop(SIGQUIT, 10);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+}  // namespace
+}  // namespace ebt::test
