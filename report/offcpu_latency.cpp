@@ -79,18 +79,13 @@ OffCpuLatency offcpu_latency(const std::vector<OffCpuInterval>& intervals,
   OffCpuLatency t;
   std::map<std::pair<uint32_t, uint32_t>, std::vector<uint64_t>> by_thread;
   std::map<std::string, std::vector<uint64_t>> by_frame;
-  std::map<uint32_t, std::string> frame_cache;
   for (const auto& iv : intervals) {
     t.intervals++;
     t.total_ns += iv.duration_ns;
     by_thread[{iv.pid, iv.tid}].push_back(iv.duration_ns);
-    auto it = frame_cache.find(iv.stack_id);
-    if (it == frame_cache.end()) {
-      std::string f = naming.top_frame ? naming.top_frame(iv.stack_id) : std::string();
-      if (f.empty()) f = "[unknown]";
-      it = frame_cache.emplace(iv.stack_id, std::move(f)).first;
-    }
-    by_frame[it->second].push_back(iv.duration_ns);
+    std::string f = naming.top_frame ? naming.top_frame(iv) : std::string();
+    if (f.empty()) f = "[unknown]";
+    by_frame[f].push_back(iv.duration_ns);
   }
   for (auto& [key, d] : by_thread) {
     OffCpuLatencyRow r;

@@ -48,8 +48,9 @@ struct OffCpuLatency {
 struct OffCpuNaming {
   // "comm" of a thread; empty -> "?".
   std::function<std::string(uint32_t pid, uint32_t tid)> thread_name;
-  // The frame that names where a stack blocked (see offcpu_top_frame()).
-  std::function<std::string(uint32_t stack_id)> top_frame;
+  // The frame that names where an interval blocked (report/offcpu_profile.h
+  // offcpu_top_frame()); cached per (pid, stack id) by the caller.
+  std::function<std::string(const OffCpuInterval&)> top_frame;
 };
 
 OffCpuLatency offcpu_latency(const std::vector<OffCpuInterval>& intervals,

@@ -53,8 +53,8 @@ std::vector<OffCpuInterval> synthetic() {
 OffCpuNaming naming() {
   OffCpuNaming n;
   n.thread_name = [](uint32_t, uint32_t tid) { return tid == 11 ? std::string("sleeper") : std::string(); };
-  n.top_frame = [](uint32_t id) {
-    switch (id) {
+  n.top_frame = [](const OffCpuInterval& iv) {
+    switch (iv.stack_id) {
       case 1: return std::string("sleep_in_a");
       case 2: return std::string("wait_in_b");
       default: return std::string("pipe_read");
