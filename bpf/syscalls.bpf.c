@@ -122,6 +122,7 @@ static __always_inline void emit_socket(struct sock *sk, __u64 id, int fd, __u64
 
 static __always_inline int on_enter(int fd, __u64 buf, __u64 buf_len, __u32 kind)
 {
+	__u64 now = bpf_ktime_get_ns(); /* before our own work: closest to the real enter */
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	char comm[EBT_TASK_COMM_LEN] = {};
 	struct pending p = {};
@@ -152,7 +153,7 @@ static __always_inline int on_enter(int fd, __u64 buf, __u64 buf_len, __u32 kind
 	if (sk && !bpf_map_lookup_elem(&seen_sockets, &ino))
 		emit_socket(sk, ino, fd, pid_tgid);
 
-	p.enter_ns = bpf_ktime_get_ns();
+	p.enter_ns = now;
 	p.buf = buf;
 	p.buf_len = buf_len;
 	p.socket_id = ino;
@@ -183,6 +184,7 @@ static __always_inline int on_enter_msg(int fd, __u64 msg_ptr, __u32 kind)
 
 static __always_inline int on_exit(long ret)
 {
+	__u64 now = bpf_ktime_get_ns();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
 	__u32 zero = 0;
@@ -226,6 +228,7 @@ static __always_inline int on_exit(long ret)
 		__u16 flags = s->e.h.flags;
 		ebt_fill_header(&s->e.h, EBT_EV_SYSCALL, sizeof(s->e) + n, pid_tgid);
 		s->e.h.flags = flags;
+		s->e.h.time_ns = now;
 	}
 	if (bpf_ringbuf_output(&events, s, sizeof(s->e) + n, 0))
 		ebt_count_lost(EBT_LOST_SYSCALL);
