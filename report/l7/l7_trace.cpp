@@ -5,7 +5,7 @@
 
 namespace ebt::report::l7 {
 
-void add_l7_trace(const L7Analysis& a, TraceJson& trace) {
+size_t add_l7_trace(const L7Analysis& a, TraceJson& trace) {
   std::vector<const Request*> reqs;
   std::map<uint64_t, const Connection*> conns;
   for (const Connection& c : a.connections) {
@@ -56,6 +56,7 @@ void add_l7_trace(const L7Analysis& a, TraceJson& trace) {
     trace.slice(r->pid, tid, r->start_ns, dur, name, std::string("l7,") + protocol_name(r->protocol),
                 std::move(args));
   }
+  return reqs.size();
 }
 
 }  // namespace ebt::report::l7

@@ -12,6 +12,7 @@ namespace ebt::report::l7 {
 // Requests of one thread that overlap without nesting (an event loop serving
 // many connections) would garble the track, so they go to extra tracks of the
 // same process named "<tid> requests +N".
-void add_l7_trace(const L7Analysis& a, TraceJson& trace);
+// Returns the number of requests added.
+size_t add_l7_trace(const L7Analysis& a, TraceJson& trace);
 
 }  // namespace ebt::report::l7
