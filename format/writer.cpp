@@ -117,7 +117,6 @@ class CaptureWriter::Impl {
     fill(msg.initRoot<wire::Record>());
     append_frame(singles_, static_cast<uint16_t>(kind), msg);
     note(kind, 1);
-    estimate_ += 0;  // singles_ is counted directly
     maybe_cut();
   }
 
