@@ -215,7 +215,7 @@ class Recorder::Impl : public RecordContext, public TaskObserver {
   std::unordered_map<std::string, uint32_t> strings_;
   ObjectCache objects_;
   int64_t boot_minus_mono_ = 0;
-  uint64_t described_ = 0;
+  std::unordered_set<uint32_t> described_;  // pids with a ProcessInfo
   uint64_t bad_events_ = 0;
 
   pid_t child_ = -1;
@@ -409,7 +409,7 @@ void Recorder::Impl::describe(uint32_t pid, Proc& p, const char* comm, uint64_t 
   }
   writer_->add(*info);
   p.described = true;
-  described_++;
+  described_.insert(pid);
   for (const auto& e : p.maps) write_mapping(pid, e.m, e.obj, t);
 }
 
@@ -696,7 +696,7 @@ RecordSummary Recorder::Impl::run(const std::atomic<bool>* stop) {
 
   RecordSummary s;
   s.samples = end.samples;
-  s.processes = described_;
+  s.processes = described_.size();
   s.lost = lost;
   s.bytes_written = ws.bytes_written;
   s.symbol_bytes = symbol_bytes;

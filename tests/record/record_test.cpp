@@ -409,6 +409,54 @@ TEST(Record, NoEmbed) {
   EXPECT_FALSE(c.mappings.empty()) << "mappings with build-ids are still recorded";
 }
 
+TEST(Record, AllProcessesByDefault) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir;
+  pid_t busy = spawn({EBT_WORKLOAD_BIN, "busy", "10"}, "");
+  std::string out = dir / "all.ebt";
+  Result r = run(record_cmd(out, {"-F", "499", "-d", "1"}), dir);
+  kill(busy, SIGKILL);
+  wait_rc(busy);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  Capture c = Capture::load(out);
+  expect_consistent_end(c);
+  EXPECT_GT(c.samples_of(uint32_t(busy)), 100u);
+  EXPECT_EQ(c.samples_of(0), 0u) << "the idle task is only sampled with --idle";
+  // Processes alive at start are described from /proc, sleeping ones included.
+  const ProcessInfo* self = c.process(uint32_t(getpid()));
+  ASSERT_NE(self, nullptr);
+  EXPECT_EQ(self->exe, fs::canonical("/proc/self/exe").string());
+  EXPECT_GT(c.processes.size(), 5u);
+  size_t with_build_id = 0;
+  for (const auto& m : c.mappings) with_build_id += !m.build_id.empty();
+  EXPECT_GT(with_build_id, 10u);
+}
+
+TEST(Record, CommFilter) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir;
+  std::string other = dir / "ebt_other_burn";
+  fs::copy_file(EBT_WORKLOAD_BIN, other);
+  pid_t wanted = spawn({EBT_WORKLOAD_BIN, "busy", "10"}, "");
+  pid_t unwanted = spawn({other, "busy", "10"}, "");
+  std::string out = dir / "comm.ebt";
+  Result r = run(record_cmd(out, {"-F", "499", "-d", "1", "--comm", "record_workload"}), dir);
+  kill(wanted, SIGKILL);
+  kill(unwanted, SIGKILL);
+  wait_rc(wanted);
+  wait_rc(unwanted);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  Capture c = Capture::load(out);
+  expect_consistent_end(c);
+  EXPECT_GT(c.samples_of(uint32_t(wanted)), 50u);
+  EXPECT_EQ(c.samples_of(uint32_t(unwanted)), 0u);
+  for (const auto& s : c.samples) {
+    const ProcessInfo* p = c.process(s.pid);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(p->comm, "record_workload");
+  }
+}
+
 TEST(Record, UnknownPidIsBadInput) {
   EBT_REQUIRE_BPF_OR_SKIP();
   TempDir dir;
