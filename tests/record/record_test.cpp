@@ -457,6 +457,33 @@ TEST(Record, CommFilter) {
   }
 }
 
+TEST(Record, TidFilter) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir;
+  pid_t busy = spawn({EBT_WORKLOAD_BIN, "threads", "10"}, "");
+  uint32_t second = 0;
+  for (int i = 0; i < 100 && !second; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(busy) + "/task")) {
+      uint32_t tid = uint32_t(std::stoul(e.path().filename().string()));
+      if (tid != uint32_t(busy)) second = tid;
+    }
+  }
+  ASSERT_NE(second, 0u);
+  std::string out = dir / "tid.ebt";
+  Result r = run(record_cmd(out, {"-F", "499", "-d", "1", "--tid", std::to_string(second)}), dir);
+  kill(busy, SIGKILL);
+  wait_rc(busy);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  Capture c = Capture::load(out);
+  expect_consistent_end(c);
+  EXPECT_GT(c.samples.size(), 50u);
+  for (const auto& s : c.samples) {
+    EXPECT_EQ(s.pid, uint32_t(busy));
+    EXPECT_EQ(s.tid, second);
+  }
+}
+
 TEST(Record, UnknownPidIsBadInput) {
   EBT_REQUIRE_BPF_OR_SKIP();
   TempDir dir;

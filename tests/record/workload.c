@@ -3,10 +3,12 @@
  *   workload fork SECS           a child process burns, the parent waits
  *   workload dlopen SECS LIB     after 0.3 s dlopen LIB and burn in its plugin_burn
  *   workload syscalls SECS       read /dev/zero in a loop (kernel frames)
+ *   workload threads SECS        the main thread and a second thread both burn
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,11 @@ __attribute__((noinline)) void ebt_syscall_function(double secs) {
   close(fd);
 }
 
+static void* thread_burn(void* arg) {
+  burn(*(double*)arg);
+  return NULL;
+}
+
 int main(int argc, char** argv) {
   if (argc < 3) return 2;
   double secs = atof(argv[2]);
@@ -62,6 +69,11 @@ int main(int argc, char** argv) {
     unsigned long (*fn)(double) = (unsigned long (*)(double))dlsym(h, "plugin_burn");
     if (!fn) return 4;
     acc = fn(secs);
+  } else if (!strcmp(argv[1], "threads")) {
+    pthread_t t;
+    pthread_create(&t, NULL, thread_burn, &secs);
+    acc = burn(secs);
+    pthread_join(t, NULL);
   } else if (!strcmp(argv[1], "syscalls")) {
     ebt_syscall_function(secs);
   } else {
