@@ -27,10 +27,17 @@ FG_ROUNDS=${FG_ROUNDS:-3}
 FLAMEGRAPH_DIR=${FLAMEGRAPH_DIR:-/tmp/FlameGraph}
 OUT=${OUT:-bench/out/oncpu-$(date -u +%Y%m%dT%H%M%SZ)}
 
+SUMMARY_ONLY=
+if [[ ${1:-} == --summary ]]; then SUMMARY_ONLY=${2:?usage: bench-oncpu.sh --summary OUTDIR}; fi
+
 EBT=$PWD/$BUILD/cli/ebtrace
 BURN=$PWD/$BUILD/samples/cpuburn/cpuburn
 
 die() { echo "bench-oncpu: $*" >&2; exit 1; }
+summary() {  # OUTDIR: prints the Markdown summary of a finished run
+  python3 scripts/bench_oncpu_summary.py "$1"
+}
+if [[ -n $SUMMARY_ONLY ]]; then summary "$SUMMARY_ONLY"; exit 0; fi
 [[ $(id -u) -eq 0 ]] || die "needs root (BPF and perf sampling)"
 [[ -x $EBT ]] || die "no $EBT: build first (cmake -S . -B $BUILD && cmake --build $BUILD -j)"
 [[ -x $BURN ]] || die "no $BURN: build first"
@@ -38,7 +45,7 @@ command -v perf >/dev/null || die "perf not found (Debian package linux-perf)"
 if [[ -z ${EBT_BENCH_NICED:-} ]]; then
   # Like the baselines: the whole harness at the highest priority to fight noise.
   export EBT_BENCH_NICED=1
-  exec nice -n -20 "$0" "$@"
+  exec nice -n -20 "$PWD/scripts/bench-oncpu.sh" "$@"
 fi
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -118,63 +125,15 @@ for r in $(seq 1 "$FG_ROUNDS"); do
 done
 
 # ---- summary --------------------------------------------------------------------
-python3 - "$OUT" "$have_fg" "$big_ebt_samples" "$big_perf_samples" "$WORK" "$ROUNDS" "$BIG_FREQ" <<'EOF'
-import csv, statistics as st, sys, os
-out, have_fg, big_e, big_p, work, rounds, big_freq = sys.argv[1:]
-rows = list(csv.DictReader(open(os.path.join(out, "overhead.tsv")), delimiter="\t"))
-by = {}
-for r in rows:
-    by.setdefault(r["config"], []).append(r)
-alone = {r["round"]: float(r["workload_s"]) for r in by["alone"]}
-med = lambda xs: st.median(xs) if xs else float("nan")
-print("| config | workload s median (min-max) | ratio of medians | median per-round ratio | workload CPU s | total wall s | samples | bytes | bytes/sample |")
-print("|---|---|---|---|---|---|---|---|---|")
-names = {"alone": "cpuburn alone", "ebt99": "ebtrace record -F 99", "perf99": "perf record -F 99 -g",
-         "ebt999": "ebtrace record -F 999", "perf999": "perf record -F 999 -g"}
-base = med([float(r["workload_s"]) for r in by["alone"]])
-bps = {}
-for c in ["alone", "ebt99", "perf99", "ebt999", "perf999"]:
-    rs = by[c]
-    w = [float(r["workload_s"]) for r in rs]
-    ratio = [float(r["workload_s"]) / alone[r["round"]] for r in rs]
-    cpu = med([float(r["workload_cpu_s"]) for r in rs])
-    tot = med([float(r["total_s"]) for r in rs])
-    s = med([int(r["samples"]) for r in rs])
-    b = med([int(r["bytes"]) for r in rs])
-    bps[c] = med([int(r["bytes"]) / int(r["samples"]) for r in rs if int(r["samples"]) > 0]) if c != "alone" else 0
-    print("| %s | %.3f (%.3f-%.3f) | %.3f | %.3f | %.3f | %.3f | %s | %s | %s |" % (
-        names[c], med(w), min(w), max(w), med(w) / base, med(ratio), cpu, tot,
-        "-" if c == "alone" else "%d" % s, "-" if c == "alone" else "%d" % b,
-        "-" if c == "alone" else "%.1f" % bps[c]))
-print()
-for hz in ("99", "999"):
-    e, p = bps["ebt" + hz], bps["perf" + hz]
-    print("Bytes per sample at -F %s: ebtrace %.1f, perf %.1f -> ebtrace/perf = %.3f (1/%.1f)" % (hz, e, p, e / p, p / e))
-print()
-fl = list(csv.DictReader(open(os.path.join(out, "flame.tsv")), delimiter="\t"))
-steps = {}
-for r in fl:
-    steps.setdefault(r["step"], []).append(float(r["seconds"]))
-print("Capture -> output, %s ebtrace samples / %s perf samples at -F %s (2 x cpuburn), medians of %d runs:" % (
-    big_e, big_p, big_freq, len(steps.get("ebt_flamegraph", []))))
-print()
-print("| step | median s | runs |")
-print("|---|---|---|")
-labels = {"ebt_flamegraph": "`ebtrace report --flamegraph`", "ebt_folded": "`ebtrace report --folded`",
-          "ebt_text": "`ebtrace report` (text)", "perf_script": "`perf script`",
-          "perf_report": "`perf report --stdio`",
-          "perf_flamegraph_pipeline": "`perf script | stackcollapse-perf.pl | flamegraph.pl`"}
-for k in ["ebt_flamegraph", "ebt_folded", "ebt_text", "perf_script", "perf_report", "perf_flamegraph_pipeline"]:
-    if k in steps:
-        print("| %s | %.3f | %s |" % (labels[k], med(steps[k]), " ".join("%.3f" % x for x in steps[k])))
-print()
-e = med(steps["ebt_flamegraph"])
-ref = "perf_flamegraph_pipeline" if have_fg == "1" else "perf_script"
-print("Speed-up to a flame graph: %s / ebtrace = %.1fx" % (labels[ref], med(steps[ref]) / e))
-if have_fg != "1":
-    print("(FlameGraph scripts not found: compared against perf script alone, which does not yet make a flame graph)")
-eb = os.path.getsize(os.path.join(out, "big.ebt")); pb = os.path.getsize(os.path.join(out, "big.data"))
-print("Big captures: ebtrace %d bytes (%.1f B/sample), perf.data %d bytes (%.1f B/sample)" % (
-    eb, eb / max(1, int(big_e or 0)), pb, pb / max(1, int(big_p or 0))))
-EOF
+cat >"$OUT/params" <<EOF2
+have_fg=$have_fg
+big_ebt_samples=$big_ebt_samples
+big_perf_samples=$big_perf_samples
+work=$WORK
+rounds=$ROUNDS
+big_freq=$BIG_FREQ
+date=$(date -u +%Y-%m-%dT%H:%MZ)
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+EOF2
+summary "$OUT"
 log "raw data in $OUT"

@@ -50,7 +50,12 @@ TEST(OnCpuE2E, RecordCommandReportWithoutBinaries) {
 
 // The capture embeds DWARF inline frames ("source lines and inline frames of
 // every address seen"): hot_inner, inlined into burn_b, must be named from the
-// capture alone.
+// capture alone. (Known cause when this fails with hot_inner missing: for an
+// address inside an inlined instance, libdw's dwarf_getscopes() continues with
+// the scopes of the inlined function's abstract definition, not with the
+// concrete caller, so a harvester that stops at the first DW_TAG_subprogram
+// never reaches burn_b and embeds a one-frame chain; the report then replaces
+// that frame's name with the symbol table's.)
 TEST(OnCpuE2E, EmbeddedInlineFrames) {
   EBT_REQUIRE_BPF_OR_SKIP();
   const Recording& r = command_recording();
