@@ -241,6 +241,12 @@ void Recorder::Impl::validate_targets() {
   if (opts_.comm.size() >= EBT_TASK_COMM_LEN)
     opts_.comm.resize(EBT_TASK_COMM_LEN - 1);  // the kernel keeps 15 bytes, like perf --comm
   if (opts_.frequency_hz == 0) throw BadInput("-F/--freq must be at least 1 Hz");
+  if (opts_.cpu) {
+    std::string max = read_first_line("/proc/sys/kernel/perf_event_max_sample_rate");
+    if (!max.empty() && opts_.frequency_hz > std::strtoul(max.c_str(), nullptr, 10))
+      throw BadInput("-F " + std::to_string(opts_.frequency_hz) + ": above the maximum sampling rate of " + max +
+                     " Hz (/proc/sys/kernel/perf_event_max_sample_rate)");
+  }
   if (opts_.duration_s < 0 || std::isnan(opts_.duration_s)) throw BadInput("-d/--duration must be positive");
   filter_.by_pid = !opts_.pids.empty() || !opts_.tids.empty() || !opts_.command.empty();
   filter_.all = !filter_.by_pid;
