@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "cli/capture_arg.h"
@@ -16,7 +17,12 @@
 #include "report/flamegraph_svg.h"
 #include "report/folded.h"
 #include "report/load.h"
+#include "report/offcpu_latency.h"
+#include "report/offcpu_profile.h"
+#include "report/offcpu_trace.h"
 #include "report/text_report.h"
+#include "report/l7/l7_load.h"
+#include "report/l7/l7_trace.h"
 
 namespace ebt::cli {
 namespace {
@@ -35,6 +41,16 @@ struct ReportArgs {
   bool debuginfod = true;
   bool no_debuginfod = false;
   bool verbose = false;
+  // off-CPU data and the timeline
+  bool off_cpu = false;
+  bool on_off = false;
+  std::string weight;
+  std::string trace;
+  bool latency = false;
+  std::string format = "text";
+  // L7 requests (syscall payload captures)
+  std::string by;
+  bool show_payload = false;
 };
 
 std::string describe_filters(const ReportArgs& a) {
@@ -88,10 +104,17 @@ int run_report(const ReportArgs& a) {
 
   auto profile = report::load_profile(input, sym);
   for (const auto& w : profile->warnings) std::fprintf(stderr, "ebtrace: warning: %s\n", w.c_str());
-  if (profile->samples.empty()) {
+  if (profile->samples.empty() && profile->off_cpu.empty()) {
     std::fprintf(stderr, "ebtrace: warning: %s holds no on-CPU samples\n", input.c_str());
   }
-  report::StackAggregate stacks = report::aggregate(*profile, profile->samples, filter);
+  if ((a.off_cpu || a.on_off) && profile->off_cpu.empty())
+    std::fprintf(stderr, "ebtrace: warning: %s holds no off-CPU intervals (record with --off-cpu)\n",
+                 input.c_str());
+  // On-CPU samples by default; off-CPU intervals with --off-cpu (or when that is
+  // all the capture has); both with --on-off.
+  report::StackSelection selection = report::select_stacks(*profile, a.off_cpu, a.on_off, a.weight);
+  report::StackAggregate stacks = report::aggregate(*profile, selection.samples, filter);
+  stacks.unit = selection.unit;
 
   if (a.verbose) {
     for (const auto& o : profile->symbolizer.objects()) {
@@ -103,10 +126,61 @@ int run_report(const ReportArgs& a) {
     }
   }
 
-  bool text = !a.folded && a.flamegraph.empty();
+  bool text = !a.folded && a.flamegraph.empty() && a.trace.empty() && !a.latency;
+  // L7 requests from syscall payloads, read only when an output needs them.
+  std::optional<report::l7::L7Analysis> l7;
+  if (!a.trace.empty() || a.latency) {
+    report::l7::L7Input in = report::l7::load_l7_input(input);
+    if (!in.events.empty()) l7 = report::l7::analyze_l7(std::move(in));
+  }
+  if (!a.trace.empty()) {
+    report::TraceJson trace = report::start_trace(*profile);
+    size_t n = report::add_offcpu_to_trace(trace, *profile, filter);
+    n += report::add_cpu_samples_to_trace(trace, *profile, filter);
+    // Other record kinds add their tracks to `trace` here.
+    if (l7) n += report::l7::add_l7_trace(*l7, trace);
+    std::ostringstream js;
+    trace.write(js);
+    write_file(a.trace, js.str());
+    std::fprintf(stderr, "ebtrace: wrote %s (%zu records, %zu trace events)\n", a.trace.c_str(), n,
+                 trace.event_count());
+  }
+  if (a.latency) {
+    report::LatencyFormat fmt = a.format == "csv"    ? report::LatencyFormat::kCsv
+                                : a.format == "json" ? report::LatencyFormat::kJson
+                                                     : report::LatencyFormat::kText;
+    std::ostringstream lat;
+    if (!profile->off_cpu.empty()) {
+      report::write_offcpu_latency(
+          lat, report::offcpu_latency(report::filter_intervals(*profile, filter), report::offcpu_naming(*profile)),
+          fmt, a.top);
+    }
+    // Other latency sections (e.g. requests) are appended to `lat` here.
+    if (l7) {
+      report::l7::LatencyOptions lo;
+      lo.by = a.by == "conn" ? report::l7::GroupBy::kConn
+              : a.by == "pid" ? report::l7::GroupBy::kPid
+              : a.by == "peer" ? report::l7::GroupBy::kPeer
+                               : report::l7::GroupBy::kNone;
+      lo.format = a.format == "csv"    ? report::l7::TableFormat::kCsv
+                  : a.format == "json" ? report::l7::TableFormat::kJson
+                                       : report::l7::TableFormat::kText;
+      lo.show_payload = a.show_payload;
+      if (!lat.str().empty() && lo.format == report::l7::TableFormat::kText) lat << "\n";
+      report::l7::write_l7_latency(*l7, lo, lat);
+    }
+    if (lat.str().empty())
+      std::fprintf(stderr, "ebtrace: warning: %s holds nothing for --latency\n", input.c_str());
+    if (a.output.empty() || a.output == "-") {
+      std::fwrite(lat.str().data(), 1, lat.str().size(), stdout);
+      if (std::fflush(stdout) != 0) throw RuntimeFailure("cannot write to stdout");
+    } else {
+      write_file(a.output, lat.str());
+    }
+  }
   if (!a.flamegraph.empty()) {
     report::FlameGraphOptions fo;
-    fo.title = a.title.empty() ? "CPU Flame Graph" : a.title;
+    fo.title = a.title.empty() ? selection.title : a.title;
     fo.subtitle = report::flamegraph_subtitle(*profile, stacks);
     fo.unit = stacks.unit;
     std::ostringstream svg;
@@ -167,13 +241,38 @@ void add_report_command(CLI::App& app, RunFn& run) {
   sub->add_flag("--debuginfod,!--no-debuginfod", a->debuginfod,
                 "Ask debuginfod servers (DEBUGINFOD_URLS) for debug files (default: on when DEBUGINFOD_URLS is set)");
   sub->add_flag("-v,--verbose", a->verbose, "Say on stderr where each object's symbols came from");
+  sub->add_flag("--off-cpu", a->off_cpu,
+                "Stacks from off-CPU intervals (record --off-cpu) instead of on-CPU samples; the "
+                "default when the capture has no samples");
+  sub->add_flag("--on-off", a->on_off,
+                "On-CPU samples and off-CPU intervals in one flame graph, weighted by time; "
+                "off-CPU stacks sit under an [off-cpu: STATE] frame");
+  sub->add_option("--weight", a->weight,
+                  "Off-CPU weight: time (blocked ns, default) or count (context switches)")
+      ->type_name("time|count");
+  sub->add_option("--trace", a->trace,
+                  "Write a Chrome trace JSON timeline (Perfetto UI, chrome://tracing) to FILE")
+      ->type_name("FILE");
+  sub->add_flag("--latency", a->latency,
+                "Latency tables: off-CPU time per thread and per blocking frame (count, total, p50/p90/p99/max)");
+  sub->add_option("--format", a->format, "Format of --latency tables: text, csv or json")
+      ->check(CLI::IsMember({"text", "csv", "json"}))
+      ->type_name("text|csv|json");
+  sub->add_option("--by", a->by, "Regroup the request latency table by connection, process or peer")
+      ->check(CLI::IsMember({"conn", "pid", "peer"}))
+      ->type_name("conn|pid|peer");
+  sub->add_flag("--show-payload", a->show_payload,
+                "Text reports may print payload bytes (first bytes of unrecognised connections)");
   sub->footer(std::string(kReadExitCodes) +
               "\nEXAMPLES:\n"
               "  ebtrace report                                   # text summary of ./capture.ebt\n"
               "  ebtrace report -i capture.ebt --flamegraph cpu.svg\n"
               "  ebtrace report capture.ebt --folded > out.folded # for flamegraph.pl / inferno / speedscope\n"
               "  ebtrace report capture.ebt --pid 1234 --time 5,15 --no-kernel\n"
-              "  ebtrace report capture.ebt --symfs /srv/debug    # when the capture was recorded with --no-embed");
+              "  ebtrace report capture.ebt --symfs /srv/debug    # when the capture was recorded with --no-embed\n"
+              "  ebtrace report off.ebt --flamegraph off.svg --weight count  # off-CPU: context switches\n"
+              "  ebtrace report both.ebt --on-off --flamegraph wall.svg       # on + off-CPU wall-clock time\n"
+              "  ebtrace report off.ebt --trace trace.json --latency          # timeline + latency tables");
   sub->callback([&run, a] { run = [a] { return run_report(*a); }; });
 }
 

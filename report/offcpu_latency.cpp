@@ -85,6 +85,8 @@ OffCpuLatency offcpu_latency(const std::vector<OffCpuInterval>& intervals,
     by_thread[{iv.pid, iv.tid}].push_back(iv.duration_ns);
     std::string f = naming.top_frame ? naming.top_frame(iv) : std::string();
     if (f.empty()) f = "[unknown]";
+    // Blocking (S/D) and preemption (R) at the same frame are different stories.
+    f += std::string(" (") + offcpu_state_letter(iv.state) + ")";
     by_frame[f].push_back(iv.duration_ns);
   }
   for (auto& [key, d] : by_thread) {

@@ -42,7 +42,7 @@ struct OffCpuLatency {
   uint64_t intervals = 0;
   uint64_t total_ns = 0;
   std::vector<OffCpuLatencyRow> per_thread;  // by total desc, then key
-  std::vector<OffCpuLatencyRow> per_frame;   // by total desc, then key
+  std::vector<OffCpuLatencyRow> per_frame;   // "frame (S)": by total desc, then key
 };
 
 struct OffCpuNaming {

@@ -5,6 +5,8 @@
 #include <memory>
 #include <string_view>
 
+#include "common/error.h"
+
 namespace ebt::report {
 
 namespace {
@@ -104,6 +106,33 @@ bool waker_in_interrupt(Profile& profile, const OffCpuInterval& iv) {
     if (n == "run_ksoftirqd") return false;  // softirq work in its own thread
   }
   return irq;
+}
+
+StackSelection select_stacks(Profile& profile, bool off_cpu, bool on_off, const std::string& weight) {
+  if (!weight.empty() && weight != "time" && weight != "count")
+    throw BadInput("--weight must be 'time' or 'count', not '" + weight + "'");
+  StackSelection s;
+  if (on_off) {
+    if (weight == "count")
+      throw BadInput("--on-off weighs everything by time; --weight count needs --off-cpu");
+    s.samples = on_off_samples(profile);
+    s.unit = "ns";
+    s.title = "On+Off-CPU Flame Graph";
+    return s;
+  }
+  if (off_cpu || (profile.samples.empty() && !profile.off_cpu.empty())) {
+    bool count = weight == "count";
+    s.samples = offcpu_samples(profile, count ? OffCpuWeight::kCount : OffCpuWeight::kTime);
+    s.unit = count ? "switches" : "ns";
+    s.title = count ? "Off-CPU Flame Graph (context switches)" : "Off-CPU Time Flame Graph";
+    return s;
+  }
+  if (!weight.empty())
+    throw BadInput("--weight applies to off-CPU data (this capture has on-CPU samples: add --off-cpu)");
+  s.samples = profile.samples;
+  s.unit = "samples";
+  s.title = "CPU Flame Graph";
+  return s;
 }
 
 OffCpuNaming offcpu_naming(Profile& profile) {

@@ -44,6 +44,18 @@ std::vector<std::string> stack_names(Profile& profile, uint32_t pid, uint64_t ti
 // False when there is no waker stack.
 bool waker_in_interrupt(Profile& profile, const OffCpuInterval& interval);
 
+// What `ebtrace report` turns into stacks: on-CPU samples (default when the
+// capture has them), off-CPU intervals (--off-cpu, or a capture without
+// samples), or both (--on-off).
+struct StackSelection {
+  std::vector<Sample> samples;
+  std::string unit;   // StackAggregate::unit: "samples", "ns" or "switches"
+  std::string title;  // default flame graph title
+};
+// weight: "" (default for the data), "time" or "count". Throws BadInput for an
+// unknown weight, --weight count with --on-off, or --weight on on-CPU data.
+StackSelection select_stacks(Profile& profile, bool off_cpu, bool on_off, const std::string& weight);
+
 // Naming callbacks for offcpu_latency() backed by a Profile.
 OffCpuNaming offcpu_naming(Profile& profile);
 

@@ -9,7 +9,8 @@
 // The blocking syscalls are issued by the named functions themselves (inline
 // `syscall` on x86-64): Debian's libc is built without frame pointers, and
 // frame-pointer unwinding through a libc wrapper loses the wrapper's caller,
-// which is exactly the frame the test looks for.
+// which is exactly the frame the test looks for. They are extern "C" so their
+// symbol names are exactly blocker_a_sleep / blocker_b_pipe_wait / blocker_c_wake.
 //
 // Prints one JSON line with what it measured (CLOCK_MONOTONIC around each
 // blocking call), e.g.
@@ -54,13 +55,13 @@ long raw_syscall3(long nr, long a, long b, long c) {
 #endif
 }
 
-__attribute__((noinline)) void blocker_a_sleep(long us) {
+extern "C" __attribute__((noinline)) void blocker_a_sleep(long us) {
   timespec ts{us / 1000000, (us % 1000000) * 1000};
   timespec rem;
   while (raw_syscall3(SYS_nanosleep, long(&ts), long(&rem), 0) == -EINTR) ts = rem;
 }
 
-__attribute__((noinline)) void blocker_b_pipe_wait() {
+extern "C" __attribute__((noinline)) void blocker_b_pipe_wait() {
   char c;
   long r;
   do r = raw_syscall3(SYS_read, g_to_sleeper[0], long(&c), 1);
@@ -71,7 +72,7 @@ __attribute__((noinline)) void blocker_b_pipe_wait() {
   }
 }
 
-__attribute__((noinline)) void blocker_c_wake() {
+extern "C" __attribute__((noinline)) void blocker_c_wake() {
   char c = 'w';
   long r;
   do r = raw_syscall3(SYS_write, g_to_sleeper[1], long(&c), 1);

@@ -80,10 +80,10 @@ TEST(OffCpuLatency, PerThreadAndPerFrame) {
   EXPECT_EQ(t.per_thread[1].stats.max_ns, 10'000'000u);
 
   ASSERT_EQ(t.per_frame.size(), 3u);
-  EXPECT_EQ(t.per_frame[0].key, "sleep_in_a");
+  EXPECT_EQ(t.per_frame[0].key, "sleep_in_a (S)");
   EXPECT_EQ(t.per_frame[0].stats.total_ns, 490'000'000u);
-  EXPECT_EQ(t.per_frame[1].key, "wait_in_b");
-  EXPECT_EQ(t.per_frame[2].key, "pipe_read");  // two stacks merged by their top frame
+  EXPECT_EQ(t.per_frame[1].key, "wait_in_b (S)");
+  EXPECT_EQ(t.per_frame[2].key, "pipe_read (S)");  // two stacks merged by their top frame
   EXPECT_EQ(t.per_frame[2].stats.count, 10u);
 }
 
@@ -99,7 +99,7 @@ TEST(OffCpuLatency, Formats) {
   // header + 1 thread row + 1 frame row (limit 1)
   std::string c = csv.str();
   EXPECT_EQ(std::count(c.begin(), c.end(), '\n'), 3);
-  EXPECT_NE(csv.str().find("offcpu_frame,sleep_in_a,0,0,70,490.000,7.000,7.000,7.000,7.000"),
+  EXPECT_NE(csv.str().find("offcpu_frame,sleep_in_a (S),0,0,70,490.000,7.000,7.000,7.000,7.000"),
             std::string::npos)
       << csv.str();
   test::Json doc = test::JsonParser::parse(json.str());

@@ -196,9 +196,9 @@ TEST(OffCpuLatencyNaming, TopFrameFallsBackSensibly) {
   EXPECT_EQ(t.per_thread[0].key, "sleeper 10/11");
   EXPECT_EQ(t.per_thread[0].stats.count, 4u);
   ASSERT_EQ(t.per_frame.size(), 2u);
-  EXPECT_EQ(t.per_frame[0].key, "fn_leaf");  // innermost user frame, by total time
+  EXPECT_EQ(t.per_frame[0].key, "fn_leaf (S)");  // innermost user frame, by total time
   EXPECT_EQ(t.per_frame[0].stats.count, 3u);
-  EXPECT_EQ(t.per_frame[1].key, "fn_other");
+  EXPECT_EQ(t.per_frame[1].key, "fn_other (R)");
 }
 
 }  // namespace

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Off-CPU recording overhead on a context-switch-heavy workload, side by side:
+#
+#   perf bench sched pipe -l LOOPS            (two processes ping-ponging a pipe)
+#   untraced | ebtrace record --off-cpu -a | ebtrace ... --off-cpu-min 1
+#            | perf record -e sched:sched_switch -g -a | libbpf-tools offcputime
+#
+# Rounds are interleaved (every tool once per round, in a rotating order) and
+# the median throughput per tool is reported with its ratio to untraced.
+# `perf record --off-cpu` is not usable here: Debian's perf is built without
+# BPF skeletons (it prints a warning and records cpu-clock instead).
+#
+# usage: sudo scripts/bench-offcpu.sh [BUILD_DIR] [ROUNDS=5] [LOOPS=200000]
+# Prints a Markdown table (for docs/benchmarks.md) on stdout; details on stderr.
+set -euo pipefail
+
+build=${1:-build}
+rounds=${2:-5}
+loops=${3:-200000}
+ebtrace=$build/cli/ebtrace
+[[ -x $ebtrace ]] || { echo "bench-offcpu: $ebtrace not built" >&2; exit 2; }
+[[ $(id -u) == 0 ]] || { echo "bench-offcpu: needs root" >&2; exit 2; }
+command -v perf >/dev/null || { echo "bench-offcpu: perf (linux-perf) missing" >&2; exit 2; }
+offcputime=$(command -v offcputime || true)
+
+work=$(mktemp -d /tmp/ebt-bench-offcpu-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# ops/sec of one `perf bench sched pipe` run
+bench() {
+  perf bench sched pipe -l "$loops" 2>&1 | awk '/ops\/sec/ {print $1}'
+}
+
+wait_for() {  # wait_for FILE PATTERN TIMEOUT_S
+  local i
+  for ((i = 0; i < $3 * 20; i++)); do
+    [[ -e $1 ]] && grep -q -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "bench-offcpu: timed out waiting for '$2' in $1" >&2
+  return 1
+}
+
+stop() {  # stop PID: SIGINT and wait for it to finish writing
+  kill -INT "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+run_untraced() { bench; }
+
+run_ebtrace() {  # run_ebtrace [extra ebtrace options...]
+  rm -f "$work/ready" "$work/e.ebt"
+  "$ebtrace" record --off-cpu -a -o "$work/e.ebt" --ready-file "$work/ready" "$@" \
+    >"$work/ebtrace.out" 2>"$work/ebtrace.err" &
+  local pid=$!
+  for ((i = 0; i < 400; i++)); do [[ -e $work/ready ]] && break; sleep 0.05; done
+  [[ -e $work/ready ]] || { echo "bench-offcpu: ebtrace did not start" >&2; cat "$work/ebtrace.err" >&2; exit 1; }
+  bench
+  stop "$pid"
+  echo "  ebtrace $*: $(tail -1 "$work/ebtrace.err")" >&2
+  echo "$(stat -c %s "$work/e.ebt")" >"$work/last_bytes"
+}
+
+run_perf() {
+  rm -f "$work/p.data"
+  perf record -e sched:sched_switch -g -a -o "$work/p.data" >"$work/perf.out" 2>"$work/perf.err" &
+  local pid=$!
+  sleep 1.5  # perf has no readiness signal; it attaches well within this
+  bench
+  stop "$pid"
+  echo "  perf: $(grep -E 'samples|written' "$work/perf.err" | tail -1)" >&2
+  echo "$(stat -c %s "$work/p.data")" >"$work/last_bytes"
+}
+
+run_offcputime() {
+  "$offcputime" >"$work/oct.out" 2>"$work/oct.err" &
+  local pid=$!
+  wait_for "$work/oct.out" "Tracing" 20 || { cat "$work/oct.err" >&2; exit 1; }
+  bench
+  stop "$pid"
+}
+
+tools=(untraced ebtrace ebtrace_min1 perf)
+[[ -n $offcputime ]] && tools+=(offcputime)
+declare -A results bytes
+for ((r = 0; r < rounds; r++)); do
+  n=${#tools[@]}
+  for ((k = 0; k < n; k++)); do
+    t=${tools[$(((k + r) % n))]}
+    rm -f "$work/last_bytes"
+    case $t in
+      untraced) v=$(run_untraced) ;;
+      ebtrace) v=$(run_ebtrace) ;;
+      ebtrace_min1) v=$(run_ebtrace --off-cpu-min 1) ;;
+      perf) v=$(run_perf) ;;
+      offcputime) v=$(run_offcputime) ;;
+    esac
+    echo "round $((r + 1)) $t: $v ops/s" >&2
+    results[$t]+="$v "
+    [[ -e $work/last_bytes ]] && bytes[$t]+="$(cat "$work/last_bytes") "
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+base=$(echo "${results[untraced]}" | median)
+label() {
+  case $1 in
+    untraced) echo "untraced" ;;
+    ebtrace) echo "\`ebtrace record --off-cpu -a\` (default --off-cpu-min 100 us)" ;;
+    ebtrace_min1) echo "\`ebtrace record --off-cpu -a --off-cpu-min 1\` (every switch kept)" ;;
+    perf) echo "\`perf record -e sched:sched_switch -g -a\`" ;;
+    offcputime) echo "libbpf-tools \`offcputime\` (in-kernel aggregation, -m 1 us)" ;;
+  esac
+}
+echo "| tracer | median ops/s | vs untraced | capture bytes (median) | runs (ops/s) |"
+echo "|---|---:|---:|---:|---|"
+for t in "${tools[@]}"; do
+  m=$(echo "${results[$t]}" | median)
+  ratio=$(awk -v m="$m" -v b="$base" 'BEGIN {printf "%.3f", m / b}')
+  b="-"
+  [[ -n ${bytes[$t]:-} ]] && b=$(echo "${bytes[$t]}" | median)
+  echo "| $(label "$t") | ${m%.*} | $ratio | $b | ${results[$t]}|"
+done
+echo
+echo "perf bench sched pipe -l $loops, $rounds interleaved rounds, $(nproc) CPUs, kernel $(uname -r)."
