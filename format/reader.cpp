@@ -158,9 +158,8 @@ bool CaptureReader::Impl::load_index() {
     if (payload.size() < disk::kFrameBytes) return unusable("empty");
     uint32_t len = disk::get32(payload.data() + 4);
     if (len > payload.size() - disk::kFrameBytes) return unusable("bad frame");
-    kj::ArrayInputStream in(kj::arrayPtr(payload.data() + disk::kFrameBytes, len));
-    capnp::PackedMessageReader msg(in, reader_options());
-    auto entries = msg.getRoot<wire::Index>().getBlocks();
+    FrameMessage msg(payload.data() + disk::kFrameBytes, len);
+    auto entries = msg.get().getRoot<wire::Index>().getBlocks();
     uint64_t prev_end = hb;
     for (auto e : entries) {
       uint64_t off = e.getOffset();
@@ -278,9 +277,8 @@ void CaptureReader::Impl::for_each_message(const ReadOptions& options, const Mes
         const uint8_t* m = payload.data() + pos + disk::kFrameBytes;
         pos += disk::kFrameBytes + len;
         if (!(options.kinds & kind_bit(kind))) continue;
-        kj::ArrayInputStream in(kj::arrayPtr(m, len));
-        capnp::PackedMessageReader msg(in, reader_options());
-        uint64_t n = fn(b, kind, msg, len + disk::kFrameBytes);
+        FrameMessage msg(m, len);
+        uint64_t n = fn(b, kind, msg.get(), len + disk::kFrameBytes);
         delivered += n;
         if (options.stats) {
           auto& ks = options.stats->kinds[kind];
@@ -314,9 +312,8 @@ void CaptureReader::Impl::load_session() {
     if (payload.size() < disk::kFrameBytes || disk::get16(payload.data()) != 0) return;
     uint32_t len = disk::get32(payload.data() + 4);
     if (len > payload.size() - disk::kFrameBytes) return;
-    kj::ArrayInputStream in(kj::arrayPtr(payload.data() + disk::kFrameBytes, len));
-    capnp::PackedMessageReader msg(in, reader_options());
-    auto r = msg.getRoot<wire::Record>();
+    FrameMessage msg(payload.data() + disk::kFrameBytes, len);
+    auto r = msg.get().getRoot<wire::Record>();
     if (r.which() == wire::Record::SESSION) session_ = conv::decode(r.getSession());
   } catch (const kj::Exception& e) {
     add_damage(&b, Damage{b.offset, static_cast<int64_t>(b.header.sequence),
@@ -335,9 +332,8 @@ const capnp::StructSchema* CaptureReader::Impl::embedded_record() const {
     if (payload.size() < disk::kFrameBytes) return nullptr;
     uint32_t len = disk::get32(payload.data() + 4);
     if (len > payload.size() - disk::kFrameBytes) return nullptr;
-    kj::ArrayInputStream in(kj::arrayPtr(payload.data() + disk::kFrameBytes, len));
-    capnp::PackedMessageReader msg(in, reader_options());
-    auto sb = msg.getRoot<wire::SchemaBlock>();
+    FrameMessage msg(payload.data() + disk::kFrameBytes, len);
+    auto sb = msg.get().getRoot<wire::SchemaBlock>();
     loader_ = std::make_unique<capnp::SchemaLoader>();
     for (auto node : sb.getNodes()) loader_->load(node);
     record_schema_ = loader_->get(sb.getRecordNodeId()).asStruct();

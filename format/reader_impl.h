@@ -6,6 +6,10 @@
 
 #include <capnp/message.h>
 #include <capnp/schema-loader.h>
+#include <capnp/serialize-packed.h>
+#include <capnp/serialize.h>
+#include <kj/io.h>
+#include <kj/vector.h>
 
 #include "format/block.h"
 #include "format/reader.h"
@@ -62,5 +66,32 @@ class CaptureReader::Impl {
 };
 
 capnp::ReaderOptions reader_options();
+
+// One framed, packed message. Unpacking is bounded by the global limit (checked
+// against the segment table before allocating); reading is then bounded by the
+// message's actual size, so a small corrupt message cannot make readers walk
+// gigabytes of aliased pointers.
+class FrameMessage {
+ public:
+  FrameMessage(const uint8_t* data, size_t len) : in_(kj::arrayPtr(data, len)), packed_(in_, reader_options()) {
+    size_t words = 0;
+    for (unsigned i = 0; i < 512; ++i) {
+      auto seg = packed_.getSegment(i);
+      if (seg.size() == 0) break;
+      segments_.add(seg);
+      words += seg.size();
+    }
+    capnp::ReaderOptions o = reader_options();
+    o.traversalLimitInWords = words * 4 + 1024;
+    reader_.emplace(segments_.asPtr(), o);
+  }
+  capnp::MessageReader& get() { return *reader_; }
+
+ private:
+  kj::ArrayInputStream in_;
+  capnp::PackedMessageReader packed_;
+  kj::Vector<kj::ArrayPtr<const capnp::word>> segments_;
+  std::optional<capnp::SegmentArrayMessageReader> reader_;
+};
 
 }  // namespace ebt::format
