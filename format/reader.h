@@ -119,6 +119,7 @@ struct BlockInfo {
   uint64_t kind_mask = 0;  // kind_bit() of every kind in the block
 };
 
+// Not thread-safe: read() records damage it finds; use one reader per thread.
 class CaptureReader {
  public:
   // Throws BadInput with a one-line message for: empty file, not a capture,

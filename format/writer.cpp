@@ -111,8 +111,13 @@ class CaptureWriter::Impl {
     if (fd_ >= 0) ::close(fd_);
   }
 
+  void check_open() {
+    if (finished_) throw RuntimeFailure("capture " + path_ + ": record added after finish()");
+  }
+
   template <typename Fn>
   void single(RecordKind kind, Fn&& fill) {
+    check_open();
     capnp::MallocMessageBuilder msg(256);
     fill(msg.initRoot<wire::Record>());
     append_frame(singles_, static_cast<uint16_t>(kind), msg);
@@ -154,6 +159,7 @@ class CaptureWriter::Impl {
   }
 
   void add_sample(const CpuSample& s) {
+    check_open();
     cpu_.push_back(s);
     estimate_ += 20;
     event_time(s.time_ns);
@@ -161,6 +167,7 @@ class CaptureWriter::Impl {
     maybe_cut();
   }
   void add_offcpu(const OffCpuInterval& e) {
+    check_open();
     offcpu_.push_back(e);
     estimate_ += 64;
     event_time(e.start_ns);
@@ -168,6 +175,7 @@ class CaptureWriter::Impl {
     maybe_cut();
   }
   void add_skb(const SkbHop& e) {
+    check_open();
     skb_.push_back(e);
     estimate_ += 64;
     event_time(e.time_ns);
@@ -175,6 +183,7 @@ class CaptureWriter::Impl {
     maybe_cut();
   }
   void add_syscall(const SyscallEvent& e) {
+    check_open();
     sys_.push_back(e);
     estimate_ += 72 + e.payload.size();
     event_time(e.enter_ns);
@@ -187,6 +196,7 @@ class CaptureWriter::Impl {
   }
 
   void add_raw(uint16_t kind, const void* data, size_t bytes) {
+    check_open();
     kj::Array<capnp::word> words = kj::heapArray<capnp::word>((bytes + 7) / 8);
     std::memcpy(words.begin(), data, bytes);
     capnp::FlatArrayMessageReader reader(words);
@@ -254,7 +264,6 @@ class CaptureWriter::Impl {
 
   WriteStats finish(const SessionEnd* end) {
     if (finished_) return stats();
-    finished_ = true;
     std::string error;
     try {
       if (end) single(RecordKind::kSessionEnd, [&](wire::Record::Builder r) { conv::encode(r, *end); });
@@ -262,6 +271,7 @@ class CaptureWriter::Impl {
     } catch (const std::exception& e) {
       error = e.what();
     }
+    finished_ = true;
     {
       std::lock_guard lock(mu_);
       stop_ = true;

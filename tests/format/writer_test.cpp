@@ -144,6 +144,10 @@ TEST(Writer, StatsAndCreateErrors) {
   CaptureWriter w(path, testing::sample_session());
   for (int i = 0; i < 100; ++i) w.add(CpuSample{uint64_t(i), 1, 1, 0, 0});
   WriteStats s = w.finish({});
+  EXPECT_THROW(w.add(CpuSample{}), ebt::RuntimeFailure);
+  EXPECT_THROW(w.add(Stack{}), ebt::RuntimeFailure);
+  w.tick();
+  w.flush();
   EXPECT_EQ(s.records, 102u);  // session + 100 samples + session end
   EXPECT_GE(s.blocks, 4u);     // schema, session, data, index
   struct stat st{};
