@@ -22,8 +22,8 @@
 
 const volatile __u64 min_ns = 1000 * 1000;
 const volatile __u8 waker_stacks = 0;
-/* Kernel frames of the tracing machinery itself (BPF program, bpf_trace_run4 or
- * perf_trace_*) on top of every stack: skipped so stacks start in the scheduler. */
+/* Kernel frames to skip on top of every stack (BPF_F_SKIP_FIELD_MASK). record/
+ * leaves it 0 and trims the tracing machinery itself, whose depth varies. */
 const volatile __u32 kstack_skip = 0;
 
 struct task_entry {

@@ -18,11 +18,53 @@ namespace {
 
 static_assert(sizeof(ebt_offcpu_event) == 96, "ebt_offcpu_event layout changed");
 
-// Frames of the tracing machinery on top of each kernel stack (x86-64, JIT):
-// raw_tp: the BPF program and bpf_trace_run4. Classic tracepoints hand the
-// helper the tracepoint caller's registers, so their stacks start at __schedule.
-constexpr uint32_t kRawTpSkip = 2;
-constexpr uint32_t kTracepointSkip = 0;
+// Kernel stacks start inside the tracing machinery (the BPF program,
+// bpf_trace_run*, __traceiter_* when several probes share the tracepoint): how
+// many frames that is varies, so user space cuts each stack at the first frame
+// inside the function that fired the tracepoint, found once in kallsyms.
+struct TextRange {
+  uint64_t start = 0, end = 0;
+  bool contains(uint64_t a) const { return a >= start && a < end; }
+};
+
+// Address ranges of the named kernel functions (end = next symbol); empty
+// ranges when kallsyms hides addresses.
+std::vector<TextRange> kernel_ranges(const std::vector<std::string>& names) {
+  std::vector<TextRange> out(names.size());
+  std::FILE* f = std::fopen("/proc/kallsyms", "r");
+  if (!f) return out;
+  std::vector<uint64_t> addrs;
+  addrs.reserve(200000);
+  char line[512];
+  while (std::fgets(line, sizeof line, f)) {
+    char* end = nullptr;
+    uint64_t a = std::strtoull(line, &end, 16);
+    if (a == 0 || !end) continue;
+    addrs.push_back(a);
+    char type = 0;
+    char name[256];
+    if (std::sscanf(end, " %c %255s", &type, name) != 2) continue;
+    for (size_t i = 0; i < names.size(); i++)
+      if (out[i].start == 0 && names[i] == name && (type == 't' || type == 'T')) out[i].start = a;
+  }
+  std::fclose(f);
+  for (auto& r : out) {
+    if (r.start == 0) continue;
+    uint64_t next = UINT64_MAX;
+    for (uint64_t a : addrs)
+      if (a > r.start && a < next) next = a;
+    r.end = next;
+  }
+  return out;
+}
+
+// Drops the frames before the first one inside `r` (all kept if none is).
+size_t frames_to_skip(const uint64_t* frames, size_t n, const TextRange& r) {
+  if (r.start == 0) return 0;
+  for (size_t i = 0; i < n && i < 16; i++)
+    if (r.contains(frames[i])) return i;
+  return 0;
+}
 
 // Must match enum offcpu_stat in bpf/offcpu.bpf.c.
 enum { kStatEmitted = 0, kStatShort = 1, kStatShortNs = 2, kStatMax = 4 };
@@ -117,6 +159,8 @@ class OffCpuProbe : public Probe {
     std::vector<uint64_t> frames(n);
     if (n) std::memcpy(frames.data(), event.data() + sizeof e, n * 8);
     const uint64_t* f = frames.data();
+    size_t ks = frames_to_skip(f, nk, switch_fn_);
+    size_t wks = frames_to_skip(f + nk + nu, wk, waking_fn_);
     char comm[EBT_TASK_COMM_LEN + 1] = {};
     std::memcpy(comm, e.comm, EBT_TASK_COMM_LEN);
     ctx.note_task(h.pid, h.tid, comm);
@@ -127,13 +171,14 @@ class OffCpuProbe : public Probe {
     out.pid = h.pid;
     out.tid = h.tid;
     out.cpu = h.cpu;
-    out.stack_id = ctx.intern_stack(h.pid, {f, nk}, {f + nk, nu});
+    out.stack_id = ctx.intern_stack(h.pid, {f + ks, nk - ks}, {f + nk, nu});
     out.state = task_state(e.state);
     out.waker_pid = e.waker_pid;
     out.waker_tid = e.waker_tid;
     out.wakeup_ns = e.wakeup_ns;
     if (wk + wu)
-      out.waker_stack_id = ctx.intern_stack(e.waker_pid, {f + nk + nu, wk}, {f + nk + nu + wk, wu});
+      out.waker_stack_id =
+          ctx.intern_stack(e.waker_pid, {f + nk + nu + wks, wk - wks}, {f + nk + nu + wk, wu});
     ctx.writer().add(out);
     intervals_++;
     total_ns_ += out.duration_ns;
@@ -165,13 +210,18 @@ class OffCpuProbe : public Probe {
 
  private:
   void open_and_load(const SharedMaps& maps, const TargetFilter& filter, bool raw) {
+    if (switch_fn_.start == 0 && waking_fn_.start == 0) {
+      auto r = kernel_ranges({"__schedule", "try_to_wake_up"});
+      switch_fn_ = r[0];
+      waking_fn_ = r[1];
+    }
     skel_ = offcpu_bpf__open();
     if (!skel_) throw RuntimeFailure("off-cpu: cannot open the BPF object: " + std::string(strerror(errno)));
     reuse_shared_maps(skel_->obj, maps);
     set_bpf_filter(skel_->rodata->ebt_filter, filter);
     skel_->rodata->min_ns = min_ns_;
     skel_->rodata->waker_stacks = waker_stacks_ ? 1 : 0;
-    skel_->rodata->kstack_skip = raw ? kRawTpSkip : kTracepointSkip;
+    skel_->rodata->kstack_skip = 0;  // trimmed in user space, see kernel_ranges()
     bpf_program__set_autoload(skel_->progs.ebt_offcpu_switch_raw, raw);
     bpf_program__set_autoload(skel_->progs.ebt_offcpu_waking_raw, raw);
     bpf_program__set_autoload(skel_->progs.ebt_offcpu_switch_tp, !raw);
@@ -183,6 +233,7 @@ class OffCpuProbe : public Probe {
                       [&] { return offcpu_bpf__load(skel_); });
   }
 
+  TextRange switch_fn_, waking_fn_;  // where sched_switch / sched_waking fire
   uint64_t min_ns_;
   bool waker_stacks_;
   uint32_t max_tasks_;

@@ -180,6 +180,8 @@ TEST_F(OffCpuE2E, TraceJsonIsValidAndAddsUp) {
       if (e["name"].str.rfind("blocker_b_pipe_wait", 0) == 0) {
         b_slices++;
         if (e["args"].has("waker_stack")) {
+          // the waker's kernel stack starts where the wake-up happened
+          EXPECT_EQ(e["args"]["waker_stack"].arr.at(0).str.rfind("try_to_wake_up", 0), 0u);
           for (const auto& f : e["args"]["waker_stack"].arr)
             if (f.str.rfind("blocker_c_wake", 0) == 0) waker_named_c++;
           EXPECT_NE(e["args"]["waker"].str.find("/" + std::to_string(measured_.waker_tid)),
