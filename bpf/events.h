@@ -28,6 +28,7 @@ enum ebt_event_kind {
 	EBT_EV_TASK = 5,    /* fork / exec / exit / rename */
 	EBT_EV_MMAP = 6,    /* an executable mapping appeared */
 	EBT_EV_SOCKET = 7,  /* first sighting of a socket (syscalls family) */
+	EBT_EV_CPU_SAMPLE_DWARF = 8, /* --call-graph dwarf: user regs + stack bytes */
 };
 
 /* Reasons indexing the per-CPU `lost` counter array shared by all programs. */
@@ -69,6 +70,25 @@ struct ebt_cpu_sample {
 	__u32 kernel_frames; /* count, may be 0 */
 	__u32 user_frames;
 	/* __u64 frames[kernel_frames + user_frames]; kernel first, leaf first */
+};
+
+/* EBT_EV_CPU_SAMPLE_DWARF (--call-graph dwarf, bpf/profile_dwarf.bpf.c): the
+ * kernel stack as in EBT_EV_CPU_SAMPLE, plus the user registers x86_64 unwinding
+ * starts from and a copy of the user stack from sp upwards; record/ unwinds it
+ * with libdw (record/dwarf_unwinder.h). Followed by __u64 kernel[kernel_frames]
+ * (leaf first), then __u8 stack[stack_size] (the bytes at sp, sp+1, ...). */
+#define EBT_DWARF_MAX_STACK 65528      /* --call-graph dwarf,SIZE upper bound */
+#define EBT_DWARF_F_USER_REGS 0x1      /* h.flags: ip/sp/bp are valid user registers */
+struct ebt_cpu_sample_dwarf {
+	struct ebt_event_header h;
+	__u64 cgroup_id;
+	char comm[EBT_TASK_COMM_LEN];
+	__u64 ip;
+	__u64 sp;
+	__u64 bp;
+	__u64 mm_start_stack; /* task->mm->start_stack: changes with every exec */
+	__u32 kernel_frames;
+	__u32 stack_size;     /* bytes of user stack that follow the kernel frames */
 };
 
 enum ebt_task_op {

@@ -58,7 +58,28 @@ struct RecordArgs {
   uint64_t mmap_pages = 0;
   bool no_embed = false, no_cpu = false;
   bool l7 = false;  // --l7 preset (syscall payloads)
+  std::string call_graph;  // --call-graph fp|dwarf[,SIZE]
 };
+
+// --call-graph fp|dwarf[,SIZE], perf's meaning: SIZE bytes of user stack per
+// sample (default 8192, at most EBT_DWARF_MAX_STACK), rounded up to 8.
+void parse_call_graph(const std::string& v, record::RecordOptions& o) {
+  std::string mode = v.substr(0, v.find(','));
+  std::string size = v.find(',') == std::string::npos ? "" : v.substr(v.find(',') + 1);
+  if (mode == "fp" && size.empty()) {
+    o.call_graph_dwarf = false;
+    return;
+  }
+  if (mode != "dwarf") throw BadInput("invalid --call-graph: " + v + " (fp, dwarf or dwarf,SIZE)");
+  o.call_graph_dwarf = true;
+  if (size.empty()) return;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long n = std::strtoull(size.c_str(), &end, 10);
+  if (*end != 0 || errno || size[0] == '-' || n == 0 || n > 65528)
+    throw BadInput("invalid --call-graph dwarf size: " + size + " (1..65528 bytes)");
+  o.dwarf_stack_bytes = uint32_t((n + 7) / 8 * 8);
+}
 
 }  // namespace
 
@@ -95,6 +116,10 @@ void add_record_command(CLI::App& app, RunFn& run) {
   sub->add_flag("--l7", args->l7, "Preset for L7 latency: --syscalls on sockets, --payload-bytes 256");
   sub->add_flag("--all-fds", o.all_fds, "With --syscalls: all file descriptors, not only sockets");
   sub->add_option("--port", o.port, "With --syscalls: only sockets with this local or remote port");
+  sub->add_option("--call-graph", args->call_graph,
+                  "How user stacks are unwound: fp (frame pointers, the default) or dwarf[,SIZE] "
+                  "(copy SIZE bytes of user stack per sample, default 8192, unwound by the recorder "
+                  "with the objects' CFI: whole stacks without frame pointers)");
   sub->add_flag("--idle", o.idle, "Also sample the idle task (pid 0, shown as swapper)");
   sub->add_flag("--off-cpu", o.off_cpu,
                 "Record off-CPU intervals (sched_switch): where threads blocked and for how long. "
@@ -126,6 +151,7 @@ void add_record_command(CLI::App& app, RunFn& run) {
       }
       if (opts.payload_bytes > 0 || opts.all_fds || opts.port != 0) opts.syscalls = true;
       if (!a.buffer_size.empty()) opts.buffer_bytes = parse_size(a.buffer_size);
+      if (!a.call_graph.empty()) parse_call_graph(a.call_graph, opts);
       if (a.mmap_pages) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         opts.buffer_bytes = a.mmap_pages * 4096ull * uint64_t(ncpu > 0 ? ncpu : 1);

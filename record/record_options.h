@@ -27,6 +27,10 @@ struct RecordOptions {
   bool cpu = true;                    // --no-cpu clears
   uint32_t frequency_hz = 99;         // -F/--freq
   bool idle = false;                  // --idle: also sample the idle task (pid 0, "swapper")
+  // --call-graph fp|dwarf[,SIZE] (perf's meaning). fp: record/profile_probe.*;
+  // dwarf: record/dwarf_probe.* (user registers + SIZE bytes of stack, unwound here).
+  bool call_graph_dwarf = false;
+  uint32_t dwarf_stack_bytes = 8192;  // SIZE, a multiple of 8, at most EBT_DWARF_MAX_STACK
 
   // What the user typed, for SessionInfo.
   std::vector<std::string> command_line;

@@ -1,0 +1,162 @@
+#include "record/dwarf_probe.h"
+
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "common/error.h"
+#include "format/writer.h"
+#include "profile_dwarf.skel.h"
+#include "record/bpf_util.h"
+#include "record/dwarf_unwinder.h"
+#include "record/proc_reader.h"
+
+namespace ebt::record {
+namespace {
+
+static_assert(sizeof(ebt_cpu_sample_dwarf) == 96, "ebt_cpu_sample_dwarf layout changed");
+
+// A sample whose turn comes later than this after it was taken is skipped
+// (counted as lost to the unwinder): unwinding never lets the ring buffer fill.
+constexpr uint64_t kMaxLagNs = 500'000'000;
+
+class DwarfProfileProbe : public Probe {
+ public:
+  explicit DwarfProfileProbe(const RecordOptions& o)
+      : freq_(o.frequency_hz), idle_(o.idle), stack_bytes_(o.dwarf_stack_bytes) {}
+  ~DwarfProfileProbe() override {
+    detach();
+    profile_dwarf_bpf__destroy(skel_);
+  }
+
+  std::string name() const override { return "profile-dwarf"; }
+  std::vector<uint16_t> event_kinds() const override { return {EBT_EV_CPU_SAMPLE_DWARF}; }
+
+  void load(const SharedMaps& maps, const TargetFilter& filter) override {
+    skel_ = profile_dwarf_bpf__open();
+    if (!skel_) throw RuntimeFailure("profile-dwarf: cannot open the BPF object: " + std::string(strerror(errno)));
+    reuse_shared_maps(skel_->obj, maps);
+    set_bpf_filter(skel_->rodata->ebt_filter, filter);
+    skel_->rodata->include_idle = idle_ ? 1 : 0;
+    skel_->rodata->stack_bytes = stack_bytes_;
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) throw RuntimeFailure("profile-dwarf: cannot count the possible CPUs");
+    bpf_map__set_max_entries(skel_->maps.dwarf_scratch, uint32_t(ncpu));
+    bpf_call_or_throw("profile-dwarf", "loading the BPF program", [&] { return profile_dwarf_bpf__load(skel_); });
+  }
+
+  void attach() override {
+    for (int cpu : online_cpus()) {
+      perf_event_attr attr{};
+      attr.size = sizeof attr;
+      attr.type = PERF_TYPE_SOFTWARE;
+      attr.config = PERF_COUNT_SW_CPU_CLOCK;
+      attr.freq = 1;
+      attr.sample_freq = freq_;
+      int fd = static_cast<int>(syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+      if (fd < 0) {
+        if (errno == ENODEV) continue;
+        if (errno == EINVAL)
+          throw RuntimeFailure("profile-dwarf: perf_event_open(cpu-clock, -F " + std::to_string(freq_) +
+                               ") failed: " + strerror(errno) +
+                               " (frequency above /proc/sys/kernel/perf_event_max_sample_rate?)");
+        throw RuntimeFailure("profile-dwarf: perf_event_open(cpu-clock) on CPU " + std::to_string(cpu) +
+                             " failed: " + strerror(errno));
+      }
+      bpf_link* link = bpf_program__attach_perf_event(skel_->progs.ebt_profile_dwarf, fd);
+      if (!link) {
+        int e = errno;
+        close(fd);
+        throw RuntimeFailure("profile-dwarf: attaching to the perf event of CPU " + std::to_string(cpu) +
+                             " failed: " + strerror(e));
+      }
+      links_.push_back(link);
+      fds_.push_back(fd);
+    }
+  }
+
+  void detach() override {
+    for (auto* l : links_) bpf_link__destroy(l);
+    for (int fd : fds_) close(fd);
+    links_.clear();
+    fds_.clear();
+  }
+
+  void handle(const ebt_event_header& h, std::span<const uint8_t> event, RecordContext& ctx) override {
+    if (event.size() < sizeof(ebt_cpu_sample_dwarf)) return;
+    ebt_cpu_sample_dwarf s;
+    std::memcpy(&s, event.data(), sizeof s);
+    if (s.kernel_frames > EBT_MAX_STACK_DEPTH + 1 || s.stack_size > EBT_DWARF_MAX_STACK ||
+        sizeof s + uint64_t(s.kernel_frames) * 8 + s.stack_size > event.size())
+      return;
+    if (!ctx.tid_wanted(h.tid)) return;
+    uint64_t now = monotonic_ns();
+    if (now > h.time_ns && now - h.time_ns > kMaxLagNs) {
+      lost_[h.cpu]++;
+      return;
+    }
+    char comm[EBT_TASK_COMM_LEN + 1] = {};
+    std::memcpy(comm, s.comm, EBT_TASK_COMM_LEN);
+    ctx.note_task(h.pid, h.tid, comm);
+
+    kernel_.resize(s.kernel_frames);
+    if (s.kernel_frames) std::memcpy(kernel_.data(), event.data() + sizeof s, s.kernel_frames * 8ull);
+    user_.clear();
+    if (h.flags & EBT_DWARF_F_USER_REGS) {
+      std::span<const uint8_t> stack(event.data() + sizeof s + s.kernel_frames * 8ull, s.stack_size);
+      unwinder_.unwind({h.pid, h.tid, s.mm_start_stack, s.ip, s.sp, s.bp}, stack, &user_,
+                       EBT_MAX_STACK_DEPTH);
+    }
+    CpuSample out;
+    out.time_ns = h.time_ns;
+    out.pid = h.pid;
+    out.tid = h.tid;
+    out.cpu = h.cpu;
+    out.stack_id = ctx.intern_stack(h.pid, kernel_, user_);
+    ctx.writer().add(out);
+    samples_++;
+  }
+
+  void finish(RecordContext& ctx) override {
+    uint64_t t = monotonic_ns();
+    for (auto [cpu, n] : lost_) ctx.writer().add(LostEvents{t, cpu, LossSource::kUnwind, n});
+  }
+
+  uint64_t samples() const override { return samples_; }
+
+  std::string summary() const override {
+    uint64_t lost = 0;
+    for (auto [cpu, n] : lost_) lost += n;
+    const UnwindStats& st = unwinder_.stats();
+    std::string s = "dwarf: " + std::to_string(st.to_end) + "/" + std::to_string(st.samples) +
+                    " user stacks unwound to the end";
+    if (lost) s += ", " + std::to_string(lost) + " not unwound in time (lost)";
+    return s;
+  }
+
+ private:
+  uint32_t freq_;
+  bool idle_;
+  uint32_t stack_bytes_;
+  profile_dwarf_bpf* skel_ = nullptr;
+  std::vector<bpf_link*> links_;
+  std::vector<int> fds_;
+  uint64_t samples_ = 0;
+  std::map<uint32_t, uint64_t> lost_;  // cpu -> samples skipped (unwinder behind)
+  DwarfUnwinder unwinder_;
+  std::vector<uint64_t> kernel_, user_;
+};
+
+}  // namespace
+
+std::unique_ptr<Probe> make_dwarf_profile_probe(const RecordOptions& options) {
+  return std::make_unique<DwarfProfileProbe>(options);
+}
+
+}  // namespace ebt::record

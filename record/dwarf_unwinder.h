@@ -1,0 +1,71 @@
+// User-space DWARF unwinding of sampled user stacks (--call-graph dwarf).
+//
+// The BPF side (bpf/profile_dwarf.bpf.c) sends the user registers ip/sp/bp and
+// a copy of the user stack from sp upwards. DwarfUnwinder turns that into the
+// list of frame addresses with libdw: one Dwfl per process, its modules
+// reported from /proc/PID/maps (files opened through /proc/PID/map_files or
+// /proc/PID/root, so containers resolve to their own files), and Dwfl thread
+// callbacks that serve the captured registers and stack bytes. CFI comes from
+// .eh_frame (and .debug_frame) of the live objects and is parsed once per
+// object per process: the Dwfl stays cached until the process execs (its
+// mm->start_stack changes) or a frame falls outside every known module (a new
+// mapping: the modules are reread, at most every few milliseconds).
+//
+//   DwarfUnwinder u;
+//   std::vector<uint64_t> pcs;
+//   u.unwind({pid, tid, gen, ip, sp, bp}, stack_bytes, &pcs);  // leaf first
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace ebt::record {
+
+struct UnwindInput {
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  uint64_t generation = 0;  // changes when the address space is replaced (exec)
+  uint64_t ip = 0;
+  uint64_t sp = 0;
+  uint64_t bp = 0;
+};
+
+struct UnwindStats {
+  uint64_t samples = 0;        // unwind() calls
+  uint64_t frames = 0;         // addresses produced
+  uint64_t to_end = 0;         // unwinding reached the outermost frame (no more CFI/RA)
+  uint64_t dwfl_builds = 0;    // process module tables (re)built
+};
+
+class DwarfUnwinder {
+ public:
+  DwarfUnwinder();
+  ~DwarfUnwinder();
+  DwarfUnwinder(const DwarfUnwinder&) = delete;
+  DwarfUnwinder& operator=(const DwarfUnwinder&) = delete;
+
+  // Appends the frames of one sample to `out`, leaf first: the interrupted ip,
+  // then return addresses (as fp mode reports them), at most `max_frames`.
+  // Returns true when unwinding ended at the outermost frame (the CFI says the
+  // return address is undefined, e.g. in _start or clone3), false when it
+  // stopped early (stack copy too short, no CFI, unknown code).
+  bool unwind(const UnwindInput& in, std::span<const uint8_t> stack, std::vector<uint64_t>* out,
+              size_t max_frames = 127);
+
+  // Drops what is cached for a process (it exited).
+  void forget(uint32_t pid);
+
+  const UnwindStats& stats() const { return stats_; }
+
+ private:
+  struct Proc;
+  Proc* proc_for(const UnwindInput& in, bool force_rebuild);
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  UnwindStats stats_;
+};
+
+}  // namespace ebt::record
