@@ -25,8 +25,8 @@ print("Run %s, cpuburn --work %s, %s interleaved rounds, load average at the end
 print()
 print("| config | workload CPU s median | CPU ratio (of medians / median per round) "
       "| workload wall s median (min-max) | wall ratio (of medians / median per round) "
-      "| tool total wall s | samples | capture bytes | bytes/sample |")
-print("|---|---|---|---|---|---|---|---|---|")
+      "| tool total wall s | samples | samples per workload CPU s | capture bytes | bytes/sample |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 bps = {}
 for c in ["alone", "ebt99", "perf99", "ebt999", "perf999"]:
     rs = by.get(c, [])
@@ -38,12 +38,13 @@ for c in ["alone", "ebt99", "perf99", "ebt999", "perf999"]:
     rc = [float(r["workload_cpu_s"]) / alone_c[r["round"]] for r in rs]
     tot = med([float(r["total_s"]) for r in rs])
     if c == "alone":
-        extra = "- | - | -"
+        extra = "- | - | - | -"
     else:
         s = med([int(r["samples"]) for r in rs])
         b = med([int(r["bytes"]) for r in rs])
         bps[c] = med([int(r["bytes"]) / int(r["samples"]) for r in rs if int(r["samples"]) > 0])
-        extra = "%d | %d | %.1f" % (s, b, bps[c])
+        rate = med([int(r["samples"]) / float(r["workload_cpu_s"]) for r in rs])
+        extra = "%d | %.0f | %d | %.1f" % (s, rate, b, bps[c])
     print("| %s | %.3f | %.3f / %.3f | %.3f (%.3f-%.3f) | %.3f / %.3f | %.3f | %s |" % (
         names[c], med(cpu), med(cpu) / base_c, med(rc), med(w), min(w), max(w), med(w) / base_w, med(rw),
         tot, extra))
@@ -84,3 +85,15 @@ be = int(params.get("big_ebt_samples") or 0)
 bp = int(params.get("big_perf_samples") or 0)
 print("- big captures: ebtrace %d bytes (%.1f B/sample), perf.data %d bytes (%.1f B/sample): 1/%.1f" % (
     eb, eb / max(1, be), pb, pb / max(1, bp), (pb / max(1, bp)) / (eb / max(1, be))))
+
+info = os.path.join(out, "big-info.txt")
+if os.path.exists(info):
+    disk = {}
+    for line in open(info):
+        f = line.split()
+        if len(f) == 4 and f[1].isdigit() and f[3].isdigit():
+            disk[f[0]] = int(f[3])
+    events = disk.get("cpuSamples", 0) + disk.get("stack", 0)
+    syms = disk.get("symbolTable", 0) + disk.get("kernelSymbols", 0)
+    print("- of the ebtrace capture: samples + stacks %d bytes (%.1f B/sample), embedded symbols %d bytes "
+          "(perf.data carries no symbols; `perf archive` would add them)" % (events, events / max(1, be), syms))
