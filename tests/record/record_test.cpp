@@ -484,6 +484,36 @@ TEST(Record, TidFilter) {
   }
 }
 
+TEST(Record, DeletedExecutableStillEmbedded) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir;
+  // The binary is gone from the file system before recording starts: the
+  // recorder reads it through /proc/PID/map_files.
+  std::string exe = dir / "ebt_deleted_burn";
+  fs::copy_file(EBT_WORKLOAD_BIN, exe);
+  pid_t busy = spawn({exe, "busy", "10"}, "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  fs::remove(exe);
+  std::string out = dir / "deleted.ebt";
+  Result r = run(record_cmd(out, {"-F", "499", "-d", "1", "-p", std::to_string(busy)}), dir);
+  kill(busy, SIGKILL);
+  wait_rc(busy);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  Capture c = Capture::load(out);
+  expect_consistent_end(c);
+  size_t n = c.samples_of(uint32_t(busy)), named = 0;
+  EXPECT_GT(n, 100u);
+  for (const auto& s : c.samples) {
+    if (!s.stack_id) continue;
+    for (const auto& f : c.stacks.at(s.stack_id).frames)
+      if (f.kind == FrameKind::kUser) {
+        named += c.symbol(uint32_t(busy), f.address) == "ebt_busy_function";
+        break;
+      }
+  }
+  EXPECT_GT(named, n * 7 / 10);
+}
+
 TEST(Record, UnknownPidIsBadInput) {
   EBT_REQUIRE_BPF_OR_SKIP();
   TempDir dir;
