@@ -514,6 +514,44 @@ TEST(Record, DeletedExecutableStillEmbedded) {
   EXPECT_GT(named, n * 7 / 10);
 }
 
+TEST(Record, ProcessInOtherMountNamespaceResolvesItsOwnFile) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  if (access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "unshare (util-linux) missing";
+  TempDir dir;
+  // Same path, different files: in the host namespace it is a copy of
+  // /bin/sleep, inside the process's mount namespace the workload is
+  // bind-mounted over it. The capture must describe the workload.
+  std::string path = dir / "ebt_ns_burn", real = dir / "real_workload";
+  fs::copy_file("/bin/sleep", path);
+  fs::copy_file(EBT_WORKLOAD_BIN, real);
+  pid_t busy = spawn({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+                      "mount --bind " + real + " " + path + " && exec " + path + " busy 10"},
+                     "");
+  std::string comm;
+  for (int i = 0; i < 100 && comm != "ebt_ns_burn"; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    comm = slurp("/proc/" + std::to_string(busy) + "/comm");
+    if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+  }
+  ASSERT_EQ(comm, "ebt_ns_burn");
+  std::string out = dir / "ns.ebt";
+  Result r = run(record_cmd(out, {"-F", "499", "-d", "1", "-p", std::to_string(busy)}), dir);
+  kill(busy, SIGKILL);
+  wait_rc(busy);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  Capture c = Capture::load(out);
+  expect_consistent_end(c);
+  const Mapping* m = nullptr;
+  for (const auto& x : c.mappings)
+    if (x.pid == uint32_t(busy) && x.path == path) m = &x;
+  ASSERT_NE(m, nullptr);
+  const SymbolTable* t = c.table(m->build_id);
+  ASSERT_NE(t, nullptr);
+  bool has_sym = false;
+  for (const auto& s : t->symbols) has_sym |= s.name == "ebt_busy_function";
+  EXPECT_TRUE(has_sym) << "symbols came from the host's file, not the process's";
+}
+
 TEST(Record, UnknownPidIsBadInput) {
   EBT_REQUIRE_BPF_OR_SKIP();
   TempDir dir;
