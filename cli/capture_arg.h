@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/error.h"
+#include "format/reader.h"
 
 namespace ebt::cli {
 
@@ -33,5 +34,21 @@ inline constexpr const char* kReadExitCodes =
     "  1  runtime failure (I/O error)\n"
     "  2  not a capture, empty file, missing file, capture from a newer major format version,\n"
     "     or damaged blocks: everything readable is still printed, plus one warning per damage on stderr";
+
+// After reading: one warning line per damage (and one for a capture that was
+// never finished), then the exit code: 2 if anything was corrupt, else 0.
+inline int report_damage(const format::CaptureReader& r, const std::string& path) {
+  bool tail_said = false;
+  for (const auto& d : r.damage()) {
+    std::fprintf(stderr, "ebtrace: warning: %s: %s\n", path.c_str(), format::describe(d).c_str());
+    if (d.truncated_tail || d.what.rfind("index unusable", 0) == 0) tail_said = true;
+  }
+  if (!r.has_index() && !tail_said)
+    std::fprintf(stderr,
+                 "ebtrace: warning: %s: capture not finished (no index: recorder killed or still running); "
+                 "read %zu complete blocks\n",
+                 path.c_str(), r.blocks().size());
+  return r.corrupted() ? kExitBadInput : kExitOk;
+}
 
 }  // namespace ebt::cli

@@ -63,9 +63,7 @@ int run_dump(const DumpArgs& a) {
                  path.c_str());
   r.dump_json(stdout, o);
   if (std::ferror(stdout)) throw RuntimeFailure("dump: cannot write to standard output");
-  for (const auto& d : r.damage())
-    std::fprintf(stderr, "ebtrace: warning: %s: %s\n", path.c_str(), format::describe(d).c_str());
-  return r.corrupted() ? kExitBadInput : kExitOk;
+  return report_damage(r, path);
 }
 
 }  // namespace

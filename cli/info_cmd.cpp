@@ -180,14 +180,12 @@ int run_info(const std::string& path) {
   else
     std::printf("payload bytes:  none\n");
 
-  if (r.damage().empty()) {
+  if (r.damage().empty())
     std::printf("damage:         none\n");
-    return kExitOk;
-  }
-  std::printf("damage:         %zu problem(s), see warnings\n", r.damage().size());
+  else
+    std::printf("damage:         %zu problem(s), see warnings\n", r.damage().size());
   std::fflush(stdout);
-  for (const auto& d : r.damage()) std::fprintf(stderr, "ebtrace: warning: %s: %s\n", path.c_str(), format::describe(d).c_str());
-  return r.corrupted() ? kExitBadInput : kExitOk;
+  return report_damage(r, path);
 }
 
 }  // namespace

@@ -171,6 +171,21 @@ TEST(Cli, MissingTrailerWarnsButExits0) {
   ::unlink(good.c_str());
 }
 
+TEST(Cli, CaptureCutOnABlockBoundaryStillWarns) {
+  const std::string good = make_capture("cli-bound-good.ebt");
+  CaptureReader full(good);
+  const BlockInfo last = full.blocks().back();
+  auto b = testing::read_file(good);
+  const std::string path = testing::temp_path("cli-bound.ebt");
+  testing::write_file(path, b.data(), last.offset);  // ends exactly before the last data block
+  CliRun r = ebtrace("info " + path);
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("capture not finished"), std::string::npos) << r.err;
+  ::unlink(path.c_str());
+  ::unlink(good.c_str());
+}
+
 TEST(Cli, HelpDocumentsExitCodes) {
   for (const char* cmd : {"info --help", "dump --help"}) {
     CliRun r = ebtrace(cmd);
