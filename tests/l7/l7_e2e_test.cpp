@@ -253,6 +253,49 @@ TEST_F(RedisL7, ServerSideExactCountsAndLatency) {
     EXPECT_EQ(s.pid, static_cast<uint32_t>(redis_.pid()));
   }
   EXPECT_TRUE(found) << "no SocketInfo for the client's connection (port " << own.local_port << ")";
+
+  // The CLI on the same capture: the JSON table and the trace slices.
+  fs::path json = dir_ / "lat.json", trace = dir_ / "trace.json";
+  Child report({EBT_EBTRACE_BIN, "report", rec.capture().string(), "--latency", "--format", "json", "-o",
+                json.string()},
+               (dir_ / "report.log").string());
+  ASSERT_EQ(report.stop(0, 120), 0) << read_file(dir_ / "report.log");
+  std::string js = read_file(json);
+  EXPECT_NE(js.find("\"request\":\"INCR\",\"status\":0,\"count\":50,\"errors\":50"), std::string::npos) << js;
+  EXPECT_NE(js.find("\"request\":\"SET\",\"status\":0,\"count\":1000,\"errors\":0"), std::string::npos) << js;
+  Child tr({EBT_EBTRACE_BIN, "report", rec.capture().string(), "--trace", trace.string()},
+           (dir_ / "trace.log").string());
+  ASSERT_EQ(tr.stop(0, 120), 0) << read_file(dir_ / "trace.log");
+  std::string tj = read_file(trace);
+  size_t slices = 0;
+  for (size_t pos = 0; (pos = tj.find("\"cat\":\"l7,redis\"", pos)) != std::string::npos; ++pos) ++slices;
+  EXPECT_EQ(slices, 1650u);
+  EXPECT_NE(tj.find("\"key\":\"strkey\""), std::string::npos);
+}
+
+TEST_F(RedisL7, NoPayloadUnlessAskedAndPortFilter) {
+  // --syscalls without --payload-bytes: events, but not one payload byte; and
+  // --port keeps only this server's sockets although every process is traced.
+  fs::path ready = dir_ / "ready", cap = dir_ / "cap.ebt";
+  Child rec({EBT_EBTRACE_BIN, "record", "--syscalls", "--no-cpu", "-a", "--port", std::to_string(port_), "-o",
+             cap.string(), "--ready-file", ready.string()},
+            (dir_ / "record.log").string());
+  ASSERT_TRUE(wait_until([&] { return fs::exists(ready); }, 60)) << read_file(dir_ / "record.log");
+  {
+    RedisClient c(port_);
+    for (int i = 0; i < 20; ++i) c.call({{"SET", "secret", "hunter2"}});
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(rec.stop(SIGINT, 60), 0) << read_file(dir_ / "record.log");
+  auto in = report::l7::load_l7_input(cap.string());
+  ASSERT_GE(in.events.size(), 80u);  // 20 x (client write, server read, server write, client read)
+  for (const auto& e : in.events) {
+    EXPECT_TRUE(e.payload.empty());
+    auto it = in.sockets.find(e.socket_id);
+    ASSERT_NE(it, in.sockets.end());
+    EXPECT_TRUE(it->second.local_port == port_ || it->second.remote_port == port_);
+  }
+  EXPECT_EQ(read_file(cap).find("hunter2"), std::string::npos);
 }
 
 TEST_F(RedisL7, ClientSideExactCountsAndLatency) {
