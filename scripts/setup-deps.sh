@@ -14,6 +14,7 @@ build_pkgs=(
 test_pkgs=(
   debuginfod redis-server redis-tools nginx curl wrk
   iproute2 python3 chromium linux-perf procps
+  bpftrace
 )
 
 want=("${build_pkgs[@]}")
