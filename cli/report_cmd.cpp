@@ -1,6 +1,7 @@
 // `ebtrace report`: symbolize a capture offline and print a text summary, folded
 // stacks, or an interactive SVG flame graph.
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
@@ -102,7 +103,17 @@ int run_report(const ReportArgs& a) {
   sym.debuginfod = a.debuginfod && !a.no_debuginfod && std::getenv("DEBUGINFOD_URLS") != nullptr &&
                    *std::getenv("DEBUGINFOD_URLS") != '\0';
 
+  // EBTRACE_TIMING=1: phase times on stderr (benchmarks).
+  const bool timing = std::getenv("EBTRACE_TIMING") != nullptr;
+  auto t0 = std::chrono::steady_clock::now();
+  auto phase = [&](const char* what) {
+    if (!timing) return;
+    auto t = std::chrono::steady_clock::now();
+    std::fprintf(stderr, "ebtrace: timing: %s %.3f s\n", what, std::chrono::duration<double>(t - t0).count());
+    t0 = t;
+  };
   auto profile = report::load_profile(input, sym);
+  phase("load");
   for (const auto& w : profile->warnings) std::fprintf(stderr, "ebtrace: warning: %s\n", w.c_str());
   if (profile->samples.empty() && profile->off_cpu.empty()) {
     std::fprintf(stderr, "ebtrace: warning: %s holds no on-CPU samples\n", input.c_str());
@@ -114,6 +125,7 @@ int run_report(const ReportArgs& a) {
   // all the capture has); both with --on-off.
   report::StackSelection selection = report::select_stacks(*profile, a.off_cpu, a.on_off, a.weight);
   report::StackAggregate stacks = report::aggregate(*profile, selection.samples, filter);
+  phase("symbolize+aggregate");
   stacks.unit = selection.unit;
 
   if (a.verbose) {
@@ -208,6 +220,7 @@ int run_report(const ReportArgs& a) {
       write_file(a.output, out.str());
     }
   }
+  phase("output");
   return kExitOk;
 }
 

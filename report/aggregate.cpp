@@ -34,14 +34,13 @@ std::optional<double> parse_seconds(const std::string& s, const std::string& who
 }
 
 struct GroupKey {
-  uint32_t pid, tid, stack_id, generation, leaf_marker, root_marker;
-  std::string comm;
+  uint32_t pid, tid, stack_id, generation, leaf_marker, root_marker, comm;
   bool operator==(const GroupKey&) const = default;
 };
 struct GroupKeyHash {
   size_t operator()(const GroupKey& k) const {
-    size_t h = std::hash<std::string>()(k.comm);
-    for (uint32_t v : {k.pid, k.tid, k.stack_id, k.generation, k.leaf_marker, k.root_marker}) {
+    size_t h = 0;
+    for (uint32_t v : {k.pid, k.tid, k.stack_id, k.generation, k.leaf_marker, k.root_marker, k.comm}) {
       h = h * 1000003u ^ v;
     }
     return h;
@@ -121,13 +120,13 @@ StackAggregate aggregate(Profile& profile, const std::vector<Sample>& samples, c
     if (s.time_ns < begin || s.time_ns > end) continue;
     if (!filter.pids.empty() && !filter.pids.count(s.pid)) continue;
     if (!filter.tids.empty() && !filter.tids.count(s.tid)) continue;
-    std::string comm = profile.comm_of(s.pid, s.tid, s.time_ns);
-    if (!filter.comms.empty() && !filter.comms.count(comm)) {
+    uint32_t comm = profile.comm_frame(s.pid, s.tid, s.time_ns);
+    if (!filter.comms.empty() && !filter.comms.count(profile.frames[comm].name)) {
       auto p = profile.processes.find(s.pid);
       if (p == profile.processes.end() || !filter.comms.count(p->second.comm)) continue;
     }
     GroupKey key{s.pid, s.tid, s.stack_id, profile.symbolizer.generation(s.pid, s.time_ns),
-                 s.leaf_marker, s.root_marker, std::move(comm)};
+                 s.leaf_marker, s.root_marker, comm};
     auto [it, inserted] = groups.try_emplace(std::move(key));
     if (inserted) it->second.first_time = s.time_ns;
     it->second.weight += s.weight;
@@ -141,7 +140,7 @@ StackAggregate aggregate(Profile& profile, const std::vector<Sample>& samples, c
   for (const auto& [key, g] : groups) {
     const auto& leaf_first = profile.symbolized_stack(key.pid, g.first_time, key.stack_id);
     path.clear();
-    path.push_back(profile.frames.intern(key.comm, FrameType::kProcess));
+    path.push_back(key.comm);
     if (key.root_marker != 0) path.push_back(key.root_marker);
     for (auto it = leaf_first.rbegin(); it != leaf_first.rend(); ++it) {
       FrameType t = profile.frames[*it].type;

@@ -229,7 +229,7 @@ std::string frame_color(const std::string& name, FrameType type) {
   // Hue ranges do not overlap, so a frame's type shows at a glance.
   double h0 = 0, h1 = 0, s = 0.8, l = 0.6;
   switch (type) {
-    case FrameType::kUser: h0 = 45; h1 = 62; s = 0.85; l = 0.6; break;      // yellow
+    case FrameType::kUser: h0 = 42; h1 = 64; s = 0.85; l = 0.6; break;      // yellow
     case FrameType::kKernel: h0 = 15; h1 = 32; s = 0.85; l = 0.55; break;   // orange
     case FrameType::kInline: h0 = 170; h1 = 190; s = 0.6; l = 0.6; break;   // aqua
     case FrameType::kJit: h0 = 95; h1 = 130; s = 0.55; l = 0.55; break;     // green
@@ -241,7 +241,7 @@ std::string frame_color(const std::string& name, FrameType type) {
   double a = (hash & 0xffff) / 65535.0;
   double b = (hash >> 16) / 65535.0;
   int rgb[3];
-  hsl_to_rgb(h0 + (h1 - h0) * a, s, std::min(0.9, l + 0.08 * (b - 0.5)), rgb);
+  hsl_to_rgb(h0 + (h1 - h0) * a, s, std::min(0.9, l + 0.12 * (b - 0.5)), rgb);
   char buf[32];
   std::snprintf(buf, sizeof buf, "rgb(%d,%d,%d)", rgb[0], rgb[1], rgb[2]);
   return buf;
@@ -285,8 +285,8 @@ void write_flamegraph_svg(const Profile& profile, const StackAggregate& stacks,
       << "<text class=\"sub\" x=\"" << options.width / 2 << "\" y=\"44\">"
       << xml_escape(options.subtitle) << "</text>\n"
       << "<text id=\"unzoom\" class=\"btn\" x=\"" << xpad << "\" y=\"24\" style=\"opacity:0\">Reset Zoom</text>\n"
-      << "<text id=\"search\" class=\"btn\" x=\"" << options.width - xpad - 60 << "\" y=\"24\">Search</text>\n"
-      << "<text id=\"unsearch\" class=\"btn\" x=\"" << options.width - xpad - 130
+      << "<text id=\"search\" class=\"btn\" x=\"" << options.width - xpad - 50 << "\" y=\"24\">Search</text>\n"
+      << "<text id=\"unsearch\" class=\"btn\" x=\"" << options.width - xpad - 150
       << "\" y=\"24\" style=\"opacity:0\">Reset Search</text>\n"
       << "<text id=\"matched\" x=\"" << options.width - xpad - 160 << "\" y=\"" << height - 12
       << "\"> </text>\n"

@@ -29,7 +29,7 @@ Profile::Profile(symbolize::SymbolizerOptions options) : symbolizer(std::move(op
 void Profile::note_comm(uint32_t pid, uint32_t tid, const std::string& comm, uint64_t time_ns) {
   if (comm.empty()) return;
   auto& v = comms_[tid];
-  CommChange c{time_ns, comm};
+  CommChange c{time_ns, comm, frames.intern(comm, FrameType::kProcess)};
   auto pos = std::upper_bound(v.begin(), v.end(), time_ns,
                               [](uint64_t t, const CommChange& x) { return t < x.time_ns; });
   v.insert(pos, std::move(c));
@@ -51,6 +51,21 @@ std::string Profile::comm_of(uint32_t pid, uint32_t tid, uint64_t time_ns) const
   return "[pid " + std::to_string(pid) + "]";
 }
 
+uint32_t Profile::comm_frame(uint32_t pid, uint32_t tid, uint64_t time_ns) {
+  for (uint32_t id : {tid, pid}) {
+    auto it = comms_.find(id);
+    if (it == comms_.end() || it->second.empty()) continue;
+    const auto& v = it->second;
+    if (v.size() == 1) return v.front().frame_id;
+    auto pos = std::upper_bound(v.begin(), v.end(), time_ns,
+                                [](uint64_t t, const CommChange& x) { return t < x.time_ns; });
+    return pos == v.begin() ? v.front().frame_id : (pos - 1)->frame_id;
+  }
+  auto [it, inserted] = process_comm_ids_.try_emplace(pid, 0);
+  if (inserted) it->second = frames.intern(comm_of(pid, tid, time_ns), FrameType::kProcess);
+  return it->second;
+}
+
 const std::vector<uint32_t>& Profile::symbolized_stack(uint32_t pid, uint64_t time_ns,
                                                        uint32_t stack_id) {
   StackKey key{pid, symbolizer.generation(pid, time_ns), stack_id};
@@ -61,10 +76,16 @@ const std::vector<uint32_t>& Profile::symbolized_stack(uint32_t pid, uint64_t ti
   if (s == stacks.end()) {
     ids.push_back(frames.intern(stack_id == 0 ? "[no stack]" : "[unknown stack]", FrameType::kMarker));
   } else {
-    scratch_.clear();
-    symbolizer.symbolize_stack(pid, time_ns, s->second, scratch_);
-    ids.reserve(scratch_.size());
-    for (const auto& f : scratch_) ids.push_back(frames.intern(f));
+    const auto& raw = s->second;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      // The first frame of each kind run is an interrupted PC, the rest return addresses.
+      bool ret = i > 0 && raw[i - 1].kind == raw[i].kind;
+      for (const auto& f : symbolizer.resolve(pid, time_ns, raw[i], ret)) {
+        auto [slot, inserted] = frame_ids_.try_emplace(&f, 0);
+        if (inserted) slot->second = frames.intern(f);
+        ids.push_back(slot->second);
+      }
+    }
   }
   return symbolized_.emplace(key, std::move(ids)).first->second;
 }

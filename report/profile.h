@@ -87,6 +87,8 @@ class Profile {
   // Thread comm at a time (latest rename at or before it), else the process comm,
   // else "[pid N]".
   std::string comm_of(uint32_t pid, uint32_t tid, uint64_t time_ns) const;
+  // The same as an interned kProcess frame id (fast: no string copies).
+  uint32_t comm_frame(uint32_t pid, uint32_t tid, uint64_t time_ns);
 
   // Symbolized frame ids of a stack, leaf first; cached per (pid, mapping
   // generation, stack id) so each distinct stack is symbolized once. An unknown
@@ -105,6 +107,7 @@ class Profile {
   struct CommChange {
     uint64_t time_ns;
     std::string comm;
+    uint32_t frame_id;
   };
   std::unordered_map<uint32_t, std::vector<CommChange>> comms_;  // by tid
   struct StackKey {
@@ -118,7 +121,8 @@ class Profile {
     }
   };
   std::unordered_map<StackKey, std::vector<uint32_t>, StackKeyHash> symbolized_;
-  std::vector<symbolize::SymFrame> scratch_;
+  std::unordered_map<const symbolize::SymFrame*, uint32_t> frame_ids_;  // symbolizer cache -> id
+  std::unordered_map<uint32_t, uint32_t> process_comm_ids_;              // pid -> comm frame id
 };
 
 // "2026-11-22 10:00:00.123 UTC"; "?" for 0.

@@ -9,7 +9,10 @@
 #include <libelf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+
+#include "symbolize/embedded_table.h"
 
 namespace ebt::symbolize {
 namespace {
@@ -135,7 +138,22 @@ std::unique_ptr<DwarfObject> DwarfObject::open(const std::string& path,
     size_t hsize = 0;
     obj->has_dwarf_ = dwarf_nextcu(dw, off, &next, &hsize, nullptr, nullptr, nullptr) == 0;
   }
-  obj->has_symbols_ = dwfl_module_getsymtab(im.mod) > 0;
+  // dwfl_module_addrinfo scans the whole symbol table on every call; read it once,
+  // sorted, and binary-search it instead.
+  int nsyms = dwfl_module_getsymtab(im.mod);
+  for (int i = 1; i < nsyms; ++i) {
+    GElf_Sym sym;
+    GElf_Addr value = 0;
+    GElf_Word shndx = 0;
+    const char* name = dwfl_module_getsym_info(im.mod, i, &sym, &value, &shndx, nullptr, nullptr);
+    if (name == nullptr || *name == '\0' || shndx == SHN_UNDEF || value == 0) continue;
+    int type = GELF_ST_TYPE(sym.st_info);
+    if (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE) continue;
+    obj->symbols_.push_back({value - im.bias, sym.st_size, name});
+  }
+  std::stable_sort(obj->symbols_.begin(), obj->symbols_.end(),
+                   [](const Symbol& a, const Symbol& b) { return a.address < b.address; });
+  obj->has_symbols_ = !obj->symbols_.empty();
   if (!obj->has_dwarf_ && !obj->has_symbols_) return fail("no symbols and no DWARF");
   return obj;
 }
@@ -143,12 +161,8 @@ std::unique_ptr<DwarfObject> DwarfObject::open(const std::string& path,
 std::vector<SourceFrame> DwarfObject::lookup(uint64_t vaddr, bool with_inline) const {
   std::vector<SourceFrame> frames;
   const GElf_Addr addr = vaddr + impl_->bias;
-  GElf_Off sym_off = 0;
-  GElf_Sym sym;
   const char* sym_name = nullptr;
-  if (has_symbols_) {
-    sym_name = dwfl_module_addrinfo(impl_->mod, addr, &sym_off, &sym, nullptr, nullptr, nullptr);
-  }
+  if (long i = find_symbol(symbols_, vaddr); i >= 0) sym_name = symbols_[static_cast<size_t>(i)].name.c_str();
   if (has_dwarf_) {
     Dwarf_Addr dwbias = 0;
     Dwarf_Die* cudie = dwfl_module_addrdie(impl_->mod, addr, &dwbias);

@@ -51,6 +51,7 @@ class DwarfObject {
   bool has_dwarf_ = false;
   bool has_symbols_ = false;
   std::vector<LoadSegment> segments_;
+  std::vector<Symbol> symbols_;  // functions, sorted by ELF address
   bool segments_have_offsets_ = false;
   uint64_t first_load_vaddr_ = 0;
 };

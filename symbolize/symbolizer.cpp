@@ -119,9 +119,13 @@ void Symbolizer::add(const SymbolTable& table) {
 void Symbolizer::add(const KernelSymbols& symbols) {
   kernel_.insert(kernel_.end(), symbols.symbols.begin(), symbols.symbols.end());
   kernel_sorted_ = false;
+  kernel_cache_.clear();
 }
 
-void Symbolizer::add(const LuaProto& proto) { lua_[{proto.pid, proto.address}] = proto; }
+void Symbolizer::add(const LuaProto& proto) {
+  lua_[{proto.pid, proto.address}] = proto;
+  lua_cache_.erase({proto.pid, proto.address});
+}
 
 uint32_t Symbolizer::generation(uint32_t pid, uint64_t time_ns) {
   auto it = maps_.find(pid);
@@ -276,19 +280,17 @@ std::optional<uint64_t> Symbolizer::vaddr_from_load_bias(const Mapping& mapping,
   return address - base->start + first_load_vaddr;
 }
 
-void Symbolizer::symbolize_user(const Mapping* mapping, uint64_t address, bool return_address,
-                                FrameType type, std::vector<SymFrame>& out) {
+const std::vector<SymFrame>& Symbolizer::resolve_user(const Mapping* mapping, uint64_t address,
+                                                       bool return_address, FrameType type) {
   if (mapping == nullptr) {
-    out.push_back({"[unknown]", "", "", 0, type, false});
-    return;
+    auto& v = unknown_[type];
+    if (v.empty()) v.push_back({"[unknown]", "", "", 0, type, false});
+    return v;
   }
   Object& o = object_for(*mapping);
   const uint64_t offset = address - mapping->start + mapping->file_offset;
-  const uint64_t cache_key = offset << 1 | (return_address ? 1 : 0);
-  if (auto c = o.cache.find(cache_key); c != o.cache.end()) {
-    out.insert(out.end(), c->second.begin(), c->second.end());
-    return;
-  }
+  const uint64_t cache_key = offset << 2 | (return_address ? 2 : 0) | (type == FrameType::kJit ? 1 : 0);
+  if (auto c = o.cache.find(cache_key); c != o.cache.end()) return c->second;
   if (!o.located) locate_files(o);
 
   std::vector<SymFrame> frames;
@@ -330,11 +332,10 @@ void Symbolizer::symbolize_user(const Mapping* mapping, uint64_t address, bool r
   if (frames.empty()) {
     frames.push_back({"[" + o.module + "+" + hex_addr(offset) + "]", o.module, "", 0, type, false});
   }
-  out.insert(out.end(), frames.begin(), frames.end());
-  o.cache.emplace(cache_key, std::move(frames));
+  return o.cache.emplace(cache_key, std::move(frames)).first->second;
 }
 
-void Symbolizer::symbolize_kernel(uint64_t address, bool return_address, std::vector<SymFrame>& out) {
+const std::vector<SymFrame>& Symbolizer::resolve_kernel(uint64_t address, bool return_address) {
   if (!kernel_sorted_) {
     std::stable_sort(kernel_.begin(), kernel_.end(),
                      [](const KernelSymbol& a, const KernelSymbol& b) { return a.address < b.address; });
@@ -346,46 +347,55 @@ void Symbolizer::symbolize_kernel(uint64_t address, bool return_address, std::ve
     kernel_sorted_ = true;
   }
   const uint64_t lookup = return_address && address > 0 ? address - 1 : address;
+  auto [slot, inserted] = kernel_cache_.try_emplace(lookup);
+  if (!inserted) return slot->second;
   auto it = std::upper_bound(kernel_.begin(), kernel_.end(), lookup,
                              [](uint64_t a, const KernelSymbol& s) { return a < s.address; });
   // The last symbol only bounds the one before it: its own end is unknown.
   if (it != kernel_.begin() && it != kernel_.end()) {
     const KernelSymbol& s = *(it - 1);
     std::string module = s.module.empty() ? "[kernel.kallsyms]" : "[" + s.module + "]";
-    out.push_back({s.name, module, "", 0, FrameType::kKernel, true});
-    return;
+    slot->second.push_back({s.name, module, "", 0, FrameType::kKernel, true});
+  } else {
+    slot->second.push_back({"[unknown]", "[kernel.kallsyms]", "", 0, FrameType::kKernel, false});
   }
-  out.push_back({"[unknown]", "[kernel.kallsyms]", "", 0, FrameType::kKernel, false});
+  return slot->second;
+}
+
+const std::vector<SymFrame>& Symbolizer::resolve_lua(uint32_t pid, uint64_t address) {
+  auto [slot, inserted] = lua_cache_.try_emplace({pid, address});
+  if (!inserted) return slot->second;
+  auto it = lua_.find({pid, address});
+  if (it == lua_.end()) {
+    slot->second.push_back({"[lua " + hex_addr(address) + "]", "lua", "", 0, FrameType::kLua, false});
+    return slot->second;
+  }
+  const LuaProto& p = it->second;
+  std::string chunk = !p.chunk.empty() && (p.chunk[0] == '@' || p.chunk[0] == '=') ? p.chunk.substr(1) : p.chunk;
+  std::string name = !p.name.empty() ? p.name : chunk + ":" + std::to_string(p.first_line);
+  slot->second.push_back({name, "lua", chunk, p.first_line, FrameType::kLua, true});
+  return slot->second;
+}
+
+const std::vector<SymFrame>& Symbolizer::resolve(uint32_t pid, uint64_t time_ns, const Frame& frame,
+                                                  bool return_address) {
+  switch (frame.kind) {
+    case FrameKind::kKernel:
+      return resolve_kernel(frame.address, return_address);
+    case FrameKind::kLua:
+      return resolve_lua(pid, frame.address);
+    case FrameKind::kJit:
+    case FrameKind::kUser:
+      break;
+  }
+  FrameType type = frame.kind == FrameKind::kJit ? FrameType::kJit : FrameType::kUser;
+  return resolve_user(find_mapping(pid, time_ns, frame.address), frame.address, return_address, type);
 }
 
 void Symbolizer::symbolize_frame(uint32_t pid, uint64_t time_ns, const Frame& frame,
                                  bool return_address, std::vector<SymFrame>& out) {
-  switch (frame.kind) {
-    case FrameKind::kKernel:
-      symbolize_kernel(frame.address, return_address, out);
-      return;
-    case FrameKind::kLua: {
-      auto it = lua_.find({pid, frame.address});
-      if (it == lua_.end()) {
-        out.push_back({"[lua " + hex_addr(frame.address) + "]", "lua", "", 0, FrameType::kLua, false});
-        return;
-      }
-      const LuaProto& p = it->second;
-      std::string chunk = !p.chunk.empty() && (p.chunk[0] == '@' || p.chunk[0] == '=')
-                              ? p.chunk.substr(1) : p.chunk;
-      std::string name = !p.name.empty() ? p.name : chunk + ":" + std::to_string(p.first_line);
-      out.push_back({name, "lua", chunk, p.first_line, FrameType::kLua, true});
-      return;
-    }
-    case FrameKind::kJit:
-    case FrameKind::kUser: {
-      FrameType type = frame.kind == FrameKind::kJit ? FrameType::kJit : FrameType::kUser;
-      symbolize_user(find_mapping(pid, time_ns, frame.address), frame.address, return_address,
-                     type, out);
-      return;
-    }
-  }
-  out.push_back({"[unknown]", "", "", 0, FrameType::kUser, false});
+  const auto& v = resolve(pid, time_ns, frame, return_address);
+  out.insert(out.end(), v.begin(), v.end());
 }
 
 void Symbolizer::symbolize_stack(uint32_t pid, uint64_t time_ns, const std::vector<Frame>& frames,

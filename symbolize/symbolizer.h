@@ -71,6 +71,12 @@ class Symbolizer {
   // first of its kind run), so lookups use address-1 to land inside the call.
   void symbolize_frame(uint32_t pid, uint64_t time_ns, const Frame& frame, bool return_address,
                        std::vector<SymFrame>& out);
+  // Same, without copying: the frames stay valid (and at the same address) for the
+  // Symbolizer's lifetime, so callers may key caches on their addresses (add all
+  // records before resolving: adding kernel symbols or Lua protos later drops
+  // their cached frames).
+  const std::vector<SymFrame>& resolve(uint32_t pid, uint64_t time_ns, const Frame& frame,
+                                       bool return_address);
 
   // The objects looked up so far, sorted by path.
   std::vector<ObjectReport> objects() const;
@@ -83,9 +89,10 @@ class Symbolizer {
   void locate_files(Object& object);
   std::optional<uint64_t> vaddr_from_load_bias(const Mapping& mapping, uint64_t offset,
                                                uint64_t first_load_vaddr);
-  void symbolize_user(const Mapping* mapping, uint64_t address, bool return_address,
-                      FrameType type, std::vector<SymFrame>& out);
-  void symbolize_kernel(uint64_t address, bool return_address, std::vector<SymFrame>& out);
+  const std::vector<SymFrame>& resolve_user(const Mapping* mapping, uint64_t address,
+                                            bool return_address, FrameType type);
+  const std::vector<SymFrame>& resolve_kernel(uint64_t address, bool return_address);
+  const std::vector<SymFrame>& resolve_lua(uint32_t pid, uint64_t address);
 
   SymbolizerOptions options_;
   std::unordered_map<uint32_t, std::unique_ptr<PidMaps>> maps_;
@@ -94,6 +101,9 @@ class Symbolizer {
   std::vector<KernelSymbol> kernel_;
   bool kernel_sorted_ = true;
   std::map<std::pair<uint32_t, uint64_t>, LuaProto> lua_;
+  std::unordered_map<uint64_t, std::vector<SymFrame>> kernel_cache_;  // by lookup address
+  std::map<std::pair<uint32_t, uint64_t>, std::vector<SymFrame>> lua_cache_;
+  std::map<FrameType, std::vector<SymFrame>> unknown_;  // "[unknown]" per type
   void* debuginfod_ = nullptr;  // debuginfod_client*, created on first use
 };
 
