@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -36,6 +37,7 @@ struct Sample {
   uint64_t ip = 0, sp = 0, bp = 0;
   std::span<const uint8_t> stack;
   bool thread_given = false;
+  bool read_failed = false;  // a read outside the copy: a stop there is not the real end
 };
 
 pid_t next_thread(Dwfl*, void* arg, void** thread_argp) {
@@ -57,8 +59,10 @@ bool get_thread(Dwfl*, pid_t tid, void* arg, void** thread_argp) {
 // unwinding there (never a read of the live process).
 bool memory_read(Dwfl*, Dwarf_Addr addr, Dwarf_Word* result, void* arg) {
   auto* s = static_cast<Sample*>(arg);
-  if (addr < s->sp || addr - s->sp > s->stack.size() || s->stack.size() - (addr - s->sp) < sizeof(Dwarf_Word))
+  if (addr < s->sp || addr - s->sp > s->stack.size() || s->stack.size() - (addr - s->sp) < sizeof(Dwarf_Word)) {
+    s->read_failed = true;
     return false;
+  }
   std::memcpy(result, s->stack.data() + (addr - s->sp), sizeof(Dwarf_Word));
   return true;
 }
@@ -126,6 +130,7 @@ struct DwarfUnwinder::Proc {
   uint64_t built_ns = 0;
   uint64_t last_use = 0;
   Sample sample;  // the thread callbacks' argument (address stays fixed)
+  std::vector<ProcMapping> maps;  // the executable mappings the modules came from
   ~Proc() {
     if (dwfl) dwfl_end(dwfl);
   }
@@ -145,8 +150,7 @@ namespace {
 
 // Reports every executable file mapping of `pid` to `dwfl`. Returns the number
 // of modules reported.
-int report_modules(Dwfl* dwfl, uint32_t pid) {
-  auto maps = read_exec_maps(pid);
+int report_modules(Dwfl* dwfl, uint32_t pid, const std::optional<std::vector<ProcMapping>>& maps) {
   if (!maps) return 0;
   int n = 0;
   std::map<std::pair<std::string, uint64_t>, bool> seen;  // (dev, inode) of this process
@@ -203,6 +207,11 @@ DwarfUnwinder::Proc* DwarfUnwinder::proc_for(const UnwindInput& in, bool force_r
   uint64_t now = monotonic_ns();
   if (slot && slot->generation == in.generation && !force_rebuild) return slot.get();
   if (slot && slot->generation == in.generation && now - slot->built_ns < kRebuildIntervalNs) return slot.get();
+  auto maps = read_exec_maps(in.pid);
+  if (slot && slot->generation == in.generation && maps && *maps == slot->maps) {
+    slot->built_ns = now;  // nothing new mapped (e.g. a frame in JIT code): keep the modules
+    return slot.get();
+  }
   if (!slot && impl_->procs.size() > kMaxProcs) {
     // Too many processes cached: drop the least recently used half.
     std::vector<std::pair<uint64_t, uint32_t>> use;
@@ -218,7 +227,8 @@ DwarfUnwinder::Proc* DwarfUnwinder::proc_for(const UnwindInput& in, bool force_r
   stats_.dwfl_builds++;
   fresh->dwfl = dwfl_begin(&kDwflCallbacks);
   if (!fresh->dwfl) return fresh.get();
-  if (report_modules(fresh->dwfl, in.pid) == 0 ||
+  if (maps) fresh->maps = *maps;
+  if (report_modules(fresh->dwfl, in.pid, maps) == 0 ||
       !dwfl_attach_state(fresh->dwfl, nullptr, pid_t(in.pid), &kThreadCallbacks, &fresh->sample)) {
     dwfl_end(fresh->dwfl);
     fresh->dwfl = nullptr;
@@ -257,6 +267,11 @@ bool DwarfUnwinder::unwind(const UnwindInput& in, std::span<const uint8_t> stack
   for (int attempt = 0; attempt < 2; attempt++) {
     p->last_use = ++impl_->clock;
     out->resize(start);
+    if (!p->dwfl && !rebuilt) {
+      uint64_t before = stats_.dwfl_builds;
+      p = proc_for(in, true);
+      rebuilt = stats_.dwfl_builds != before;
+    }
     if (!p->dwfl) {
       out->push_back(in.ip);
       break;
@@ -267,22 +282,27 @@ bool DwarfUnwinder::unwind(const UnwindInput& in, std::span<const uint8_t> stack
     p->sample.bp = in.bp;
     p->sample.stack = stack;
     p->sample.thread_given = false;
+    p->sample.read_failed = false;
     FrameCollector c{out, max_frames};
     int rc = dwfl_getthread_frames(p->dwfl, pid_t(in.tid), collect_frame, &c);
     if (c.added == 0) out->push_back(in.ip);
-    if (rc == 0) {
+    // A frame in no known module: something was mapped since the modules were
+    // read (the libraries of a fresh exec, dlopen): reread them once and retry.
+    bool unknown = false;
+    for (size_t i = start; i < out->size() && !unknown; i++)
+      unknown = !dwfl_addrmodule(p->dwfl, (*out)[i] - (i > start ? 1 : 0));
+    if (unknown && !rebuilt) {
+      uint64_t before = stats_.dwfl_builds;
+      p = proc_for(in, true);
+      rebuilt = stats_.dwfl_builds != before;
+      if (rebuilt) continue;
+    }
+    if (rc == 0 && !unknown && !p->sample.read_failed) {
       stats_.to_end++;
       stats_.frames += out->size() - start;
       return true;
     }
-    // Stopped early: if the last frame is in no known module, something was
-    // mapped since the modules were read (dlopen, JIT): reread once.
-    uint64_t last = out->back();
-    if (rebuilt || attempt > 0 || dwfl_addrmodule(p->dwfl, last ? last - (out->size() - start > 1) : 0)) break;
-    uint64_t before = stats_.dwfl_builds;
-    p = proc_for(in, true);
-    rebuilt = stats_.dwfl_builds != before;
-    if (!rebuilt) break;
+    break;
   }
   stats_.frames += out->size() - start;
   return false;
