@@ -52,6 +52,27 @@ TEST(Schema, UnknownKindIsDumpedThroughTheEmbeddedSchema) {
   ::unlink(path.c_str());
 }
 
+TEST(Schema, DumpEscapesTextAndDataIntoValidJson) {
+  const std::string path = testing::temp_path("escape.ebt");
+  {
+    CaptureWriter w(path, SessionInfo{});
+    ProcessInfo p;
+    p.pid = 5;
+    p.comm = std::string("a\"b\\c\n\x01\xff\xc3\xa9", 10);  // quote, backslash, newline, control, invalid, é
+    w.add(p);
+    SyscallEvent e;
+    e.enter_ns = 1;
+    e.payload = {'G', '"', 0x00, 0x7f, 0x80, 0xff, '\n'};
+    w.add(e);
+    w.finish({});
+  }
+  CaptureReader r(path);
+  std::string out = dump_to_string(r);
+  EXPECT_NE(out.find("\"comm\":\"a\\\"b\\\\c\\n\\u0001\\ufffd\xc3\xa9\""), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("payload":"G\"\u0000\u007f\u0080\u00ff\n")"), std::string::npos) << out;
+  ::unlink(path.c_str());
+}
+
 TEST(Schema, EmbeddedSchemaOfThisBuildNamesEveryKnownKind) {
   const std::string path = testing::temp_path("known.ebt");
   {
