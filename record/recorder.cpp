@@ -20,6 +20,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <utility>
 #include <fstream>
 #include <thread>
 #include <set>
@@ -191,6 +193,7 @@ class Recorder::Impl : public RecordContext, public TaskObserver {
   void note_user_address(uint32_t pid, Proc& p, uint64_t addr);
   void handle_event(const void* data, size_t size);
   static int ring_callback(void* ctx, void* data, size_t size);
+  void rethrow_callback_error();
   void poll_loop(const std::atomic<bool>* stop);
   void write_lost();
   uint64_t write_symbols();
@@ -203,6 +206,7 @@ class Recorder::Impl : public RecordContext, public TaskObserver {
   std::vector<uint32_t> target_pids_;
   SharedMaps maps_;
   ring_buffer* rb_ = nullptr;
+  std::exception_ptr callback_error_;
   std::vector<std::unique_ptr<Probe>> probes_;
   std::unordered_map<uint16_t, Probe*> dispatch_;
   std::unique_ptr<format::CaptureWriter> writer_;
@@ -565,8 +569,20 @@ void Recorder::Impl::scan_proc() {
 // ------------------------------------------------------------------- draining
 
 int Recorder::Impl::ring_callback(void* ctx, void* data, size_t size) {
-  static_cast<Impl*>(ctx)->handle_event(data, size);
+  auto* self = static_cast<Impl*>(ctx);
+  // Exceptions must not unwind through libbpf's C frames: park them, stop the
+  // consumption, rethrow once ring_buffer__poll/consume has returned.
+  try {
+    self->handle_event(data, size);
+  } catch (...) {
+    self->callback_error_ = std::current_exception();
+    return -ECANCELED;
+  }
   return 0;
+}
+
+void Recorder::Impl::rethrow_callback_error() {
+  if (callback_error_) std::rethrow_exception(std::exchange(callback_error_, nullptr));
 }
 
 void Recorder::Impl::handle_event(const void* data, size_t size) {
@@ -596,6 +612,7 @@ void Recorder::Impl::poll_loop(const std::atomic<bool>* stop) {
   bool has_child = child_ > 0;
   while (!(stop && stop->load())) {
     int n = ring_buffer__poll(rb_, 100);
+    rethrow_callback_error();
     if (n < 0 && n != -EINTR) throw RuntimeFailure(std::string("reading the ring buffer: ") + strerror(-n));
     writer_->tick();
     if (Clock::now() >= deadline) break;
@@ -673,9 +690,16 @@ RecordSummary Recorder::Impl::run(const std::atomic<bool>* stop) {
   // Detaching a tracepoint waits for an RCU grace period (~60 ms here, per
   // link): do it on the side while the capture is completed. Families' detach()
   // only destroys links, so it does not race with handle()/finish().
-  std::vector<std::thread> detachers;
-  for (auto& p : probes_) detachers.emplace_back([probe = p.get()] { probe->detach(); });
+  struct Joiner {
+    std::vector<std::thread> threads;
+    ~Joiner() {  // also when an exception leaves early: never destroy a joinable thread
+      for (auto& t : threads)
+        if (t.joinable()) t.join();
+    }
+  } detachers;
+  for (auto& p : probes_) detachers.threads.emplace_back([probe = p.get()] { probe->detach(); });
   ring_buffer__consume(rb_);
+  rethrow_callback_error();
   if (child_ > 0 && child_running()) {
     kill(child_, SIGTERM);  // stopped by -d or a signal: like perf, end the workload
     waitpid(child_, &child_status_, 0);
@@ -684,7 +708,7 @@ RecordSummary Recorder::Impl::run(const std::atomic<bool>* stop) {
   for (auto& p : probes_) p->finish(*this);
   write_lost();
   uint64_t symbol_bytes = opts_.embed ? write_symbols() : 0;
-  for (auto& t : detachers) t.join();
+  for (auto& t : detachers.threads) t.join();
 
   SessionEnd end;
   end.end_ns = monotonic_ns();
