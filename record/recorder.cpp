@@ -231,8 +231,9 @@ class Recorder::Impl : public RecordContext, public TaskObserver {
 
 void Recorder::Impl::validate_targets() {
   for (uint32_t pid : opts_.pids) {
-    if (pid == 0 || !process_exists(pid)) throw BadInput("no such process: " + std::to_string(pid));
-    target_pids_.push_back(pid);
+    uint32_t tgid = pid && process_exists(pid) ? tgid_of(pid) : 0;
+    if (tgid == 0) throw BadInput("no such process: " + std::to_string(pid));
+    target_pids_.push_back(tgid);  // a thread id stands for its process, as with perf -p
   }
   for (uint32_t tid : opts_.tids) {
     uint32_t tgid = tid ? tgid_of(tid) : 0;
