@@ -17,6 +17,7 @@ set -euo pipefail
 build=${1:-build}
 rounds=${2:-5}
 loops=${3:-200000}
+cpu=${BENCH_CPU:-1}
 ebtrace=$build/cli/ebtrace
 [[ -x $ebtrace ]] || { echo "bench-offcpu: $ebtrace not built" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || { echo "bench-offcpu: needs root" >&2; exit 2; }
@@ -26,18 +27,39 @@ offcputime=$(command -v offcputime || true)
 work=$(mktemp -d /tmp/ebt-bench-offcpu-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-# ops/sec of one `perf bench sched pipe` run
+# One `perf bench sched pipe` run, pinned to CPU $cpu (every op is then two
+# context switches on that CPU). Prints "OPS_PER_S CPU_SECONDS": wall-clock
+# throughput, and the CPU time (user + sys) its two processes used. The CPU time
+# is what tracing adds per switch, and unlike wall-clock throughput it does not
+# depend on how busy the rest of the machine is.
 bench() {
-  perf bench sched pipe -l "$loops" 2>&1 | awk '/ops\/sec/ {print $1}'
+  bash -c 'taskset -c "$1" perf bench sched pipe -l "$2" >"$3" 2>&1; times' _ "$cpu" "$loops" "$work/bench.out" |
+    awk -v f="$work/bench.out" '
+      function sec(t,  m, s) { m = t; sub(/m.*/, "", m); s = t; sub(/^[0-9]+m/, "", s); sub(/s$/, "", s); return m * 60 + s }
+      NR == 2 { cpu = sec($1) + sec($2) }
+      END { while ((getline l < f) > 0) if (l ~ /ops\/sec/) { split(l, a, " "); ops = a[1] } printf "%s %.3f\n", ops, cpu }'
 }
 
+# CPU seconds (user + sys, all threads) a process has used so far.
+cpu_of() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+
+# bench while tracer PID runs: "OPS CPU" plus the tracer's CPU during the bench
+bench_with() {
+  local before after r
+  before=$(cpu_of "$1")
+  r=$(bench)
+  after=$(cpu_of "$1")
+  echo "$r $(awk -v a="$after" -v b="$before" 'BEGIN {printf "%.3f", a - b}')"
+}
 
 stop() {  # stop PID: SIGINT and wait for it to finish writing
   kill -INT "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
 }
 
-run_untraced() { bench; }
+run_untraced() { echo "$(bench) 0"; }
 
 run_ebtrace() {  # run_ebtrace [extra ebtrace options...]
   rm -f "$work/ready" "$work/e.ebt"
@@ -46,10 +68,10 @@ run_ebtrace() {  # run_ebtrace [extra ebtrace options...]
   local pid=$!
   for ((i = 0; i < 400; i++)); do [[ -e $work/ready ]] && break; sleep 0.05; done
   [[ -e $work/ready ]] || { echo "bench-offcpu: ebtrace did not start" >&2; cat "$work/ebtrace.err" >&2; exit 1; }
-  bench
+  bench_with "$pid"
   stop "$pid"
   echo "  ebtrace $*: $(tail -1 "$work/ebtrace.err")" >&2
-  echo "$(stat -c %s "$work/e.ebt")" >"$work/last_bytes"
+  stat -c %s "$work/e.ebt" >"$work/last_bytes"
 }
 
 run_perf() {
@@ -57,10 +79,10 @@ run_perf() {
   perf record -e sched:sched_switch -g -a -o "$work/p.data" >"$work/perf.out" 2>"$work/perf.err" &
   local pid=$!
   sleep 1.5  # perf has no readiness signal; it attaches well within this
-  bench
+  bench_with "$pid"
   stop "$pid"
   echo "  perf: $(grep -E 'samples|written' "$work/perf.err" | tail -1)" >&2
-  echo "$(stat -c %s "$work/p.data")" >"$work/last_bytes"
+  stat -c %s "$work/p.data" >"$work/last_bytes"
 }
 
 run_offcputime() {
@@ -68,14 +90,14 @@ run_offcputime() {
   local pid=$!
   sleep 2  # it prints nothing when ready; loading takes well under this
   kill -0 "$pid" 2>/dev/null || { echo "bench-offcpu: offcputime failed" >&2; cat "$work/oct.err" >&2; exit 1; }
-  bench
+  bench_with "$pid"
   stop "$pid"
 }
 
 echo "bench-offcpu: load average $(cut -d' ' -f1-3 /proc/loadavg), kernel.bpf_stats_enabled=$(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null || echo ?)" >&2
-tools=(untraced ebtrace ebtrace_min1 perf)
-[[ -n $offcputime ]] && tools+=(offcputime)
-declare -A results bytes
+tools=(${BENCH_TOOLS:-untraced ebtrace ebtrace_min1 perf})
+[[ -n $offcputime && -z ${BENCH_TOOLS:-} ]] && tools+=(offcputime)
+declare -A ops cpus bytes
 for ((r = 0; r < rounds; r++)); do
   n=${#tools[@]}
   for ((k = 0; k < n; k++)); do
@@ -88,15 +110,18 @@ for ((r = 0; r < rounds; r++)); do
       perf) v=$(run_perf) ;;
       offcputime) v=$(run_offcputime) ;;
     esac
-    echo "round $((r + 1)) $t: $v ops/s" >&2
-    results[$t]+="$v "
+    read -r o c tc <<<"$v"
+    # CPU per op: the bench's own CPU plus the tracer process's, in microseconds
+    us=$(awk -v c="$c" -v tc="$tc" -v l="$loops" 'BEGIN {printf "%.3f", (c + tc) * 1e6 / l}')
+    echo "round $((r + 1)) $t: $o ops/s, bench cpu $c s + tracer cpu $tc s = $us us/op" >&2
+    ops[$t]+="$o "
+    cpus[$t]+="$us "
     [[ -e $work/last_bytes ]] && bytes[$t]+="$(cat "$work/last_bytes") "
   done
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-base=$(echo "${results[untraced]}" | median)
 label() {
   case $1 in
     untraced) echo "untraced" ;;
@@ -106,14 +131,18 @@ label() {
     offcputime) echo "libbpf-tools \`offcputime\` (in-kernel aggregation, -m 1 us)" ;;
   esac
 }
-echo "| tracer | median ops/s | vs untraced | capture bytes (median) | runs (ops/s) |"
-echo "|---|---:|---:|---:|---|"
+base_cpu=$(echo "${cpus[untraced]}" | median)
+base_ops=$(echo "${ops[untraced]}" | median)
+echo "| tracer | CPU us/op (median) | CPU vs untraced | added us/op | ops/s wall (median) | ops/s vs untraced | capture bytes | CPU us/op per round |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|"
 for t in "${tools[@]}"; do
-  m=$(echo "${results[$t]}" | median)
-  ratio=$(awk -v m="$m" -v b="$base" 'BEGIN {printf "%.3f", m / b}')
+  c=$(echo "${cpus[$t]}" | median)
+  o=$(echo "${ops[$t]}" | median)
   b="-"
   [[ -n ${bytes[$t]:-} ]] && b=$(echo "${bytes[$t]}" | median)
-  echo "| $(label "$t") | ${m%.*} | $ratio | $b | ${results[$t]}|"
+  awk -v l="$(label "$t")" -v c="$c" -v bc="$base_cpu" -v o="$o" -v bo="$base_ops" -v b="$b" -v runs="${cpus[$t]}" \
+    'BEGIN {printf "| %s | %.2f | %.2fx | %+.2f | %d | %.2f | %s | %s|\n", l, c, c / bc, c - bc, o, o / bo, b, runs}'
 done
 echo
-echo "perf bench sched pipe -l $loops, $rounds interleaved rounds, $(nproc) CPUs, kernel $(uname -r)."
+echo "\`perf bench sched pipe -l $loops\` pinned to CPU $cpu (2 context switches per op), $rounds interleaved rounds,"
+echo "$(nproc) CPUs, kernel $(uname -r), load average at start $(cut -d' ' -f1-3 /proc/loadavg)."
