@@ -2,6 +2,7 @@
 // stacks, or an interactive SVG flame graph.
 #include <cerrno>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
@@ -106,11 +107,16 @@ int run_report(const ReportArgs& a) {
   // EBTRACE_TIMING=1: phase times on stderr (benchmarks).
   const bool timing = std::getenv("EBTRACE_TIMING") != nullptr;
   auto t0 = std::chrono::steady_clock::now();
+  std::clock_t c0 = std::clock();
   auto phase = [&](const char* what) {
     if (!timing) return;
     auto t = std::chrono::steady_clock::now();
-    std::fprintf(stderr, "ebtrace: timing: %s %.3f s\n", what, std::chrono::duration<double>(t - t0).count());
+    std::clock_t c = std::clock();
+    std::fprintf(stderr, "ebtrace: timing: %s %.3f s wall, %.3f s cpu\n", what,
+                 std::chrono::duration<double>(t - t0).count(),
+                 static_cast<double>(c - c0) / CLOCKS_PER_SEC);
     t0 = t;
+    c0 = c;
   };
   auto profile = report::load_profile(input, sym);
   phase("load");

@@ -160,22 +160,32 @@ StackAggregate aggregate(Profile& profile, const std::vector<Sample>& samples, c
     result.total_count += g.count;
   }
 
-  // 3. Deterministic order: by folded names, then pid.
-  std::vector<std::pair<std::string, AggregatedStack>> sorted;
-  sorted.reserve(paths.size());
-  for (auto& [k, agg] : paths) {
-    std::string line;
-    for (uint32_t id : agg.frames) {
-      line += folded_name(profile.frames[id]);
-      line += ';';
+  // 3. Deterministic order: by folded names (frame by frame), then pid.
+  std::vector<std::string> names(profile.frames.size());
+  std::vector<char> named(profile.frames.size(), 0);
+  auto name_of = [&](uint32_t id) -> const std::string& {
+    if (!named[id]) {
+      names[id] = folded_name(profile.frames[id]);
+      named[id] = 1;
     }
-    sorted.emplace_back(std::move(line), std::move(agg));
+    return names[id];
+  };
+  result.stacks.reserve(paths.size());
+  for (auto& [k, agg] : paths) {
+    for (uint32_t id : agg.frames) name_of(id);
+    result.stacks.push_back(std::move(agg));
   }
-  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first < b.first : a.second.pid < b.second.pid;
-  });
-  result.stacks.reserve(sorted.size());
-  for (auto& [line, agg] : sorted) result.stacks.push_back(std::move(agg));
+  std::sort(result.stacks.begin(), result.stacks.end(),
+            [&](const AggregatedStack& a, const AggregatedStack& b) {
+              size_t n = std::min(a.frames.size(), b.frames.size());
+              for (size_t i = 0; i < n; ++i) {
+                if (a.frames[i] == b.frames[i]) continue;
+                int c = names[a.frames[i]].compare(names[b.frames[i]]);
+                if (c != 0) return c < 0;
+              }
+              if (a.frames.size() != b.frames.size()) return a.frames.size() < b.frames.size();
+              return a.pid < b.pid;
+            });
   return result;
 }
 

@@ -102,8 +102,9 @@ Symbolizer::~Symbolizer() {
 void Symbolizer::add(const Mapping& mapping) {
   auto& pm = maps_[mapping.pid];
   if (!pm) pm = std::make_unique<PidMaps>();
-  pm->maps.push_back(mapping);
+  pm->maps.push_back(mapping);  // may move earlier mappings: drop pointers to them
   pm->analyzed = false;
+  object_of_mapping_.clear();
 }
 
 void Symbolizer::add(const SymbolTable& table) {
@@ -172,9 +173,12 @@ const Mapping* Symbolizer::find_mapping(uint32_t pid, uint64_t time_ns, uint64_t
 }
 
 Symbolizer::Object& Symbolizer::object_for(const Mapping& mapping) {
+  auto [cached, inserted] = object_of_mapping_.try_emplace(&mapping, nullptr);
+  if (!inserted) return *cached->second;
+  Object*& slot = cached->second;
   std::string key = object_key(mapping.build_id, mapping.path);
   auto it = objects_.find(key);
-  if (it != objects_.end()) return *it->second;
+  if (it != objects_.end()) return *(slot = it->second.get());
   auto obj = std::make_unique<Object>();
   obj->key = key;
   obj->path = mapping.path;
@@ -184,6 +188,7 @@ Symbolizer::Object& Symbolizer::object_for(const Mapping& mapping) {
     obj->embedded = std::make_unique<EmbeddedObject>(std::move(t->second));
     pending_tables_.erase(t);
   }
+  slot = obj.get();
   return *objects_.emplace(key, std::move(obj)).first->second;
 }
 

@@ -97,6 +97,7 @@ class Symbolizer {
   SymbolizerOptions options_;
   std::unordered_map<uint32_t, std::unique_ptr<PidMaps>> maps_;
   std::map<std::string, std::unique_ptr<Object>> objects_;  // by object key
+  std::unordered_map<const Mapping*, Object*> object_of_mapping_;
   std::unordered_map<std::string, SymbolTable> pending_tables_;  // by object key
   std::vector<KernelSymbol> kernel_;
   bool kernel_sorted_ = true;

@@ -210,5 +210,39 @@ TEST_F(DwarfSources, SymfsPathAndBuildIdLayouts) {
   }
 }
 
+TEST_F(DwarfSources, SeparateDebugFileUsesTheLoadBias) {
+  // Debug files zero their PT_LOAD offsets: the address must come from the
+  // object's first mapping (file offset 0), as the kernel maps it.
+  TempDir debug;
+  std::string id = hex_build_id(elf_->build_id);
+  fs::create_directories(debug.path / ".build-id" / id.substr(0, 2));
+  fs::path dbg = debug.path / ".build-id" / id.substr(0, 2) / (id.substr(2) + ".debug");
+  ASSERT_EQ(system(("objcopy --only-keep-debug " + elf_->path + " " + dbg.string()).c_str()), 0);
+  const uint64_t bias = 0x7f1234560000;
+  const uint64_t hot = elf_->symbols.at("_ZN4work8hot_loopEl").address;
+  const LoadSegment* text = nullptr;
+  for (const auto& seg : elf_->segments) {
+    if (hot >= seg.vaddr && hot < seg.vaddr + seg.file_size) text = &seg;
+  }
+  ASSERT_NE(text, nullptr);
+  Mapping first = map_as("/gone/t", elf_->build_id);
+  first.start = bias;
+  first.end = bias + 0x1000;
+  Mapping exec = map_as("/gone/t", elf_->build_id);
+  exec.start = bias + (text->vaddr & ~0xfffULL);
+  exec.end = exec.start + 0x10000;
+  exec.file_offset = text->file_offset & ~0xfffULL;
+  SymbolizerOptions o = only_local();
+  o.debug_dirs = {debug.path.string()};
+  Symbolizer s(o);
+  s.add(first);
+  s.add(exec);
+  std::vector<SymFrame> out;
+  s.symbolize_frame(42, 0, {bias + hot + 4, FrameKind::kUser}, false, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].name, "work::hot_loop(long)");
+  EXPECT_EQ(s.objects()[0].names, SymbolSource::kDebugDir);
+}
+
 }  // namespace
 }  // namespace ebt::symbolize
