@@ -13,7 +13,7 @@
 #     (FlameGraph scripts from $FLAMEGRAPH_DIR; without them, perf script and
 #     perf report alone).
 # Prints a Markdown summary (pasted into docs/benchmarks.md) and leaves raw TSVs
-# and logs in $OUT. Knobs (environment): BUILD ROUNDS WORK BIG_SECONDS BIG_FREQ
+# and logs in $OUT. Knobs (environment): BUILD ROUNDS WORK BIG_WORK BIG_FREQ
 # FG_ROUNDS FLAMEGRAPH_DIR OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 ROUNDS=${ROUNDS:-5}
 WORK=${WORK:-500}               # cpuburn --work rounds, ~10 ms each on the reference VM
-BIG_SECONDS=${BIG_SECONDS:-12}  # two cpuburns this long at BIG_FREQ: >= 100k samples
+BIG_WORK=${BIG_WORK:-1100}      # two cpuburns of this many --work rounds (~22 CPU s) at BIG_FREQ: >= 100k samples
 BIG_FREQ=${BIG_FREQ:-4999}
 FG_ROUNDS=${FG_ROUNDS:-3}
 FLAMEGRAPH_DIR=${FLAMEGRAPH_DIR:-/tmp/FlameGraph}
@@ -92,12 +92,13 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 # ---- (c): capture -> flame graph with >= 100k samples --------------------------
-big_cmd=(sh -c "'$BURN' --duration $BIG_SECONDS --plugin-delay-ms 0 >/dev/null & '$BURN' --duration $BIG_SECONDS --plugin-delay-ms 0 >/dev/null; wait")
-log "big captures: 2 x cpuburn for ${BIG_SECONDS}s at -F $BIG_FREQ"
+big_cmd=(sh -c "'$BURN' --work $BIG_WORK --plugin-delay-ms 0 >/dev/null & '$BURN' --work $BIG_WORK --plugin-delay-ms 0 >/dev/null; wait")
+log "big captures: 2 x cpuburn --work $BIG_WORK at -F $BIG_FREQ"
 "$EBT" record -F "$BIG_FREQ" -o "$OUT/big.ebt" -- "${big_cmd[@]}" 2>"$OUT/big-ebt.err"
 perf record -F "$BIG_FREQ" -g -o "$OUT/big.data" -- "${big_cmd[@]}" 2>"$OUT/big-perf.err"
 big_ebt_samples=$(sed -n 's/.*ebtrace record: \([0-9]*\) samples.*/\1/p' "$OUT/big-ebt.err")
 big_perf_samples=$(sed -n 's/.*(\([0-9]*\) samples).*/\1/p' "$OUT/big-perf.err")
+"$EBT" info "$OUT/big.ebt" >"$OUT/big-info.txt"
 
 have_fg=0
 if [[ -x $FLAMEGRAPH_DIR/stackcollapse-perf.pl && -x $FLAMEGRAPH_DIR/flamegraph.pl ]]; then have_fg=1; fi
