@@ -167,6 +167,63 @@ TEST(DwarfE2E, RedisWholeStacksWithoutFramePointers) {
   EXPECT_GT(dispatch, fp_dispatch);
 }
 
+// Debian's nginx (nginx-light, no frame pointers): one worker under wrk.
+TEST(DwarfE2E, NginxWorkerWholeStacks) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  if (run({"sh", "-c", "command -v nginx && command -v wrk"}, timeout(10)).exit_code != 0)
+    GTEST_SKIP() << "nginx / wrk not installed";
+  TempDir dir("ebt-dwarf-nginx");
+  std::string port = std::to_string(free_port());
+  write_text(dir / "nginx.conf",
+             "daemon off;\nmaster_process on;\nworker_processes 1;\npid " + (dir / "nginx.pid").string() +
+                 ";\nerror_log " + (dir / "error.log").string() +
+                 ";\nevents { worker_connections 256; }\nhttp {\n  access_log off;\n  server {\n    listen 127.0.0.1:" +
+                 port + ";\n    location / { return 200 \"hello\\n\"; }\n  }\n}\n");
+  Proc master({"nginx", "-p", dir.str(), "-c", (dir / "nginx.conf").string(), "-e", (dir / "error.log").string()},
+              timeout(300));
+  uint32_t worker = 0;
+  for (int i = 0; i < 500 && !worker; i++) {
+    std::string kids = read_text("/proc/" + std::to_string(master.pid()) + "/task/" + std::to_string(master.pid()) +
+                                 "/children");
+    worker = uint32_t(std::strtoul(kids.c_str(), nullptr, 10));
+    if (!worker) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_NE(worker, 0u) << "no nginx worker; " << read_text(dir / "error.log");
+  Proc load({"wrk", "-t1", "-c20", "-d30s", "http://127.0.0.1:" + port + "/"}, timeout(300));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+  std::string dw_summary;
+  std::string fp = record_and_fold(int(worker), {}, 2, dir, "fp.ebt", nullptr);
+  std::string dw = record_and_fold(int(worker), {"--call-graph", "dwarf"}, 3, dir, "dwarf.ebt", &dw_summary);
+  load.signal(SIGKILL);
+  load.wait(10);
+  master.signal(SIGQUIT);
+  master.wait(10);
+
+  StackStats f = stack_stats(parse_folded(fp));
+  StackStats d = stack_stats(parse_folded(dw));
+  std::printf("nginx fp: %llu user stacks, %.1f%% to an entry frame, %.2f user frames on average\n",
+              (unsigned long long)f.with_user, 100 * f.reach(), f.mean_depth());
+  std::printf("nginx dwarf: %llu user stacks, %.1f%% to an entry frame, %.2f user frames on average\n%s",
+              (unsigned long long)d.with_user, 100 * d.reach(), d.mean_depth(), dw_summary.c_str());
+  ASSERT_GE(f.with_user, 100u) << first_lines(fp);
+  EXPECT_LT(f.reach(), 0.5) << first_lines(fp);
+  ASSERT_GE(d.with_user, 200u) << dw_summary << first_lines(dw);
+  EXPECT_GE(d.reach(), 0.95) << dw_summary << first_lines(dw, 60);
+  EXPECT_GT(d.mean_depth(), f.mean_depth() + 2) << first_lines(dw);
+  // The worker's event loop under main: main -> ... -> ngx_process_events_and_timers.
+  uint64_t loop = 0;
+  for (const auto& s : parse_folded(dw)) {
+    int m = -1, ev = -1;
+    for (size_t i = 0; i < s.frames.size(); i++) {
+      if (m < 0 && frame_is(s.frames[i], "main")) m = int(i);
+      if (frame_is(s.frames[i], "ngx_process_events_and_timers")) ev = int(i);
+    }
+    if (m > 0 && ev > m) loop += s.count;
+  }
+  EXPECT_GE(double(loop), 0.5 * double(d.with_user)) << first_lines(dw, 60);
+}
+
 // cpuburn built with -fomit-frame-pointer (tests/record/CMakeLists.txt).
 TEST(DwarfE2E, CpuburnOmitFramePointerOffline) {
   EBT_REQUIRE_BPF_OR_SKIP();
