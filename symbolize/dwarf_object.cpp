@@ -179,8 +179,21 @@ std::vector<SourceFrame> DwarfObject::lookup(uint64_t vaddr, bool with_inline) c
       Dwarf_Files* files = nullptr;
       size_t nfiles = 0;
       bool have_files = dwarf_getsrcfiles(cudie, &files, &nfiles) == 0;
+      // dwarf_getscopes() continues an inlined instance with the scopes of its
+      // abstract definition, not with its concrete caller; so take the innermost
+      // function-like scope and walk its concrete parents with dwarf_getscopes_die().
       Dwarf_Die* scopes = nullptr;
       int n = dwarf_getscopes(cudie, addr - dwbias, &scopes);
+      for (int i = 0; i < n; ++i) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram) {
+          Dwarf_Die innermost = scopes[i];
+          std::free(scopes);
+          scopes = nullptr;
+          n = dwarf_getscopes_die(&innermost, &scopes);
+          break;
+        }
+      }
       for (int i = 0; i < n; ++i) {
         Dwarf_Die* s = &scopes[i];
         int tag = dwarf_tag(s);

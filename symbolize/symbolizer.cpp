@@ -72,6 +72,32 @@ std::string hex_addr(uint64_t v) {
 
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
+// "ns::f(int) const" -> "ns::f"; template arguments are kept.
+std::string without_parameters(const std::string& name) {
+  int depth = 0;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (name[i] == '<') ++depth;
+    else if (name[i] == '>') --depth;
+    else if (name[i] == '(' && depth == 0 && i > 0) return name.substr(0, i);
+  }
+  return name;
+}
+
+bool ends_with_name(const std::string& full, const std::string& tail) {
+  if (tail.empty() || tail.size() > full.size()) return false;
+  if (full.compare(full.size() - tail.size(), tail.size(), tail) != 0) return false;
+  return full.size() == tail.size() || full[full.size() - tail.size() - 1] == ':';
+}
+
+// Whether a DWARF function name (linkage or plain) and a symbol name denote the
+// same function: "burn_b" vs "burn_b", "foo" vs "_ZL3foov", "_ZN2ns1fEv" vs itself.
+bool same_function(const std::string& dwarf_name, const std::string& symbol) {
+  if (dwarf_name == symbol) return true;
+  std::string a = without_parameters(demangle(dwarf_name));
+  std::string b = without_parameters(demangle(symbol));
+  return a == b || ends_with_name(a, b) || ends_with_name(b, a);
+}
+
 }  // namespace
 
 struct Symbolizer::PidMaps {
@@ -326,7 +352,12 @@ const std::vector<SymFrame>& Symbolizer::resolve_user(const Mapping* mapping, ui
       const Symbol* sym = o.embedded->symbol_at(*vaddr);
       if (loc != nullptr) {
         std::vector<SourceFrame> chain = loc->frames;
-        if (sym != nullptr) chain.back().function = sym->name;
+        if (sym != nullptr) {
+          // A chain that stops at an inlined function (harvested from the
+          // abstract scopes) lacks the containing function: add it from the symbol.
+          if (same_function(chain.back().function, sym->name)) chain.back().function = sym->name;
+          else chain.push_back({sym->name, "", 0});
+        }
         if (!chain.back().function.empty()) emit(chain);
       } else if (sym != nullptr) {
         emit({{sym->name, "", 0}});

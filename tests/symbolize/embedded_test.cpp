@@ -220,5 +220,28 @@ TEST(Symbolizer, LuaFramesFromProtos) {
   EXPECT_FALSE(one(s, 4, 0x2000, 0, FrameKind::kLua)[0].resolved);
 }
 
+TEST(Symbolizer, TruncatedEmbeddedChainKeepsTheInlinedFunction) {
+  // A chain holding only the inlined function (no containing subprogram): the
+  // symbol supplies the outer frame, the chain's frame stays as inline.
+  SymbolTable t = pie_table();
+  t.locations.push_back({0x1230, {{"hot_inner", "cpuburn.cpp", 30}}});
+  t.locations.push_back({0x1240, {{"main", "main.cpp", 41}}});
+  t.locations.push_back({0x1110, {{"burn", "x.cpp", 5}}});  // DW_AT_name of _ZN2ns4burnEv
+  Symbolizer s(offline());
+  s.add(t);
+  s.add(mapping(10, 0x555555555000, 0x555555557000, 0x1000, "/opt/app/bin/prog", kIdA));
+  auto f = one(s, 10, 0x555555555230);
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f[0].name, "hot_inner");
+  EXPECT_EQ(f[0].type, FrameType::kInline);
+  EXPECT_EQ(f[1].name, "main");
+  f = one(s, 10, 0x555555555240);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].line, 41u);
+  f = one(s, 10, 0x555555555110);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].name, "ns::burn()");
+}
+
 }  // namespace
 }  // namespace ebt::symbolize
