@@ -107,6 +107,8 @@ void add_record_command(CLI::App& app, RunFn& run) {
   sub->add_option("--buffer-size", args->buffer_size, "BPF ring buffer size, e.g. 8M (default 8M)");
   sub->add_option("-m,--mmap-pages", args->mmap_pages, "perf compatibility: ring buffer of PAGES x 4 KiB per CPU");
   sub->add_flag("--no-embed", args->no_embed, "Do not embed symbol tables and kernel symbols in the capture");
+  sub->add_flag("--embed-all-symbols", o.embed_all_symbols,
+                "Embed every function symbol of the hit objects (default: only those naming the sampled addresses)");
   sub->add_flag("--no-cpu", args->no_cpu, "No on-CPU sampling (only other enabled probe families)");
   sub->add_flag("--syscalls", o.syscalls,
                 "Record read/write/readv/writev/sendto/recvfrom/sendmsg/recvmsg on sockets");

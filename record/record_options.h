@@ -21,6 +21,7 @@ struct RecordOptions {
   uint64_t buffer_bytes = 8ull << 20; // --buffer-size (rounded up to a power of two)
   bool verbose = false;               // -v: libbpf debug output, verifier log
   bool embed = true;                  // --no-embed clears: no symbol tables in the capture
+  bool embed_all_symbols = false;     // --embed-all-symbols: every function symbol, not only the hit ones
   std::string ready_file;             // --ready-file: created once the probes are attached
 
   // On-CPU sampling (record/profile_probe.*).

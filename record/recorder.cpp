@@ -640,7 +640,7 @@ uint64_t Recorder::Impl::write_symbols() {
   uint64_t before = writer_->stats().bytes_uncompressed;
   for (const auto& obj : objects_.objects()) {
     if (obj->hits.empty() || obj->build_id.empty()) continue;
-    writer_->add(build_symbol_table(*obj));
+    writer_->add(build_symbol_table(*obj, opts_.embed_all_symbols));
   }
   if (!kernel_addrs_.empty()) {
     KernelSymbols ks = build_kernel_symbols(kernel_addrs_);

@@ -75,6 +75,16 @@ std::vector<SourceFrame> locate(Dwfl_Module* mod, Dwarf_Addr bias, uint64_t vadd
   }
   Dwarf_Die* scopes = nullptr;
   int n = dwarf_getscopes(cudie, addr - cu_bias, &scopes);
+  if (n > 0) {
+    // Past an inlined instance, dwarf_getscopes() continues with the scopes of
+    // the inlined function's abstract definition, not with its concrete caller.
+    // The DIE parents of the innermost scope are the concrete chain
+    // (inlined_subroutine -> ... -> the subprogram it was inlined into).
+    Dwarf_Die inner = scopes[0];
+    free(scopes);
+    scopes = nullptr;
+    n = dwarf_getscopes_die(&inner, &scopes);
+  }
   Dwarf_Files* files = nullptr;
   size_t nfiles = 0;
   bool have_files = dwarf_getsrcfiles(cudie, &files, &nfiles) == 0;
@@ -131,7 +141,40 @@ void add_locations(const ObjectFile& obj, SymbolTable* table) {
 
 }  // namespace
 
-SymbolTable build_symbol_table(const ObjectFile& obj) {
+std::vector<Symbol> symbols_for_hits(const std::vector<Symbol>& symbols, const std::set<uint64_t>& hits) {
+  std::vector<size_t> keep;
+  for (uint64_t a : hits) {
+    auto it = std::upper_bound(symbols.begin(), symbols.end(), a,
+                               [](uint64_t v, const Symbol& s) { return v < s.address; });
+    if (it == symbols.begin()) continue;
+    size_t nearest = size_t(it - symbols.begin()) - 1;
+    uint64_t start = symbols[nearest].address;
+    // The whole group at the nearest start: its sized members tell a reader
+    // whether `a` is inside or past them.
+    size_t i = nearest;
+    for (;; i--) {
+      if (symbols[i].address != start) break;
+      keep.push_back(i);
+      if (i == 0) break;
+    }
+    // A sized symbol starting further back that still contains `a` (nesting).
+    for (size_t j = nearest + 1; j-- > 0 && nearest - j < 256;) {
+      const Symbol& s = symbols[j];
+      if (s.size > 0 && a - s.address < s.size) {
+        keep.push_back(j);
+        break;
+      }
+    }
+  }
+  std::sort(keep.begin(), keep.end());
+  keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
+  std::vector<Symbol> out;
+  out.reserve(keep.size());
+  for (size_t k : keep) out.push_back(symbols[k]);
+  return out;
+}
+
+SymbolTable build_symbol_table(const ObjectFile& obj, bool all_symbols) {
   SymbolTable t;
   t.build_id = obj.build_id;
   t.path = obj.path;
@@ -141,6 +184,7 @@ SymbolTable build_symbol_table(const ObjectFile& obj) {
     read_symbols(elf, &t.symbols);
     elf_end(elf);
   }
+  if (!all_symbols) t.symbols = symbols_for_hits(t.symbols, obj.hits);
   add_locations(obj, &t);
   return t;
 }

@@ -5,16 +5,28 @@
 
 #include <cstdint>
 #include <set>
+#include <vector>
 
 #include "format/records.h"
 #include "record/objects.h"
 
 namespace ebt::record {
 
-// PT_LOAD segments, every function symbol (.symtab, else .dynsym), and, when the
+// PT_LOAD segments, the function symbols (.symtab, else .dynsym), and, when the
 // object (or its debug file found by build-id/debuglink) has DWARF, the source
 // locations with inline frames of the hit addresses only.
-SymbolTable build_symbol_table(const ObjectFile& object);
+//
+// Symbols: with `all_symbols`, every one; otherwise only those a reader needs to
+// name the hit addresses exactly as the full table would (see
+// symbols_for_hits()): a few dozen instead of thousands for libc, which keeps
+// captures small (docs/record.md).
+SymbolTable build_symbol_table(const ObjectFile& object, bool all_symbols = false);
+
+// The subset of `symbols` (sorted by address) that answers a "which function
+// contains this address" lookup for every address of `hits` the same way the
+// whole table does: for each hit, every symbol starting at the nearest start at
+// or below it, plus a sized symbol further back that contains it.
+std::vector<Symbol> symbols_for_hits(const std::vector<Symbol>& symbols, const std::set<uint64_t>& hits);
 
 // For every address: the kallsyms symbol containing it and the one after it.
 // Empty when kallsyms hides addresses (kptr_restrict).

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <random>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include "record/objects.h"
 #include "record/proc_reader.h"
 #include "record/symbol_harvest.h"
+#include "symbolize/embedded_table.h"
 
 namespace {
 
@@ -104,6 +106,35 @@ TEST(Harvest, ExecutableMappingAndBuildId) {
   ASSERT_FALSE(t.locations[0].frames.empty());
   EXPECT_NE(t.locations[0].frames[0].file.find("harvest_test.cpp"), std::string::npos);
   EXPECT_NE(t.locations[0].frames.back().function.find("harvest_test_marker"), std::string::npos);
+}
+
+// The recorder embeds only the symbols that name the hit addresses; the
+// symbolizer's lookup must give the same answer on that subset as on the whole
+// table, for every hit: tables with nested, shared-start and zero-sized symbols.
+TEST(Harvest, HitSymbolSubsetNamesHitsLikeTheFullTable) {
+  std::mt19937_64 rng(12345);
+  for (int round = 0; round < 200; round++) {
+    std::vector<Symbol> all;
+    uint64_t addr = 0x1000;
+    int n = 5 + int(rng() % 60);
+    for (int i = 0; i < n; i++) {
+      addr += rng() % 3 == 0 ? 0 : 1 + rng() % 64;  // some symbols share a start
+      uint64_t size = rng() % 4 == 0 ? 0 : 1 + rng() % 200;  // some are zero-sized, some nest
+      all.push_back({addr, size, "f" + std::to_string(i)});
+    }
+    std::stable_sort(all.begin(), all.end(), [](const Symbol& a, const Symbol& b) { return a.address < b.address; });
+    std::set<uint64_t> hits;
+    for (int i = 0; i < 10; i++) hits.insert(0xf00 + rng() % (addr - 0xf00 + 300));
+    std::vector<Symbol> subset = symbols_for_hits(all, hits);
+    EXPECT_LE(subset.size(), all.size());
+    for (uint64_t h : hits) {
+      long full = symbolize::find_symbol(all, h);
+      long part = symbolize::find_symbol(subset, h);
+      std::string a = full < 0 ? "" : all[size_t(full)].name;
+      std::string b = part < 0 ? "" : subset[size_t(part)].name;
+      ASSERT_EQ(a, b) << "round " << round << " hit 0x" << std::hex << h;
+    }
+  }
 }
 
 TEST(Harvest, KernelSymbolsAreBounded) {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -340,8 +341,8 @@ TEST(Record, LibraryLoadedWhileRecording) {
   EXPECT_FALSE(plugin->build_id.empty());
   const SymbolTable* t = c.table(plugin->build_id);
   ASSERT_NE(t, nullptr) << "no embedded symbols for the dlopen'ed library";
-  bool has_sym = false;
-  for (const auto& s : t->symbols) has_sym |= s.name == "plugin_burn";
+  bool has_sym = false;  // only the hit functions are embedded by default
+  for (const auto& s : t->symbols) has_sym |= s.name == "plugin_burn" || s.name == "plugin_step";
   EXPECT_TRUE(has_sym);
   size_t in_plugin = 0;
   for (const auto& s : c.samples) {
@@ -550,6 +551,28 @@ TEST(Record, ProcessInOtherMountNamespaceResolvesItsOwnFile) {
   bool has_sym = false;
   for (const auto& s : t->symbols) has_sym |= s.name == "ebt_busy_function";
   EXPECT_TRUE(has_sym) << "symbols came from the host's file, not the process's";
+}
+
+TEST(Record, EmbedAllSymbols) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir;
+  std::string hit = dir / "hit.ebt", all = dir / "all.ebt";
+  ASSERT_EQ(run(record_cmd(hit, {"-F", "999", "--", EBT_WORKLOAD_BIN, "busy", "0.3"}), dir).rc, 0);
+  ASSERT_EQ(run(record_cmd(all, {"-F", "999", "--embed-all-symbols", "--", EBT_WORKLOAD_BIN, "busy", "0.3"}), dir).rc, 0);
+  auto symbols_of_exe = [](const Capture& c) {
+    std::set<std::string> names;
+    for (const auto& m : c.mappings)
+      if (m.path == fs::canonical(EBT_WORKLOAD_BIN).string())
+        if (const SymbolTable* t = c.table(m.build_id))
+          for (const auto& s : t->symbols) names.insert(s.name);
+    return names;
+  };
+  std::set<std::string> h = symbols_of_exe(Capture::load(hit)), a = symbols_of_exe(Capture::load(all));
+  EXPECT_TRUE(h.count("ebt_busy_function"));
+  EXPECT_TRUE(a.count("ebt_busy_function"));
+  EXPECT_TRUE(a.count("ebt_syscall_function")) << "never executed, but --embed-all-symbols keeps it";
+  EXPECT_FALSE(h.count("ebt_syscall_function")) << "never executed: not needed by default";
+  EXPECT_LT(h.size(), a.size());
 }
 
 TEST(Record, UnknownPidIsBadInput) {
