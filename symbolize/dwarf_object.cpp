@@ -186,7 +186,8 @@ std::vector<SourceFrame> DwarfObject::lookup(uint64_t vaddr, bool with_inline) c
       int n = dwarf_getscopes(cudie, addr - dwbias, &scopes);
       for (int i = 0; i < n; ++i) {
         int tag = dwarf_tag(&scopes[i]);
-        if (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram) {
+        if (tag == DW_TAG_subprogram) break;  // no inlining here: the scopes are right
+        if (tag == DW_TAG_inlined_subroutine) {
           Dwarf_Die innermost = scopes[i];
           std::free(scopes);
           scopes = nullptr;
