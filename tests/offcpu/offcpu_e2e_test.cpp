@@ -177,7 +177,7 @@ TEST_F(OffCpuE2E, TraceJsonIsValidAndAddsUp) {
       ASSERT_TRUE(e["args"].has("state"));
       ASSERT_TRUE(e["args"].has("stack"));
       if (e["name"].str.rfind("blocker_a_sleep", 0) == 0) a_us += e["dur"].num;
-      if (e["name"].str.rfind("blocker_b_pipe_wait", 0) == 0) {
+      if (e["name"].str.rfind("blocker_b_pipe_wait", 0) == 0 && e["args"]["state"].str[0] == 'S') {
         b_slices++;
         if (e["args"].has("waker_stack")) {
           // the waker's kernel stack starts where the wake-up happened
@@ -230,7 +230,7 @@ TEST_F(OffCpuE2E, LatencyTable) {
     EXPECT_LE(count, measured_.a_count) << line;
     EXPECT_GE(count, measured_.a_count - 2) << line;
     EXPECT_GE(p50, 7.0) << line;
-    EXPECT_LE(p50, 7.0 * 1.5) << line;
+    EXPECT_LE(p50, 2.0 * measured_.a_ns / 1e6 / double(measured_.a_count)) << line;
     EXPECT_LE(p50, p90);
     EXPECT_LE(p90, p99);
     EXPECT_LE(p99, max);
