@@ -397,6 +397,22 @@ TEST(NginxL7, KeepAliveRequestsPerPathAndStatus) {
       }
     EXPECT_EQ(http_conns, 1) << "the 50 requests should share one keep-alive connection";
   }
+  {
+    // The client side, recorded as `-- CMD`: curl's own requests, role client.
+    std::string base = "http://127.0.0.1:" + std::to_string(port);
+    fs::path sub = dir / "client";
+    fs::create_directory(sub);
+    Recording rec(sub, {"--", "curl", "-s", "-S", "-o", "/dev/null", base + "/ok?n=[1-5]",
+                        base + "/missing?n=[1-3]"});
+    ASSERT_EQ(rec.stop(), 0) << rec.log();
+    auto a = report::l7::analyze_l7(report::l7::load_l7_input(rec.capture().string()));
+    auto rows = rows_for(a, Protocol::kHttp, Role::kClient);
+    EXPECT_EQ(rows["GET /ok 200"].count, 5u);
+    EXPECT_EQ(rows["GET /missing 404"].count, 3u);
+    EXPECT_EQ(rows["GET /missing 404"].errors, 3u);
+    EXPECT_EQ(rows.size(), 2u);
+    EXPECT_TRUE(rows_for(a, Protocol::kHttp, Role::kServer).empty()) << "nginx was not a target";
+  }
   nginx.stop(SIGQUIT, 10);
   std::error_code ec;
   fs::remove_all(dir, ec);
