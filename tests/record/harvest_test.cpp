@@ -22,6 +22,18 @@ using namespace ebt::record;
 
 __attribute__((noinline)) int harvest_test_marker(int x) { return x * 3 + 1; }
 
+// An address inside inlined code: the return address of a call made from a
+// function that is always inlined into harvest_test_outer.
+uint64_t g_inline_ret = 0;
+__attribute__((noinline)) int harvest_test_callee(int x) {
+  g_inline_ret = reinterpret_cast<uint64_t>(__builtin_return_address(0));
+  return x + 1;
+}
+static inline __attribute__((always_inline)) int harvest_test_inlined(int x) {
+  return harvest_test_callee(x) * 2;
+}
+__attribute__((noinline)) int harvest_test_outer(int x) { return harvest_test_inlined(x) + 5; }
+
 std::string self_exe() { return std::filesystem::canonical("/proc/self/exe").string(); }
 
 std::string readelf_build_id(const std::string& path) {
@@ -135,6 +147,31 @@ TEST(Harvest, HitSymbolSubsetNamesHitsLikeTheFullTable) {
       ASSERT_EQ(a, b) << "round " << round << " hit 0x" << std::hex << h;
     }
   }
+}
+
+TEST(Harvest, InlineChainIsConcrete) {
+  ASSERT_EQ(harvest_test_outer(1), 9);
+  auto maps = read_exec_maps(uint32_t(getpid()));
+  ASSERT_TRUE(maps.has_value());
+  const ProcMapping* exe = nullptr;
+  for (const auto& m : *maps)
+    if (g_inline_ret >= m.start && g_inline_ret < m.end) exe = &m;
+  ASSERT_NE(exe, nullptr);
+  ObjectCache cache;
+  ObjectFile* obj = cache.get(uint32_t(getpid()), *exe);
+  ASSERT_NE(obj, nullptr);
+  uint64_t vaddr = 0;
+  // A return address: look up the call instruction, as the recorder does.
+  ASSERT_TRUE(obj->offset_to_vaddr(g_inline_ret - 1 - exe->start + exe->offset, &vaddr));
+  obj->hits.insert(vaddr);
+  SymbolTable t = build_symbol_table(*obj);
+  ASSERT_EQ(t.locations.size(), 1u);
+  const auto& frames = t.locations[0].frames;
+  ASSERT_EQ(frames.size(), 2u) << "innermost inlined frame, then the function it was inlined into";
+  EXPECT_NE(frames[0].function.find("harvest_test_inlined"), std::string::npos) << frames[0].function;
+  EXPECT_NE(frames[1].function.find("harvest_test_outer"), std::string::npos) << frames[1].function;
+  EXPECT_NE(frames[1].file.find("harvest_test.cpp"), std::string::npos);
+  EXPECT_GT(frames[1].line, frames[0].line) << "call site of the inlined function, below its definition";
 }
 
 TEST(Harvest, KernelSymbolsAreBounded) {
