@@ -124,20 +124,28 @@ std::string strip_deleted(std::string path) {
 
 }  // namespace
 
-struct DwarfUnwinder::Proc {
+// One address-space layout: its modules (and the CFI libdw parses from them,
+// lazily, once). Processes whose executable mappings are identical (forked
+// workers of a prefork server, children before exec) share one.
+struct DwarfUnwinder::Space {
   Dwfl* dwfl = nullptr;
-  uint64_t generation = 0;
-  uint64_t built_ns = 0;
-  uint64_t last_use = 0;
-  Sample sample;  // the thread callbacks' argument (address stays fixed)
-  std::vector<ProcMapping> maps;  // the executable mappings the modules came from
-  ~Proc() {
+  Sample sample;    // the thread callbacks' argument (address stays fixed)
+  std::string key;  // the executable mappings the modules came from
+  ~Space() {
     if (dwfl) dwfl_end(dwfl);
   }
 };
 
+struct DwarfUnwinder::Proc {
+  std::shared_ptr<Space> space;
+  uint64_t generation = 0;
+  uint64_t built_ns = 0;  // last time the mappings were (re)read
+  uint64_t last_use = 0;
+};
+
 struct DwarfUnwinder::Impl {
-  std::unordered_map<uint32_t, std::unique_ptr<Proc>> procs;
+  std::unordered_map<uint32_t, Proc> procs;
+  std::unordered_map<std::string, std::weak_ptr<Space>> spaces;  // by layout key
   uint64_t clock = 0;
 };
 
@@ -145,6 +153,25 @@ DwarfUnwinder::DwarfUnwinder() : impl_(std::make_unique<Impl>()) { elf_version(E
 DwarfUnwinder::~DwarfUnwinder() = default;
 
 void DwarfUnwinder::forget(uint32_t pid) { impl_->procs.erase(pid); }
+
+namespace {
+
+std::string layout_key(const std::vector<ProcMapping>& maps) {
+  std::string k;
+  char buf[96];
+  for (const auto& m : maps) {
+    std::snprintf(buf, sizeof buf, "%llx-%llx %llx %llu ", (unsigned long long)m.start, (unsigned long long)m.end,
+                  (unsigned long long)m.offset, (unsigned long long)m.inode);
+    k += buf;
+    k += m.dev;
+    k += ' ';
+    k += m.path;
+    k += '\n';
+  }
+  return k;
+}
+
+}  // namespace
 
 namespace {
 
@@ -202,38 +229,49 @@ int report_modules(Dwfl* dwfl, uint32_t pid, const std::optional<std::vector<Pro
 
 }  // namespace
 
-DwarfUnwinder::Proc* DwarfUnwinder::proc_for(const UnwindInput& in, bool force_rebuild) {
-  auto& slot = impl_->procs[in.pid];
+DwarfUnwinder::Space* DwarfUnwinder::proc_for(const UnwindInput& in, bool force_rebuild) {
+  Impl& im = *impl_;
   uint64_t now = monotonic_ns();
-  if (slot && slot->generation == in.generation && !force_rebuild) return slot.get();
-  if (slot && slot->generation == in.generation && now - slot->built_ns < kRebuildIntervalNs) return slot.get();
-  auto maps = read_exec_maps(in.pid);
-  if (slot && slot->generation == in.generation && maps && *maps == slot->maps) {
-    slot->built_ns = now;  // nothing new mapped (e.g. a frame in JIT code): keep the modules
-    return slot.get();
+  auto it = im.procs.find(in.pid);
+  if (it != im.procs.end() && it->second.generation == in.generation) {
+    Proc& p = it->second;
+    if (!force_rebuild || now - p.built_ns < kRebuildIntervalNs) return p.space.get();
   }
-  if (!slot && impl_->procs.size() > kMaxProcs) {
+  if (it == im.procs.end() && im.procs.size() >= kMaxProcs) {
     // Too many processes cached: drop the least recently used half.
     std::vector<std::pair<uint64_t, uint32_t>> use;
-    for (auto& [pid, p] : impl_->procs)
-      if (p) use.push_back({p->last_use, pid});
+    for (auto& [pid, p] : im.procs) use.push_back({p.last_use, pid});
     std::sort(use.begin(), use.end());
-    for (size_t i = 0; i < use.size() / 2; i++) impl_->procs.erase(use[i].second);
+    for (size_t i = 0; i < use.size() / 2; i++) im.procs.erase(use[i].second);
+    for (auto s = im.spaces.begin(); s != im.spaces.end();)
+      s = s->second.expired() ? im.spaces.erase(s) : std::next(s);
   }
-  auto& fresh = impl_->procs[in.pid];
-  fresh = std::make_unique<Proc>();
-  fresh->generation = in.generation;
-  fresh->built_ns = now;
+  Proc& p = im.procs[in.pid];
+  p.generation = in.generation;
+  p.built_ns = now;
+  auto maps = read_exec_maps(in.pid);
+  if (!maps) {
+    if (!p.space) p.space = std::make_shared<Space>();  // gone: nothing to unwind with
+    return p.space.get();
+  }
+  std::string key = layout_key(*maps);
+  if (p.space && p.space->key == key) return p.space.get();  // nothing new mapped (e.g. a frame in JIT code)
+  if (auto shared = im.spaces[key].lock()) {
+    p.space = shared;
+    return p.space.get();
+  }
+  auto space = std::make_shared<Space>();
+  space->key = key;
   stats_.dwfl_builds++;
-  fresh->dwfl = dwfl_begin(&kDwflCallbacks);
-  if (!fresh->dwfl) return fresh.get();
-  if (maps) fresh->maps = *maps;
-  if (report_modules(fresh->dwfl, in.pid, maps) == 0 ||
-      !dwfl_attach_state(fresh->dwfl, nullptr, pid_t(in.pid), &kThreadCallbacks, &fresh->sample)) {
-    dwfl_end(fresh->dwfl);
-    fresh->dwfl = nullptr;
+  space->dwfl = dwfl_begin(&kDwflCallbacks);
+  if (space->dwfl && (report_modules(space->dwfl, in.pid, maps) == 0 ||
+                      !dwfl_attach_state(space->dwfl, nullptr, pid_t(in.pid), &kThreadCallbacks, &space->sample))) {
+    dwfl_end(space->dwfl);
+    space->dwfl = nullptr;
   }
-  return fresh.get();
+  im.spaces[key] = space;
+  p.space = std::move(space);
+  return p.space.get();
 }
 
 namespace {
@@ -262,15 +300,15 @@ bool DwarfUnwinder::unwind(const UnwindInput& in, std::span<const uint8_t> stack
   stats_.samples++;
   size_t start = out->size();
   if (in.ip == 0 || max_frames == 0) return false;
-  Proc* p = proc_for(in, false);
+  Space* p = proc_for(in, false);
   bool rebuilt = false;
   for (int attempt = 0; attempt < 2; attempt++) {
-    p->last_use = ++impl_->clock;
+    impl_->procs[in.pid].last_use = ++impl_->clock;
     out->resize(start);
     if (!p->dwfl && !rebuilt) {
-      uint64_t before = stats_.dwfl_builds;
+      Space* before = p;
       p = proc_for(in, true);
-      rebuilt = stats_.dwfl_builds != before;
+      rebuilt = p != before;
     }
     if (!p->dwfl) {
       out->push_back(in.ip);
@@ -292,9 +330,9 @@ bool DwarfUnwinder::unwind(const UnwindInput& in, std::span<const uint8_t> stack
     for (size_t i = start; i < out->size() && !unknown; i++)
       unknown = !dwfl_addrmodule(p->dwfl, (*out)[i] - (i > start ? 1 : 0));
     if (unknown && !rebuilt) {
-      uint64_t before = stats_.dwfl_builds;
+      Space* before = p;
       p = proc_for(in, true);
-      rebuilt = stats_.dwfl_builds != before;
+      rebuilt = p != before;
       if (rebuilt) continue;
     }
     if (rc == 0 && !unknown && !p->sample.read_failed) {

@@ -7,9 +7,10 @@
 // /proc/PID/root, so containers resolve to their own files), and Dwfl thread
 // callbacks that serve the captured registers and stack bytes. CFI comes from
 // .eh_frame (and .debug_frame) of the live objects and is parsed once per
-// object per process: the Dwfl stays cached until the process execs (its
-// mm->start_stack changes) or a frame falls outside every known module (a new
-// mapping: the modules are reread, at most every few milliseconds).
+// object per address-space layout: the Dwfl stays cached until the process
+// execs (its mm->start_stack changes) or a frame falls outside every known
+// module (a new mapping: the mappings are reread, at most every 20 ms), and
+// processes with identical executable mappings (forked workers) share it.
 //
 //   DwarfUnwinder u;
 //   std::vector<uint64_t> pcs;
@@ -61,7 +62,8 @@ class DwarfUnwinder {
 
  private:
   struct Proc;
-  Proc* proc_for(const UnwindInput& in, bool force_rebuild);
+  struct Space;
+  Space* proc_for(const UnwindInput& in, bool force_rebuild);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -3,6 +3,7 @@
 // known chain of frameless calls, and the unwinder must walk it back to the
 // process entry using only the copy and the CFI of the mapped objects.
 #include <dlfcn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -118,6 +119,35 @@ TEST(DwarfUnwinder, WalksOwnStackToEntry) {
               kRounds / secs);
   EXPECT_EQ(u.stats().to_end, 1u + kRounds);
   EXPECT_EQ(u.stats().dwfl_builds, 1u);  // built once, then cached
+}
+
+// A forked child has the same executable mappings: it shares the parent's
+// modules (one Dwfl, CFI parsed once) and unwinds the same stack the same way.
+TEST(DwarfUnwinder, ForkedProcessesShareModules) {
+  int go[2];
+  ASSERT_EQ(pipe(go), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    char c;
+    (void)!read(go[0], &c, 1);  // wait until the parent is done
+    _exit(0);
+  }
+  Snapshot s;
+  ebt_unwind_level1(&s, 65536);
+  ebt::record::DwarfUnwinder u;
+  std::vector<uint64_t> a, b;
+  uint32_t pid = uint32_t(getpid());
+  bool ok_parent = u.unwind({pid, pid, 1, s.ip, s.sp, s.bp}, s.stack, &a);
+  bool ok_child = u.unwind({uint32_t(child), uint32_t(child), 1, s.ip, s.sp, s.bp}, s.stack, &b);
+  (void)!write(go[1], "x", 1);
+  waitpid(child, nullptr, 0);
+  close(go[0]);
+  close(go[1]);
+  EXPECT_TRUE(ok_parent);
+  EXPECT_TRUE(ok_child);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(u.stats().dwfl_builds, 1u);
 }
 
 TEST(DwarfUnwinder, ShortCopyStopsEarlyAndSaysSo) {
