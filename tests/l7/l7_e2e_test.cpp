@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -343,6 +344,67 @@ TEST_F(RedisL7, ClientSideExactCountsAndLatency) {
   }
   close(go[1]);
   close(back[0]);
+}
+
+// ---------------------------------------------------------------- IPv6, both roles
+
+TEST(L7Ipv6, BothEndsOfAnIpv6ConnectionInOneProcess) {
+  // A tiny RESP server and its client on [::1], both in this (recorded) process:
+  // one connection seen from both ends, each socket with its IPv6 addresses.
+  EBT_REQUIRE_BPF_OR_SKIP();
+  fs::path dir = make_temp_dir("ebt-l7-v6");
+  int ls = socket(AF_INET6, SOCK_STREAM, 0);
+  ASSERT_GE(ls, 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  if (bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(ls);
+    GTEST_SKIP() << "no IPv6 loopback here";
+  }
+  socklen_t len = sizeof a;
+  getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len);
+  listen(ls, 1);
+  uint16_t port = ntohs(a.sin6_port);
+  {
+    Recording rec(dir, {"-p", std::to_string(getpid())});
+    std::thread server([&] {
+      int c = accept(ls, nullptr, nullptr);
+      char buf[256];
+      for (int i = 0; i < 10; ++i) {
+        if (read(c, buf, sizeof buf) <= 0) break;
+        if (write(c, "+PONG\r\n", 7) != 7) break;
+      }
+      close(c);
+    });
+    int c = socket(AF_INET6, SOCK_STREAM, 0);
+    ASSERT_EQ(connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    char buf[64];
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_EQ(write(c, "*1\r\n$4\r\nPING\r\n", 14), 14);
+      ASSERT_EQ(read(c, buf, sizeof buf), 7);
+    }
+    close(c);
+    server.join();
+    ASSERT_EQ(rec.stop(), 0) << rec.log();
+    auto an = report::l7::analyze_l7(report::l7::load_l7_input(rec.capture().string()));
+    EXPECT_EQ(rows_for(an, Protocol::kRedis, Role::kServer)["PING"].count, 10u);
+    EXPECT_EQ(rows_for(an, Protocol::kRedis, Role::kClient)["PING"].count, 10u);
+    std::vector<uint8_t> lo(16, 0);
+    lo[15] = 1;
+    int v6 = 0;
+    for (const auto& [id, si] : an.sockets) {
+      if (si.local_port != port && si.remote_port != port) continue;
+      ++v6;
+      EXPECT_EQ(si.family, AF_INET6);
+      EXPECT_EQ(si.local_addr, lo);
+      EXPECT_EQ(si.remote_addr, lo);
+    }
+    EXPECT_EQ(v6, 2) << "server and client socket";
+  }
+  close(ls);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
 }
 
 // ---------------------------------------------------------------- nginx
