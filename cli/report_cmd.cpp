@@ -227,7 +227,8 @@ int run_report(const ReportArgs& a) {
     }
   }
   phase("output");
-  return kExitOk;
+  // Like info/dump: what was readable is reported, but corruption is bad input.
+  return profile->corrupted ? kExitBadInput : kExitOk;
 }
 
 }  // namespace

@@ -11,14 +11,16 @@ std::unique_ptr<Profile> load_profile(const std::string& path,
   profile->session = reader.session();
   ProfileBuilder builder(*profile);
   reader.read(builder);
+  bool tail_said = false;
   for (const auto& d : reader.damage()) {
-    std::string line = path + ": damaged at byte " + std::to_string(d.offset);
-    if (d.block >= 0) line += " (block " + std::to_string(d.block) + ")";
-    line += ": " + d.what;
-    if (d.bytes != 0) line += "; " + std::to_string(d.bytes) + " bytes skipped";
-    if (d.records_lost != 0) line += ", " + std::to_string(d.records_lost) + " records lost";
-    profile->warnings.push_back(std::move(line));
+    profile->warnings.push_back(path + ": " + format::describe(d));
+    if (d.truncated_tail || d.what.rfind("index unusable", 0) == 0) tail_said = true;
   }
+  if (!reader.has_index() && !tail_said) {
+    profile->warnings.push_back(path + ": capture not finished (no index: recorder killed or still running); read " +
+                                std::to_string(reader.blocks().size()) + " complete blocks");
+  }
+  profile->corrupted = reader.corrupted();
   return profile;
 }
 

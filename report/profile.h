@@ -72,6 +72,7 @@ class Profile {
   SessionInfo session;
   std::optional<SessionEnd> end;
   std::vector<std::string> warnings;  // one line per damage found while reading
+  bool corrupted = false;             // damage beyond a truncated tail (exit code 2)
   uint64_t lost = 0;
   std::map<LossSource, uint64_t> lost_by_source;
   std::map<uint32_t, ProcessEntry> processes;

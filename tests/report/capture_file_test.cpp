@@ -30,9 +30,12 @@ struct TempDir {
   ~TempDir() { fs::remove_all(path); }
 };
 
-std::string write_synthetic(const fs::path& dir, const test::SyntheticCapture& c, bool finish = true) {
+std::string write_synthetic(const fs::path& dir, const test::SyntheticCapture& c, bool finish = true,
+                            size_t block_bytes = 1 << 20) {
   std::string path = (dir / "capture.ebt").string();
-  format::CaptureWriter w(path, c.session);
+  format::WriterOptions opts;
+  opts.max_block_bytes = block_bytes;
+  format::CaptureWriter w(path, c.session, opts);
   auto emit = [&](const auto& r) {
     if constexpr (std::is_same_v<std::decay_t<decltype(r)>, SessionEnd>) {
       if (finish) w.finish(r);
@@ -152,6 +155,25 @@ TEST(CaptureFile, DamagedCaptureWarnsAndReportsTheRest) {
   Result r = run_cli("report capture.ebt --folded", dir.path);
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("warning"), std::string::npos) << r.err;
+}
+
+TEST(CaptureFile, CorruptBlockWarnsReportsTheRestAndExitsTwo) {
+  TempDir dir;
+  std::string path = write_synthetic(dir.path, test::make_synthetic_capture(), true, 200);
+  auto size = fs::file_size(path);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(size * 2 / 3));
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(static_cast<std::streamoff>(size * 2 / 3));
+    c = static_cast<char>(c ^ 0x5a);
+    f.write(&c, 1);
+  }
+  Result r = run_cli("report capture.ebt --folded", dir.path);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("warning"), std::string::npos) << r.err;
+  EXPECT_FALSE(r.out.empty());  // what was readable is still reported
 }
 
 }  // namespace
