@@ -142,6 +142,7 @@ class Recorder::Impl : public RecordContext, public TaskObserver {
     for (int fd : {maps_.events_fd, maps_.lost_fd, maps_.targets_fd})
       if (fd >= 0) close(fd);
     if (go_fd_ >= 0) close(go_fd_);
+    if (exec_err_fd_ >= 0) close(exec_err_fd_);
     if (child_ > 0 && !child_done_) {
       kill(child_, SIGKILL);
       waitpid(child_, nullptr, 0);
@@ -287,6 +288,7 @@ void Recorder::Impl::start_command() {
     close(err[0]);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);  // an ignored signal would stay ignored across exec
     char c;
     // EOF without a byte: the recorder gave up before attaching.
     if (read(go[0], &c, 1) != 1) _exit(127);
