@@ -160,9 +160,17 @@ window.addEventListener('keydown', function (e) {
   if (e.key === 'F3' || ((e.ctrlKey || e.metaKey) && e.key === 'f')) { e.preventDefault(); askSearch(); }
   if (e.key === 'Escape') { unzoom(); unsearch(); }
 });
-// "flame.svg?s=REGEX" or "#s=REGEX" opens with a search applied.
-var m = /[?#&]s=([^&]*)/.exec(location.search + location.hash);
+// "flame.svg#s=REGEX" opens with a search applied, "#z=REGEX" zoomed into the
+// widest frame matching REGEX (also "?s=", "&z=").
+var q = location.search + location.hash;
+var m = /[?#&]s=([^&]*)/.exec(q);
 if (m) search(decodeURIComponent(m[1]));
+m = /[?#&]z=([^&]*)/.exec(q);
+if (m) {
+  var re = new RegExp(decodeURIComponent(m[1])), best = null;
+  frames.forEach(function (g) { if (re.test(g.name) && (!best || g.w > best.w)) best = g; });
+  if (best) zoom(best);
+}
 )JS";
 
 void add_stack(Node& root, const Profile& profile, const AggregatedStack& s) {
@@ -179,9 +187,12 @@ void add_stack(Node& root, const Profile& profile, const AggregatedStack& s) {
   }
 }
 
-int depth_of(const Node& n) {
+// Depth of the frames that will be drawn (wider than min_weight).
+int depth_of(const Node& n, double min_weight) {
   int d = 0;
-  for (const auto& [name, c] : n.children) d = std::max(d, 1 + depth_of(*c));
+  for (const auto& [name, c] : n.children) {
+    if (static_cast<double>(c->weight) >= min_weight) d = std::max(d, 1 + depth_of(*c, min_weight));
+  }
   return d;
 }
 
@@ -263,12 +274,12 @@ void write_flamegraph_svg(const Profile& profile, const StackAggregate& stacks,
                           const FlameGraphOptions& options, std::ostream& out) {
   Node root;
   for (const auto& s : stacks.stacks) add_stack(root, profile, s);
-  const int depth = depth_of(root);
   const double xpad = 10;
   const int top = 64, bottom_pad = 34;
-  const int height = top + (depth + 1) * options.frame_height + bottom_pad;
   const double chart_w = options.width - 2 * xpad;
   const double per_unit = root.weight ? chart_w / static_cast<double>(root.weight) : 0;
+  const int depth = per_unit > 0 ? depth_of(root, options.min_width_px / per_unit) : 0;
+  const int height = top + (depth + 1) * options.frame_height + bottom_pad;
 
   out << "<?xml version=\"1.0\" standalone=\"no\"?>\n"
       << "<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << options.width
