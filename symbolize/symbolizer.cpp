@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include "symbolize/demangle.h"
 #include "symbolize/dwarf_object.h"
@@ -269,7 +271,8 @@ void Symbolizer::locate_files(Object& o) {
   for (const auto& c : candidates) {
     if (consider(c.path, c.source, c.allow_unverified)) return;
   }
-  if (options_.debuginfod && !o.build_id.empty() && std::getenv("DEBUGINFOD_URLS") != nullptr) {
+  if (options_.debuginfod && !debuginfod_down_ && !o.build_id.empty() &&
+      std::getenv("DEBUGINFOD_URLS") != nullptr) {
     if (debuginfod_ == nullptr) debuginfod_ = debuginfod_begin();
     if (debuginfod_ != nullptr) {
       char* path = nullptr;
@@ -282,7 +285,10 @@ void Symbolizer::locate_files(Object& o) {
         std::free(path);
         if (done) return;
       } else {
-        o.rejected.push_back("debuginfod " + id + ": not found (" + std::to_string(fd) + ")");
+        o.rejected.push_back("debuginfod " + id + ": " + std::strerror(-fd));
+        // Anything but "not found" (unreachable server, timeout) would repeat for
+        // every object: ask no more in this run.
+        if (fd != -ENOENT) debuginfod_down_ = true;
       }
     }
   }

@@ -106,6 +106,7 @@ class Symbolizer {
   std::map<std::pair<uint32_t, uint64_t>, std::vector<SymFrame>> lua_cache_;
   std::map<FrameType, std::vector<SymFrame>> unknown_;  // "[unknown]" per type
   void* debuginfod_ = nullptr;  // debuginfod_client*, created on first use
+  bool debuginfod_down_ = false;  // a query failed other than "not found"
 };
 
 }  // namespace ebt::symbolize
