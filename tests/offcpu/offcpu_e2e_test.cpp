@@ -289,6 +289,29 @@ TEST_F(OffCpuE2E, TracepointFallbackWithOnCpuSamples) {
     EXPECT_NE(s.frames[1].rfind("[off-cpu: ", 0), 0u) << s.frames[1];
 }
 
+// The common target filter applies in the kernel: --comm keeps one thread's
+// intervals only (the sleeper names itself right after it starts), all its sleeps.
+TEST_F(OffCpuE2E, CommFilter) {
+  std::string cap = (*dir_ / "comm.ebt").string();
+  RunResult rec = run({ebtrace_bin(), "record", "--off-cpu", "--comm", "sleeper", "-o", cap, "--", blocker(), "20"},
+                      timeout(120));
+  ASSERT_EQ(rec.exit_code, 0) << rec.describe();
+  Measured m = parse_measured(rec.out);
+  RunResult r = run({ebtrace_bin(), "report", cap, "--folded", "--weight", "count"}, timeout(120));
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  uint64_t a = 0;
+  auto stacks = parse_folded(r.out);
+  ASSERT_FALSE(stacks.empty()) << r.describe();
+  for (const auto& s : stacks) {
+    EXPECT_EQ(s.frames[0], "sleeper");
+    // kernel frames: user frames of a process whose main thread does not match
+    // --comm may stay unresolved (its mappings are not harvested)
+    if (s.frames[1] == "[off-cpu: S]" && stack_has(s, "__x64_sys_nanosleep")) a += s.count;
+  }
+  EXPECT_LE(a, m.a_count);
+  EXPECT_GE(a, m.a_count - 2);
+}
+
 TEST_F(OffCpuE2E, BadReportOptions) {
   RunResult r = report({"--folded", "--weight", "bogus"});
   EXPECT_EQ(r.exit_code, 2) << r.describe();
