@@ -17,10 +17,6 @@ struct ChunkRec {
   uint32_t tid;
 };
 
-struct Pending {
-  Message msg;
-};
-
 }  // namespace
 
 const char* protocol_name(Protocol p) {

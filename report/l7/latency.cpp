@@ -214,8 +214,6 @@ void write_l7_latency(const L7Analysis& a, const LatencyOptions& opt, std::ostre
     auto it = a.comms.find(pid);
     return it == a.comms.end() ? std::string() : it->second;
   };
-  double span_s = a.end_ns > a.begin_ns ? (a.end_ns - a.begin_ns) / 1e9 : 0;
-
   if (opt.format == TableFormat::kCsv) {
     out << (opt.by != GroupBy::kNone ? std::string(by_name(opt.by)) + "," : "")
         << "protocol,role,request,status,count,errors,per_second,p50_ns,p90_ns,p99_ns,p999_ns,max_ns\n";
@@ -310,7 +308,6 @@ void write_l7_latency(const L7Analysis& a, const LatencyOptions& opt, std::ostre
       }
     }
   }
-  (void)span_s;
 }
 
 }  // namespace ebt::report::l7
