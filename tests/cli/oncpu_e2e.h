@@ -6,6 +6,8 @@
 
 #include <signal.h>
 
+#include <cstdio>
+
 #include <map>
 #include <memory>
 #include <set>
@@ -196,6 +198,12 @@ inline void check_cpuburn_profile(const std::string& folded, const Expect& want)
       << "most samples should be in cpuburn's five parts; folded:\n" << folded.substr(0, 3000);
 
   // Proportions within 5 points of what cpuburn measured for itself.
+  std::printf("  %llu samples, %llu in cpuburn's parts:", static_cast<unsigned long long>(p.all),
+              static_cast<unsigned long long>(p.in_parts));
+  for (const auto& part : cpuburn_parts())
+    std::printf(" %s %.1f%%", part.fn,
+                100.0 * static_cast<double>(p.per_part[part.fn]) / static_cast<double>(p.in_parts));
+  std::printf("\n");
   for (const auto& part : cpuburn_parts()) {
     double share = static_cast<double>(p.per_part[part.fn]) / static_cast<double>(p.in_parts);
     EXPECT_NEAR(share, part.share, 0.05) << part.fn << ": " << p.per_part[part.fn] << " of " << p.in_parts;
