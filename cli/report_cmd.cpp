@@ -46,6 +46,7 @@ struct ReportArgs {
   // off-CPU data and the timeline
   bool off_cpu = false;
   bool on_off = false;
+  bool wakers = false;
   std::string weight;
   std::string trace;
   bool latency = false;
@@ -129,7 +130,7 @@ int run_report(const ReportArgs& a) {
                  input.c_str());
   // On-CPU samples by default; off-CPU intervals with --off-cpu (or when that is
   // all the capture has); both with --on-off.
-  report::StackSelection selection = report::select_stacks(*profile, a.off_cpu, a.on_off, a.weight);
+  report::StackSelection selection = report::select_stacks(*profile, a.off_cpu, a.on_off, a.weight, a.wakers);
   report::StackAggregate stacks = report::aggregate(*profile, selection.samples, filter);
   phase("symbolize+aggregate");
   stacks.unit = selection.unit;
@@ -267,6 +268,9 @@ void add_report_command(CLI::App& app, RunFn& run) {
   sub->add_flag("--on-off", a->on_off,
                 "On-CPU samples and off-CPU intervals in one flame graph, weighted by time; "
                 "off-CPU stacks sit under an [off-cpu: STATE] frame");
+  sub->add_flag("--wakers", a->wakers,
+                "Waker stacks (record --off-cpu-waker) weighted by the time they made others wait; "
+                "each under a [woke: COMM] frame naming the wakee");
   sub->add_option("--weight", a->weight,
                   "Off-CPU weight: time (blocked ns, default) or count (context switches)")
       ->type_name("time|count");
@@ -274,7 +278,8 @@ void add_report_command(CLI::App& app, RunFn& run) {
                   "Write a Chrome trace JSON timeline (Perfetto UI, chrome://tracing) to FILE")
       ->type_name("FILE");
   sub->add_flag("--latency", a->latency,
-                "Latency tables: off-CPU time per thread and per blocking frame (count, total, p50/p90/p99/max)");
+                "Latency tables: off-CPU time per thread and per blocking frame (count, total, p50/p90/p99/max); "
+                "Redis/HTTP requests per command from --l7 captures (count, errors, req/s, p50..p99.9, max)");
   sub->add_option("--format", a->format, "Format of --latency tables: text, csv or json")
       ->check(CLI::IsMember({"text", "csv", "json"}))
       ->type_name("text|csv|json");
