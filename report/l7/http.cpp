@@ -101,7 +101,7 @@ void HttpFramer::on_line(std::string_view line) {
       std::string_view hex = trim(line.substr(0, line.find(';')));
       uint64_t n = 0;
       auto [p, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), n, 16);
-      if (ec != std::errc() || hex.empty()) return lose_sync();
+      if (ec != std::errc() || hex.empty() || n > (uint64_t{1} << 40)) return lose_sync();
       if (n == 0) {
         state_ = State::kTrailers;
         return;

@@ -8,6 +8,11 @@
 namespace ebt::report::l7 {
 namespace {
 
+// Beyond these a stream is not RESP (or not one we can follow): resync.
+constexpr int64_t kMaxBulk = int64_t{1} << 40;
+constexpr int64_t kMaxCount = int64_t{1} << 32;
+constexpr size_t kMaxDepth = 64;
+
 bool parse_int(std::string_view s, int64_t* out) {
   if (s.empty()) return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
@@ -42,6 +47,8 @@ void RespFramer::on_line(std::string_view line) {
       return lose_sync();
     begin_message();
     element_ = 0;
+  } else if (line.empty()) {
+    return lose_sync();  // an empty line inside a value is not RESP
   }
   char t = line[0];
   std::string_view rest = line.substr(1);
@@ -59,13 +66,13 @@ void RespFramer::on_line(std::string_view line) {
   int64_t n = 0;
   switch (t) {
     case '*': case '%': case '~': case '>': case '|':
-      if (!parse_int(rest, &n)) return lose_sync();
+      if (!parse_int(rest, &n) || n > kMaxCount || remaining_.size() >= kMaxDepth) return lose_sync();
       if (t == '%' || t == '|') n *= 2;
       if (n <= 0) return value_done({}, false);
       remaining_.push_back(n);
       return;
     case '$': case '!': case '=':
-      if (!parse_int(rest, &n)) return lose_sync();
+      if (!parse_int(rest, &n) || n > kMaxBulk) return lose_sync();
       if (t == '!' && remaining_.empty()) {
         cur_.error = true;
       }
