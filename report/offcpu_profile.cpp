@@ -52,6 +52,29 @@ std::vector<Sample> offcpu_samples(Profile& profile, OffCpuWeight weight) {
   return out;
 }
 
+std::vector<Sample> waker_samples(Profile& profile, OffCpuWeight weight) {
+  std::vector<Sample> out;
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> markers;  // wakee -> marker frame
+  for (const auto& iv : profile.off_cpu) {
+    if (iv.waker_stack_id == 0) continue;
+    uint64_t woken = iv.start_ns + iv.duration_ns;
+    auto [it, inserted] = markers.try_emplace({iv.pid, iv.tid}, 0);
+    if (inserted)
+      it->second = profile.frames.intern("[woke: " + profile.comm_of(iv.pid, iv.tid, woken) + "]",
+                                         FrameType::kMarker);
+    Sample s;
+    s.time_ns = iv.wakeup_ns ? iv.wakeup_ns : woken;
+    s.pid = iv.waker_pid;
+    s.tid = iv.waker_tid;
+    s.cpu = iv.cpu;
+    s.stack_id = iv.waker_stack_id;
+    s.weight = weight == OffCpuWeight::kTime ? iv.duration_ns : 1;
+    s.root_marker = it->second;
+    out.push_back(s);
+  }
+  return out;
+}
+
 std::vector<Sample> on_off_samples(Profile& profile) {
   std::vector<Sample> out = offcpu_samples(profile, OffCpuWeight::kTime);
   uint32_t hz = profile.session.sample_frequency_hz;
@@ -108,10 +131,19 @@ bool waker_in_interrupt(Profile& profile, const OffCpuInterval& iv) {
   return irq;
 }
 
-StackSelection select_stacks(Profile& profile, bool off_cpu, bool on_off, const std::string& weight) {
+StackSelection select_stacks(Profile& profile, bool off_cpu, bool on_off, const std::string& weight,
+                             bool wakers) {
   if (!weight.empty() && weight != "time" && weight != "count")
     throw BadInput("--weight must be 'time' or 'count', not '" + weight + "'");
   StackSelection s;
+  if (wakers) {
+    if (on_off) throw BadInput("--wakers and --on-off are different views; pick one");
+    bool count = weight == "count";
+    s.samples = waker_samples(profile, count ? OffCpuWeight::kCount : OffCpuWeight::kTime);
+    s.unit = count ? "switches" : "ns";
+    s.title = "Off-CPU Wakers Flame Graph";
+    return s;
+  }
   if (on_off) {
     if (weight == "count")
       throw BadInput("--on-off weighs everything by time; --weight count needs --off-cpu");

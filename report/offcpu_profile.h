@@ -22,6 +22,12 @@ enum class OffCpuWeight {
 // marker "[off-cpu: S]" (state R/S/D/?) right under the thread's comm frame.
 std::vector<Sample> offcpu_samples(Profile& profile, OffCpuWeight weight);
 
+// The wakers' side (record --off-cpu-waker): one Sample per interval that has a
+// waker stack, on the waker's thread, stack = the waker's stack, weight = the
+// wakee's blocked ns (kTime) or 1, root marker "[woke: COMM]" naming the wakee.
+// "Who made my threads wait, and from where."
+std::vector<Sample> waker_samples(Profile& profile, OffCpuWeight weight);
+
 // On-CPU samples (each weighing 1e9 / sample_frequency_hz ns) plus off-CPU
 // intervals (weighing their duration, marked as above): a thread's whole
 // wall-clock time in one flame graph. Weight unit: ns.
@@ -54,7 +60,8 @@ struct StackSelection {
 };
 // weight: "" (default for the data), "time" or "count". Throws BadInput for an
 // unknown weight, --weight count with --on-off, or --weight on on-CPU data.
-StackSelection select_stacks(Profile& profile, bool off_cpu, bool on_off, const std::string& weight);
+StackSelection select_stacks(Profile& profile, bool off_cpu, bool on_off, const std::string& weight,
+                             bool wakers = false);
 
 // Naming callbacks for offcpu_latency() backed by a Profile.
 OffCpuNaming offcpu_naming(Profile& profile);

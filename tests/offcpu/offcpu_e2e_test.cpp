@@ -144,6 +144,23 @@ TEST_F(OffCpuE2E, CountWeightCountsSwitches) {
   EXPECT_GE(b, measured_.b_count - 5);
 }
 
+// --wakers: the waker thread's stacks, weighted by how long they kept the
+// sleeper waiting; the pipe wake-ups come from blocker_c_wake.
+TEST_F(OffCpuE2E, WakerFlameGraphNamesC) {
+  RunResult r = report({"--folded", "--wakers", "--tid", std::to_string(measured_.waker_tid)});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  double c = 0;
+  for (const auto& s : parse_folded(r.out)) {
+    EXPECT_EQ(s.frames[0], "waker");
+    if (s.frames[1] == "[woke: sleeper]" && stack_has(s, "blocker_c_wake")) {
+      c += double(s.count);
+      EXPECT_TRUE(frame_is(s.frames.back(), "try_to_wake_up")) << s.frames.back();
+    }
+  }
+  // every B wait ended by C: its blocked time is the B time
+  EXPECT_TRUE(near(c, measured_.b_ns)) << "C woke " << c << " ns of waiting, B measured " << measured_.b_ns;
+}
+
 TEST_F(OffCpuE2E, SvgFlameGraphHasOffCpuFrames) {
   std::string svg = (*dir_ / "off.svg").string();
   RunResult r = report({"--flamegraph", svg});
@@ -317,6 +334,8 @@ TEST_F(OffCpuE2E, BadReportOptions) {
   EXPECT_EQ(r.exit_code, 2) << r.describe();
   RunResult r2 = report({"--folded", "--on-off", "--weight", "count"});
   EXPECT_EQ(r2.exit_code, 2) << r2.describe();
+  RunResult r3 = report({"--folded", "--on-off", "--wakers"});
+  EXPECT_EQ(r3.exit_code, 2) << r3.describe();
 }
 
 }  // namespace

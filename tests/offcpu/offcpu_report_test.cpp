@@ -2,6 +2,7 @@
 // samples for flame graphs, the combined on+off view, the trace timeline.
 #include <gtest/gtest.h>
 
+#include "common/error.h"
 #include "report/aggregate.h"
 #include "report/folded.h"
 #include "report/offcpu_profile.h"
@@ -61,6 +62,7 @@ std::unique_ptr<Profile> synthetic(uint32_t hz = 0) {
     iv.waker_pid = 10;
     iv.waker_tid = 12;
     iv.wakeup_ns = iv.start_ns + 6'000'000;
+    iv.waker_stack_id = 2;
     b.on(iv);
   }
   OffCpuInterval pre;
@@ -109,6 +111,20 @@ TEST(OffCpuProfile, OnOffWeighsSamplesByFrequency) {
       unmarked += w;
     }
   EXPECT_EQ(unmarked, 50'000'000u);
+}
+
+TEST(OffCpuProfile, WakerSamplesOnTheWakersThread) {
+  auto p = synthetic();
+  auto agg = aggregate(*p, waker_samples(*p, OffCpuWeight::kTime), {});
+  auto lines = folded_lines(*p, agg);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].first, "waker;[woke: sleeper];fn_other");
+  EXPECT_EQ(lines[0].second, 21'000'000u);
+  auto sel = select_stacks(*p, false, false, "count", true);
+  EXPECT_EQ(sel.samples.size(), 3u);
+  EXPECT_EQ(sel.unit, "switches");
+  EXPECT_THROW(select_stacks(*p, false, true, "", true), BadInput);
+  EXPECT_THROW(select_stacks(*p, false, false, "bytes"), BadInput);
 }
 
 TEST(OffCpuProfile, FilterIntervals) {
