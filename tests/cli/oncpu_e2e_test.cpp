@@ -4,6 +4,9 @@
 // CPU shares and every hot frame's name right: a dlopen'ed plugin, a C++
 // namespace, an inlined function, kernel frames. Then the same without
 // embedded symbols, resolved from a --symfs tree and from a local debuginfod.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "tests/bpf_guard.h"
@@ -137,6 +140,50 @@ TEST(OnCpuE2E, RecordPidReportWithoutBinaries) {
   Expect want;
   want.inline_frames = false;  // embedded inline frames: EmbeddedInlineFrames
   check_cpuburn_profile(rep.out, want);
+}
+
+// The capture shipped in samples/ (what the quick start reports without root):
+// reportable by an unprivileged user, in a clean environment, with the same
+// shares and names. Needs neither root nor BPF.
+TEST(SampleCapture, ReportsWithoutRootOrBinaries) {
+  fs::path sample = fs::path(EBT_SOURCE_DIR) / "samples" / "cpuburn.ebt";
+  ASSERT_TRUE(fs::exists(sample));
+  fs::path dir;
+  RunResult rep;
+  if (geteuid() == 0) {
+    TempDir t("ebt-sample");
+    chmod(t.path().c_str(), 0755);
+    fs::copy_file(ebtrace_bin(), t / "ebtrace");
+    fs::copy_file(sample, t / "cpuburn.ebt");
+    chmod((t / "ebtrace").c_str(), 0755);
+    chmod((t / "cpuburn.ebt").c_str(), 0644);
+    // If the binaries it was recorded from exist here (this very checkout),
+    // hide their directories behind empty tmpfs mounts in a private mount
+    // namespace, so only the capture can name their functions.
+    RunResult info = run({ebtrace_bin(), "info", sample.string()}, timeout(60));
+    ASSERT_EQ(info.exit_code, 0) << info.describe();
+    std::string script = "set -e; ";
+    for (const auto& line : lines_of(info.out)) {
+      std::istringstream is(line);
+      std::string path;
+      is >> path;
+      if (path.find("cpuburn/cpuburn") == std::string::npos && path.find("libburn_plugin.so") == std::string::npos)
+        continue;
+      fs::path d = fs::path(path).parent_path();
+      if (fs::is_directory(d)) script += "mount -t tmpfs none '" + d.string() + "'; ";
+    }
+    script += "exec setpriv --reuid=65534 --regid=65534 --clear-groups '" + (t / "ebtrace").string() +
+              "' report '" + (t / "cpuburn.ebt").string() + "' --folded";
+    RunOptions o = timeout(120);
+    o.clean_env = true;
+    o.cwd = t.str();
+    o.env.push_back("HOME=" + t.str());
+    rep = run({"unshare", "--mount", "--propagation", "private", "sh", "-c", script}, o);
+  } else {
+    rep = report_clean(sample, {"--folded"});
+  }
+  ASSERT_EQ(rep.exit_code, 0) << rep.describe();
+  check_cpuburn_profile(rep.out, {});
 }
 
 // Stripped binaries recorded with --no-embed: the capture alone cannot name
