@@ -232,13 +232,16 @@ TEST_F(RedisL7, ServerSideExactCountsAndLatency) {
   expect_exact_mix(a, Role::kServer);
   auto rows = rows_for(a, Protocol::kRedis, Role::kServer);
   // The server's view (request read -> reply written) lies inside the client's
-  // round trip, so it is shorter; and close to it on loopback.
+  // round trip, so it is shorter but not zero. (The tolerance check against the
+  // client's own timing is done on the client-side recording, where both measure
+  // the same interval; the gap here is the loopback + wake-up time, which grows
+  // with the machine's load.)
   for (const char* cmd : {"SET", "GET"}) {
     uint64_t own_p50 = median(own.single_ns[cmd]);
     std::printf("server-side %s: recorded p50 %.1f us, client's own median %.1f us\n", cmd,
                 rows[cmd].p50_ns / 1e3, own_p50 / 1e3);
     EXPECT_LE(rows[cmd].p50_ns, own_p50) << cmd;
-    expect_close(rows[cmd].p50_ns, own_p50, cmd);
+    EXPECT_GT(rows[cmd].p50_ns, 0u) << cmd;
   }
 
   // The client's connection was opened and closed during the recording: its
