@@ -141,6 +141,7 @@ std::unique_ptr<DwarfObject> DwarfObject::open(const std::string& path,
   // dwfl_module_addrinfo scans the whole symbol table on every call; read it once,
   // sorted, and binary-search it instead.
   int nsyms = dwfl_module_getsymtab(im.mod);
+  std::vector<int> ranks;
   for (int i = 1; i < nsyms; ++i) {
     GElf_Sym sym;
     GElf_Addr value = 0;
@@ -150,9 +151,25 @@ std::unique_ptr<DwarfObject> DwarfObject::open(const std::string& path,
     int type = GELF_ST_TYPE(sym.st_info);
     if (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE) continue;
     obj->symbols_.push_back({value - im.bias, sym.st_size, name});
+    int bind = GELF_ST_BIND(sym.st_info);
+    ranks.push_back(bind == STB_GLOBAL ? 2 : bind == STB_WEAK ? 1 : 0);
   }
-  std::stable_sort(obj->symbols_.begin(), obj->symbols_.end(),
-                   [](const Symbol& a, const Symbol& b) { return a.address < b.address; });
+  // Aliases share an address: sort the preferred name last, where find_symbol()
+  // looks first: global over weak over local, then fewer leading underscores.
+  std::vector<size_t> order(obj->symbols_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  auto underscores = [](const std::string& n) { return n.find_first_not_of('_'); };
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    const Symbol& a = obj->symbols_[x];
+    const Symbol& b = obj->symbols_[y];
+    if (a.address != b.address) return a.address < b.address;
+    if (ranks[x] != ranks[y]) return ranks[x] < ranks[y];
+    return underscores(a.name) > underscores(b.name);
+  });
+  std::vector<Symbol> sorted;
+  sorted.reserve(order.size());
+  for (size_t i : order) sorted.push_back(std::move(obj->symbols_[i]));
+  obj->symbols_ = std::move(sorted);
   obj->has_symbols_ = !obj->symbols_.empty();
   if (!obj->has_dwarf_ && !obj->has_symbols_) return fail("no symbols and no DWARF");
   return obj;
