@@ -130,5 +130,25 @@ TEST(Aggregate, WeightsAndMarkersAreGeneric) {
   EXPECT_EQ(out.str(), "burner;main;work::hot();[off-cpu: S] 7500\n");
 }
 
+TEST(Aggregate, InlineFramesFromTheCaptureAndNoInline) {
+  auto c = test::make_synthetic_capture();
+  // work::hot() at 0x1110 has `square` inlined into it.
+  c.table.locations.push_back({0x110f, {{"_ZN4work6squareEl", "hot.h", 3}, {"_ZN4work3hotEv", "hot.cpp", 9}}});
+  c.table.locations.push_back({0x1110, {{"_ZN4work6squareEl", "hot.h", 3}, {"_ZN4work3hotEv", "hot.cpp", 9}}});
+  for (bool no_inline : {false, true}) {
+    symbolize::SymbolizerOptions o = offline();
+    o.inline_frames = !no_inline;
+    Profile p(o);
+    p.session = c.session;
+    ProfileBuilder b(p);
+    c.replay([&](const auto& r) { b.on(r); });
+    Filter f;
+    f.tids = {100};
+    f.no_inline = no_inline;
+    EXPECT_EQ(folded(p, f), no_inline ? "burner;main;work::hot() 60\n"
+                                      : "burner;main;work::hot();work::square(long)_[i] 60\n");
+  }
+}
+
 }  // namespace
 }  // namespace ebt::report
