@@ -4,6 +4,9 @@
 #include <bpf/libbpf.h>
 
 #include <cerrno>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <cstdarg>
 #include <cstdio>
 #include <deque>
@@ -113,6 +116,56 @@ std::vector<int> online_cpus() {
   }
   if (cpus.empty()) throw RuntimeFailure("cannot read the online CPUs from /sys/devices/system/cpu/online");
   return cpus;
+}
+
+void ProgramLinks::attach(const std::string& family, bpf_program* program) {
+  bpf_link* link = bpf_program__attach(program);
+  if (!link) {
+    int e = errno;
+    throw RuntimeFailure(family + ": attaching " + bpf_program__section_name(program) + " failed: " + strerror(e));
+  }
+  links_.push_back(link);
+}
+
+void ProgramLinks::detach() {
+  for (auto* l : links_) bpf_link__destroy(l);
+  links_.clear();
+}
+
+void CpuClockAttachment::attach(const std::string& family, bpf_program* program, uint32_t frequency_hz) {
+  for (int cpu : online_cpus()) {
+    perf_event_attr attr{};
+    attr.size = sizeof attr;
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_CPU_CLOCK;
+    attr.freq = 1;  // the kernel turns this into a fixed period for hrtimer events
+    attr.sample_freq = frequency_hz;
+    int fd = static_cast<int>(syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+    if (fd < 0) {
+      if (errno == ENODEV) continue;  // the CPU went offline meanwhile
+      if (errno == EINVAL)
+        throw RuntimeFailure(family + ": perf_event_open(cpu-clock, -F " + std::to_string(frequency_hz) +
+                             ") failed: " + strerror(errno) +
+                             " (frequency above /proc/sys/kernel/perf_event_max_sample_rate?)");
+      throw RuntimeFailure(family + ": perf_event_open(cpu-clock) on CPU " + std::to_string(cpu) +
+                           " failed: " + strerror(errno));
+    }
+    bpf_link* link = bpf_program__attach_perf_event(program, fd);
+    if (!link) {
+      int e = errno;
+      close(fd);
+      throw RuntimeFailure(family + ": attaching to the perf event of CPU " + std::to_string(cpu) +
+                           " failed: " + strerror(e));
+    }
+    links_.push_back(link);  // the link now owns fd: bpf_link__destroy() closes it
+  }
+}
+
+void CpuClockAttachment::detach() {
+  // Never close the perf event fds here as well: libbpf already did, and detach
+  // runs beside the symbol harvest, which may have been handed the same fd numbers.
+  for (auto* l : links_) bpf_link__destroy(l);
+  links_.clear();
 }
 
 }  // namespace ebt::record

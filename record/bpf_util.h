@@ -7,11 +7,14 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "bpf/events.h"
 #include "record/probe.h"
 
 struct bpf_object;
+struct bpf_program;
+struct bpf_link;
 
 namespace ebt::record {
 
@@ -41,5 +44,40 @@ std::string libbpf_last_messages();
 
 // Online CPUs (from /sys/devices/system/cpu/online).
 std::vector<int> online_cpus();
+
+// Programs attached by their section (tracepoints, raw tracepoints): owns the links.
+class ProgramLinks {
+ public:
+  ProgramLinks() = default;
+  ~ProgramLinks() { detach(); }
+  ProgramLinks(const ProgramLinks&) = delete;
+  ProgramLinks& operator=(const ProgramLinks&) = delete;
+
+  // Throws RuntimeFailure "<family>: attaching <section> failed: <why>".
+  void attach(const std::string& family, bpf_program* program);
+  void detach();
+
+ private:
+  std::vector<bpf_link*> links_;
+};
+
+// A sampling program attached to one cpu-clock perf event per online CPU (the
+// hrtimer software event: this VM class has no hardware PMU, and perf falls back
+// to the same event). Owns the links, which own their perf event fds.
+class CpuClockAttachment {
+ public:
+  CpuClockAttachment() = default;
+  ~CpuClockAttachment() { detach(); }
+  CpuClockAttachment(const CpuClockAttachment&) = delete;
+  CpuClockAttachment& operator=(const CpuClockAttachment&) = delete;
+
+  // Throws RuntimeFailure naming `family`, the CPU and, for EINVAL, the likely
+  // cause (a frequency above perf_event_max_sample_rate).
+  void attach(const std::string& family, bpf_program* program, uint32_t frequency_hz);
+  void detach();
+
+ private:
+  std::vector<bpf_link*> links_;
+};
 
 }  // namespace ebt::record

@@ -124,21 +124,10 @@ class OffCpuProbe : public Probe {
                              raw_ ? skel_->progs.ebt_offcpu_waking_raw : skel_->progs.ebt_offcpu_waking_tp};
     // sched_waking before sched_switch: an interval never misses its waker
     // because the switch-out hook ran first.
-    for (bpf_program* p : {progs[1], progs[0]}) {
-      bpf_link* l = bpf_program__attach(p);
-      if (!l) {
-        int e = errno;
-        throw RuntimeFailure(std::string("off-cpu: attaching ") + bpf_program__section_name(p) +
-                             " failed: " + strerror(e));
-      }
-      links_.push_back(l);
-    }
+    for (bpf_program* p : {progs[1], progs[0]}) links_.attach("off-cpu", p);
   }
 
-  void detach() override {
-    for (auto* l : links_) bpf_link__destroy(l);
-    links_.clear();
-  }
+  void detach() override { links_.detach(); }
 
   void handle(const ebt_event_header& h, std::span<const uint8_t> event, RecordContext& ctx) override {
     if (event.size() < sizeof(ebt_offcpu_event)) {
@@ -239,7 +228,7 @@ class OffCpuProbe : public Probe {
   uint32_t max_tasks_;
   bool raw_ = true;
   offcpu_bpf* skel_ = nullptr;
-  std::vector<bpf_link*> links_;
+  ProgramLinks links_;
   uint64_t intervals_ = 0;
   uint64_t total_ns_ = 0;
   uint64_t malformed_ = 0;

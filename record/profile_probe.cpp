@@ -1,7 +1,5 @@
 #include "record/profile_probe.h"
 
-#include <linux/perf_event.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -39,42 +37,9 @@ class ProfileProbe : public Probe {
     bpf_call_or_throw("profile", "loading the BPF program", [&] { return profile_bpf__load(skel_); });
   }
 
-  void attach() override {
-    for (int cpu : online_cpus()) {
-      perf_event_attr attr{};
-      attr.size = sizeof attr;
-      attr.type = PERF_TYPE_SOFTWARE;
-      attr.config = PERF_COUNT_SW_CPU_CLOCK;
-      attr.freq = 1;
-      attr.sample_freq = freq_;
-      int fd = static_cast<int>(syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
-      if (fd < 0) {
-        if (errno == ENODEV) continue;  // CPU went offline meanwhile
-        if (errno == EINVAL)
-          throw RuntimeFailure("profile: perf_event_open(cpu-clock, -F " + std::to_string(freq_) +
-                               ") failed: " + strerror(errno) +
-                               " (frequency above /proc/sys/kernel/perf_event_max_sample_rate?)");
-        throw RuntimeFailure("profile: perf_event_open(cpu-clock) on CPU " + std::to_string(cpu) +
-                             " failed: " + strerror(errno));
-      }
-      bpf_link* link = bpf_program__attach_perf_event(skel_->progs.ebt_profile, fd);
-      if (!link) {
-        int e = errno;
-        close(fd);
-        throw RuntimeFailure("profile: attaching to the perf event of CPU " + std::to_string(cpu) +
-                             " failed: " + strerror(e));
-      }
-      links_.push_back(link);
-      fds_.push_back(fd);
-    }
-  }
+  void attach() override { sampling_.attach("profile", skel_->progs.ebt_profile, freq_); }
 
-  void detach() override {
-    for (auto* l : links_) bpf_link__destroy(l);
-    for (int fd : fds_) close(fd);
-    links_.clear();
-    fds_.clear();
-  }
+  void detach() override { sampling_.detach(); }
 
   void handle(const ebt_event_header& h, std::span<const uint8_t> event, RecordContext& ctx) override {
     if (event.size() < sizeof(ebt_cpu_sample)) return;
@@ -103,8 +68,7 @@ class ProfileProbe : public Probe {
   uint32_t freq_;
   bool idle_;
   profile_bpf* skel_ = nullptr;
-  std::vector<bpf_link*> links_;
-  std::vector<int> fds_;
+  CpuClockAttachment sampling_;
   uint64_t samples_ = 0;
 };
 

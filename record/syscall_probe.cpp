@@ -52,21 +52,10 @@ class SyscallProbe : public Probe {
 
   void attach() override {
     bpf_program* prog;
-    bpf_object__for_each_program(prog, skel_->obj) {
-      bpf_link* l = bpf_program__attach(prog);
-      if (!l) {
-        int e = errno;
-        throw RuntimeFailure(std::string("syscalls: attaching ") + bpf_program__section_name(prog) +
-                             " failed: " + strerror(e));
-      }
-      links_.push_back(l);
-    }
+    bpf_object__for_each_program(prog, skel_->obj) links_.attach("syscalls", prog);
   }
 
-  void detach() override {
-    for (auto* l : links_) bpf_link__destroy(l);
-    links_.clear();
-  }
+  void detach() override { links_.detach(); }
 
   void handle(const ebt_event_header& h, std::span<const uint8_t> event, RecordContext& ctx) override {
     if (h.kind == EBT_EV_SOCKET) return handle_socket(h, event, ctx);
@@ -140,7 +129,7 @@ class SyscallProbe : public Probe {
   bool all_fds_;
   uint16_t port_;
   syscalls_bpf* skel_ = nullptr;
-  std::vector<bpf_link*> links_;
+  ProgramLinks links_;
   std::unordered_map<uint64_t, bool> sockets_;  // id -> written with a peer address
   uint64_t events_ = 0;
   uint64_t payload_total_ = 0;
