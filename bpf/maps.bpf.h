@@ -80,4 +80,16 @@ static __always_inline void ebt_fill_header(struct ebt_event_header *h, __u16 ki
 	h->reserved = 0;
 }
 
+/* Flags for bpf_ringbuf_output(). Waking the reader costs the interrupted task an
+ * irq_work and a cross-CPU wake-up (a VM exit here) per event, more than the
+ * event itself: only wake it once the ring is 1/16 full. Below that the
+ * recorder's 100 ms poll picks the events up (record/recorder.cpp poll_loop). */
+static __always_inline __u64 ebt_ringbuf_wakeup_flags(__u64 event_size)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 ring = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+
+	return avail + event_size >= ring / 16 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 #endif /* EBTRACE_BPF_MAPS_BPF_H */

@@ -197,7 +197,6 @@ static __always_inline void on_switch_in(__u32 tid)
 	struct event_buf *b;
 	__u64 now, start, dur;
 	__u32 zero = 0, n, off, size;
-	__u64 wake;
 
 	if (!e || e->start_ns == 0)
 		return;
@@ -254,14 +253,7 @@ static __always_inline void on_switch_in(__u32 tid)
 	b->e.h.reserved = 0;
 	if (size > sizeof(*b))
 		return;
-	/* Waking the reader costs the switching task an irq_work and a wake-up, per
-	 * event. The reader polls every 100 ms anyway: only wake it early when the
-	 * ring is 1/16 full. */
-	wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >=
-			       bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 16
-		       ? BPF_RB_FORCE_WAKEUP
-		       : BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&events, b, size, wake))
+	if (bpf_ringbuf_output(&events, b, size, ebt_ringbuf_wakeup_flags(size)))
 		ebt_count_lost(EBT_LOST_RINGBUF);
 	else
 		stat_add(STAT_EMITTED, 1);

@@ -66,7 +66,7 @@ int ebt_profile(struct bpf_perf_event_data *ctx)
 	ebt_fill_header(&b->s.h, EBT_EV_CPU_SAMPLE, size, pid_tgid);
 	if (size > sizeof(*b))
 		return 0;
-	if (bpf_ringbuf_output(&events, b, size, 0))
+	if (bpf_ringbuf_output(&events, b, size, ebt_ringbuf_wakeup_flags(size)))
 		ebt_count_lost(EBT_LOST_RINGBUF);
 	return 0;
 }

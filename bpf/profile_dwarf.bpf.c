@@ -120,7 +120,7 @@ int ebt_profile_dwarf(struct bpf_perf_event_data *ctx)
 	b->s.h.size = size;
 	if (size > sizeof(*b))
 		return 0;
-	if (bpf_ringbuf_output(&events, b, size, 0))
+	if (bpf_ringbuf_output(&events, b, size, ebt_ringbuf_wakeup_flags(size)))
 		ebt_count_lost(EBT_LOST_RINGBUF);
 	return 0;
 }

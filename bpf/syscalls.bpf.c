@@ -63,17 +63,6 @@ struct iovec_user {
 	__u64 len;
 };
 
-/* Waking the reader for every event costs more than the event itself at
- * 100k+ events/s: wake it only once the ring is 1/8 full; below that the
- * recorder's poll timeout picks the events up. */
-static __always_inline __u64 wakeup_flags(void)
-{
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
-
-	return avail > size / 8 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-}
-
 /* The struct socket behind fd of the current task, or NULL. */
 static __always_inline struct socket *fd_socket(int fd, __u64 *ino)
 {
@@ -241,7 +230,7 @@ static __always_inline int on_exit(long ret)
 		s->e.h.flags = flags;
 		s->e.h.time_ns = now;
 	}
-	if (bpf_ringbuf_output(&events, s, sizeof(s->e) + n, wakeup_flags()))
+	if (bpf_ringbuf_output(&events, s, sizeof(s->e) + n, ebt_ringbuf_wakeup_flags(sizeof(s->e) + n)))
 		ebt_count_lost(EBT_LOST_SYSCALL);
 	return 0;
 }

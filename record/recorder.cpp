@@ -615,6 +615,9 @@ void Recorder::Impl::poll_loop(const std::atomic<bool>* stop) {
   bool has_child = child_ > 0;
   while (!(stop && stop->load())) {
     int n = ring_buffer__poll(rb_, 100);
+    // The programs wake us only when the ring fills up (ebt_ringbuf_wakeup_flags):
+    // a poll that timed out still has events to take.
+    if (n == 0) n = ring_buffer__consume(rb_);
     rethrow_callback_error();
     if (n < 0 && n != -EINTR) throw RuntimeFailure(std::string("reading the ring buffer: ") + strerror(-n));
     writer_->tick();
