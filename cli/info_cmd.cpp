@@ -68,6 +68,7 @@ struct InfoVisitor : format::RecordVisitor {
   uint64_t payload_events = 0, payload_bytes = 0;
   std::set<uint32_t> pids;
   uint64_t first = UINT64_MAX, last = 0;
+  uint64_t snapshots = 0, unwind_tables = 0;  // --keep-stack-bytes
 
   void time(uint64_t t) {
     first = std::min(first, t);
@@ -84,6 +85,11 @@ struct InfoVisitor : format::RecordVisitor {
   }
   void on(const KernelSymbols& k) override { kernel_symbols += k.symbols.size(); }
   void on(const CpuSample& s) override { time(s.time_ns); }
+  void on(const StackSnapshot& s) override {
+    time(s.time_ns);
+    ++snapshots;
+  }
+  void on(const UnwindTable&) override { ++unwind_tables; }
   void on(const OffCpuInterval& e) override { time(e.start_ns); }
   void on(const SkbHop& e) override { time(e.time_ns); }
   void on(const SyscallEvent& e) override {
@@ -173,6 +179,10 @@ int run_info(const std::string& path) {
   for (size_t i = 0; i < v.symtabs.size(); ++i)
     std::printf("  %s  build-id %s  %zu symbols\n", v.symtabs[i].path.c_str(),
                 v.symtabs[i].build_id.empty() ? "(none)" : hex(v.symtabs[i].build_id).c_str(), v.symbol_counts[i]);
+  if (v.snapshots)
+    std::printf("raw stacks:     %llu user stack copies (--keep-stack-bytes), %llu unwind tables: report unwinds "
+                "them; stack memory may contain secrets\n",
+                static_cast<unsigned long long>(v.snapshots), static_cast<unsigned long long>(v.unwind_tables));
   if (v.payload_events)
     std::printf("payload bytes:  YES: %llu syscall events carry %s of payload; this capture may contain secrets\n",
                 static_cast<unsigned long long>(v.payload_events),

@@ -95,7 +95,8 @@ void add_record_command(CLI::App& app, RunFn& run) {
       "EXAMPLES:\n"
       "  ebtrace record -F 99 -a -d 10            # whole system, 10 s, capture.ebt\n"
       "  ebtrace record -p 1234,1235 -o app.ebt   # some processes until Ctrl-C\n"
-      "  ebtrace record -F 999 -- ./myprog arg    # a command and its children");
+      "  ebtrace record -F 999 -- ./myprog arg    # a command and its children\n"
+      "  ebtrace record --call-graph dwarf -p 42  # whole stacks without frame pointers");
   auto& o = args->opts;
   sub->add_flag("-a,--all-cpus", o.all, "Record all processes on all CPUs (the default)");
   sub->add_option("-p,--pid", args->pids, "Record these processes (and the children they start): PID[,PID...]");
@@ -122,6 +123,10 @@ void add_record_command(CLI::App& app, RunFn& run) {
                   "How user stacks are unwound: fp (frame pointers, the default) or dwarf[,SIZE] "
                   "(copy SIZE bytes of user stack per sample, default 8192, unwound by the recorder "
                   "with the objects' CFI: whole stacks without frame pointers)");
+  sub->add_flag("--keep-stack-bytes", o.keep_stack_bytes,
+                "With --call-graph dwarf (implied): store the raw user stacks and the CFI of the objects "
+                "they pass through instead of unwinding while recording; report unwinds offline (perf's "
+                "model: less recorder CPU, much larger captures)");
   sub->add_flag("--idle", o.idle, "Also sample the idle task (pid 0, shown as swapper)");
   sub->add_flag("--off-cpu", o.off_cpu,
                 "Record off-CPU intervals (sched_switch): where threads blocked and for how long. "
@@ -154,6 +159,12 @@ void add_record_command(CLI::App& app, RunFn& run) {
       if (opts.payload_bytes > 0 || opts.all_fds || opts.port != 0) opts.syscalls = true;
       if (!a.buffer_size.empty()) opts.buffer_bytes = parse_size(a.buffer_size);
       if (!a.call_graph.empty()) parse_call_graph(a.call_graph, opts);
+      if (opts.keep_stack_bytes) {
+        if (!a.call_graph.empty() && !opts.call_graph_dwarf)
+          throw BadInput("--keep-stack-bytes keeps DWARF stack copies: it needs --call-graph dwarf, not " +
+                         a.call_graph);
+        opts.call_graph_dwarf = true;
+      }
       if (a.mmap_pages) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         opts.buffer_bytes = a.mmap_pages * 4096ull * uint64_t(ncpu > 0 ? ncpu : 1);

@@ -10,7 +10,7 @@
 namespace ebt::format::disk {
 
 inline constexpr uint16_t kMajor = 1;
-inline constexpr uint16_t kMinor = 0;
+inline constexpr uint16_t kMinor = 1;  // 1.1: unwindTable, stackSnapshots
 
 // File header: 32 bytes.
 inline constexpr uint8_t kFileMagic[8] = {0x89, 'E', 'B', 'T', '\r', '\n', 0x1a, '\n'};

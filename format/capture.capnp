@@ -139,6 +139,22 @@ struct KernelSymbols {
   symbols @0 :List(KernelSymbol);
 }
 
+# The bytes of one object file that unwinding needs (--keep-stack-bytes): the
+# ELF header with the program headers, the PT_GNU_EH_FRAME segment
+# (.eh_frame_hdr) and .eh_frame, each at its offset in the original file. A
+# reader rebuilds a sparse copy of the file from them (unwind/unwind_table.h).
+struct FileChunk {
+  offset @0 :UInt64;
+  data @1 :Data;
+}
+
+struct UnwindTable {
+  buildId @0 :Data;
+  path @1 :Text;          # "[vdso]" for the vDSO
+  fileSize @2 :UInt64;
+  chunks @3 :List(FileChunk);
+}
+
 struct SocketInfo {
   id @0 :UInt64;
   pid @1 :UInt32;
@@ -240,6 +256,24 @@ struct SyscallBatch {
   events @0 :List(SyscallEvent);
 }
 
+# A user stack kept raw for offline unwinding (--keep-stack-bytes): the user
+# registers x86_64 unwinding starts from and the bytes from sp upwards.
+struct StackSnapshot {
+  timeNs @0 :UInt64;
+  pid @1 :UInt32;
+  tid @2 :UInt32;
+  cpu @3 :UInt32;
+  kernelStackId @4 :UInt32;  # a Stack of kernel frames only; 0: none
+  ip @5 :UInt64;
+  sp @6 :UInt64;
+  bp @7 :UInt64;
+  stack @8 :Data;
+}
+
+struct StackSnapshotBatch {
+  snapshots @0 :List(StackSnapshot);
+}
+
 enum LossSource {
   ringBuffer @0;
   stack @1;
@@ -278,6 +312,8 @@ struct Record {
     socket @14 :SocketInfo;
     syscalls @15 :SyscallBatch;
     lostEvents @16 :LostEvents;
+    unwindTable @17 :UnwindTable;
+    stackSnapshots @18 :StackSnapshotBatch;
   }
 }
 

@@ -278,6 +278,35 @@ void encode(wire::Record::Builder r, const std::vector<SyscallEvent>& v) {
   }
 }
 
+void encode(wire::Record::Builder r, const UnwindTable& v) {
+  auto b = r.initUnwindTable();
+  b.setBuildId(bytes(v.build_id));
+  b.setPath(v.path);
+  b.setFileSize(v.file_size);
+  auto l = b.initChunks(v.chunks.size());
+  for (unsigned i = 0; i < v.chunks.size(); ++i) {
+    l[i].setOffset(v.chunks[i].offset);
+    l[i].setData(bytes(v.chunks[i].data));
+  }
+}
+
+void encode(wire::Record::Builder r, const std::vector<StackSnapshot>& v) {
+  auto l = r.initStackSnapshots().initSnapshots(v.size());
+  for (unsigned i = 0; i < v.size(); ++i) {
+    auto b = l[i];
+    const auto& e = v[i];
+    b.setTimeNs(e.time_ns);
+    b.setPid(e.pid);
+    b.setTid(e.tid);
+    b.setCpu(e.cpu);
+    b.setKernelStackId(e.kernel_stack_id);
+    b.setIp(e.ip);
+    b.setSp(e.sp);
+    b.setBp(e.bp);
+    if (!e.stack.empty()) b.setStack(bytes(e.stack));
+  }
+}
+
 SessionInfo decode(wire::SessionInfo::Reader r) {
   SessionInfo v;
   v.hostname = text(r.getHostname());
@@ -452,6 +481,29 @@ SyscallEvent decode(wire::SyscallEvent::Reader r) {
   v.ret = r.getRet();
   v.socket_id = r.getSocketId();
   v.payload = bytes(r.getPayload());
+  return v;
+}
+
+UnwindTable decode(wire::UnwindTable::Reader r) {
+  UnwindTable v;
+  v.build_id = bytes(r.getBuildId());
+  v.path = text(r.getPath());
+  v.file_size = r.getFileSize();
+  for (auto c : r.getChunks()) v.chunks.push_back(FileChunk{c.getOffset(), bytes(c.getData())});
+  return v;
+}
+
+StackSnapshot decode(wire::StackSnapshot::Reader r) {
+  StackSnapshot v;
+  v.time_ns = r.getTimeNs();
+  v.pid = r.getPid();
+  v.tid = r.getTid();
+  v.cpu = r.getCpu();
+  v.kernel_stack_id = r.getKernelStackId();
+  v.ip = r.getIp();
+  v.sp = r.getSp();
+  v.bp = r.getBp();
+  v.stack = bytes(r.getStack());
   return v;
 }
 

@@ -21,11 +21,13 @@ void encode(wire::Record::Builder r, const SymbolTable& v);
 void encode(wire::Record::Builder r, const KernelSymbols& v);
 void encode(wire::Record::Builder r, const SocketInfo& v);
 void encode(wire::Record::Builder r, const LostEvents& v);
+void encode(wire::Record::Builder r, const UnwindTable& v);
 // Batches.
 void encode(wire::Record::Builder r, const std::vector<CpuSample>& v);
 void encode(wire::Record::Builder r, const std::vector<OffCpuInterval>& v);
 void encode(wire::Record::Builder r, const std::vector<SkbHop>& v);
 void encode(wire::Record::Builder r, const std::vector<SyscallEvent>& v);
+void encode(wire::Record::Builder r, const std::vector<StackSnapshot>& v);
 
 SessionInfo decode(wire::SessionInfo::Reader r);
 SessionEnd decode(wire::SessionEnd::Reader r);
@@ -43,6 +45,8 @@ LostEvents decode(wire::LostEvents::Reader r);
 OffCpuInterval decode(wire::OffCpuInterval::Reader r);
 SkbHop decode(wire::SkbHop::Reader r);
 SyscallEvent decode(wire::SyscallEvent::Reader r);
+UnwindTable decode(wire::UnwindTable::Reader r);
+StackSnapshot decode(wire::StackSnapshot::Reader r);
 
 // Calls fn(const CpuSample&) for every sample of the batch. Throws BadInput on
 // inconsistent columns.

@@ -177,6 +177,7 @@ constexpr RowBatch kRowBatches[] = {
     {RecordKind::kOffCpuIntervals, "offCpuIntervals", "intervals", "offCpuInterval", "startNs"},
     {RecordKind::kSkbHops, "skbHops", "hops", "skbHop", "timeNs"},
     {RecordKind::kSyscalls, "syscalls", "events", "syscallEvent", "enterNs"},
+    {RecordKind::kStackSnapshots, "stackSnapshots", "snapshots", "stackSnapshot", "timeNs"},
 };
 
 }  // namespace

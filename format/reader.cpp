@@ -22,12 +22,13 @@ namespace {
 
 constexpr uint64_t kEventKinds = kind_bit(RecordKind::kCpuSamples) | kind_bit(RecordKind::kOffCpuIntervals) |
                                  kind_bit(RecordKind::kSkbHops) | kind_bit(RecordKind::kSyscalls) |
-                                 kind_bit(RecordKind::kLostEvents);
+                                 kind_bit(RecordKind::kLostEvents) | kind_bit(RecordKind::kStackSnapshots);
 
 const char* const kKindNames[kKnownKindCount] = {
     "session", "sessionEnd", "process", "thread", "processExit", "mapping",
     "string", "stack", "luaProto", "symbolTable", "kernelSymbols", "cpuSamples",
-    "offCpuIntervals", "skbHops", "socket", "syscalls", "lostEvents"};
+    "offCpuIntervals", "skbHops", "socket", "syscalls", "lostEvents",
+    "unwindTable", "stackSnapshots"};
 
 std::string version_text(uint16_t major, uint16_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
@@ -404,6 +405,16 @@ void CaptureReader::read(RecordVisitor& v, const ReadOptions& o) const {
       case wire::Record::SYMBOL_TABLE: v.on(conv::decode(r.getSymbolTable())); return 1;
       case wire::Record::KERNEL_SYMBOLS: v.on(conv::decode(r.getKernelSymbols())); return 1;
       case wire::Record::SOCKET: v.on(conv::decode(r.getSocket())); return 1;
+      case wire::Record::UNWIND_TABLE: v.on(conv::decode(r.getUnwindTable())); return 1;
+      case wire::Record::STACK_SNAPSHOTS: {
+        uint64_t n = 0;
+        for (auto e : r.getStackSnapshots().getSnapshots())
+          if (in_range(e.getTimeNs())) {
+            v.on(conv::decode(e));
+            ++n;
+          }
+        return n;
+      }
       case wire::Record::CPU_SAMPLES: {
         uint64_t n = 0;
         conv::for_each_sample(r.getCpuSamples(), [&](const CpuSample& s) {

@@ -35,6 +35,8 @@ class RecordVisitor {
   virtual void on(const SocketInfo&) {}
   virtual void on(const SyscallEvent&) {}
   virtual void on(const LostEvents&) {}
+  virtual void on(const UnwindTable&) {}
+  virtual void on(const StackSnapshot&) {}
   // A record kind this build does not know (written by a newer ebtrace).
   virtual void on_unknown(uint16_t kind_ordinal) {}
 };
@@ -59,8 +61,10 @@ enum class RecordKind : uint16_t {
   kSocket = 14,
   kSyscalls = 15,         // SyscallEvent batch
   kLostEvents = 16,
+  kUnwindTable = 17,
+  kStackSnapshots = 18,   // StackSnapshot batch
 };
-inline constexpr uint16_t kKnownKindCount = 17;
+inline constexpr uint16_t kKnownKindCount = 19;
 
 // Bit for `kind` in ReadOptions::kinds (ordinals >= 63 share bit 63).
 constexpr uint64_t kind_bit(uint16_t ordinal) { return uint64_t{1} << (ordinal < 63 ? ordinal : 63); }

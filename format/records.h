@@ -247,6 +247,36 @@ struct SyscallEvent {
   bool operator==(const SyscallEvent&) const = default;
 };
 
+// The parts of an object file needed to unwind through it offline
+// (--keep-stack-bytes), at their offsets in the original file: the ELF header
+// and program headers, .eh_frame_hdr and .eh_frame. See unwind/unwind_table.h.
+struct FileChunk {
+  uint64_t offset = 0;
+  std::vector<uint8_t> data;
+  bool operator==(const FileChunk&) const = default;
+};
+
+struct UnwindTable {
+  std::vector<uint8_t> build_id;
+  std::string path;        // "[vdso]" for the vDSO
+  uint64_t file_size = 0;  // of the original file
+  std::vector<FileChunk> chunks;
+  bool operator==(const UnwindTable&) const = default;
+};
+
+// A raw user stack (--keep-stack-bytes): report unwinds it with the capture's
+// UnwindTables and Mappings, as the recorder would have.
+struct StackSnapshot {
+  uint64_t time_ns = 0;
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  uint32_t cpu = 0;
+  uint32_t kernel_stack_id = 0;  // a Stack of kernel frames; 0: none
+  uint64_t ip = 0, sp = 0, bp = 0;
+  std::vector<uint8_t> stack;    // the bytes at sp, sp+1, ...
+  bool operator==(const StackSnapshot&) const = default;
+};
+
 enum class LossSource : uint8_t {
   kRingBuffer = 0,   // bpf_ringbuf_reserve/output failed
   kStack = 1,        // bpf_get_stack failed

@@ -190,6 +190,14 @@ class CaptureWriter::Impl {
     note(RecordKind::kSyscalls, 1);
     maybe_cut();
   }
+  void add_snapshot(const StackSnapshot& e) {
+    check_open();
+    snapshots_.push_back(e);
+    estimate_ += 64 + e.stack.size();
+    event_time(e.time_ns);
+    note(RecordKind::kStackSnapshots, 1);
+    maybe_cut();
+  }
   void add_lost(const LostEvents& e) {
     event_time(e.time_ns);
     single(RecordKind::kLostEvents, [&](wire::Record::Builder r) { conv::encode(r, e); });
@@ -233,6 +241,7 @@ class CaptureWriter::Impl {
     batch(b.payload, RecordKind::kOffCpuIntervals, offcpu_);
     batch(b.payload, RecordKind::kSkbHops, skb_);
     batch(b.payload, RecordKind::kSyscalls, sys_);
+    batch(b.payload, RecordKind::kStackSnapshots, snapshots_);
     if (b.payload.size() > disk::kMaxRawBlockBytes)
       throw RuntimeFailure("capture " + path_ + ": a block of " + std::to_string(b.payload.size()) +
                            " bytes exceeds the format limit (one record too large?)");
@@ -333,6 +342,7 @@ class CaptureWriter::Impl {
   std::vector<OffCpuInterval> offcpu_;
   std::vector<SkbHop> skb_;
   std::vector<SyscallEvent> sys_;
+  std::vector<StackSnapshot> snapshots_;
 
  private:
   void check_failed() {
@@ -460,12 +470,14 @@ EBT_SINGLE(LuaProto, kLuaProto)
 EBT_SINGLE(SymbolTable, kSymbolTable)
 EBT_SINGLE(KernelSymbols, kKernelSymbols)
 EBT_SINGLE(SocketInfo, kSocket)
+EBT_SINGLE(UnwindTable, kUnwindTable)
 #undef EBT_SINGLE
 
 void CaptureWriter::add(const CpuSample& v) { impl_->add_sample(v); }
 void CaptureWriter::add(const OffCpuInterval& v) { impl_->add_offcpu(v); }
 void CaptureWriter::add(const SkbHop& v) { impl_->add_skb(v); }
 void CaptureWriter::add(const SyscallEvent& v) { impl_->add_syscall(v); }
+void CaptureWriter::add(const StackSnapshot& v) { impl_->add_snapshot(v); }
 void CaptureWriter::add(const LostEvents& v) { impl_->add_lost(v); }
 void CaptureWriter::add_raw(uint16_t kind, const void* msg, size_t bytes) { impl_->add_raw(kind, msg, bytes); }
 void CaptureWriter::tick() { impl_->tick(); }

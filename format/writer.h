@@ -55,7 +55,9 @@ class CaptureWriter {
   void add(const OffCpuInterval&);
   void add(const SkbHop&);
   void add(const SocketInfo&);
+  void add(const UnwindTable&);
   void add(const SyscallEvent&);
+  void add(const StackSnapshot&);
   void add(const LostEvents&);
   // Tests/tools: a record already encoded as an unpacked Cap'n Proto message
   // (capnp::messageToFlatArray) of the embedded schema's Record struct, union

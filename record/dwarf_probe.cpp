@@ -27,7 +27,7 @@ constexpr uint64_t kMaxLagNs = 500'000'000;
 class DwarfProfileProbe : public Probe {
  public:
   explicit DwarfProfileProbe(const RecordOptions& o)
-      : freq_(o.frequency_hz), idle_(o.idle), stack_bytes_(o.dwarf_stack_bytes) {}
+      : freq_(o.frequency_hz), idle_(o.idle), stack_bytes_(o.dwarf_stack_bytes), keep_(o.keep_stack_bytes) {}
   ~DwarfProfileProbe() override {
     detach();
     profile_dwarf_bpf__destroy(skel_);
@@ -61,6 +61,7 @@ class DwarfProfileProbe : public Probe {
         sizeof s + uint64_t(s.kernel_frames) * 8 + s.stack_size > event.size())
       return;
     if (!ctx.tid_wanted(h.tid)) return;
+    if (keep_) return keep_snapshot(h, s, event, ctx);
     uint64_t now = monotonic_ns();
     if (now > h.time_ns && now - h.time_ns > kMaxLagNs) {
       lost_[h.cpu]++;
@@ -88,16 +89,47 @@ class DwarfProfileProbe : public Probe {
     samples_++;
   }
 
+  // --keep-stack-bytes: no unwinding here; the raw stack goes to the capture.
+  void keep_snapshot(const ebt_event_header& h, const ebt_cpu_sample_dwarf& s, std::span<const uint8_t> event,
+                     RecordContext& ctx) {
+    char comm[EBT_TASK_COMM_LEN + 1] = {};
+    std::memcpy(comm, s.comm, EBT_TASK_COMM_LEN);
+    ctx.note_task(h.pid, h.tid, comm);
+    kernel_.resize(s.kernel_frames);
+    if (s.kernel_frames) std::memcpy(kernel_.data(), event.data() + sizeof s, s.kernel_frames * 8ull);
+    StackSnapshot out;
+    out.time_ns = h.time_ns;
+    out.pid = h.pid;
+    out.tid = h.tid;
+    out.cpu = h.cpu;
+    out.kernel_stack_id = ctx.intern_stack(h.pid, kernel_, {});
+    if (h.flags & EBT_DWARF_F_USER_REGS) {
+      out.ip = s.ip;
+      out.sp = s.sp;
+      out.bp = s.bp;
+      const uint8_t* stack = event.data() + sizeof s + s.kernel_frames * 8ull;
+      out.stack.assign(stack, stack + s.stack_size);
+      ctx.note_stack_snapshot(h.pid, s.ip, out.stack);
+    }
+    ctx.writer().add(out);
+    samples_++;
+  }
+
   void finish(RecordContext& ctx) override {
     uint64_t t = monotonic_ns();
     for (auto [cpu, n] : lost_) ctx.writer().add(LostEvents{t, cpu, LossSource::kUnwind, n});
   }
 
   uint64_t samples() const override { return samples_; }
+  uint64_t lost() const override {
+    uint64_t n = 0;
+    for (auto [cpu, k] : lost_) n += k;
+    return n;
+  }
 
   std::string summary() const override {
-    uint64_t lost = 0;
-    for (auto [cpu, n] : lost_) lost += n;
+    if (keep_) return "dwarf: raw user stacks kept for offline unwinding";
+    uint64_t lost = this->lost();
     const UnwindStats& st = unwinder_.stats();
     std::string s = "dwarf: " + std::to_string(st.to_end) + "/" + std::to_string(st.samples) +
                     " user stacks unwound to the end";
@@ -109,6 +141,7 @@ class DwarfProfileProbe : public Probe {
   uint32_t freq_;
   bool idle_;
   uint32_t stack_bytes_;
+  bool keep_;
   profile_dwarf_bpf* skel_ = nullptr;
   CpuClockAttachment sampling_;
   uint64_t samples_ = 0;

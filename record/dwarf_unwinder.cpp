@@ -1,16 +1,11 @@
 #include "record/dwarf_unwinder.h"
 
-#include <dwarf.h>
-#include <elfutils/libdwfl.h>
 #include <fcntl.h>
-#include <sys/auxv.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -19,101 +14,13 @@
 #include "format/records.h"
 #include "record/objects.h"
 #include "record/proc_reader.h"
+#include "unwind/unwind_table.h"
 
 namespace ebt::record {
 namespace {
 
-// x86_64 DWARF register numbers.
-constexpr int kRegRbp = 6;
-constexpr int kRegRsp = 7;
-constexpr int kRegRip = 16;
-
 constexpr uint64_t kRebuildIntervalNs = 20'000'000;  // at most one module reread per 20 ms and process
 constexpr size_t kMaxProcs = 512;                      // cached processes (Dwfl each)
-
-// The sample being unwound: what the thread callbacks serve.
-struct Sample {
-  pid_t tid = 0;
-  uint64_t ip = 0, sp = 0, bp = 0;
-  std::span<const uint8_t> stack;
-  bool thread_given = false;
-  bool read_failed = false;  // a read outside the copy: a stop there is not the real end
-};
-
-pid_t next_thread(Dwfl*, void* arg, void** thread_argp) {
-  auto* s = static_cast<Sample*>(arg);
-  if (s->thread_given) return 0;
-  s->thread_given = true;
-  *thread_argp = arg;
-  return s->tid;
-}
-
-bool get_thread(Dwfl*, pid_t tid, void* arg, void** thread_argp) {
-  auto* s = static_cast<Sample*>(arg);
-  if (tid != s->tid) return false;
-  *thread_argp = arg;
-  return true;
-}
-
-// Only the captured stack is readable: anything else fails, which ends the
-// unwinding there (never a read of the live process).
-bool memory_read(Dwfl*, Dwarf_Addr addr, Dwarf_Word* result, void* arg) {
-  auto* s = static_cast<Sample*>(arg);
-  if (addr < s->sp || addr - s->sp > s->stack.size() || s->stack.size() - (addr - s->sp) < sizeof(Dwarf_Word)) {
-    s->read_failed = true;
-    return false;
-  }
-  std::memcpy(result, s->stack.data() + (addr - s->sp), sizeof(Dwarf_Word));
-  return true;
-}
-
-bool set_initial_registers(Dwfl_Thread* thread, void* arg) {
-  auto* s = static_cast<Sample*>(arg);
-  Dwarf_Word bp_sp[2] = {s->bp, s->sp};
-  Dwarf_Word ip = s->ip;
-  if (!dwfl_thread_state_registers(thread, kRegRbp, 2, bp_sp)) return false;
-  if (!dwfl_thread_state_registers(thread, kRegRip, 1, &ip)) return false;
-  dwfl_thread_state_register_pc(thread, ip);
-  return true;
-}
-
-const Dwfl_Thread_Callbacks kThreadCallbacks = {
-    next_thread, get_thread, memory_read, set_initial_registers, nullptr, nullptr,
-};
-
-// No separate debug files while recording: CFI comes from the mapped objects
-// themselves (.eh_frame, or .debug_frame when they carry it).
-int no_debuginfo(Dwfl_Module*, void**, const char*, Dwarf_Addr, const char*, const char*, GElf_Word, char**) {
-  return -1;
-}
-
-const Dwfl_Callbacks kDwflCallbacks = {
-    dwfl_linux_proc_find_elf, no_debuginfo, dwfl_offline_section_address, nullptr,
-};
-
-// This machine's vDSO image, identical in every 64-bit process of this kernel:
-// copied once into a memfd so libdw can open it like a file.
-std::string vdso_file() {
-  static std::string path = [] {
-    auto base = getauxval(AT_SYSINFO_EHDR);
-    if (!base) return std::string();
-    auto maps = read_exec_maps(uint32_t(getpid()));
-    if (!maps) return std::string();
-    for (const auto& m : *maps) {
-      if (m.path != "[vdso]" || m.start != base) continue;
-      int fd = memfd_create("ebtrace-vdso", MFD_CLOEXEC);
-      if (fd < 0) return std::string();
-      size_t len = m.end - m.start;
-      if (write(fd, reinterpret_cast<const void*>(m.start), len) != ssize_t(len)) {
-        close(fd);
-        return std::string();
-      }
-      return "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd);  // fd kept open
-    }
-    return std::string();
-  }();
-  return path;
-}
 
 std::string strip_deleted(std::string path) {
   const char* deleted = " (deleted)";
@@ -128,12 +35,8 @@ std::string strip_deleted(std::string path) {
 // lazily, once). Processes whose executable mappings are identical (forked
 // workers of a prefork server, children before exec) share one.
 struct DwarfUnwinder::Space {
-  Dwfl* dwfl = nullptr;
-  Sample sample;    // the thread callbacks' argument (address stays fixed)
+  unwind::SnapshotWalker walker;
   std::string key;  // the executable mappings the modules came from
-  ~Space() {
-    if (dwfl) dwfl_end(dwfl);
-  }
 };
 
 struct DwarfUnwinder::Proc {
@@ -149,7 +52,7 @@ struct DwarfUnwinder::Impl {
   uint64_t clock = 0;
 };
 
-DwarfUnwinder::DwarfUnwinder() : impl_(std::make_unique<Impl>()) { elf_version(EV_CURRENT); }
+DwarfUnwinder::DwarfUnwinder() : impl_(std::make_unique<Impl>()) {}
 DwarfUnwinder::~DwarfUnwinder() = default;
 
 void DwarfUnwinder::forget(uint32_t pid) { impl_->procs.erase(pid); }
@@ -175,17 +78,14 @@ std::string layout_key(const std::vector<ProcMapping>& maps) {
 
 namespace {
 
-// Reports every executable file mapping of `pid` to `dwfl`. Returns the number
-// of modules reported.
-int report_modules(Dwfl* dwfl, uint32_t pid, const std::optional<std::vector<ProcMapping>>& maps) {
-  if (!maps) return 0;
-  int n = 0;
+// Reports every executable file mapping of `pid` to the walker. Returns
+// whether any module could be used.
+bool report_modules(unwind::SnapshotWalker& w, uint32_t pid, const std::vector<ProcMapping>& maps) {
   std::map<std::pair<std::string, uint64_t>, bool> seen;  // (dev, inode) of this process
-  dwfl_report_begin(dwfl);
-  for (const auto& m : *maps) {
+  w.begin_modules();
+  for (const auto& m : maps) {
     std::string open_path;
     uint64_t bias = 0;
-    std::string name = m.path;
     if (m.path == "[vdso]") {
       open_path = vdso_file();
       if (open_path.empty()) continue;
@@ -210,21 +110,13 @@ int report_modules(Dwfl* dwfl, uint32_t pid, const std::optional<std::vector<Pro
       bool ok = read_elf_identity(fd, &build_id, &segs);
       close(fd);
       if (!ok) continue;
-      // The PT_LOAD this mapping's file offset falls in gives the load bias.
-      const LoadSegment* seg = nullptr;
-      for (const auto& s : segs)
-        if ((s.file_offset & ~uint64_t(4095)) <= m.offset && m.offset < s.file_offset + s.file_size) {
-          seg = &s;
-          break;
-        }
-      if (!seg) continue;
-      bias = m.start - (seg->vaddr - seg->file_offset + m.offset);
+      auto b = unwind::load_bias(segs, m.start, m.offset);
+      if (!b) continue;
+      bias = *b;
     }
-    // libdw opens (and later closes) the file itself.
-    if (dwfl_report_elf(dwfl, name.c_str(), open_path.c_str(), -1, bias, true)) n++;
+    w.add_module(m.path, open_path, -1, bias);  // libdw opens (and later closes) the file
   }
-  dwfl_report_end(dwfl, nullptr, nullptr);
-  return n;
+  return w.end_modules(pid);
 }
 
 }  // namespace
@@ -263,37 +155,11 @@ DwarfUnwinder::Space* DwarfUnwinder::proc_for(const UnwindInput& in, bool force_
   auto space = std::make_shared<Space>();
   space->key = key;
   stats_.dwfl_builds++;
-  space->dwfl = dwfl_begin(&kDwflCallbacks);
-  if (space->dwfl && (report_modules(space->dwfl, in.pid, maps) == 0 ||
-                      !dwfl_attach_state(space->dwfl, nullptr, pid_t(in.pid), &kThreadCallbacks, &space->sample))) {
-    dwfl_end(space->dwfl);
-    space->dwfl = nullptr;
-  }
+  report_modules(space->walker, in.pid, *maps);
   im.spaces[key] = space;
   p.space = std::move(space);
   return p.space.get();
 }
-
-namespace {
-
-struct FrameCollector {
-  std::vector<uint64_t>* out;
-  size_t max;
-  size_t added = 0;
-};
-
-int collect_frame(Dwfl_Frame* state, void* arg) {
-  auto* c = static_cast<FrameCollector*>(arg);
-  Dwarf_Addr pc;
-  bool activation = false;
-  if (!dwfl_frame_pc(state, &pc, &activation)) return DWARF_CB_ABORT;
-  if (pc == 0) return DWARF_CB_ABORT;
-  c->out->push_back(pc);
-  c->added++;
-  return c->added >= c->max ? DWARF_CB_ABORT : DWARF_CB_OK;
-}
-
-}  // namespace
 
 bool DwarfUnwinder::unwind(const UnwindInput& in, std::span<const uint8_t> stack, std::vector<uint64_t>* out,
                            size_t max_frames) {
@@ -305,37 +171,21 @@ bool DwarfUnwinder::unwind(const UnwindInput& in, std::span<const uint8_t> stack
   for (int attempt = 0; attempt < 2; attempt++) {
     impl_->procs[in.pid].last_use = ++impl_->clock;
     out->resize(start);
-    if (!p->dwfl && !rebuilt) {
+    if (!p->walker.ready() && !rebuilt) {
       Space* before = p;
       p = proc_for(in, true);
       rebuilt = p != before;
     }
-    if (!p->dwfl) {
-      out->push_back(in.ip);
-      break;
-    }
-    p->sample.tid = pid_t(in.tid);
-    p->sample.ip = in.ip;
-    p->sample.sp = in.sp;
-    p->sample.bp = in.bp;
-    p->sample.stack = stack;
-    p->sample.thread_given = false;
-    p->sample.read_failed = false;
-    FrameCollector c{out, max_frames};
-    int rc = dwfl_getthread_frames(p->dwfl, pid_t(in.tid), collect_frame, &c);
-    if (c.added == 0) out->push_back(in.ip);
+    unwind::WalkResult r = p->walker.walk(in.tid, {in.ip, in.sp, in.bp}, stack, out, max_frames);
     // A frame in no known module: something was mapped since the modules were
     // read (the libraries of a fresh exec, dlopen): reread them once and retry.
-    bool unknown = false;
-    for (size_t i = start; i < out->size() && !unknown; i++)
-      unknown = !dwfl_addrmodule(p->dwfl, (*out)[i] - (i > start ? 1 : 0));
-    if (unknown && !rebuilt) {
+    if (r.outside_modules && p->walker.ready() && !rebuilt) {
       Space* before = p;
       p = proc_for(in, true);
       rebuilt = p != before;
       if (rebuilt) continue;
     }
-    if (rc == 0 && !unknown && !p->sample.read_failed) {
+    if (r.to_end) {
       stats_.to_end++;
       stats_.frames += out->size() - start;
       return true;

@@ -22,6 +22,8 @@
 #include <span>
 #include <vector>
 
+#include "unwind/snapshot_walker.h"
+
 namespace ebt::record {
 
 struct UnwindInput {

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +12,28 @@
 #include <cstring>
 
 namespace ebt::record {
+
+const std::string& vdso_file() {
+  static const std::string path = [] {
+    auto base = getauxval(AT_SYSINFO_EHDR);
+    if (!base) return std::string();
+    auto maps = read_exec_maps(uint32_t(getpid()));
+    if (!maps) return std::string();
+    for (const auto& m : *maps) {
+      if (m.path != "[vdso]" || m.start != base) continue;
+      int fd = memfd_create("ebtrace-vdso", MFD_CLOEXEC);
+      if (fd < 0) return std::string();
+      size_t len = m.end - m.start;
+      if (write(fd, reinterpret_cast<const void*>(m.start), len) != ssize_t(len)) {
+        close(fd);
+        return std::string();
+      }
+      return "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd);  // fd kept open
+    }
+    return std::string();
+  }();
+  return path;
+}
 
 ObjectFile::~ObjectFile() {
   if (fd >= 0) close(fd);

@@ -24,6 +24,7 @@ struct ObjectFile {
   std::vector<uint8_t> build_id;    // empty: none or unreadable
   std::vector<LoadSegment> segments;
   std::set<uint64_t> hits;          // ELF virtual addresses seen in user stacks
+  bool unwind_table = false;        // raw stacks went through it (--keep-stack-bytes): embed its CFI
   ~ObjectFile();
 
   // ELF virtual address of `file_offset`, or false when no PT_LOAD covers it.
@@ -44,6 +45,11 @@ class ObjectCache {
   std::set<std::pair<std::string, uint64_t>> failed_;
   std::vector<std::unique_ptr<ObjectFile>> objects_;
 };
+
+// This machine's vDSO image (identical in every 64-bit process of this
+// kernel), copied once into a memory file: a path libdw and readers can open
+// like an object file ("" if unavailable).
+const std::string& vdso_file();
 
 // Reads the build-id note and PT_LOAD segments of an ELF file; false if not ELF.
 bool read_elf_identity(int fd, std::vector<uint8_t>* build_id, std::vector<LoadSegment>* segments);

@@ -44,6 +44,11 @@ class RecordContext {
   // remembers the addresses so symbols are harvested for them at the end.
   virtual uint32_t intern_stack(uint32_t pid, std::span<const uint64_t> kernel,
                                 std::span<const uint64_t> user) = 0;
+  // A raw user stack kept for offline unwinding (--keep-stack-bytes): the
+  // objects its ip and candidate return addresses (stack words pointing into
+  // executable mappings) fall in get their CFI embedded, and symbols for those
+  // addresses, since the real frames are only known after unwinding.
+  virtual void note_stack_snapshot(uint32_t pid, uint64_t ip, std::span<const uint8_t> stack) = 0;
   // Makes sure the process/thread is described in the capture (reads /proc if new).
   virtual void note_task(uint32_t pid, uint32_t tid, const char* comm) = 0;
   virtual uint32_t intern_string(const std::string& s) = 0;
@@ -72,6 +77,9 @@ class Probe {
   virtual void finish(RecordContext& ctx) {}
   // On-CPU samples written (SessionEnd.samples and the summary line).
   virtual uint64_t samples() const { return 0; }
+  // Events dropped in user space (e.g. samples the unwinder could not keep up
+  // with), already written as LostEvents by finish(); part of SessionEnd.lost.
+  virtual uint64_t lost() const { return 0; }
   // A short count for the end-of-recording summary, e.g. "42 off-CPU intervals".
   virtual std::string summary() const { return {}; }
 };

@@ -32,6 +32,9 @@ struct RecordOptions {
   // dwarf: record/dwarf_probe.* (user registers + SIZE bytes of stack, unwound here).
   bool call_graph_dwarf = false;
   uint32_t dwarf_stack_bytes = 8192;  // SIZE, a multiple of 8, at most EBT_DWARF_MAX_STACK
+  // --keep-stack-bytes: store the raw stacks and the objects' CFI instead of
+  // unwinding here; report unwinds offline (perf's model).
+  bool keep_stack_bytes = false;
 
   // What the user typed, for SessionInfo.
   std::vector<std::string> command_line;

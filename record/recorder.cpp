@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -36,6 +37,7 @@
 #include "record/proc_reader.h"
 #include "record/symbol_harvest.h"
 #include "record/task_probe.h"
+#include "unwind/unwind_table.h"
 
 namespace ebt::record {
 
@@ -154,6 +156,7 @@ class Recorder::Impl : public RecordContext, public TaskObserver {
   // RecordContext
   format::CaptureWriter& writer() override { return *writer_; }
   uint32_t intern_stack(uint32_t pid, std::span<const uint64_t> kernel, std::span<const uint64_t> user) override;
+  void note_stack_snapshot(uint32_t pid, uint64_t ip, std::span<const uint8_t> stack) override;
   void note_task(uint32_t pid, uint32_t tid, const char* comm) override;
   uint32_t intern_string(const std::string& s) override;
   bool tid_wanted(uint32_t tid) const override { return tids_.empty() || tids_.count(tid); }
@@ -192,6 +195,7 @@ class Recorder::Impl : public RecordContext, public TaskObserver {
   void write_mapping(uint32_t pid, const ProcMapping& m, ObjectFile* obj, uint64_t t);
   const MapEntry* find_map(const Proc& p, uint64_t addr) const;
   void note_user_address(uint32_t pid, Proc& p, uint64_t addr);
+  void write_unwind_tables();
   void handle_event(const void* data, size_t size);
   static int ring_callback(void* ctx, void* data, size_t size);
   void rethrow_callback_error();
@@ -219,6 +223,7 @@ class Recorder::Impl : public RecordContext, public TaskObserver {
   std::set<uint64_t> kernel_addrs_;
   std::unordered_map<std::string, uint32_t> strings_;
   ObjectCache objects_;
+  bool vdso_unwind_ = false;  // a raw stack went through the vDSO: embed its CFI
   int64_t boot_minus_mono_ = 0;
   std::unordered_set<uint32_t> described_;  // pids with a ProcessInfo
   uint64_t bad_events_ = 0;
@@ -490,9 +495,12 @@ void Recorder::Impl::on_exec_mmap(uint32_t pid, uint64_t addr, uint64_t len, uin
 }
 
 const Recorder::Impl::MapEntry* Recorder::Impl::find_map(const Proc& p, uint64_t addr) const {
-  for (const auto& e : p.maps)
-    if (addr >= e.m.start && addr < e.m.end) return &e;
-  return nullptr;
+  // p.maps is in /proc/PID/maps order: sorted by address.
+  auto it = std::upper_bound(p.maps.begin(), p.maps.end(), addr,
+                             [](uint64_t a, const MapEntry& e) { return a < e.m.start; });
+  if (it == p.maps.begin()) return nullptr;
+  --it;
+  return addr < it->m.end ? &*it : nullptr;
 }
 
 void Recorder::Impl::note_user_address(uint32_t pid, Proc& p, uint64_t addr) {
@@ -505,6 +513,28 @@ void Recorder::Impl::note_user_address(uint32_t pid, Proc& p, uint64_t addr) {
   if (!e || !e->obj) return;
   uint64_t vaddr;
   if (e->obj->offset_to_vaddr(addr - e->m.start + e->m.offset, &vaddr)) e->obj->hits.insert(vaddr);
+}
+
+void Recorder::Impl::note_stack_snapshot(uint32_t pid, uint64_t ip, std::span<const uint8_t> stack) {
+  Proc& p = proc(pid);
+  auto mark = [&](const MapEntry* e) {
+    if (!e) return;
+    if (e->obj) e->obj->unwind_table = true;
+    else if (e->m.path == "[vdso]") vdso_unwind_ = true;
+  };
+  note_user_address(pid, p, ip);  // may reread the mappings for a new one
+  mark(find_map(p, ip));
+  // Every aligned word that points into an executable mapping may be a return
+  // address: a superset of the frames report will find.
+  for (size_t off = 0; off + 8 <= stack.size(); off += 8) {
+    uint64_t w;
+    std::memcpy(&w, stack.data() + off, 8);
+    const MapEntry* e = find_map(p, w - 1);
+    if (!e) continue;
+    mark(e);
+    uint64_t vaddr;
+    if (e->obj && e->obj->offset_to_vaddr(w - 1 - e->m.start + e->m.offset, &vaddr)) e->obj->hits.insert(vaddr);
+  }
 }
 
 uint32_t Recorder::Impl::intern_stack(uint32_t pid, std::span<const uint64_t> kernel,
@@ -641,6 +671,30 @@ void Recorder::Impl::write_lost() {
   if (bad_events_) writer_->add(LostEvents{t, 0, LossSource::kOther, bad_events_});
 }
 
+void Recorder::Impl::write_unwind_tables() {
+  auto add = [&](int fd, const std::string& path, const std::vector<uint8_t>& build_id) {
+    std::string why;
+    if (auto t = unwind::extract_unwind_table(fd, path, build_id, &why)) {
+      writer_->add(*t);
+    } else {
+      std::fprintf(stderr, "ebtrace: warning: no unwind table for %s (%s): its frames end offline unwinding\n",
+                   path.c_str(), why.c_str());
+    }
+  };
+  for (const auto& obj : objects_.objects())
+    if (obj->unwind_table) add(obj->fd, obj->path, obj->build_id);
+  if (vdso_unwind_ && !vdso_file().empty()) {
+    int fd = open(vdso_file().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      std::vector<uint8_t> build_id;
+      std::vector<LoadSegment> segments;
+      read_elf_identity(fd, &build_id, &segments);
+      add(fd, "[vdso]", build_id);
+      close(fd);
+    }
+  }
+}
+
 uint64_t Recorder::Impl::write_symbols() {
   uint64_t before = writer_->stats().bytes_uncompressed;
   for (const auto& obj : objects_.objects()) {
@@ -713,6 +767,7 @@ RecordSummary Recorder::Impl::run(const std::atomic<bool>* stop) {
   }
   for (auto& p : probes_) p->finish(*this);
   write_lost();
+  write_unwind_tables();  // needed to unwind at all: embedded even with --no-embed
   uint64_t symbol_bytes = opts_.embed ? write_symbols() : 0;
   for (auto& t : detachers.threads) t.join();
 
@@ -720,6 +775,7 @@ RecordSummary Recorder::Impl::run(const std::atomic<bool>* stop) {
   end.end_ns = monotonic_ns();
   for (auto& p : probes_) end.samples += p->samples();
   uint64_t lost = bad_events_;
+  for (auto& p : probes_) lost += p->lost();
   {
     int ncpu = libbpf_num_possible_cpus();
     std::vector<uint64_t> values(size_t(ncpu > 0 ? ncpu : 1));

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "unwind/offline_unwinder.h"
+
 namespace ebt::report {
 
 FrameTable::FrameTable() { frames_.push_back({"", "", "", FrameType::kMarker, false}); }
@@ -150,6 +152,35 @@ void ProfileBuilder::on(const CpuSample& s) {
   p_.samples.push_back({s.time_ns, s.pid, s.tid, s.cpu, s.stack_id, 1, 0, 0});
   p_.first_sample_ns = std::min(p_.first_sample_ns, s.time_ns);
   p_.last_sample_ns = std::max(p_.last_sample_ns, s.time_ns);
+}
+
+void ProfileBuilder::on(const StackSnapshot& s) {
+  snapshots++;
+  user_.clear();
+  if (s.ip) {
+    if (unwinder_) {
+      if (unwinder_->unwind(s, &user_, 127).to_end) snapshots_to_end++;
+    } else {
+      user_.push_back(s.ip);
+    }
+  }
+  std::vector<Frame> frames;
+  if (s.kernel_stack_id)
+    if (auto k = p_.stacks.find(s.kernel_stack_id); k != p_.stacks.end()) frames = k->second;
+  for (uint64_t a : user_) frames.push_back({a, FrameKind::kUser});
+  uint32_t id = 0;
+  if (!frames.empty()) {
+    std::string key;
+    key.reserve(frames.size() * 9);
+    for (const Frame& f : frames) {
+      key.append(reinterpret_cast<const char*>(&f.address), sizeof f.address);
+      key += char(f.kind);
+    }
+    auto [it, inserted] = local_stacks_.try_emplace(key, uint32_t(kFirstLocalStackId + local_stacks_.size()));
+    if (inserted) p_.stacks[it->second] = std::move(frames);
+    id = it->second;
+  }
+  on(CpuSample{s.time_ns, s.pid, s.tid, s.cpu, id});
 }
 
 void ProfileBuilder::on(const OffCpuInterval& o) { p_.off_cpu.push_back(o); }

@@ -15,6 +15,8 @@
 #include "symbolize/frame.h"
 #include "symbolize/symbolizer.h"
 
+namespace ebt::unwind { class OfflineUnwinder; }
+
 namespace ebt::report {
 
 using symbolize::FrameType;
@@ -146,9 +148,24 @@ class ProfileBuilder : public format::RecordVisitor {
   void on(const CpuSample&) override;
   void on(const OffCpuInterval&) override;
   void on(const LostEvents&) override;
+  // A raw user stack (--keep-stack-bytes): unwound with the unwinder given to
+  // set_unwinder() (which must hold the capture's mappings and unwind tables
+  // already), else only its ip is kept; then counted like a CpuSample.
+  void on(const StackSnapshot&) override;
+  void set_unwinder(unwind::OfflineUnwinder* unwinder) { unwinder_ = unwinder; }
+
+  // Snapshots seen, and how many unwound to their outermost frame.
+  uint64_t snapshots = 0;
+  uint64_t snapshots_to_end = 0;
 
  private:
   Profile& p_;
+  unwind::OfflineUnwinder* unwinder_ = nullptr;
+  // Stacks made here from snapshots get ids from kFirstLocalStackId up (the
+  // recorder's ids are small and dense).
+  static constexpr uint32_t kFirstLocalStackId = 0x80000000u;
+  std::unordered_map<std::string, uint32_t> local_stacks_;  // frames (as bytes) -> id
+  std::vector<uint64_t> user_;
 };
 
 }  // namespace ebt::report

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "format/block.h"
 #include "tests/format/future_capture.h"
 
 namespace ebt::format {
@@ -122,7 +123,7 @@ TEST(Cli, BadFilesGiveOneLineAndExit2) {
     auto b = testing::read_file(good);
     b[8] = 3;
     testing::write_file(path, b.data(), b.size());
-    check(cmd, "capture format version 3.0 is newer than this ebtrace supports (1.x)");
+    check(cmd, "capture format version 3." + std::to_string(format::disk::kMinor) + " is newer than this ebtrace supports (1.x)");
     ::unlink(good.c_str());
   }
   CliRun none = ebtrace("info");

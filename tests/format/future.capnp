@@ -39,6 +39,8 @@ struct Record {
     socket @14 :C.SocketInfo;
     syscalls @15 :C.SyscallBatch;
     lostEvents @16 :C.LostEvents;
-    gadget @17 :Gadget;
+    unwindTable @17 :C.UnwindTable;
+    stackSnapshots @18 :C.StackSnapshotBatch;
+    gadget @19 :Gadget;
   }
 }

@@ -1,0 +1,70 @@
+// Walks captured user stacks with libdw's CFI unwinder.
+//
+// A SnapshotWalker is one address-space layout: the modules (object files and
+// their load biases) reported to a Dwfl, whose only "thread" is the snapshot
+// being walked: its user registers and a copy of the stack from sp upwards.
+// Memory reads outside that copy fail, so a walk never touches a live
+// process. The recorder feeds it the live objects (record/dwarf_unwinder.h),
+// report the objects rebuilt from a capture (unwind/offline_unwinder.h): both
+// walk the same way and get the same frames from the same CFI bytes.
+//
+//   SnapshotWalker w;
+//   w.begin_modules();
+//   w.add_module("/usr/lib/x86_64-linux-gnu/libc.so.6", path_or_fd, bias);
+//   w.end_modules(pid);
+//   w.walk(tid, {ip, sp, bp}, stack_bytes, &pcs, 127);  // pcs: leaf first
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+typedef struct Dwfl Dwfl;  // elfutils/libdwfl.h
+
+namespace ebt::unwind {
+
+// The x86_64 registers unwinding starts from.
+struct UserRegs {
+  uint64_t ip = 0;
+  uint64_t sp = 0;
+  uint64_t bp = 0;
+};
+
+struct WalkResult {
+  bool to_end = false;           // reached the outermost frame (CFI: return address undefined)
+  bool outside_modules = false;  // a frame lies in no reported module (new mapping, JIT code)
+};
+
+class SnapshotWalker {
+ public:
+  SnapshotWalker();
+  ~SnapshotWalker();
+  SnapshotWalker(const SnapshotWalker&) = delete;
+  SnapshotWalker& operator=(const SnapshotWalker&) = delete;
+
+  // Module reporting: begin, add each object, end. `file` is opened by libdw
+  // (a path, e.g. /proc/PID/map_files/...), or `fd` >= 0 is used and owned.
+  void begin_modules();
+  bool add_module(const std::string& name, const std::string& file, int fd, uint64_t bias);
+  // Finishes reporting; false when no module could be used (walks then give
+  // the ip alone).
+  bool end_modules(uint32_t pid);
+  bool ready() const { return ready_; }
+
+  // Appends the frames of one snapshot to `out`, leaf first: the interrupted
+  // ip, then return addresses, at most `max_frames`.
+  WalkResult walk(uint32_t tid, const UserRegs& regs, std::span<const uint8_t> stack,
+                  std::vector<uint64_t>* out, size_t max_frames);
+
+  struct Snapshot;  // the thread callbacks' state (address fixed for the Dwfl's life)
+
+ private:
+  Dwfl* dwfl_ = nullptr;
+  std::unique_ptr<Snapshot> snapshot_;
+  int modules_ = 0;
+  bool ready_ = false;
+};
+
+}  // namespace ebt::unwind
