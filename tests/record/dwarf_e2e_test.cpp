@@ -2,7 +2,9 @@
 // pointers: Debian's redis-server under redis-benchmark (fp mode: short stacks;
 // dwarf mode: whole stacks down to an entry frame, redis' real call paths), and
 // the cpuburn sample built with -fomit-frame-pointer (known proportions,
-// reported offline with the binaries gone).
+// reported offline with the binaries gone), and --keep-stack-bytes (raw stacks
+// unwound by report: the same frames as the recorder's unwinding, sample by
+// sample).
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -13,8 +15,11 @@
 
 #include <gtest/gtest.h>
 
+#include "format/reader.h"
+#include "record/dwarf_unwinder.h"
 #include "tests/bpf_guard.h"
 #include "tests/cli/oncpu_e2e.h"
+#include "unwind/offline_unwinder.h"
 
 namespace ebt::test {
 namespace {
@@ -254,7 +259,78 @@ TEST(DwarfE2E, CpuburnOmitFramePointerOffline) {
   EXPECT_GE(st.reach(), 0.95) << r.err << first_lines(rep.out, 40);
 }
 
+// Everything a --keep-stack-bytes capture holds for offline unwinding.
+struct KeptCapture : format::RecordVisitor {
+  std::vector<StackSnapshot> snapshots;
+  unwind::OfflineUnwinder offline;
+  void on(const StackSnapshot& s) override { snapshots.push_back(s); }
+  void on(const Mapping& m) override { offline.add(m); }
+  void on(const UnwindTable& t) override { offline.add(t); }
+};
+
+TEST(DwarfE2E, KeepStackBytesUnwindsOfflineLikeTheRecorder) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir d("ebt-dwarf-keep");
+  fs::path bin = d / "bin";
+  fs::create_directories(bin);
+  for (const char* f : {"cpuburn", "libburn_plugin.so"}) fs::copy_file(fs::path(cpuburn_dir()) / f, bin / f);
+  Proc burn({(bin / "cpuburn").string(), "--duration", "10", "--plugin-delay-ms", "100"}, timeout(60));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // the plugin is loaded
+  fs::path cap = d / "keep.ebt";
+  RunResult r = run({ebtrace_bin(), "record", "-F", "999", "--call-graph", "dwarf,32768", "--keep-stack-bytes", "-p",
+                     std::to_string(burn.pid()), "-d", "2", "-o", cap.string()},
+                    timeout(60));
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+
+  // Sample by sample, while the process still runs with the same mappings:
+  // the recorder's live unwinder and report's offline one (capture only).
+  KeptCapture kept;
+  format::CaptureReader(cap.string()).read(kept);
+  record::DwarfUnwinder live;
+  uint64_t same = 0, with_user = 0, to_end = 0;
+  std::string first_diff;
+  for (const auto& s : kept.snapshots) {
+    if (s.ip == 0) continue;
+    with_user++;
+    std::vector<uint64_t> a, b;
+    live.unwind({s.pid, s.tid, 1, s.ip, s.sp, s.bp}, s.stack, &a, 127);
+    if (kept.offline.unwind(s, &b, 127).to_end) to_end++;
+    if (a == b) {
+      same++;
+    } else if (first_diff.empty()) {
+      first_diff = "live " + std::to_string(a.size()) + " frames, offline " + std::to_string(b.size());
+    }
+  }
+  burn.signal(SIGKILL);
+  burn.wait(10);
+  std::printf("%llu snapshots, %llu identical, %llu unwound to the end offline, %.0f bytes/sample\n",
+              (unsigned long long)with_user, (unsigned long long)same, (unsigned long long)to_end,
+              double(fs::file_size(cap)) / double(std::max<size_t>(1, kept.snapshots.size())));
+  ASSERT_GE(with_user, 500u) << r.err;
+  EXPECT_EQ(same, with_user) << first_diff;
+  EXPECT_GE(double(to_end), 0.95 * double(with_user));
+  for (const auto& p : kept.offline.problems()) ADD_FAILURE() << p;
+
+  // On "another machine": binaries gone, report unwinds and symbolizes from
+  // the capture alone.
+  fs::remove_all(bin);
+  RunResult info = run({ebtrace_bin(), "info", cap.string()}, timeout(60));
+  EXPECT_NE(info.out.find("raw stacks:"), std::string::npos) << info.out;
+  RunResult rep = report_clean(cap, {"--folded"});
+  ASSERT_EQ(rep.exit_code, 0) << rep.describe();
+  Expect want;
+  want.inline_frames = false;
+  check_cpuburn_profile(rep.out, want);
+  StackStats st = stack_stats(parse_folded(rep.out));
+  EXPECT_GE(st.reach(), 0.95) << first_lines(rep.out, 40);
+}
+
 TEST(DwarfE2E, BadCallGraphOption) {
+  RunResult keep_fp = run({ebtrace_bin(), "record", "--call-graph", "fp", "--keep-stack-bytes", "-d", "0.1", "-o",
+                           "/dev/null"},
+                          timeout(30));
+  EXPECT_EQ(keep_fp.exit_code, 2) << keep_fp.describe();
+  EXPECT_NE(keep_fp.err.find("--keep-stack-bytes"), std::string::npos) << keep_fp.err;
   for (const char* bad : {"lbr", "dwarf,0", "dwarf,70000", "dwarf,abc", "fp,8"}) {
     RunResult r = run({ebtrace_bin(), "record", "--call-graph", bad, "-d", "0.1", "-o", "/dev/null"}, timeout(30));
     EXPECT_NE(r.exit_code, 0) << bad;

@@ -3,19 +3,24 @@
 // known chain of frameless calls, and the unwinder must walk it back to the
 // process entry using only the copy and the CFI of the mapped objects.
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "record/dwarf_unwinder.h"
+#include "record/objects.h"
 #include "record/proc_reader.h"
+#include "unwind/offline_unwinder.h"
+#include "unwind/unwind_table.h"
 
 namespace {
 
@@ -172,6 +177,151 @@ TEST(DwarfUnwinder, UnknownProcessGivesTheLeafOnly) {
   EXPECT_FALSE(to_end);
   ASSERT_EQ(pcs.size(), 1u);
   EXPECT_EQ(pcs[0], 0x401000u);
+}
+
+// What the recorder embeds with --keep-stack-bytes, built here for this very
+// process: a Mapping per executable mapping and an UnwindTable per object.
+struct OwnCapture {
+  std::vector<ebt::Mapping> mappings;
+  std::vector<ebt::UnwindTable> tables;
+};
+
+OwnCapture capture_self() {
+  OwnCapture c;
+  uint32_t pid = uint32_t(getpid());
+  auto maps = ebt::record::read_exec_maps(pid);
+  std::set<std::string> done;
+  for (const auto& m : maps.value_or(std::vector<ebt::record::ProcMapping>{})) {
+    bool vdso = m.path == "[vdso]";
+    if (!vdso && (m.path.empty() || m.path[0] != '/')) continue;
+    std::string file = vdso ? ebt::record::vdso_file() : "/proc/self/map_files/" + [&] {
+      char b[64];
+      std::snprintf(b, sizeof b, "%llx-%llx", (unsigned long long)m.start, (unsigned long long)m.end);
+      return std::string(b);
+    }();
+    int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    std::vector<uint8_t> build_id;
+    std::vector<ebt::LoadSegment> segs;
+    ebt::record::read_elf_identity(fd, &build_id, &segs);
+    c.mappings.push_back({pid, m.start, m.end, m.offset, m.path, vdso ? std::vector<uint8_t>{} : build_id, 1});
+    std::string why;
+    if (done.insert(m.path).second)
+      if (auto t = ebt::unwind::extract_unwind_table(fd, m.path, build_id, &why)) c.tables.push_back(*t);
+    close(fd);
+  }
+  return c;
+}
+
+// --keep-stack-bytes: report's offline unwinding (only the capture's tables:
+// no object files) gives exactly the frames the recorder's live unwinding does.
+TEST(OfflineUnwinder, SameFramesAsTheLiveUnwinder) {
+  Snapshot s;
+  ebt_unwind_level1(&s, 65536);
+  uint32_t pid = uint32_t(getpid());
+  ebt::record::DwarfUnwinder live;
+  std::vector<uint64_t> want;
+  ASSERT_TRUE(live.unwind({pid, pid, 1, s.ip, s.sp, s.bp}, s.stack, &want));
+
+  OwnCapture c = capture_self();
+  ASSERT_GE(c.tables.size(), 2u);  // the test binary, libc, ...
+  size_t table_bytes = 0;
+  for (const auto& t : c.tables)
+    for (const auto& ch : t.chunks) table_bytes += ch.data.size();
+  std::printf("%zu unwind tables, %zu bytes\n", c.tables.size(), table_bytes);
+  ebt::unwind::OfflineUnwinder offline;
+  for (const auto& m : c.mappings) offline.add(m);
+  for (const auto& t : c.tables) offline.add(t);
+  ebt::StackSnapshot snap{2, pid, pid, 0, 0, s.ip, s.sp, s.bp, s.stack};
+  std::vector<uint64_t> got;
+  EXPECT_TRUE(offline.unwind(snap, &got).to_end);
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(offline.problems().empty());
+
+  // The same walk again comes from the cached layout.
+  std::vector<uint64_t> again;
+  offline.unwind(snap, &again);
+  EXPECT_EQ(again, want);
+
+  // Without the tables, only the leaf is known, and the object is named.
+  ebt::unwind::OfflineUnwinder bare;
+  for (const auto& m : c.mappings) bare.add(m);
+  std::vector<uint64_t> leaf;
+  EXPECT_FALSE(bare.unwind(snap, &leaf).to_end);
+  EXPECT_EQ(leaf, std::vector<uint64_t>{s.ip});
+  ASSERT_EQ(bare.problems().size(), 1u);
+  EXPECT_NE(bare.problems()[0].find("no unwind table"), std::string::npos) << bare.problems()[0];
+}
+
+// Tables come from untrusted captures: malformed ones are refused with a
+// reason, and damaged CFI bytes never crash a walk.
+TEST(OfflineUnwinder, MalformedTablesAreRefusedOrHarmless) {
+  OwnCapture c = capture_self();
+  ASSERT_FALSE(c.tables.empty());
+  const ebt::UnwindTable& good = c.tables[0];
+  std::string why;
+  int fd = ebt::unwind::materialize(good, &why);
+  ASSERT_GE(fd, 0) << why;
+  close(fd);
+
+  auto refused = [](ebt::UnwindTable t, const char* what) {
+    std::string why;
+    int fd = ebt::unwind::materialize(t, &why);
+    EXPECT_LT(fd, 0) << what;
+    if (fd >= 0) close(fd);
+    EXPECT_FALSE(why.empty()) << what;
+  };
+  {
+    auto t = good;
+    t.chunks[0].data[1] = 'X';
+    refused(t, "bad magic");
+  }
+  {
+    auto t = good;
+    t.chunks.back().offset = t.file_size;
+    refused(t, "chunk past the end");
+  }
+  {
+    auto t = good;
+    t.file_size = ~uint64_t(0);
+    refused(t, "absurd size");
+  }
+  {
+    auto t = good;
+    t.chunks[0].data.resize(20);
+    refused(t, "truncated header");
+  }
+  {
+    auto t = good;
+    t.chunks.clear();
+    refused(t, "no chunks");
+  }
+
+  // Random damage in the CFI bytes: walks end somewhere, never crash.
+  Snapshot s;
+  ebt_unwind_level1(&s, 65536);
+  uint32_t pid = uint32_t(getpid());
+  ebt::StackSnapshot snap{2, pid, pid, 0, 0, s.ip, s.sp, s.bp, s.stack};
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (int round = 0; round < 60; round++) {
+    ebt::unwind::OfflineUnwinder u;
+    for (const auto& m : c.mappings) u.add(m);
+    for (auto t : c.tables) {
+      for (auto& ch : t.chunks) {
+        if (ch.offset == 0 || ch.data.empty()) continue;  // keep the ELF header valid: damage the CFI
+        for (int k = 0; k < 16; k++) {
+          x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+          ch.data[x % ch.data.size()] ^= uint8_t(x >> 32);
+        }
+      }
+      u.add(t);
+    }
+    std::vector<uint64_t> pcs;
+    u.unwind(snap, &pcs);
+    ASSERT_FALSE(pcs.empty());
+    EXPECT_EQ(pcs[0], s.ip);
+    EXPECT_LE(pcs.size(), 127u);
+  }
 }
 
 }  // namespace
