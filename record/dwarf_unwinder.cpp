@@ -90,6 +90,9 @@ bool report_modules(unwind::SnapshotWalker& w, uint32_t pid, const std::vector<P
       open_path = vdso_file();
       if (open_path.empty()) continue;
       bias = m.start;  // ET_DYN with p_vaddr 0
+    } else if (m.inode == 0 && (m.path.empty() || m.path[0] != '[')) {
+      w.add_code_range(m.start, m.end);  // anonymous executable memory: JIT code
+      continue;
     } else {
       if (m.inode == 0 || m.path.empty() || m.path[0] != '/') continue;
       auto key = std::make_pair(m.dev, m.inode);

@@ -105,6 +105,10 @@ OfflineUnwinder::Layout& OfflineUnwinder::layout_for(uint32_t pid, uint64_t time
     w->begin_modules();
     std::set<std::string> reported;
     for (const Mapping* m : chosen) {
+      if (m->path == "//anon") {  // anonymous executable memory: JIT code
+        w->add_code_range(m->start, m->end);
+        continue;
+      }
       std::string okey = object_key(m->build_id, m->path);
       if (reported.count(okey)) continue;
       auto t = tables_.find(okey);

@@ -10,11 +10,18 @@ namespace ebt::unwind {
 
 // x86_64 DWARF register numbers.
 constexpr int kRegRbp = 6;
+constexpr int kRegRsp = 7;
 constexpr int kRegRip = 16;
+
+// Resuming past code without CFI (JIT): how far above its sp to look for a
+// return address, and how many candidates to try.
+constexpr uint64_t kResumeScanBytes = 4096;
+constexpr int kResumeTries = 16;
 
 struct SnapshotWalker::Snapshot {
   pid_t tid = 0;
-  UserRegs regs;
+  UserRegs regs;                   // where the walk starts
+  uint64_t base = 0;               // address of stack[0] (the sampled sp)
   std::span<const uint8_t> stack;
   bool thread_given = false;
   bool read_failed = false;  // a read outside the copy: a stop there is not the real end
@@ -43,7 +50,7 @@ bool get_thread(Dwfl*, pid_t tid, void* arg, void** thread_argp) {
 // walk there.
 bool memory_read(Dwfl*, Dwarf_Addr addr, Dwarf_Word* result, void* arg) {
   auto* s = static_cast<Snapshot*>(arg);
-  uint64_t sp = s->regs.sp;
+  uint64_t sp = s->base;
   if (addr < sp || addr - sp > s->stack.size() || s->stack.size() - (addr - sp) < sizeof(Dwarf_Word)) {
     s->read_failed = true;
     return false;
@@ -80,6 +87,7 @@ struct FrameCollector {
   std::vector<uint64_t>* out;
   size_t max;
   size_t added = 0;
+  std::vector<uint64_t> sps;  // each frame's sp (0: unknown)
 };
 
 int collect_frame(Dwfl_Frame* state, void* arg) {
@@ -87,7 +95,10 @@ int collect_frame(Dwfl_Frame* state, void* arg) {
   Dwarf_Addr pc;
   bool activation = false;
   if (!dwfl_frame_pc(state, &pc, &activation) || pc == 0) return DWARF_CB_ABORT;
+  Dwarf_Word sp = 0;
+  if (dwfl_frame_reg(state, kRegRsp, &sp) != 0) sp = 0;
   c->out->push_back(pc);
+  c->sps.push_back(sp);
   c->added++;
   return c->added >= c->max ? DWARF_CB_ABORT : DWARF_CB_OK;
 }
@@ -104,6 +115,7 @@ void SnapshotWalker::begin_modules() {
   if (dwfl_) dwfl_end(dwfl_);
   dwfl_ = dwfl_begin(&kDwflCallbacks);
   modules_ = 0;
+  code_ranges_.clear();
   ready_ = false;
   if (dwfl_) dwfl_report_begin(dwfl_);
 }
@@ -129,25 +141,85 @@ bool SnapshotWalker::end_modules(uint32_t pid) {
 WalkResult SnapshotWalker::walk(uint32_t tid, const UserRegs& regs, std::span<const uint8_t> stack,
                                 std::vector<uint64_t>* out, size_t max_frames) {
   WalkResult r;
-  size_t start = out->size();
   if (regs.ip == 0 || max_frames == 0) return r;
   if (!ready_) {
     out->push_back(regs.ip);
     return r;
   }
+  size_t start = out->size();
+  std::vector<uint64_t> sps;
+  bool clean = walk_once(tid, regs, regs.sp, stack, out, max_frames, &sps);
+  // The first frame in no module: code without CFI, e.g. a LuaJIT trace.
+  size_t gap = out->size();
+  for (size_t i = start; i < out->size(); i++)
+    if (!in_module((*out)[i] - (i > start ? 1 : 0))) {
+      gap = i;
+      break;
+    }
+  if (gap == out->size()) {
+    r.to_end = clean;
+    return r;
+  }
+  r.outside_modules = true;
+  uint64_t sp = sps[gap - start];
+  out->resize(gap == start || in_code_range((*out)[gap]) ? gap + 1 : gap);
+  // Resume above it: LuaJIT runs traces inside the interpreter's C frame, so
+  // the nearest return address into known code above the trace's sp leads
+  // back to the VM's caller (research/luajit.md §4). A candidate counts only
+  // if the walk from there reaches the outermost frame.
+  if (sp == 0 || sp < regs.sp || out->size() - start >= max_frames) return r;
+  uint64_t end = regs.sp + stack.size();
+  int tries = 0;
+  for (uint64_t slot = (sp + 7) & ~uint64_t(7); slot + 8 <= end && slot - sp < kResumeScanBytes; slot += 8) {
+    uint64_t ra;
+    std::memcpy(&ra, stack.data() + (slot - regs.sp), 8);
+    if (ra < 2 || !in_module(ra - 1)) continue;
+    if (++tries > kResumeTries) break;
+    // Callee-saved rbp sits right below the return address after a standard
+    // prologue (and in LuaJIT's VM frame).
+    uint64_t bp = regs.bp;
+    if (slot - 8 >= regs.sp) std::memcpy(&bp, stack.data() + (slot - 8 - regs.sp), 8);
+    std::vector<uint64_t> rest, rest_sps;
+    UserRegs resumed{ra, slot + 8, bp};
+    if (!walk_once(tid, resumed, regs.sp, stack, &rest, max_frames - (out->size() - start), &rest_sps)) continue;
+    bool all_known = true;
+    for (size_t i = 0; i < rest.size() && all_known; i++) all_known = in_module(rest[i] - 1);
+    if (!all_known) continue;
+    out->insert(out->end(), rest.begin(), rest.end());
+    r.resumed = true;
+    r.to_end = true;
+    return r;
+  }
+  return r;
+}
+
+bool SnapshotWalker::in_module(uint64_t pc) const { return dwfl_addrmodule(dwfl_, pc) != nullptr; }
+
+bool SnapshotWalker::in_code_range(uint64_t pc) const {
+  for (auto [start, end] : code_ranges_)
+    if (pc >= start && pc < end) return true;
+  return false;
+}
+
+// One libdw walk from `regs`; true when it ended at the outermost frame
+// without reading outside the copy.
+bool SnapshotWalker::walk_once(uint32_t tid, const UserRegs& regs, uint64_t base, std::span<const uint8_t> stack,
+                               std::vector<uint64_t>* out, size_t max_frames, std::vector<uint64_t>* sps) {
   Snapshot& s = *snapshot_;
   s.tid = pid_t(tid);
   s.regs = regs;
+  s.base = base;
   s.stack = stack;
   s.thread_given = false;
   s.read_failed = false;
   FrameCollector c{out, max_frames};
   int rc = dwfl_getthread_frames(dwfl_, pid_t(tid), collect_frame, &c);
-  if (c.added == 0) out->push_back(regs.ip);
-  for (size_t i = start; i < out->size() && !r.outside_modules; i++)
-    r.outside_modules = !dwfl_addrmodule(dwfl_, (*out)[i] - (i > start ? 1 : 0));
-  r.to_end = rc == 0 && !r.outside_modules && !s.read_failed;
-  return r;
+  if (c.added == 0) {
+    out->push_back(regs.ip);
+    c.sps.push_back(regs.sp);
+  }
+  *sps = std::move(c.sps);
+  return rc == 0 && !s.read_failed;
 }
 
 }  // namespace ebt::unwind

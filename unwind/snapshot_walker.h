@@ -35,6 +35,7 @@ struct UserRegs {
 struct WalkResult {
   bool to_end = false;           // reached the outermost frame (CFI: return address undefined)
   bool outside_modules = false;  // a frame lies in no reported module (new mapping, JIT code)
+  bool resumed = false;          // ...and the walk went on above it (see walk())
 };
 
 class SnapshotWalker {
@@ -48,21 +49,36 @@ class SnapshotWalker {
   // (a path, e.g. /proc/PID/map_files/...), or `fd` >= 0 is used and owned.
   void begin_modules();
   bool add_module(const std::string& name, const std::string& file, int fd, uint64_t bias);
+  // Anonymous executable memory (JIT code): frames there are kept; any other
+  // address outside the modules that unwinding yields is garbage and dropped.
+  void add_code_range(uint64_t start, uint64_t end) { code_ranges_.push_back({start, end}); }
   // Finishes reporting; false when no module could be used (walks then give
   // the ip alone).
   bool end_modules(uint32_t pid);
   bool ready() const { return ready_; }
 
   // Appends the frames of one snapshot to `out`, leaf first: the interrupted
-  // ip, then return addresses, at most `max_frames`.
+  // ip, then return addresses, at most `max_frames`. A frame in code no module
+  // covers (JIT code: no CFI) is kept, and the walk resumes at the nearest
+  // return address above it from which it reaches the outermost frame (a
+  // LuaJIT trace runs inside the interpreter's C frame, so that is the VM's
+  // caller); if none does, the stack ends at that frame. A "return address"
+  // outside modules and code ranges (inexact CFI in hand-written code) is
+  // dropped, and the walk resumes the same way.
   WalkResult walk(uint32_t tid, const UserRegs& regs, std::span<const uint8_t> stack,
                   std::vector<uint64_t>* out, size_t max_frames);
 
   struct Snapshot;  // the thread callbacks' state (address fixed for the Dwfl's life)
 
  private:
+  bool walk_once(uint32_t tid, const UserRegs& regs, uint64_t base, std::span<const uint8_t> stack,
+                 std::vector<uint64_t>* out, size_t max_frames, std::vector<uint64_t>* sps);
+  bool in_module(uint64_t pc) const;
+  bool in_code_range(uint64_t pc) const;
+
   Dwfl* dwfl_ = nullptr;
   std::unique_ptr<Snapshot> snapshot_;
+  std::vector<std::pair<uint64_t, uint64_t>> code_ranges_;
   int modules_ = 0;
   bool ready_ = false;
 };

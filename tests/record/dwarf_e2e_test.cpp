@@ -229,6 +229,85 @@ TEST(DwarfE2E, NginxWorkerWholeStacks) {
   EXPECT_GE(double(loop), 0.5 * double(d.with_user)) << first_lines(dw, 60);
 }
 
+// nginx with the Lua module (Debian's libnginx-mod-http-lua, LuaJIT 2.1 GC64):
+// Lua code runs in the interpreter (hand-written assembly with CFI: unwinding
+// passes through it) or as JIT traces (anonymous memory without CFI: the walk
+// resumes at the VM's C frame above the trace, research/luajit.md §4).
+TEST(DwarfE2E, NginxLuaInterpreterAndJitTraces) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  const char* lua_module = "/usr/lib/nginx/modules/ngx_http_lua_module.so";
+  if (run({"sh", "-c", "command -v nginx && command -v wrk"}, timeout(10)).exit_code != 0 || !fs::exists(lua_module))
+    GTEST_SKIP() << "nginx / wrk / libnginx-mod-http-lua not installed (scripts/setup-deps.sh --with-tests)";
+  TempDir dir("ebt-dwarf-lua");
+  std::string port = std::to_string(free_port());
+  // The same loop twice: /jit as traces, /interp with the JIT off for it.
+  const std::string work =
+      "local function work(n)\n"
+      "  local function mix(x) return (x * 1103515245 + 12345) % 2147483648 end\n"
+      "  local s = 0\n"
+      "  for i = 1, n do s = mix(s + i) end\n"
+      "  return s\n"
+      "end\n";
+  write_text(dir / "nginx.conf",
+             "daemon off;\nmaster_process on;\nworker_processes 1;\npid " + (dir / "nginx.pid").string() +
+                 ";\nerror_log " + (dir / "error.log").string() +
+                 ";\nload_module /usr/lib/nginx/modules/ndk_http_module.so;\nload_module " + lua_module +
+                 ";\nevents { worker_connections 256; }\nhttp {\n  access_log off;\n  server {\n    listen 127.0.0.1:" +
+                 port + ";\n    location /jit { content_by_lua_block {\n" + work +
+                 "ngx.say(work(200000))\n} }\n    location /interp { content_by_lua_block {\n" + work +
+                 "jit.off(work, true)\nngx.say(work(20000))\n} }\n  }\n}\n");
+  Proc master({"nginx", "-p", dir.str(), "-c", (dir / "nginx.conf").string(), "-e", (dir / "error.log").string()},
+              timeout(300));
+  uint32_t worker = 0;
+  for (int i = 0; i < 500 && !worker; i++) {
+    std::string kids = read_text("/proc/" + std::to_string(master.pid()) + "/task/" + std::to_string(master.pid()) +
+                                 "/children");
+    worker = uint32_t(std::strtoul(kids.c_str(), nullptr, 10));
+    if (!worker) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_NE(worker, 0u) << "no nginx worker; " << read_text(dir / "error.log");
+  for (int i = 0; i < 100; i++) {
+    if (run({"curl", "-sf", "http://127.0.0.1:" + port + "/jit"}, timeout(10)).exit_code == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+
+  struct Case {
+    const char* path;
+    std::vector<std::string> extra;
+    const char* leaf;  // the Lua code's own frames: JIT traces or the interpreter
+  };
+  for (const Case& c : {Case{"/jit", {"--call-graph", "dwarf"}, "[anon+"},
+                        Case{"/jit", {"--call-graph", "dwarf", "--keep-stack-bytes"}, "[anon+"},
+                        Case{"/interp", {"--call-graph", "dwarf"}, "[libluajit"}}) {
+    Proc load({"wrk", "-t1", "-c4", "-d20s", "http://127.0.0.1:" + port + c.path}, timeout(60));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::string summary;
+    std::string folded = record_and_fold(int(worker), c.extra, 2, dir, "lua.ebt", &summary);
+    load.signal(SIGKILL);
+    load.wait(10);
+    StackStats st = stack_stats(parse_folded(folded));
+    // Lua samples: run by ngx_http_lua_run_thread, in Lua code (leaf), with the
+    // whole native path below (main ... run_thread).
+    uint64_t lua = 0;
+    for (const auto& s : parse_folded(folded)) {
+      size_t n = s.frames.size();
+      int run_thread = -1;
+      for (size_t i = 0; i < n; i++)
+        if (frame_is(s.frames[i], "ngx_http_lua_run_thread")) run_thread = int(i);
+      if (run_thread > 0 && s.frames.back().rfind(c.leaf, 0) == 0 && stack_has(s, "main")) lua += s.count;
+    }
+    std::string what = std::string(c.path) + (c.extra.size() > 2 ? " (offline)" : "");
+    std::printf("nginx-lua %s: %llu user stacks, %.1f%% to an entry frame, %.1f%% in Lua code under run_thread\n%s",
+                what.c_str(), (unsigned long long)st.with_user, 100 * st.reach(),
+                100.0 * double(lua) / double(std::max<uint64_t>(1, st.with_user)), summary.c_str());
+    ASSERT_GE(st.with_user, 200u) << what << summary << first_lines(folded);
+    EXPECT_GE(st.reach(), 0.95) << what << first_lines(folded, 40);
+    EXPECT_GE(double(lua), 0.6 * double(st.with_user)) << what << first_lines(folded, 40);
+  }
+  master.signal(SIGQUIT);
+  master.wait(10);
+}
+
 // cpuburn built with -fomit-frame-pointer (tests/record/CMakeLists.txt).
 TEST(DwarfE2E, CpuburnOmitFramePointerOffline) {
   EBT_REQUIRE_BPF_OR_SKIP();
