@@ -13,6 +13,8 @@
 # (c) recorder CPU per 1000 samples: getrusage of the recorder process tree
 #     minus the workload's own CPU time; for perf also the deferred unwinding
 #     (`perf script` over the same data), which ebtrace does while recording;
+#     --keep-stack-bytes defers unwinding to report: its post-processing is
+#     `ebtrace report --folded` (perf's is `perf script`);
 # (d) unwinding throughput: two cpuburns at -F $FAST_FREQ: samples per second of
 #     recorder CPU, and samples skipped because the unwinder fell behind.
 # Prints a Markdown summary (for docs/benchmarks.md); raw data stays in $OUT.
@@ -58,6 +60,7 @@ run_config() {  # config round
     alone) cmd=("${burn_cmd[@]}") ;;
     ebt_fp) file=$OUT/r.ebt; cmd=("$EBT" record -F 999 -o "$file" -- "${burn_cmd[@]}") ;;
     ebt_dwarf) file=$OUT/r.ebt; cmd=("$EBT" record -F 999 --call-graph "dwarf,$STACK" -o "$file" -- "${burn_cmd[@]}") ;;
+    ebt_keep) file=$OUT/r.ebt; cmd=("$EBT" record -F 999 --call-graph "dwarf,$STACK" --keep-stack-bytes -o "$file" -- "${burn_cmd[@]}") ;;
     perf_dwarf) file=$OUT/r.data; cmd=(perf record -F 999 --call-graph "dwarf,$STACK" -o "$file" -- "${burn_cmd[@]}") ;;
   esac
   rm -f "$OUT/r.ebt" "$OUT/r.data"
@@ -67,7 +70,12 @@ run_config() {  # config round
   cpu=$(sed -n 's/.*elapsed_s=[0-9.]* cpu_s=\([0-9.]*\).*/\1/p' "$OUT/run.out")
   tree=$(cat "$OUT/cpu.txt")
   case $c in
-    ebt*) samples=$(sed -n 's/.*ebtrace record: \([0-9]*\) samples.*/\1/p' "$OUT/run.err") ;;
+    ebt*)
+      samples=$(sed -n 's/.*ebtrace record: \([0-9]*\) samples.*/\1/p' "$OUT/run.err")
+      if [[ $c == ebt_keep ]]; then  # unwound by report: count it like perf script
+        rus "$OUT/post.txt" sh -c "'$EBT' report '$file' --folded >/dev/null 2>&1"
+        post=$(cat "$OUT/post.txt")
+      fi ;;
     perf*)
       samples=$(sed -n 's/.*(\([0-9]*\) samples).*/\1/p' "$OUT/run.err")
       # perf unwinds later, when the data is read: that CPU belongs to the comparison.
@@ -80,7 +88,7 @@ run_config() {  # config round
   cat "$OUT/run.err" >>"$OUT/runs.log"
 }
 
-configs=(alone ebt_fp ebt_dwarf perf_dwarf)
+configs=(alone ebt_fp ebt_dwarf ebt_keep perf_dwarf)
 log "$ROUNDS rounds of ${configs[*]} (cpuburn-nofp --work $WORK, -F 999, stack $STACK bytes)"
 for r in $(seq 1 "$ROUNDS"); do
   for c in $(printf '%s\n' "${configs[@]}" | shuf); do run_config "$c" "$r"; done
@@ -107,7 +115,8 @@ print("| recorder | samples | bytes/sample | workload wall (vs alone) | workload
 print("|---|---:|---:|---:|---:|---:|---:|")
 print(f"| none | | | {alone_wl:.2f} s | {alone_cpu:.2f} s | | |")
 bps = {}
-for c, name in (("ebt_fp", "ebtrace (fp)"), ("ebt_dwarf", "ebtrace --call-graph dwarf"), ("perf_dwarf", "perf record --call-graph dwarf")):
+for c, name in (("ebt_fp", "ebtrace (fp)"), ("ebt_dwarf", "ebtrace --call-graph dwarf"),
+                ("ebt_keep", "ebtrace --call-graph dwarf --keep-stack-bytes"), ("perf_dwarf", "perf record --call-graph dwarf")):
     if c not in by: continue
     rs = by[c]
     samples = st.median(float(r["samples"]) for r in rs)
@@ -122,6 +131,8 @@ for c, name in (("ebt_fp", "ebtrace (fp)"), ("ebt_dwarf", "ebtrace --call-graph 
           f"| {rec*1000:.0f} ms | – |")
 if "ebt_dwarf" in bps and "perf_dwarf" in bps:
     print(f"\nBytes per sample: ebtrace dwarf / perf dwarf = 1/{bps['perf_dwarf']/bps['ebt_dwarf']:.0f}.")
+if "ebt_keep" in bps and "perf_dwarf" in bps:
+    print(f"Bytes per sample: ebtrace --keep-stack-bytes / perf dwarf = 1/{bps['perf_dwarf']/bps['ebt_keep']:.1f}.")
 err = open(f"{out}/fast.err").read()
 outp = open(f"{out}/fast.out").read()
 m = re.search(r"ebtrace record: (\d+) samples", err)
