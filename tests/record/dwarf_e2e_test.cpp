@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "format/reader.h"
+#include "format/writer.h"
 #include "record/dwarf_unwinder.h"
 #include "tests/bpf_guard.h"
 #include "tests/cli/oncpu_e2e.h"
@@ -347,6 +348,37 @@ struct KeptCapture : format::RecordVisitor {
   void on(const UnwindTable& t) override { offline.add(t); }
 };
 
+// Rewrites a --keep-stack-bytes capture as the recorder would have written it
+// without the option: every table as is, each snapshot as a CpuSample whose
+// stack is `user_stacks[i]` (unwound elsewhere) under its kernel frames.
+struct AsRecorderUnwound : format::RecordVisitor {
+  format::CaptureWriter& w;
+  const std::vector<std::vector<uint64_t>>& user_stacks;
+  std::map<uint32_t, std::vector<Frame>> stacks;
+  size_t next = 0;
+  uint32_t next_id = 0x40000000;
+  AsRecorderUnwound(format::CaptureWriter& writer, const std::vector<std::vector<uint64_t>>& user)
+      : w(writer), user_stacks(user) {}
+  void on(const ProcessInfo& r) override { w.add(r); }
+  void on(const ThreadInfo& r) override { w.add(r); }
+  void on(const ProcessExit& r) override { w.add(r); }
+  void on(const Mapping& r) override { w.add(r); }
+  void on(const StringEntry& r) override { w.add(r); }
+  void on(const SymbolTable& r) override { w.add(r); }
+  void on(const KernelSymbols& r) override { w.add(r); }
+  void on(const LostEvents& r) override { w.add(r); }
+  void on(const Stack& r) override {
+    stacks[r.id] = r.frames;
+    w.add(r);
+  }
+  void on(const StackSnapshot& s) override {
+    Stack st{next_id++, s.kernel_stack_id ? stacks[s.kernel_stack_id] : std::vector<Frame>{}};
+    for (uint64_t a : user_stacks.at(next++)) st.frames.push_back({a, FrameKind::kUser});
+    w.add(st);
+    w.add(CpuSample{s.time_ns, s.pid, s.tid, s.cpu, st.id});
+  }
+};
+
 TEST(DwarfE2E, KeepStackBytesUnwindsOfflineLikeTheRecorder) {
   EBT_REQUIRE_BPF_OR_SKIP();
   TempDir d("ebt-dwarf-keep");
@@ -368,10 +400,13 @@ TEST(DwarfE2E, KeepStackBytesUnwindsOfflineLikeTheRecorder) {
   record::DwarfUnwinder live;
   uint64_t same = 0, with_user = 0, to_end = 0;
   std::string first_diff;
+  std::vector<std::vector<uint64_t>> live_stacks;
   for (const auto& s : kept.snapshots) {
+    live_stacks.emplace_back();
     if (s.ip == 0) continue;
     with_user++;
-    std::vector<uint64_t> a, b;
+    std::vector<uint64_t> b;
+    std::vector<uint64_t>& a = live_stacks.back();
     live.unwind({s.pid, s.tid, 1, s.ip, s.sp, s.bp}, s.stack, &a, 127);
     if (kept.offline.unwind(s, &b, 127).to_end) to_end++;
     if (a == b) {
@@ -402,6 +437,20 @@ TEST(DwarfE2E, KeepStackBytesUnwindsOfflineLikeTheRecorder) {
   check_cpuburn_profile(rep.out, want);
   StackStats st = stack_stats(parse_folded(rep.out));
   EXPECT_GE(st.reach(), 0.95) << first_lines(rep.out, 40);
+
+  // The same capture with the recorder's live unwinding instead: the very same
+  // folded output.
+  fs::path live_cap = d / "live.ebt";
+  {
+    format::CaptureReader in(cap.string());
+    format::CaptureWriter out(live_cap.string(), in.session());
+    AsRecorderUnwound rewrite(out, live_stacks);
+    in.read(rewrite);
+    out.finish(SessionEnd{});
+  }
+  RunResult rep_live = report_clean(live_cap, {"--folded"});
+  ASSERT_EQ(rep_live.exit_code, 0) << rep_live.describe();
+  EXPECT_EQ(rep_live.out, rep.out);
 }
 
 TEST(DwarfE2E, BadCallGraphOption) {
