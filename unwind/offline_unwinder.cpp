@@ -10,6 +10,8 @@
 namespace ebt::unwind {
 namespace {
 
+constexpr size_t kMaxLayouts = 64;
+
 // Mappings and tables name the same object by build-id, else by path (the
 // vDSO: its Mapping has no build-id, its table has this machine's).
 std::string object_key(const std::vector<uint8_t>& build_id, const std::string& path) {
@@ -98,6 +100,12 @@ OfflineUnwinder::Layout& OfflineUnwinder::layout_for(uint32_t pid, uint64_t time
   }
   std::string key = layout_key(chosen);
   if (auto last = last_.find(pid); last != last_.end() && last->second.first == key) return *last->second.second;
+  if (!layouts_.count(key) && layouts_.size() >= kMaxLayouts) {
+    // Each layout holds a descriptor per object: bound them (system-wide
+    // captures have hundreds of processes); evicted ones are rebuilt on demand.
+    layouts_.clear();
+    last_.clear();
+  }
   auto& l = layouts_[key];
   if (!l) {
     l = std::make_unique<Layout>();
