@@ -173,29 +173,53 @@ TEST(DwarfE2E, RedisWholeStacksWithoutFramePointers) {
   EXPECT_GT(dispatch, fp_dispatch);
 }
 
+// One nginx master with a single worker on a loopback port, configured with
+// `modules` (load_module lines) and `locations` (inside the server block).
+class Nginx {
+ public:
+  Nginx(const TempDir& dir, const std::string& modules, const std::string& locations)
+      : port_(std::to_string(free_port())) {
+    write_text(dir / "nginx.conf",
+               "daemon off;\nmaster_process on;\nworker_processes 1;\npid " + (dir / "nginx.pid").string() +
+                   ";\nerror_log " + (dir / "error.log").string() + ";\n" + modules +
+                   "events { worker_connections 256; }\nhttp {\n  access_log off;\n  server {\n"
+                   "    listen 127.0.0.1:" + port_ + ";\n" + locations + "  }\n}\n");
+    master_ = std::make_unique<Proc>(std::vector<std::string>{"nginx", "-p", dir.str(), "-c",
+                                                              (dir / "nginx.conf").string(), "-e",
+                                                              (dir / "error.log").string()},
+                                     timeout(300));
+    std::string me = std::to_string(master_->pid());
+    for (int i = 0; i < 500 && !worker_; i++) {
+      worker_ = uint32_t(std::strtoul(read_text("/proc/" + me + "/task/" + me + "/children").c_str(), nullptr, 10));
+      if (!worker_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    error_log_ = dir / "error.log";
+  }
+  ~Nginx() {
+    master_->signal(SIGQUIT);
+    master_->wait(10);
+  }
+  uint32_t worker() const { return worker_; }  // 0: it did not start (see error_log())
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + port_ + path; }
+  std::string error_log() const { return read_text(error_log_); }
+
+ private:
+  std::string port_;
+  std::unique_ptr<Proc> master_;
+  uint32_t worker_ = 0;
+  fs::path error_log_;
+};
+
 // Debian's nginx (nginx-light, no frame pointers): one worker under wrk.
 TEST(DwarfE2E, NginxWorkerWholeStacks) {
   EBT_REQUIRE_BPF_OR_SKIP();
   if (run({"sh", "-c", "command -v nginx && command -v wrk"}, timeout(10)).exit_code != 0)
     GTEST_SKIP() << "nginx / wrk not installed";
   TempDir dir("ebt-dwarf-nginx");
-  std::string port = std::to_string(free_port());
-  write_text(dir / "nginx.conf",
-             "daemon off;\nmaster_process on;\nworker_processes 1;\npid " + (dir / "nginx.pid").string() +
-                 ";\nerror_log " + (dir / "error.log").string() +
-                 ";\nevents { worker_connections 256; }\nhttp {\n  access_log off;\n  server {\n    listen 127.0.0.1:" +
-                 port + ";\n    location / { return 200 \"hello\\n\"; }\n  }\n}\n");
-  Proc master({"nginx", "-p", dir.str(), "-c", (dir / "nginx.conf").string(), "-e", (dir / "error.log").string()},
-              timeout(300));
-  uint32_t worker = 0;
-  for (int i = 0; i < 500 && !worker; i++) {
-    std::string kids = read_text("/proc/" + std::to_string(master.pid()) + "/task/" + std::to_string(master.pid()) +
-                                 "/children");
-    worker = uint32_t(std::strtoul(kids.c_str(), nullptr, 10));
-    if (!worker) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_NE(worker, 0u) << "no nginx worker; " << read_text(dir / "error.log");
-  Proc load({"wrk", "-t1", "-c20", "-d30s", "http://127.0.0.1:" + port + "/"}, timeout(300));
+  Nginx nginx(dir, "", "    location / { return 200 \"hello\\n\"; }\n");
+  uint32_t worker = nginx.worker();
+  ASSERT_NE(worker, 0u) << "no nginx worker; " << nginx.error_log();
+  Proc load({"wrk", "-t1", "-c20", "-d30s", nginx.url("/")}, timeout(300));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
 
   std::string dw_summary;
@@ -203,8 +227,6 @@ TEST(DwarfE2E, NginxWorkerWholeStacks) {
   std::string dw = record_and_fold(int(worker), {"--call-graph", "dwarf"}, 3, dir, "dwarf.ebt", &dw_summary);
   load.signal(SIGKILL);
   load.wait(10);
-  master.signal(SIGQUIT);
-  master.wait(10);
 
   StackStats f = stack_stats(parse_folded(fp));
   StackStats d = stack_stats(parse_folded(dw));
@@ -240,7 +262,6 @@ TEST(DwarfE2E, NginxLuaInterpreterAndJitTraces) {
   if (run({"sh", "-c", "command -v nginx && command -v wrk"}, timeout(10)).exit_code != 0 || !fs::exists(lua_module))
     GTEST_SKIP() << "nginx / wrk / libnginx-mod-http-lua not installed (scripts/setup-deps.sh --with-tests)";
   TempDir dir("ebt-dwarf-lua");
-  std::string port = std::to_string(free_port());
   // The same loop twice: /jit as traces, /interp with the JIT off for it.
   const std::string work =
       "local function work(n)\n"
@@ -249,26 +270,15 @@ TEST(DwarfE2E, NginxLuaInterpreterAndJitTraces) {
       "  for i = 1, n do s = mix(s + i) end\n"
       "  return s\n"
       "end\n";
-  write_text(dir / "nginx.conf",
-             "daemon off;\nmaster_process on;\nworker_processes 1;\npid " + (dir / "nginx.pid").string() +
-                 ";\nerror_log " + (dir / "error.log").string() +
-                 ";\nload_module /usr/lib/nginx/modules/ndk_http_module.so;\nload_module " + lua_module +
-                 ";\nevents { worker_connections 256; }\nhttp {\n  access_log off;\n  server {\n    listen 127.0.0.1:" +
-                 port + ";\n    location /jit { content_by_lua_block {\n" + work +
-                 "ngx.say(work(200000))\n} }\n    location /interp { content_by_lua_block {\n" + work +
-                 "jit.off(work, true)\nngx.say(work(20000))\n} }\n  }\n}\n");
-  Proc master({"nginx", "-p", dir.str(), "-c", (dir / "nginx.conf").string(), "-e", (dir / "error.log").string()},
-              timeout(300));
-  uint32_t worker = 0;
-  for (int i = 0; i < 500 && !worker; i++) {
-    std::string kids = read_text("/proc/" + std::to_string(master.pid()) + "/task/" + std::to_string(master.pid()) +
-                                 "/children");
-    worker = uint32_t(std::strtoul(kids.c_str(), nullptr, 10));
-    if (!worker) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_NE(worker, 0u) << "no nginx worker; " << read_text(dir / "error.log");
+  Nginx nginx(dir,
+              "load_module /usr/lib/nginx/modules/ndk_http_module.so;\nload_module " + std::string(lua_module) + ";\n",
+              "    location /jit { content_by_lua_block {\n" + work + "ngx.say(work(200000))\n} }\n" +
+                  "    location /interp { content_by_lua_block {\n" + work +
+                  "jit.off(work, true)\nngx.say(work(20000))\n} }\n");
+  uint32_t worker = nginx.worker();
+  ASSERT_NE(worker, 0u) << "no nginx worker; " << nginx.error_log();
   for (int i = 0; i < 100; i++) {
-    if (run({"curl", "-sf", "http://127.0.0.1:" + port + "/jit"}, timeout(10)).exit_code == 0) break;
+    if (run({"curl", "-sf", nginx.url("/jit")}, timeout(10)).exit_code == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 
@@ -280,7 +290,7 @@ TEST(DwarfE2E, NginxLuaInterpreterAndJitTraces) {
   for (const Case& c : {Case{"/jit", {"--call-graph", "dwarf"}, "[anon+"},
                         Case{"/jit", {"--call-graph", "dwarf", "--keep-stack-bytes"}, "[anon+"},
                         Case{"/interp", {"--call-graph", "dwarf"}, "[libluajit"}}) {
-    Proc load({"wrk", "-t1", "-c4", "-d20s", "http://127.0.0.1:" + port + c.path}, timeout(60));
+    Proc load({"wrk", "-t1", "-c4", "-d20s", nginx.url(c.path)}, timeout(60));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     std::string summary;
     std::string folded = record_and_fold(int(worker), c.extra, 2, dir, "lua.ebt", &summary);
@@ -305,8 +315,6 @@ TEST(DwarfE2E, NginxLuaInterpreterAndJitTraces) {
     EXPECT_GE(st.reach(), 0.95) << what << first_lines(folded, 40);
     EXPECT_GE(double(lua), 0.6 * double(st.with_user)) << what << first_lines(folded, 40);
   }
-  master.signal(SIGQUIT);
-  master.wait(10);
 }
 
 // cpuburn built with -fomit-frame-pointer (tests/record/CMakeLists.txt).
