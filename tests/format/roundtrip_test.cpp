@@ -34,6 +34,10 @@ struct AllKinds {
   SyscallEvent syscall{2'300'000'000, 2'300'010'000, 4242, 4243, SyscallKind::kRecvfrom, 9, 14,
                        0xffff888000001111, {'*', '1', '\r', '\n', 0, 0xff, 0x80}};
   LostEvents lost{2'400'000'000, 1, LossSource::kStack, 17};
+  UnwindTable unwind{{9, 8, 7}, "/usr/lib/x86_64-linux-gnu/libc.so.6", 2'000'000,
+                     {{0, {0x7f, 'E', 'L', 'F'}}, {0x1c000, {1, 0x1b, 3, 0x3b}}, {0x1d000, {0x14, 0, 0, 0}}}};
+  StackSnapshot snapshot{2'500'000'000, 4242, 4243, 1, 3, 0x555500001234, 0x7ffc00001000, 0x7ffc00001100,
+                         {0x34, 0x12, 0, 0, 0x55, 0x55, 0, 0, 0xff}};
   SessionEnd end{3'000'000'000, 1, 17};
 };
 
@@ -56,6 +60,8 @@ TEST(RoundTrip, EveryKindEveryField) {
     w.add(k.hop);
     w.add(k.syscall);
     w.add(k.lost);
+    w.add(k.unwind);
+    w.add(k.snapshot);
     w.add(k.exit);
     WriteStats st = w.finish(k.end);
     EXPECT_GE(st.blocks, 3u);
@@ -98,6 +104,10 @@ TEST(RoundTrip, EveryKindEveryField) {
   EXPECT_EQ(c.syscalls[0], k.syscall);
   ASSERT_EQ(c.lost.size(), 1u);
   EXPECT_EQ(c.lost[0], k.lost);
+  ASSERT_EQ(c.unwind_tables.size(), 1u);
+  EXPECT_EQ(c.unwind_tables[0], k.unwind);
+  ASSERT_EQ(c.snapshots.size(), 1u);
+  EXPECT_EQ(c.snapshots[0], k.snapshot);
   ASSERT_EQ(c.ends.size(), 1u);
   EXPECT_EQ(c.ends[0], k.end);
   EXPECT_TRUE(c.unknown.empty());

@@ -34,6 +34,8 @@ struct Collected : RecordVisitor {
   std::vector<SocketInfo> sockets;
   std::vector<SyscallEvent> syscalls;
   std::vector<LostEvents> lost;
+  std::vector<UnwindTable> unwind_tables;
+  std::vector<StackSnapshot> snapshots;
   std::vector<uint16_t> unknown;
 
   void on(const SessionEnd& v) override { ends.push_back(v); }
@@ -47,6 +49,8 @@ struct Collected : RecordVisitor {
   void on(const SymbolTable& v) override { symtabs.push_back(v); }
   void on(const KernelSymbols& v) override { ksyms.push_back(v); }
   void on(const CpuSample& v) override { samples.push_back(v); }
+  void on(const UnwindTable& v) override { unwind_tables.push_back(v); }
+  void on(const StackSnapshot& v) override { snapshots.push_back(v); }
   void on(const OffCpuInterval& v) override { offcpu.push_back(v); }
   void on(const SkbHop& v) override { hops.push_back(v); }
   void on(const SocketInfo& v) override { sockets.push_back(v); }
