@@ -32,6 +32,7 @@ std::unique_ptr<Profile> load_profile(const std::string& path,
     builder.set_unwinder(unwinder.get());
   }
   reader.read(builder);
+  reader.embedded_kind_names();  // checks the schema block too: its damage is damage
   if (unwinder) {
     if (unwinder->tables() == 0)
       profile->warnings.push_back(path + ": raw user stacks but no unwind tables (recording not finished?): "

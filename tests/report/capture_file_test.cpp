@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "format/reader.h"
 #include "format/writer.h"
 #include "report/aggregate.h"
 #include "report/flamegraph_svg.h"
@@ -160,13 +161,20 @@ TEST(CaptureFile, DamagedCaptureWarnsAndReportsTheRest) {
 TEST(CaptureFile, CorruptBlockWarnsReportsTheRestAndExitsTwo) {
   TempDir dir;
   std::string path = write_synthetic(dir.path, test::make_synthetic_capture(), true, 200);
-  auto size = fs::file_size(path);
+  // A byte in the middle of the payload of a data block in the middle.
+  uint64_t at = 0;
+  {
+    format::CaptureReader r(path);
+    ASSERT_GE(r.blocks().size(), 3u);
+    const auto& b = r.blocks()[r.blocks().size() / 2];
+    at = b.offset + 56 + b.compressed_bytes / 2;
+  }
   {
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(size * 2 / 3));
+    f.seekp(static_cast<std::streamoff>(at));
     char c = 0;
     f.read(&c, 1);
-    f.seekp(static_cast<std::streamoff>(size * 2 / 3));
+    f.seekp(static_cast<std::streamoff>(at));
     c = static_cast<char>(c ^ 0x5a);
     f.write(&c, 1);
   }
@@ -174,6 +182,25 @@ TEST(CaptureFile, CorruptBlockWarnsReportsTheRestAndExitsTwo) {
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("warning"), std::string::npos) << r.err;
   EXPECT_FALSE(r.out.empty());  // what was readable is still reported
+}
+
+// The schema block (block 0) is not needed to report, but its damage is damage.
+TEST(CaptureFile, CorruptSchemaBlockWarnsAndExitsTwo) {
+  TempDir dir;
+  std::string path = write_synthetic(dir.path, test::make_synthetic_capture());
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(32 + 56 + 100);  // file header, block 0's header, into its payload
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(32 + 56 + 100);
+    c = static_cast<char>(c ^ 0x5a);
+    f.write(&c, 1);
+  }
+  Result r = run_cli("report capture.ebt --folded", dir.path);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("warning"), std::string::npos) << r.err;
+  EXPECT_FALSE(r.out.empty());
 }
 
 }  // namespace
