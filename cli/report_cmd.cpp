@@ -136,6 +136,10 @@ int run_report(const ReportArgs& a) {
   stacks.unit = selection.unit;
 
   if (a.verbose) {
+    if (profile->raw_stacks)
+      std::fprintf(stderr, "ebtrace: unwound %llu raw user stacks (--keep-stack-bytes): %llu to the outermost frame\n",
+                   static_cast<unsigned long long>(profile->raw_stacks),
+                   static_cast<unsigned long long>(profile->raw_stacks_to_end));
     for (const auto& o : profile->symbolizer.objects()) {
       std::string file = o.file.empty() ? "" : " " + o.file;
       std::fprintf(stderr, "ebtrace: symbols: %s (build-id %s): %s%s%s\n", o.path.c_str(),
@@ -261,7 +265,7 @@ void add_report_command(CLI::App& app, RunFn& run) {
       ->type_name("DIR");
   sub->add_flag("--debuginfod,!--no-debuginfod", a->debuginfod,
                 "Ask debuginfod servers (DEBUGINFOD_URLS) for debug files (default: on when DEBUGINFOD_URLS is set)");
-  sub->add_flag("-v,--verbose", a->verbose, "Say on stderr where each object's symbols came from");
+  sub->add_flag("-v,--verbose", a->verbose, "Say on stderr where each object's symbols came from (and, for --keep-stack-bytes captures, how many raw stacks unwound to the end)");
   sub->add_flag("--off-cpu", a->off_cpu,
                 "Stacks from off-CPU intervals (record --off-cpu) instead of on-CPU samples; the "
                 "default when the capture has no samples");

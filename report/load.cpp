@@ -33,6 +33,8 @@ std::unique_ptr<Profile> load_profile(const std::string& path,
   }
   reader.read(builder);
   reader.embedded_kind_names();  // checks the schema block too: its damage is damage
+  profile->raw_stacks = builder.snapshots;
+  profile->raw_stacks_to_end = builder.snapshots_to_end;
   if (unwinder) {
     if (unwinder->tables() == 0)
       profile->warnings.push_back(path + ": raw user stacks but no unwind tables (recording not finished?): "

@@ -77,6 +77,8 @@ class Profile {
   bool corrupted = false;             // damage beyond a truncated tail (exit code 2)
   uint64_t lost = 0;
   std::map<LossSource, uint64_t> lost_by_source;
+  // --keep-stack-bytes captures: raw user stacks unwound while loading.
+  uint64_t raw_stacks = 0, raw_stacks_to_end = 0;
   std::map<uint32_t, ProcessEntry> processes;
   std::unordered_map<uint32_t, std::vector<Frame>> stacks;  // by stack id
   std::unordered_map<uint32_t, std::string> strings;        // by string id
