@@ -212,7 +212,7 @@ bool SnapshotWalker::walk_once(uint32_t tid, const UserRegs& regs, uint64_t base
   s.stack = stack;
   s.thread_given = false;
   s.read_failed = false;
-  FrameCollector c{out, max_frames};
+  FrameCollector c{out, max_frames, 0, {}};
   int rc = dwfl_getthread_frames(dwfl_, pid_t(tid), collect_frame, &c);
   if (c.added == 0) {
     out->push_back(regs.ip);
