@@ -80,6 +80,58 @@ static __always_inline void ebt_fill_header(struct ebt_event_header *h, __u16 ki
 	h->reserved = 0;
 }
 
+/* The start that the on-CPU sample events (struct ebt_cpu_sample and struct
+ * ebt_cpu_sample_dwarf) share, as ebt_sample_begin() fills it. */
+struct ebt_sample_head {
+	struct ebt_event_header h;
+	__u64 cgroup_id;
+	char comm[EBT_TASK_COMM_LEN];
+};
+_Static_assert(__builtin_offsetof(struct ebt_cpu_sample, cgroup_id) ==
+		       __builtin_offsetof(struct ebt_sample_head, cgroup_id) &&
+	       __builtin_offsetof(struct ebt_cpu_sample, comm) ==
+		       __builtin_offsetof(struct ebt_sample_head, comm) &&
+	       __builtin_offsetof(struct ebt_cpu_sample_dwarf, cgroup_id) ==
+		       __builtin_offsetof(struct ebt_sample_head, cgroup_id) &&
+	       __builtin_offsetof(struct ebt_cpu_sample_dwarf, comm) ==
+		       __builtin_offsetof(struct ebt_sample_head, comm),
+	       "on-CPU sample events start like struct ebt_sample_head");
+
+/* The opening steps of an on-CPU sampler (bpf/profile.bpf.c and
+ * bpf/profile_dwarf.bpf.c): drop the idle tasks (tgid 0) unless include_idle,
+ * take slot `slot` of the scratch map `scratch`, read comm and apply the common
+ * filter, set cgroup_id, and copy the kernel stack (bpf_get_stack) to
+ * `frames_off` bytes into the slot. The slot must start with the event, itself
+ * starting like struct ebt_sample_head; the event header is left to the caller.
+ * Returns the slot, or NULL to drop the sample; *kstack_bytes gets the bytes of
+ * kernel stack copied (0 on failure, counted as lost), at most
+ * EBT_MAX_STACK_DEPTH * 8 and masked so that the verifier knows it. */
+static __always_inline void *ebt_sample_begin(struct bpf_perf_event_data *ctx, void *scratch,
+					      __u32 slot, __u32 tgid, __u8 include_idle,
+					      __u32 frames_off, __u32 *kstack_bytes)
+{
+	struct ebt_sample_head *s;
+	long klen;
+
+	if (tgid == 0 && !include_idle)
+		return NULL;
+	s = bpf_map_lookup_elem(scratch, &slot);
+	if (!s)
+		return NULL;
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
+	if (!ebt_task_wanted(tgid, s->comm))
+		return NULL;
+
+	s->cgroup_id = bpf_get_current_cgroup_id();
+	klen = bpf_get_stack(ctx, (void *)s + frames_off, EBT_MAX_STACK_DEPTH * sizeof(__u64), 0);
+	if (klen < 0) {
+		ebt_count_lost(EBT_LOST_STACK);
+		klen = 0;
+	}
+	*kstack_bytes = (__u32)klen & 0x3ff; /* <= 127 * 8; the mask proves it to the verifier */
+	return s;
+}
+
 /* Flags for bpf_ringbuf_output(). Waking the reader costs the interrupted task an
  * irq_work and a cross-CPU wake-up (a VM exit here) per event, more than the
  * event itself: only wake it once the ring is 1/16 full. Below that the

@@ -31,27 +31,14 @@ int ebt_profile(struct bpf_perf_event_data *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
-	__u32 zero = 0;
 	struct sample_buf *b;
-	long klen, ulen;
+	long ulen;
 	__u32 koff, size;
 
-	if (tgid == 0 && !include_idle)
-		return 0;
-	b = bpf_map_lookup_elem(&scratch, &zero);
+	b = ebt_sample_begin(ctx, &scratch, 0, tgid, include_idle,
+			     __builtin_offsetof(struct sample_buf, frames), &koff);
 	if (!b)
 		return 0;
-	bpf_get_current_comm(b->s.comm, sizeof(b->s.comm));
-	if (!ebt_task_wanted(tgid, b->s.comm))
-		return 0;
-
-	b->s.cgroup_id = bpf_get_current_cgroup_id();
-	klen = bpf_get_stack(ctx, b->frames, STACK_BYTES, 0);
-	if (klen < 0) {
-		ebt_count_lost(EBT_LOST_STACK);
-		klen = 0;
-	}
-	koff = (__u32)klen & 0x3ff; /* <= STACK_BYTES; the mask proves it to the verifier */
 	ulen = bpf_get_stack(ctx, (void *)b->frames + koff, STACK_BYTES, BPF_F_USER_STACK);
 	if (ulen < 0) {
 		struct task_struct *task = (void *)bpf_get_current_task();

@@ -35,7 +35,6 @@ struct {
 	__type(value, struct dwarf_buf);
 } dwarf_scratch SEC(".maps");
 
-#define KSTACK_BYTES (EBT_MAX_STACK_DEPTH * sizeof(__u64))
 #define MAX_PAGES (EBT_DWARF_MAX_STACK / PAGE + 2)
 
 SEC("perf_event")
@@ -43,31 +42,18 @@ int ebt_profile_dwarf(struct bpf_perf_event_data *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
-	__u32 cpu = bpf_get_smp_processor_id();
 	struct task_struct *task;
 	struct dwarf_buf *b;
 	struct pt_regs *uregs;
-	long klen;
 	__u32 koff, total = 0, size;
 	__u64 addr;
 	__u8 *dst;
 
-	if (tgid == 0 && !include_idle)
-		return 0;
-	b = bpf_map_lookup_elem(&dwarf_scratch, &cpu);
+	/* One slot per CPU. */
+	b = ebt_sample_begin(ctx, &dwarf_scratch, bpf_get_smp_processor_id(), tgid, include_idle,
+			     __builtin_offsetof(struct dwarf_buf, frames), &koff);
 	if (!b)
 		return 0;
-	bpf_get_current_comm(b->s.comm, sizeof(b->s.comm));
-	if (!ebt_task_wanted(tgid, b->s.comm))
-		return 0;
-
-	b->s.cgroup_id = bpf_get_current_cgroup_id();
-	klen = bpf_get_stack(ctx, b->frames, KSTACK_BYTES, 0);
-	if (klen < 0) {
-		ebt_count_lost(EBT_LOST_STACK);
-		klen = 0;
-	}
-	koff = (__u32)klen & 0x3ff; /* <= KSTACK_BYTES */
 	b->s.kernel_frames = koff / 8;
 	b->s.ip = b->s.sp = b->s.bp = 0;
 	b->s.mm_start_stack = 0;

@@ -1,5 +1,4 @@
 // `ebtrace info`: what a capture holds, without symbolizing anything.
-#include <ctime>
 #include <map>
 #include <memory>
 #include <set>
@@ -7,6 +6,7 @@
 #include "cli/capture_arg.h"
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/wall_clock.h"
 #include "format/reader.h"
 
 namespace ebt::cli {
@@ -33,18 +33,6 @@ std::string hex(const std::vector<uint8_t>& b) {
     s += d[c & 15];
   }
   return s;
-}
-
-std::string wall_clock(uint64_t realtime_ns) {
-  time_t secs = static_cast<time_t>(realtime_ns / 1000000000ull);
-  struct tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[96];
-  std::snprintf(out, sizeof out, "%s.%06lluZ", buf,
-                static_cast<unsigned long long>((realtime_ns % 1000000000ull) / 1000));
-  return out;
 }
 
 std::string human_bytes(double b) {
@@ -131,8 +119,9 @@ int run_info(const std::string& path) {
   std::printf("boot id:        %s\n", s.boot_id.c_str());
   std::printf("cpus:           %u\n", s.cpu_count);
   if (s.clock_realtime_ns) {
-    uint64_t start_rt = s.clock_realtime_ns + (s.start_ns - s.clock_monotonic_ns);
-    std::printf("started:        %s (monotonic %.6f s)\n", wall_clock(start_rt).c_str(), s.start_ns / 1e9);
+    uint64_t start_rt = wall_clock_ns(s.start_ns, s.clock_monotonic_ns, s.clock_realtime_ns);
+    std::printf("started:        %s (monotonic %.6f s)\n",
+                format_wall_clock(start_rt, 6, WallClockStyle::kIso).c_str(), s.start_ns / 1e9);
   }
   std::string cmd;
   for (const auto& a : s.command_line) cmd += (cmd.empty() ? "" : " ") + a;

@@ -2,27 +2,15 @@
 
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <set>
 
+#include "common/wall_clock.h"
 #include "report/offcpu_latency.h"
 #include "report/offcpu_profile.h"
 
 namespace ebt::report {
 
 namespace {
-
-std::string iso_utc(uint64_t realtime_ns) {
-  time_t secs = static_cast<time_t>(realtime_ns / 1000000000ull);
-  struct tm tm {};
-  gmtime_r(&secs, &tm);
-  char date[40];
-  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[64];
-  std::snprintf(out, sizeof out, "%s.%09lluZ", date,
-                static_cast<unsigned long long>(realtime_ns % 1000000000ull));
-  return out;
-}
 
 const char* state_text(TaskState s) {
   switch (s) {
@@ -59,8 +47,8 @@ TraceJson start_trace(const Profile& profile) {
   uint64_t origin = profile.start_ns();
   TraceJson t(origin);
   if (s.clock_realtime_ns != 0) {
-    uint64_t wall = s.clock_realtime_ns + (origin - s.clock_monotonic_ns);
-    t.set_other("wall_clock_start", iso_utc(wall));
+    uint64_t wall = wall_clock_ns(origin, s.clock_monotonic_ns, s.clock_realtime_ns);
+    t.set_other("wall_clock_start", format_wall_clock(wall, 9, WallClockStyle::kIso));
     t.set_other("wall_clock_start_ns", std::to_string(wall));
   }
   t.set_other("clock", "CLOCK_MONOTONIC; ts is microseconds since monotonic_origin_ns");

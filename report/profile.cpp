@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
 
+#include "common/wall_clock.h"
 #include "unwind/offline_unwinder.h"
 
 namespace ebt::report {
@@ -103,21 +103,12 @@ uint64_t Profile::end_ns() const {
 }
 
 uint64_t Profile::to_realtime(uint64_t monotonic_ns) const {
-  if (session.clock_realtime_ns == 0) return 0;
-  return session.clock_realtime_ns + (monotonic_ns - session.clock_monotonic_ns);
+  return wall_clock_ns(monotonic_ns, session.clock_monotonic_ns, session.clock_realtime_ns);
 }
 
 std::string wall_clock_utc(uint64_t realtime_ns) {
   if (realtime_ns == 0) return "?";
-  time_t secs = static_cast<time_t>(realtime_ns / 1000000000ull);
-  struct tm tm {};
-  gmtime_r(&secs, &tm);
-  char date[48];
-  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
-  char out[80];
-  std::snprintf(out, sizeof out, "%s.%03u UTC", date,
-                static_cast<unsigned>((realtime_ns % 1000000000ull) / 1000000));
-  return out;
+  return format_wall_clock(realtime_ns, 3, WallClockStyle::kText);
 }
 
 void ProfileBuilder::on(const SessionEnd& e) { p_.end = e; }
