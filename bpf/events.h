@@ -202,6 +202,7 @@ enum ebt_skb_hook {
 	EBT_SKB_CONSUME = 8,         /* skb:consume_skb: freed after normal use */
 	EBT_SKB_HOOK_COUNT = 9,
 };
+#define EBT_SKB_F_NEW_PACKET 0x1   /* h.flags: the first hop of a packet at this address */
 #define EBT_SKB_DEV_LEN 16
 struct ebt_skb_hop {
 	struct ebt_event_header h;

@@ -6,8 +6,12 @@
  *
  * A packet is chosen by the filters (netns, L4 protocol, address, port) at the
  * first hop it is seen at; from then on its sk_buff address is tracked, so later
- * hops are kept even where the headers can no longer be parsed, and tracking
- * ends when the sk_buff is freed.
+ * hops are kept even where the headers cannot be parsed, until kfree_skb or
+ * consume_skb. Some paths free or recycle an sk_buff without either (UDP's
+ * stateless consume, the per-CPU skb caches), so the address can come back
+ * holding another packet: each tracked address keeps a fingerprint of its
+ * packet's headers, and a hop whose headers differ starts a new packet, chosen
+ * by the filters afresh (EBT_SKB_F_NEW_PACKET).
  */
 #include "bpf/maps.bpf.h"
 #include <bpf/bpf_endian.h>
@@ -26,12 +30,13 @@ const volatile __u8 filter_addr_len = 0;   /* 4 or 16: source or destination add
 const volatile __u8 filter_addr[16] = {};
 const volatile __u8 stacks_at_every_hop = 0; /* else only at drops */
 
-/* sk_buffs chosen by the filters, until they are freed. */
+/* sk_buffs chosen by the filters, until they are freed: address -> header
+ * fingerprint (0: not known yet). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
-	__type(value, __u8);
+	__type(value, __u64);
 } skb_tracked SEC(".maps");
 
 struct hop_buf {
@@ -56,9 +61,11 @@ static __always_inline __u32 net_inum(struct sk_buff *skb, struct net_device *de
 	return 0;
 }
 
-/* IP addresses and TCP/UDP ports from the headers the stack has set. */
-static __always_inline void parse_headers(struct sk_buff *skb, struct ebt_skb_hop *e)
+/* IP addresses and TCP/UDP ports from the headers the stack has set. Returns a
+ * fingerprint of the packet (0: headers not parsed). */
+static __always_inline __u64 parse_headers(struct sk_buff *skb, struct ebt_skb_hop *e)
 {
+	__u64 fp = 0;
 	unsigned char *head = BPF_CORE_READ(skb, head);
 	__u16 nh = BPF_CORE_READ(skb, network_header);
 	__u16 th = BPF_CORE_READ(skb, transport_header);
@@ -68,11 +75,12 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct ebt_skb_ho
 	if (nh == NO_HEADER) /* not set yet (fresh from a driver): data is at L3 */
 		nh = BPF_CORE_READ(skb, data) - head;
 	if (bpf_probe_read_kernel(&first, 1, head + nh))
-		return;
+		return 0;
 	if ((first >> 4) == 4) {
 		struct iphdr ip;
 		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
-			return;
+			return 0;
+		fp = (__u64)ip.id << 48 | (__u64)ip.tot_len << 32 | ip.saddr ^ ip.daddr;
 		e->ip_version = 4;
 		e->l4_proto = ip.protocol;
 		__builtin_memcpy(e->saddr, &ip.saddr, 4);
@@ -81,14 +89,15 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct ebt_skb_ho
 	} else if ((first >> 4) == 6) {
 		struct ipv6hdr ip6;
 		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
-			return;
+			return 0;
+		fp = (__u64)ip6.payload_len << 32 | ip6.saddr.in6_u.u6_addr32[3] ^ ip6.daddr.in6_u.u6_addr32[3];
 		e->ip_version = 6;
 		e->l4_proto = ip6.nexthdr; /* extension headers are not followed */
 		bpf_probe_read_kernel(e->saddr, 16, &ip6.saddr);
 		bpf_probe_read_kernel(e->daddr, 16, &ip6.daddr);
 		l4 = nh + sizeof(ip6);
 	} else {
-		return;
+		return 0;
 	}
 	if (th != NO_HEADER && th > nh)
 		l4 = th;
@@ -97,8 +106,10 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct ebt_skb_ho
 		if (bpf_probe_read_kernel(ports, sizeof(ports), head + l4) == 0) {
 			e->sport = bpf_ntohs(ports[0]);
 			e->dport = bpf_ntohs(ports[1]);
+			fp ^= (__u64)e->sport << 16 | e->dport;
 		}
 	}
+	return fp | 1; /* never 0 once parsed */
 }
 
 static __always_inline int addr_matches(const __u8 *a)
@@ -135,6 +146,8 @@ static __always_inline int on_hop(void *ctx, struct sk_buff *skb, struct net_dev
 	__u64 key = (__u64)skb;
 	__u32 zero = 0;
 	int ends = hook == EBT_SKB_KFREE || hook == EBT_SKB_CONSUME;
+	__u64 fp, *tracked;
+	__u16 flags = 0;
 	struct hop_buf *b;
 	long klen = 0;
 	__u32 size;
@@ -148,18 +161,22 @@ static __always_inline int on_hop(void *ctx, struct sk_buff *skb, struct net_dev
 	if (!dev)
 		dev = BPF_CORE_READ(skb, dev);
 	b->e.netns = net_inum(skb, dev);
-	if (!bpf_map_lookup_elem(&skb_tracked, &key)) {
-		parse_headers(skb, &b->e);
-		if (!wanted(&b->e))
-			return 0;
-		if (!ends) {
-			__u8 one = 1;
-			bpf_map_update_elem(&skb_tracked, &key, &one, BPF_ANY);
-		}
-	} else {
-		parse_headers(skb, &b->e);
-		if (ends)
+	fp = parse_headers(skb, &b->e);
+	tracked = bpf_map_lookup_elem(&skb_tracked, &key);
+	if (tracked && fp && *tracked && *tracked != fp)
+		tracked = NULL; /* the address holds another packet now */
+	if (!tracked) {
+		if (!wanted(&b->e)) {
 			bpf_map_delete_elem(&skb_tracked, &key);
+			return 0;
+		}
+		flags = EBT_SKB_F_NEW_PACKET;
+		if (!ends)
+			bpf_map_update_elem(&skb_tracked, &key, &fp, BPF_ANY);
+	} else if (ends) {
+		bpf_map_delete_elem(&skb_tracked, &key);
+	} else if (!*tracked && fp) {
+		*tracked = fp;
 	}
 	b->e.skb = key;
 	b->e.location = location;
@@ -181,6 +198,7 @@ static __always_inline int on_hop(void *ctx, struct sk_buff *skb, struct net_dev
 	b->e.kernel_frames = (__u32)klen / 8;
 	size = sizeof(b->e) + (b->e.kernel_frames & 0x7f) * 8;
 	ebt_fill_header(&b->e.h, EBT_EV_SKB_HOP, size, bpf_get_current_pid_tgid());
+	b->e.h.flags = flags;
 	if (size > sizeof(*b))
 		return 0;
 	if (bpf_ringbuf_output(&events, b, size, ebt_ringbuf_wakeup_flags(size)))

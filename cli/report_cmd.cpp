@@ -124,7 +124,7 @@ int run_report(const ReportArgs& a) {
   auto profile = report::load_profile(input, sym);
   phase("load");
   for (const auto& w : profile->warnings) std::fprintf(stderr, "ebtrace: warning: %s\n", w.c_str());
-  if (profile->samples.empty() && profile->off_cpu.empty()) {
+  if (profile->samples.empty() && profile->off_cpu.empty() && !a.skb) {
     std::fprintf(stderr, "ebtrace: warning: %s holds no on-CPU samples\n", input.c_str());
   }
   if ((a.off_cpu || a.on_off) && profile->off_cpu.empty())

@@ -230,6 +230,7 @@ struct SkbHop {
   srcPort @15 :UInt16;
   dstPort @16 :UInt16;
   reasonId @17 :UInt32;    # string id: drop reason of kfree_skb (e.g. "NO_SOCKET"); 0: none
+  newPacket @18 :Bool;     # the first hop of a packet at this skb address (addresses are reused)
 }
 
 struct SkbHopBatch {

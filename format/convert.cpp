@@ -265,6 +265,7 @@ void encode(wire::Record::Builder r, const std::vector<SkbHop>& v) {
     b.setSrcPort(e.src_port);
     b.setDstPort(e.dst_port);
     b.setReasonId(e.reason_id);
+    b.setNewPacket(e.new_packet);
   }
 }
 
@@ -481,6 +482,7 @@ SkbHop decode(wire::SkbHop::Reader r) {
   v.src_port = r.getSrcPort();
   v.dst_port = r.getDstPort();
   v.reason_id = r.getReasonId();
+  v.new_packet = r.getNewPacket();
   return v;
 }
 

@@ -218,6 +218,7 @@ struct SkbHop {
   uint16_t src_port = 0;
   uint16_t dst_port = 0;
   uint32_t reason_id = 0;          // string id of the drop reason (kfree_skb); 0: none
+  bool new_packet = false;         // first hop of a packet at this address (they are reused)
   bool operator==(const SkbHop&) const = default;
 };
 

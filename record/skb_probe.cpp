@@ -110,6 +110,7 @@ class SkbProbe : public Probe {
     out.dst_addr.assign(e.daddr, e.daddr + n);
     out.src_port = e.sport;
     out.dst_port = e.dport;
+    out.new_packet = (h.flags & EBT_SKB_F_NEW_PACKET) != 0;
     if (e.hook == EBT_SKB_KFREE) {
       auto it = reasons_.find(e.reason);
       out.reason_id = ctx.intern_string(it != reasons_.end() ? it->second : "reason " + std::to_string(e.reason));

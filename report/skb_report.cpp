@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <set>
+#include <tuple>
 
 #include "report/trace_json.h"
 
@@ -100,7 +102,7 @@ SkbReport skb_report(Profile& p) {
     }
     const SkbHop& last = *hops[end - 1];
     std::string last_hook = str(p, last.location_id);
-    std::string outcome = last_hook == "consume_skb" ? "consumed" : "in flight";
+    std::string outcome = last_hook == "consume_skb" ? "consumed" : "end not seen";
     if (last_hook == "kfree_skb") {
       std::string reason = str(p, last.reason_id);
       outcome = "dropped: " + reason;
@@ -123,16 +125,27 @@ SkbReport skb_report(Profile& p) {
     acc.totals.push_back(last.time_ns - hops[begin]->time_ns);
   };
 
+  // A packet's hops run until its end (drop or consume). Some paths free an
+  // sk_buff without either, so a new packet also starts where the recorder saw
+  // different headers at the address (new_packet), after a long gap, or where a
+  // hook repeats on the same device (one packet passes each hook of a device
+  // once; identical packets give identical fingerprints).
   size_t begin = 0;
+  std::set<std::tuple<uint32_t, uint32_t, uint32_t>> seen;  // (hook, device, netns) in this packet
   for (size_t i = 0; i < hops.size(); i++) {
-    bool same = i > begin && hops[i]->skb == hops[i - 1]->skb && hops[i]->time_ns - hops[i - 1]->time_ns < kReuseGapNs;
+    const SkbHop& h = *hops[i];
+    bool same = i > begin && h.skb == hops[i - 1]->skb && h.time_ns - hops[i - 1]->time_ns < kReuseGapNs &&
+                !h.new_packet && !seen.count({h.location_id, h.device_id, h.netns});
     if (i > begin && !same) {
       finish(begin, i);
       begin = i;
+      seen.clear();
     }
-    if (ends_packet(str(p, hops[i]->location_id))) {
+    seen.insert({h.location_id, h.device_id, h.netns});
+    if (ends_packet(str(p, h.location_id))) {
       finish(begin, i + 1);
       begin = i + 1;
+      seen.clear();
     }
   }
   finish(begin, hops.size());

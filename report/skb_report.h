@@ -17,7 +17,7 @@ namespace ebt::report {
 struct SkbPathRow {
   std::string flow;     // of the first packet that took the path, e.g. "UDP 10.0.0.1:5000 > 10.0.0.2:53"
   std::string path;     // "net_dev_queue@veth0 > ... > consume_skb"
-  std::string outcome;  // "dropped: NO_SOCKET", "consumed", "in flight"
+  std::string outcome;  // "dropped: NO_SOCKET", "consumed", "end not seen" (freed without a tracepoint, or later)
   uint64_t packets = 0;
   DurationStats total;  // first hop -> last hop
 };
