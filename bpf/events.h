@@ -188,4 +188,42 @@ struct ebt_offcpu_event {
 	char comm[EBT_TASK_COMM_LEN];
 };
 
+/* EBT_EV_SKB_HOP (--skb, bpf/skb.bpf.c): one packet (sk_buff) seen at one
+ * hook of the network stack. Followed by __u64 kernel[kernel_frames]. */
+enum ebt_skb_hook {
+	EBT_SKB_NET_DEV_QUEUE = 0,   /* net:net_dev_queue: handed to a device queue */
+	EBT_SKB_START_XMIT = 1,      /* net:net_dev_start_xmit: driver transmit starts */
+	EBT_SKB_XMIT = 2,            /* net:net_dev_xmit: driver transmit returned */
+	EBT_SKB_NETIF_RX = 3,        /* net:netif_rx: queued to the receive backlog */
+	EBT_SKB_NETIF_RECEIVE = 4,   /* net:netif_receive_skb: enters the receive path */
+	EBT_SKB_GRO_RECEIVE = 5,     /* net:napi_gro_receive_entry */
+	EBT_SKB_COPY_DATAGRAM = 6,   /* skb:skb_copy_datagram_iovec: payload copied to a reader */
+	EBT_SKB_KFREE = 7,           /* skb:kfree_skb: dropped (reason) */
+	EBT_SKB_CONSUME = 8,         /* skb:consume_skb: freed after normal use */
+	EBT_SKB_HOOK_COUNT = 9,
+};
+#define EBT_SKB_F_NEW_PACKET 0x1   /* h.flags: the first hop of a packet at this address */
+#define EBT_SKB_DEV_LEN 16
+struct ebt_skb_hop {
+	struct ebt_event_header h;
+	__u64 skb;            /* address: ties the hops of one packet together */
+	__u64 location;       /* kfree/consume: the kernel code that freed it */
+	__u32 hook;           /* enum ebt_skb_hook */
+	__u32 reason;         /* kfree_skb: enum skb_drop_reason */
+	__u32 ifindex;        /* of skb->dev (0: none) */
+	__u32 netns;          /* inode number of the device's (or socket's) network namespace */
+	__u32 len;            /* skb->len */
+	__u16 protocol;       /* ethertype, host order */
+	__u8 l4_proto;        /* IPPROTO_* (0: not parsed) */
+	__u8 ip_version;      /* 4, 6, or 0 */
+	__u8 saddr[16];       /* network order; 4 bytes used for IPv4 */
+	__u8 daddr[16];
+	__u16 sport;          /* host order (TCP/UDP) */
+	__u16 dport;
+	char dev[EBT_SKB_DEV_LEN];
+	__u32 kernel_frames;
+	__u32 pad[2];
+	/* __u64 kernel[kernel_frames]; leaf first */
+};
+
 #endif /* EBTRACE_BPF_EVENTS_H */

@@ -1,8 +1,13 @@
 // `ebtrace record`: perf-record-like options -> record::RecordOptions -> Recorder.
+#include <arpa/inet.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -59,7 +64,40 @@ struct RecordArgs {
   bool no_embed = false, no_cpu = false;
   bool l7 = false;  // --l7 preset (syscall payloads)
   std::string call_graph;  // --call-graph fp|dwarf[,SIZE]
+  std::string skb_netns, skb_proto, skb_host;
 };
+
+// --skb-netns: an inode number, or a path to a namespace file (/proc/PID/ns/net,
+// /run/netns/NAME).
+uint32_t parse_netns(const std::string& v) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+  if (!v.empty() && *end == 0 && !errno && n > 0 && n <= UINT32_MAX) return uint32_t(n);
+  struct stat st;
+  if (stat(v.c_str(), &st) != 0)
+    throw BadInput("--skb-netns " + v + ": not an inode number or a namespace file (" + strerror(errno) + ")");
+  return uint32_t(st.st_ino);
+}
+
+uint8_t parse_l4(const std::string& v) {
+  if (v == "tcp") return 6;
+  if (v == "udp") return 17;
+  if (v == "icmp") return 1;
+  if (v == "icmpv6" || v == "icmp6") return 58;
+  char* end = nullptr;
+  unsigned long n = std::strtoul(v.c_str(), &end, 10);
+  if (v.empty() || *end != 0 || n == 0 || n > 255)
+    throw BadInput("invalid --skb-proto: " + v + " (tcp, udp, icmp, icmpv6 or a protocol number)");
+  return uint8_t(n);
+}
+
+std::vector<uint8_t> parse_host(const std::string& v) {
+  uint8_t b[16];
+  if (inet_pton(AF_INET, v.c_str(), b) == 1) return {b, b + 4};
+  if (inet_pton(AF_INET6, v.c_str(), b) == 1) return {b, b + 16};
+  throw BadInput("invalid --skb-host: " + v + " (an IPv4 or IPv6 address)");
+}
 
 // --call-graph fp|dwarf[,SIZE], perf's meaning: SIZE bytes of user stack per
 // sample (default 8192, at most EBT_DWARF_MAX_STACK), rounded up to 8.
@@ -127,6 +165,16 @@ void add_record_command(CLI::App& app, RunFn& run) {
                 "With --call-graph dwarf (implied): store the raw user stacks and the CFI of the objects "
                 "they pass through instead of unwinding while recording; report unwinds offline (perf's "
                 "model: less recorder CPU, much larger captures)");
+  sub->add_flag("--skb", o.skb_hops,
+                "Record packet hops through the kernel network stack (device queue/xmit, receive, copy to "
+                "a reader, drop with reason, consume); alone, no on-CPU sampling: add -F HZ for both");
+  sub->add_option("--skb-netns", args->skb_netns,
+                  "With --skb: only packets in this network namespace (inode number or /proc/PID/ns/net, "
+                  "/run/netns/NAME)");
+  sub->add_option("--skb-proto", args->skb_proto, "With --skb: only tcp, udp, icmp, icmpv6 (or a protocol number)");
+  sub->add_option("--skb-host", args->skb_host, "With --skb: only packets from or to this IPv4/IPv6 address");
+  sub->add_option("--skb-port", o.skb.port, "With --skb: only TCP/UDP packets from or to this port");
+  sub->add_flag("--skb-stack", o.skb.stacks, "With --skb: a kernel stack at every hop (default: at drops only)");
   sub->add_flag("--idle", o.idle, "Also sample the idle task (pid 0, shown as swapper)");
   sub->add_flag("--off-cpu", o.off_cpu,
                 "Record off-CPU intervals (sched_switch): where threads blocked and for how long. "
@@ -149,8 +197,13 @@ void add_record_command(CLI::App& app, RunFn& run) {
       opts.embed = !a.no_embed;
       opts.cpu = !a.no_cpu;
       if (opts.off_cpu_waker) opts.off_cpu = true;
-      if (opts.off_cpu && app.get_subcommand("record")->get_option("--freq")->count() == 0)
-        opts.cpu = false;  // --off-cpu alone: no perf_event sampling
+      if (!a.skb_netns.empty()) opts.skb.netns = parse_netns(a.skb_netns);
+      if (!a.skb_proto.empty()) opts.skb.l4_protocol = parse_l4(a.skb_proto);
+      if (!a.skb_host.empty()) opts.skb.addr = parse_host(a.skb_host);
+      if (!a.skb_netns.empty() || !a.skb_proto.empty() || !a.skb_host.empty() || opts.skb.port || opts.skb.stacks)
+        opts.skb_hops = true;
+      if ((opts.off_cpu || opts.skb_hops) && app.get_subcommand("record")->get_option("--freq")->count() == 0)
+        opts.cpu = false;  // --off-cpu / --skb alone: no perf_event sampling
       if (opts.off_cpu && opts.off_cpu_tasks == 0) throw BadInput("--off-cpu-tasks must be at least 1");
       if (a.l7) {
         opts.syscalls = true;

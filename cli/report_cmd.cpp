@@ -20,6 +20,7 @@
 #include "report/folded.h"
 #include "report/load.h"
 #include "report/offcpu_latency.h"
+#include "report/skb_report.h"
 #include "report/offcpu_profile.h"
 #include "report/offcpu_trace.h"
 #include "report/text_report.h"
@@ -50,6 +51,7 @@ struct ReportArgs {
   std::string weight;
   std::string trace;
   bool latency = false;
+  bool skb = false;
   std::string format = "text";
   // L7 requests (syscall payload captures)
   std::string by;
@@ -122,7 +124,7 @@ int run_report(const ReportArgs& a) {
   auto profile = report::load_profile(input, sym);
   phase("load");
   for (const auto& w : profile->warnings) std::fprintf(stderr, "ebtrace: warning: %s\n", w.c_str());
-  if (profile->samples.empty() && profile->off_cpu.empty()) {
+  if (profile->samples.empty() && profile->off_cpu.empty() && !a.skb) {
     std::fprintf(stderr, "ebtrace: warning: %s holds no on-CPU samples\n", input.c_str());
   }
   if ((a.off_cpu || a.on_off) && profile->off_cpu.empty())
@@ -149,7 +151,7 @@ int run_report(const ReportArgs& a) {
     }
   }
 
-  bool text = !a.folded && a.flamegraph.empty() && a.trace.empty() && !a.latency;
+  bool text = !a.folded && a.flamegraph.empty() && a.trace.empty() && !a.latency && !a.skb;
   // L7 requests from syscall payloads, read only when an output needs them.
   std::optional<report::l7::L7Analysis> l7;
   if (!a.trace.empty() || a.latency) {
@@ -199,6 +201,22 @@ int run_report(const ReportArgs& a) {
       if (std::fflush(stdout) != 0) throw RuntimeFailure("cannot write to stdout");
     } else {
       write_file(a.output, lat.str());
+    }
+  }
+  if (a.skb) {
+    if (profile->skb_hops.empty())
+      std::fprintf(stderr, "ebtrace: warning: %s holds no packet hops (record with --skb)\n", input.c_str());
+    report::SkbReport sr = report::skb_report(*profile);
+    std::ostringstream out;
+    if (a.format == "json")
+      report::write_skb_json(sr, out);
+    else
+      report::write_skb_text(sr, a.top, out);
+    if (a.output.empty() || a.output == "-") {
+      std::fwrite(out.str().data(), 1, out.str().size(), stdout);
+      if (std::fflush(stdout) != 0) throw RuntimeFailure("cannot write to stdout");
+    } else {
+      write_file(a.output, out.str());
     }
   }
   if (!a.flamegraph.empty()) {
@@ -281,10 +299,13 @@ void add_report_command(CLI::App& app, RunFn& run) {
   sub->add_option("--trace", a->trace,
                   "Write a Chrome trace JSON timeline (Perfetto UI, chrome://tracing) to FILE")
       ->type_name("FILE");
+  sub->add_flag("--skb", a->skb,
+                "Packets recorded with --skb: drops by reason and kernel function, the paths packets took "
+                "through the stack, latency between hops (--format json for one JSON object)");
   sub->add_flag("--latency", a->latency,
                 "Latency tables: off-CPU time per thread and per blocking frame (count, total, p50/p90/p99/max); "
                 "Redis/HTTP requests per command from --l7 captures (count, errors, req/s, p50..p99.9, max)");
-  sub->add_option("--format", a->format, "Format of --latency tables: text, csv or json")
+  sub->add_option("--format", a->format, "Format of --latency tables (text, csv or json) and of --skb (text or json)")
       ->check(CLI::IsMember({"text", "csv", "json"}))
       ->type_name("text|csv|json");
   sub->add_option("--by", a->by, "Regroup the request latency table by connection, process or peer")

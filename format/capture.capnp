@@ -222,6 +222,15 @@ struct SkbHop {
   pid @8 :UInt32;
   tid @9 :UInt32;
   stackId @10 :UInt32;
+  # 1.1 (--skb):
+  deviceId @11 :UInt32;    # string id of the device name (ifindex names differ per netns)
+  l4Protocol @12 :UInt8;   # IPPROTO_*; 0: not parsed
+  srcAddr @13 :Data;       # 4 or 16 bytes, network order; empty: not IP
+  dstAddr @14 :Data;
+  srcPort @15 :UInt16;
+  dstPort @16 :UInt16;
+  reasonId @17 :UInt32;    # string id: drop reason of kfree_skb (e.g. "NO_SOCKET"); 0: none
+  newPacket @18 :Bool;     # the first hop of a packet at this skb address (addresses are reused)
 }
 
 struct SkbHopBatch {

@@ -258,6 +258,14 @@ void encode(wire::Record::Builder r, const std::vector<SkbHop>& v) {
     b.setPid(e.pid);
     b.setTid(e.tid);
     b.setStackId(e.stack_id);
+    b.setDeviceId(e.device_id);
+    b.setL4Protocol(e.l4_protocol);
+    if (!e.src_addr.empty()) b.setSrcAddr(bytes(e.src_addr));
+    if (!e.dst_addr.empty()) b.setDstAddr(bytes(e.dst_addr));
+    b.setSrcPort(e.src_port);
+    b.setDstPort(e.dst_port);
+    b.setReasonId(e.reason_id);
+    b.setNewPacket(e.new_packet);
   }
 }
 
@@ -467,6 +475,14 @@ SkbHop decode(wire::SkbHop::Reader r) {
   v.pid = r.getPid();
   v.tid = r.getTid();
   v.stack_id = r.getStackId();
+  v.device_id = r.getDeviceId();
+  v.l4_protocol = r.getL4Protocol();
+  v.src_addr = bytes(r.getSrcAddr());
+  v.dst_addr = bytes(r.getDstAddr());
+  v.src_port = r.getSrcPort();
+  v.dst_port = r.getDstPort();
+  v.reason_id = r.getReasonId();
+  v.new_packet = r.getNewPacket();
   return v;
 }
 

@@ -202,7 +202,7 @@ struct OffCpuInterval {
 struct SkbHop {
   uint64_t time_ns = 0;
   uint64_t skb = 0;          // skb address: ties the hops of one packet together
-  uint32_t location_id = 0;  // string id: tracepoint / function name
+  uint32_t location_id = 0;  // string id: the hook (tracepoint name, e.g. "net_dev_queue")
   uint32_t ifindex = 0;
   uint32_t netns = 0;
   uint32_t len = 0;
@@ -211,6 +211,14 @@ struct SkbHop {
   uint32_t pid = 0;
   uint32_t tid = 0;
   uint32_t stack_id = 0;
+  uint32_t device_id = 0;          // string id of the device name
+  uint8_t l4_protocol = 0;         // IPPROTO_*; 0: not parsed
+  std::vector<uint8_t> src_addr;   // 4 or 16 bytes, network order; empty: not IP
+  std::vector<uint8_t> dst_addr;
+  uint16_t src_port = 0;
+  uint16_t dst_port = 0;
+  uint32_t reason_id = 0;          // string id of the drop reason (kfree_skb); 0: none
+  bool new_packet = false;         // first hop of a packet at this address (they are reused)
   bool operator==(const SkbHop&) const = default;
 };
 

@@ -3,6 +3,7 @@
 #include "record/dwarf_probe.h"
 #include "record/offcpu_probe.h"
 #include "record/profile_probe.h"
+#include "record/skb_probe.h"
 #include "record/syscall_probe.h"
 
 namespace ebt::record {
@@ -13,6 +14,7 @@ const std::vector<ProbeFamily>& probe_families() {
       {"profile-dwarf", [](const RecordOptions& o) { return o.cpu && o.call_graph_dwarf; }, make_dwarf_profile_probe},
       {"offcpu", [](const RecordOptions& o) { return o.off_cpu; }, make_offcpu_probe},
       {"syscalls", [](const RecordOptions& o) { return o.syscalls; }, make_syscall_probe},
+      {"skb", [](const RecordOptions& o) { return o.skb_hops; }, make_skb_probe},
       // One line per family, e.g.:
       // {"offcpu", [](const RecordOptions& o) { return o.off_cpu; }, make_offcpu_probe},
   };

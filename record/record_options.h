@@ -8,6 +8,15 @@
 
 namespace ebt::record {
 
+// Which packets --skb follows (all must match; unset: any).
+struct SkbFilter {
+  uint32_t netns = 0;            // --skb-netns: network namespace inode number
+  uint8_t l4_protocol = 0;       // --skb-proto: IPPROTO_*
+  uint16_t port = 0;             // --skb-port: source or destination
+  std::vector<uint8_t> addr;     // --skb-host: 4 or 16 bytes, network order
+  bool stacks = false;           // --skb-stack: kernel stack at every hop (default: drops only)
+};
+
 struct RecordOptions {
   // Targets (perf's names). Nothing given: all processes (-a).
   bool all = false;                   // -a/--all-cpus
@@ -54,6 +63,10 @@ struct RecordOptions {
   uint32_t payload_bytes = 0;         // --payload-bytes N (--l7: 256)
   bool all_fds = false;               // --all-fds: not only sockets
   uint16_t port = 0;                  // --port: local or remote port; 0 = any
+
+  // Packet hops (record/skb_probe.*).
+  bool skb_hops = false;              // --skb
+  SkbFilter skb;
 };
 
 }  // namespace ebt::record

@@ -84,6 +84,7 @@ class Profile {
   std::unordered_map<uint32_t, std::string> strings;        // by string id
   std::vector<Sample> samples;                               // on-CPU samples, file order
   std::vector<OffCpuInterval> off_cpu;                       // raw, for the off-CPU report
+  std::vector<SkbHop> skb_hops;                              // raw, for the --skb report
   symbolize::Symbolizer symbolizer;
   FrameTable frames;
 
@@ -149,6 +150,7 @@ class ProfileBuilder : public format::RecordVisitor {
   void on(const KernelSymbols&) override;
   void on(const CpuSample&) override;
   void on(const OffCpuInterval&) override;
+  void on(const SkbHop& h) override { p_.skb_hops.push_back(h); }
   void on(const LostEvents&) override;
   // A raw user stack (--keep-stack-bytes): unwound with the unwinder given to
   // set_unwinder() (which must hold the capture's mappings and unwind tables

@@ -1,0 +1,230 @@
+#include "report/skb_report.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "report/trace_json.h"
+
+namespace ebt::report {
+namespace {
+
+// An sk_buff address seen again this long after its last hop without an end
+// in between is a new packet (the end fell outside the recording or the filters).
+constexpr uint64_t kReuseGapNs = 1'000'000'000;
+
+std::string str(const Profile& p, uint32_t id) {
+  auto it = p.strings.find(id);
+  return it == p.strings.end() ? std::string() : it->second;
+}
+
+std::string address(const std::vector<uint8_t>& a) {
+  char buf[INET6_ADDRSTRLEN] = "?";
+  if (a.size() == 4) inet_ntop(AF_INET, a.data(), buf, sizeof buf);
+  if (a.size() == 16) inet_ntop(AF_INET6, a.data(), buf, sizeof buf);
+  return a.size() == 16 ? "[" + std::string(buf) + "]" : buf;
+}
+
+std::string flow_of(const SkbHop& h) {
+  char proto[32];
+  if (h.src_addr.empty()) {
+    std::snprintf(proto, sizeof proto, "ethertype 0x%04x", h.protocol);
+    return proto;
+  }
+  switch (h.l4_protocol) {
+    case 6: std::snprintf(proto, sizeof proto, "TCP"); break;
+    case 17: std::snprintf(proto, sizeof proto, "UDP"); break;
+    case 1: std::snprintf(proto, sizeof proto, "ICMP"); break;
+    case 58: std::snprintf(proto, sizeof proto, "ICMPv6"); break;
+    default: std::snprintf(proto, sizeof proto, "proto %u", h.l4_protocol);
+  }
+  bool ports = h.l4_protocol == 6 || h.l4_protocol == 17;
+  std::string src = address(h.src_addr), dst = address(h.dst_addr);
+  if (ports) {
+    src += ":" + std::to_string(h.src_port);
+    dst += ":" + std::to_string(h.dst_port);
+  }
+  return std::string(proto) + " " + src + " > " + dst;
+}
+
+bool ends_packet(const std::string& hook) { return hook == "kfree_skb" || hook == "consume_skb"; }
+
+std::string micros(uint64_t ns) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f", double(ns) / 1e3);
+  return b;
+}
+
+}  // namespace
+
+SkbReport skb_report(Profile& p) {
+  SkbReport r;
+  std::vector<const SkbHop*> hops;
+  hops.reserve(p.skb_hops.size());
+  for (const auto& h : p.skb_hops) hops.push_back(&h);
+  std::stable_sort(hops.begin(), hops.end(), [](const SkbHop* a, const SkbHop* b) {
+    return a->skb != b->skb ? a->skb < b->skb : a->time_ns < b->time_ns;
+  });
+  r.hops = hops.size();
+
+  struct PathAcc {
+    SkbPathRow row;
+    std::vector<uint64_t> totals;
+  };
+  std::map<std::string, PathAcc> paths;  // by path + outcome
+  std::map<std::pair<std::string, std::string>, std::vector<uint64_t>> gaps;
+  std::map<std::pair<std::string, std::string>, SkbDropRow> drops;
+
+  auto hook_at = [&](const SkbHop& h) {
+    std::string dev = str(p, h.device_id);
+    return str(p, h.location_id) + (dev.empty() ? "" : "@" + dev);
+  };
+  auto finish = [&](size_t begin, size_t end) {  // one packet: hops[begin, end)
+    if (begin == end) return;
+    r.packets++;
+    const SkbHop* flow_hop = hops[begin];
+    for (size_t i = begin; i < end; i++)
+      if (!hops[i]->src_addr.empty()) {
+        flow_hop = hops[i];
+        break;
+      }
+    std::string path;
+    for (size_t i = begin; i < end; i++) {
+      if (i > begin) {
+        path += " > ";
+        gaps[{hook_at(*hops[i - 1]), hook_at(*hops[i])}].push_back(hops[i]->time_ns - hops[i - 1]->time_ns);
+      }
+      path += hook_at(*hops[i]);
+    }
+    const SkbHop& last = *hops[end - 1];
+    std::string last_hook = str(p, last.location_id);
+    std::string outcome = last_hook == "consume_skb" ? "consumed" : "end not seen";
+    if (last_hook == "kfree_skb") {
+      std::string reason = str(p, last.reason_id);
+      outcome = "dropped: " + reason;
+      r.dropped++;
+      const auto& frames = p.symbolized_stack(0, last.time_ns, last.stack_id);
+      std::string fn = frames.empty() ? "?" : p.frames[frames[0]].name;
+      auto& d = drops[{reason, fn}];
+      if (d.packets++ == 0) {
+        d.reason = reason;
+        d.function = fn;
+        d.flow = flow_of(*flow_hop);
+      }
+    }
+    auto& acc = paths[path + "\n" + outcome];
+    if (acc.row.packets++ == 0) {
+      acc.row.path = path;
+      acc.row.outcome = outcome;
+      acc.row.flow = flow_of(*flow_hop);
+    }
+    acc.totals.push_back(last.time_ns - hops[begin]->time_ns);
+  };
+
+  // A packet's hops run until its end (drop or consume). Some paths free an
+  // sk_buff without either, so a new packet also starts where the recorder saw
+  // different headers at the address (new_packet), after a long gap, or where a
+  // hook repeats on the same device (one packet passes each hook of a device
+  // once; identical packets give identical fingerprints).
+  size_t begin = 0;
+  std::set<std::tuple<uint32_t, uint32_t, uint32_t>> seen;  // (hook, device, netns) in this packet
+  for (size_t i = 0; i < hops.size(); i++) {
+    const SkbHop& h = *hops[i];
+    bool same = i > begin && h.skb == hops[i - 1]->skb && h.time_ns - hops[i - 1]->time_ns < kReuseGapNs &&
+                !h.new_packet && !seen.count({h.location_id, h.device_id, h.netns});
+    if (i > begin && !same) {
+      finish(begin, i);
+      begin = i;
+      seen.clear();
+    }
+    seen.insert({h.location_id, h.device_id, h.netns});
+    if (ends_packet(str(p, h.location_id))) {
+      finish(begin, i + 1);
+      begin = i + 1;
+      seen.clear();
+    }
+  }
+  finish(begin, hops.size());
+
+  for (auto& [key, acc] : paths) {
+    acc.row.total = duration_stats(acc.totals);
+    r.paths.push_back(std::move(acc.row));
+  }
+  std::stable_sort(r.paths.begin(), r.paths.end(),
+                   [](const SkbPathRow& a, const SkbPathRow& b) { return a.packets > b.packets; });
+  for (auto& [key, v] : gaps) r.hop_latency.push_back({key.first, key.second, duration_stats(v)});
+  std::stable_sort(r.hop_latency.begin(), r.hop_latency.end(),
+                   [](const SkbHopRow& a, const SkbHopRow& b) { return a.stats.count > b.stats.count; });
+  for (auto& [key, d] : drops) r.drops.push_back(d);
+  std::stable_sort(r.drops.begin(), r.drops.end(),
+                   [](const SkbDropRow& a, const SkbDropRow& b) { return a.packets > b.packets; });
+  return r;
+}
+
+void write_skb_text(const SkbReport& r, size_t top, std::ostream& out) {
+  auto limit = [&](size_t n) { return top ? std::min(n, top) : n; };
+  out << "# packets: " << r.packets << " (" << r.hops << " hops, " << r.dropped << " dropped)\n\n";
+  out << "# drops\n";
+  if (r.drops.empty()) out << "none\n";
+  for (size_t i = 0; i < limit(r.drops.size()); i++) {
+    const auto& d = r.drops[i];
+    char line[64];
+    std::snprintf(line, sizeof line, "%8llu  ", static_cast<unsigned long long>(d.packets));
+    out << line << d.reason << " in " << d.function << "  (e.g. " << d.flow << ")\n";
+  }
+  out << "\n# paths (packets, first -> last hop p50 / max in us)\n";
+  for (size_t i = 0; i < limit(r.paths.size()); i++) {
+    const auto& pr = r.paths[i];
+    char line[96];
+    std::snprintf(line, sizeof line, "%8llu  %10s %10s  ", static_cast<unsigned long long>(pr.packets),
+                  micros(pr.total.p50_ns).c_str(), micros(pr.total.max_ns).c_str());
+    out << line << pr.outcome << "  " << pr.flow << "\n          " << pr.path << "\n";
+  }
+  out << "\n# hop latency (us)\n";
+  char head[128];
+  std::snprintf(head, sizeof head, "%8s %10s %10s %10s %10s  %s\n", "count", "p50", "p90", "p99", "max", "hop");
+  out << head;
+  for (size_t i = 0; i < limit(r.hop_latency.size()); i++) {
+    const auto& h = r.hop_latency[i];
+    char line[128];
+    std::snprintf(line, sizeof line, "%8llu %10s %10s %10s %10s  ", static_cast<unsigned long long>(h.stats.count),
+                  micros(h.stats.p50_ns).c_str(), micros(h.stats.p90_ns).c_str(), micros(h.stats.p99_ns).c_str(),
+                  micros(h.stats.max_ns).c_str());
+    out << line << h.from << " > " << h.to << "\n";
+  }
+}
+
+void write_skb_json(const SkbReport& r, std::ostream& out) {
+  auto stats = [&](const DurationStats& s) {
+    out << "\"count\":" << s.count << ",\"p50_ns\":" << s.p50_ns << ",\"p90_ns\":" << s.p90_ns
+        << ",\"p99_ns\":" << s.p99_ns << ",\"max_ns\":" << s.max_ns;
+  };
+  out << "{\"packets\":" << r.packets << ",\"hops\":" << r.hops << ",\"dropped\":" << r.dropped << ",\"drops\":[";
+  for (size_t i = 0; i < r.drops.size(); i++) {
+    const auto& d = r.drops[i];
+    out << (i ? "," : "") << "{\"reason\":" << json_quote(d.reason) << ",\"function\":" << json_quote(d.function)
+        << ",\"flow\":" << json_quote(d.flow) << ",\"packets\":" << d.packets << "}";
+  }
+  out << "],\"paths\":[";
+  for (size_t i = 0; i < r.paths.size(); i++) {
+    const auto& pr = r.paths[i];
+    out << (i ? "," : "") << "{\"path\":" << json_quote(pr.path) << ",\"outcome\":" << json_quote(pr.outcome)
+        << ",\"flow\":" << json_quote(pr.flow) << ",\"packets\":" << pr.packets << ",";
+    stats(pr.total);
+    out << "}";
+  }
+  out << "],\"hop_latency\":[";
+  for (size_t i = 0; i < r.hop_latency.size(); i++) {
+    const auto& h = r.hop_latency[i];
+    out << (i ? "," : "") << "{\"from\":" << json_quote(h.from) << ",\"to\":" << json_quote(h.to) << ",";
+    stats(h.stats);
+    out << "}";
+  }
+  out << "]}\n";
+}
+
+}  // namespace ebt::report

@@ -1,0 +1,52 @@
+// Packet hops (--skb) as packets: each sk_buff's hops in time order, cut at
+// its end (drop or consume), then three tables: the paths packets took (hook
+// and device per hop), the latency between consecutive hops, and the drops by
+// reason and by the kernel function that dropped them.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "report/offcpu_latency.h"
+#include "report/profile.h"
+
+namespace ebt::report {
+
+struct SkbPathRow {
+  std::string flow;     // of the first packet that took the path, e.g. "UDP 10.0.0.1:5000 > 10.0.0.2:53"
+  std::string path;     // "net_dev_queue@veth0 > ... > consume_skb"
+  std::string outcome;  // "dropped: NO_SOCKET", "consumed", "end not seen" (freed without a tracepoint, or later)
+  uint64_t packets = 0;
+  DurationStats total;  // first hop -> last hop
+};
+
+struct SkbHopRow {
+  std::string from, to;  // "hook@device"
+  DurationStats stats;
+};
+
+struct SkbDropRow {
+  std::string reason;    // e.g. "NO_SOCKET"
+  std::string function;  // the kernel function that freed the packet
+  std::string flow;      // of the first such packet
+  uint64_t packets = 0;
+};
+
+struct SkbReport {
+  uint64_t packets = 0;
+  uint64_t hops = 0;
+  uint64_t dropped = 0;
+  std::vector<SkbPathRow> paths;  // most packets first
+  std::vector<SkbHopRow> hop_latency;
+  std::vector<SkbDropRow> drops;  // most packets first
+};
+
+SkbReport skb_report(Profile& profile);
+
+// Text tables (at most `top` rows each; 0: all) or one JSON object.
+void write_skb_text(const SkbReport& r, size_t top, std::ostream& out);
+void write_skb_json(const SkbReport& r, std::ostream& out);
+
+}  // namespace ebt::report
