@@ -121,6 +121,15 @@ int run_report(const ReportArgs& a) {
     t0 = t;
     c0 = c;
   };
+  // A text output goes to -o FILE, else to stdout.
+  auto emit = [&](const std::string& text) {
+    if (a.output.empty() || a.output == "-") {
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      if (std::fflush(stdout) != 0) throw RuntimeFailure("cannot write to stdout");
+    } else {
+      write_file(a.output, text);
+    }
+  };
   auto profile = report::load_profile(input, sym);
   phase("load");
   for (const auto& w : profile->warnings) std::fprintf(stderr, "ebtrace: warning: %s\n", w.c_str());
@@ -196,12 +205,7 @@ int run_report(const ReportArgs& a) {
     }
     if (lat.str().empty())
       std::fprintf(stderr, "ebtrace: warning: %s holds nothing for --latency\n", input.c_str());
-    if (a.output.empty() || a.output == "-") {
-      std::fwrite(lat.str().data(), 1, lat.str().size(), stdout);
-      if (std::fflush(stdout) != 0) throw RuntimeFailure("cannot write to stdout");
-    } else {
-      write_file(a.output, lat.str());
-    }
+    emit(lat.str());
   }
   if (a.skb) {
     if (profile->skb_hops.empty())
@@ -212,12 +216,7 @@ int run_report(const ReportArgs& a) {
       report::write_skb_json(sr, out);
     else
       report::write_skb_text(sr, a.top, out);
-    if (a.output.empty() || a.output == "-") {
-      std::fwrite(out.str().data(), 1, out.str().size(), stdout);
-      if (std::fflush(stdout) != 0) throw RuntimeFailure("cannot write to stdout");
-    } else {
-      write_file(a.output, out.str());
-    }
+    emit(out.str());
   }
   if (!a.flamegraph.empty()) {
     report::FlameGraphOptions fo;
@@ -242,12 +241,7 @@ int run_report(const ReportArgs& a) {
       to.filters = describe_filters(a);
       report::write_text_report(*profile, stacks, to, out);
     }
-    if (a.output.empty() || a.output == "-") {
-      std::fwrite(out.str().data(), 1, out.str().size(), stdout);
-      if (std::fflush(stdout) != 0) throw RuntimeFailure("cannot write to stdout");
-    } else {
-      write_file(a.output, out.str());
-    }
+    emit(out.str());
   }
   phase("output");
   // Like info/dump: what was readable is reported, but corruption is bad input.

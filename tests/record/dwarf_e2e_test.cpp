@@ -59,6 +59,14 @@ StackStats stack_stats(const std::vector<FoldedStack>& stacks) {
   return st;
 }
 
+// Prints "<what> fp/dwarf: N user stacks, X% to an entry frame, Y user frames on average".
+void print_stats(const std::string& what, const StackStats& f, const StackStats& d, const std::string& summary) {
+  std::printf("%sfp: %llu user stacks, %.1f%% to an entry frame, %.2f user frames on average\n", what.c_str(),
+              (unsigned long long)f.with_user, 100 * f.reach(), f.mean_depth());
+  std::printf("%sdwarf: %llu user stacks, %.1f%% to an entry frame, %.2f user frames on average\n%s", what.c_str(),
+              (unsigned long long)d.with_user, 100 * d.reach(), d.mean_depth(), summary.c_str());
+}
+
 std::string first_lines(const std::string& s, size_t n = 25) {
   std::string out;
   size_t pos = 0;
@@ -141,10 +149,7 @@ TEST(DwarfE2E, RedisWholeStacksWithoutFramePointers) {
 
   StackStats f = stack_stats(parse_folded(fp));
   StackStats d = stack_stats(parse_folded(dw));
-  std::printf("fp: %llu user stacks, %.1f%% to an entry frame, %.2f user frames on average\n",
-              (unsigned long long)f.with_user, 100 * f.reach(), f.mean_depth());
-  std::printf("dwarf: %llu user stacks, %.1f%% to an entry frame, %.2f user frames on average\n%s",
-              (unsigned long long)d.with_user, 100 * d.reach(), d.mean_depth(), dw_summary.c_str());
+  print_stats("", f, d, dw_summary);
 
   // Without frame pointers, fp stacks stop early.
   ASSERT_GE(f.with_user, 100u) << first_lines(fp);
@@ -230,10 +235,7 @@ TEST(DwarfE2E, NginxWorkerWholeStacks) {
 
   StackStats f = stack_stats(parse_folded(fp));
   StackStats d = stack_stats(parse_folded(dw));
-  std::printf("nginx fp: %llu user stacks, %.1f%% to an entry frame, %.2f user frames on average\n",
-              (unsigned long long)f.with_user, 100 * f.reach(), f.mean_depth());
-  std::printf("nginx dwarf: %llu user stacks, %.1f%% to an entry frame, %.2f user frames on average\n%s",
-              (unsigned long long)d.with_user, 100 * d.reach(), d.mean_depth(), dw_summary.c_str());
+  print_stats("nginx ", f, d, dw_summary);
   ASSERT_GE(f.with_user, 100u) << first_lines(fp);
   EXPECT_LT(f.reach(), 0.5) << first_lines(fp);
   ASSERT_GE(d.with_user, 200u) << dw_summary << first_lines(dw);
