@@ -211,18 +211,19 @@ static __always_inline int on_enter_msg(int fd, __u64 msg_ptr, __u32 kind)
 
 static __always_inline int on_exit(long ret, __u32 kind)
 {
-	__u64 now = bpf_ktime_get_ns();
 	struct pending *p;
 	struct sc_buf *s;
 	__u32 zero = 0;
-	__u64 pid_tgid, n = 0;
+	__u64 now, pid_tgid, n = 0;
 	__u32 size;
 
 	/* No storage (every untraced task), nothing pending, or an enter of
-	 * another syscall: not ours. */
+	 * another syscall: not ours. This runs for every task's exits, so it comes
+	 * before the clock (a lookup of a few ns). */
 	p = bpf_task_storage_get(&pending_sc, bpf_get_current_task_btf(), 0, 0);
 	if (!p || !p->enter_ns)
 		return 0;
+	now = bpf_ktime_get_ns();
 	if (p->kind != kind) {
 		p->enter_ns = 0;
 		return 0;

@@ -11,7 +11,8 @@
 # requests `ebtrace report --latency` matched in the last ebtrace capture
 # (lossless means every benchmark request is there).
 #
-# usage: sudo scripts/bench-l7.sh [BUILD_DIR] [ROUNDS=3] [REQUESTS=200000]
+# usage: sudo [CONFIGS="untraced ebtrace ..."] [EBTRACE_ARGS="--buffer-size 2M"] \
+#          scripts/bench-l7.sh [BUILD_DIR] [ROUNDS=3] [REQUESTS=200000]
 # Prints a Markdown table (for docs/benchmarks.md) on stdout; details on stderr.
 set -euo pipefail
 
@@ -36,16 +37,22 @@ trap 'kill $redis 2>/dev/null; wait $redis 2>/dev/null; rm -rf "$work"' EXIT
 for ((i = 0; i < 100; i++)); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$redis/stat"; }
+# Busy ticks of the whole machine (user, nice, system, irq, softirq): redis,
+# redis-benchmark, the tracer's recorder and whatever else runs.
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 
-# "SET_RPS GET_RPS REDIS_CPU_US_PER_REQUEST" of one benchmark run. The CPU time
-# redis-server itself spends per request is the steadier figure on a shared VM:
-# throughput here is bound by the latency of 50 clients on 2 busy vCPUs.
+# "SET_RPS GET_RPS REDIS_CPU_US_PER_REQUEST MACHINE_CPU_US_PER_REQUEST" of one
+# benchmark run. The CPU time redis-server itself spends per request is the
+# steadier figure on a shared VM: throughput here is bound by the latency of 50
+# clients on 2 busy vCPUs. The machine's CPU per request adds the client's and
+# the tracer's share (and other users' noise).
 bench() {
-  local t0 t1 hz; t0=$(cpu_ticks); hz=$(getconf CLK_TCK)
+  local t0 t1 m0 m1 hz; t0=$(cpu_ticks); m0=$(machine_ticks); hz=$(getconf CLK_TCK)
   local out; out=$(redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -n "$requests" -c 50 -d 64 -q 2>/dev/null |
     tr '\r' '\n' | awk '/^SET: [0-9]/ {s=$2} /^GET: [0-9]/ {g=$2} END {print s, g}')
-  t1=$(cpu_ticks)
-  echo "$out $(awk -v d=$((t1 - t0)) -v hz="$hz" -v n="$requests" 'BEGIN {printf "%.2f", d / hz * 1e6 / (2 * n)}')"
+  t1=$(cpu_ticks); m1=$(machine_ticks)
+  echo "$out $(awk -v d=$((t1 - t0)) -v m=$((m1 - m0)) -v hz="$hz" -v n="$requests" \
+    'BEGIN {printf "%.2f %.2f", d / hz * 1e6 / (2 * n), m / hz * 1e6 / (2 * n)}')"
 }
 
 stop() { kill -INT "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
@@ -54,7 +61,8 @@ run_untraced() { bench; }
 
 run_ebtrace() {
   rm -f "$work/ready" "$work/e.ebt"
-  "$ebtrace" record --l7 -p "$redis" -o "$work/e.ebt" --ready-file "$work/ready" \
+  # shellcheck disable=SC2086 # EBTRACE_ARGS: extra record options, word-split on purpose
+  "$ebtrace" record --l7 ${EBTRACE_ARGS:-} -p "$redis" -o "$work/e.ebt" --ready-file "$work/ready" \
     >"$work/ebtrace.out" 2>"$work/ebtrace.err" &
   local pid=$!
   for ((i = 0; i < 400; i++)); do [[ -e $work/ready ]] && break; sleep 0.05; done
@@ -63,7 +71,7 @@ run_ebtrace() {
   stop "$pid"
   local line; line=$(tail -1 "$work/ebtrace.err")
   echo "  ebtrace: $line" >&2
-  echo "$line" | grep -o '[0-9]* lost' | awk '{print $1}' >"$work/lost.ebtrace"
+  echo "$line" | grep -o '[0-9]* lost' | awk '{print $1}' >>"$work/lost.ebtrace"
 }
 
 run_bpftrace() {
@@ -79,7 +87,7 @@ tracepoint:syscalls:sys_enter_write /pid == $P/ { printf(\"W %d %r\n\", args->co
   stop "$pid"
   local lost; lost=$(grep -o 'Lost [0-9]* events' "$work/bt.out" "$work/bt.err" 2>/dev/null | awk '{s+=$2} END {print s+0}')
   echo "  bpftrace: $(grep -c '^[RW] ' "$work/bt.out") payload lines, $lost lost" >&2
-  echo "$lost" >"$work/lost.bpftrace"
+  echo "$lost" >>"$work/lost.bpftrace"
 }
 
 run_perf() {
@@ -90,25 +98,31 @@ run_perf() {
   bench
   stop "$pid"
   echo "  perf trace: $(wc -l <"$work/p.trace") lines" >&2
-  echo "0" >"$work/lost.perf"  # perf trace reports LOST events in its output
-  grep -o 'LOST [0-9]* events' "$work/p.trace" | awk '{s+=$2} END {print s+0}' >"$work/lost.perf" || true
+  # perf trace reports LOST events in its output
+  grep -o 'LOST [0-9]* events' "$work/p.trace" | awk '{s+=$2} END {print s+0}' >>"$work/lost.perf" || echo 0 >>"$work/lost.perf"
 }
 
 configs=(untraced ebtrace)
 [[ -n $have_bpftrace ]] && configs+=(bpftrace)
 [[ -n $have_perf ]] && configs+=(perf)
-declare -A set_rps get_rps ratios cpu_us
+# CONFIGS="untraced ebtrace": a subset, for quick iterations (untraced is always kept).
+if [[ -n ${CONFIGS:-} ]]; then
+  configs=(untraced)
+  for c in $CONFIGS; do [[ $c != untraced ]] && configs+=("$c"); done
+fi
+declare -A set_rps get_rps ratios cpu_us machine_us
 for ((r = 0; r < rounds; r++)); do
   n=${#configs[@]}
   order=()
   for ((k = 0; k < n; k++)); do order+=("${configs[(k + r) % n]}"); done
   declare -A this_round=()
   for c in "${order[@]}"; do
-    read -r s g u < <(run_$c)
-    echo "round $((r + 1)) $c: SET $s GET $g redis-cpu-us/req $u (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+    read -r s g u m < <(run_$c)
+    echo "round $((r + 1)) $c: SET $s GET $g redis-cpu-us/req $u machine-cpu-us/req $m (load $(cut -d' ' -f1 /proc/loadavg))" >&2
     set_rps[$c]+="$s "
     get_rps[$c]+="$g "
     cpu_us[$c]+="$u "
+    machine_us[$c]+="$m "
     this_round[$c]="$s $g"
   done
   read -r us ug <<<"${this_round[untraced]}"
@@ -127,13 +141,14 @@ if [[ -e $work/e.ebt ]]; then
     python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["requests"], d["unanswered"], d["unmatched_responses"], d["truncated"])' || true)
 fi
 
-echo "| tracer | SET req/s (median) | GET req/s (median) | throughput ratio to untraced (median of per-round ratios) | redis-server CPU us/request (median) | lost events (last round) |"
-echo "|---|---|---|---|---|---|"
+echo "| tracer | SET req/s (median) | GET req/s (median) | throughput ratio to untraced (median of per-round ratios) | redis-server CPU us/request (median) | machine CPU us/request (median) | lost events (sum of all rounds) |"
+echo "|---|---|---|---|---|---|---|"
 for c in "${configs[@]}"; do
-  lost=$(cat "$work/lost.$c" 2>/dev/null || echo "-")
+  lost=$(awk '{s += $1} END {print NR ? s : "-"}' "$work/lost.$c" 2>/dev/null || echo "-")
   [[ $c == untraced ]] && lost="-"
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$c" "$(echo "${set_rps[$c]}" | median)" \
-    "$(echo "${get_rps[$c]}" | median)" "$(echo "${ratios[$c]}" | median)" "$(echo "${cpu_us[$c]}" | median)" "$lost"
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$(echo "${set_rps[$c]}" | median)" \
+    "$(echo "${get_rps[$c]}" | median)" "$(echo "${ratios[$c]}" | median)" "$(echo "${cpu_us[$c]}" | median)" \
+    "$(echo "${machine_us[$c]}" | median)" "$lost"
 done
 echo
 echo "rounds: $rounds, requests per test: $requests (set and get), clients: 50, value: 64 B, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
