@@ -173,6 +173,7 @@ int run_report(const ReportArgs& a) {
     n += report::add_cpu_samples_to_trace(trace, *profile, filter);
     // Other record kinds add their tracks to `trace` here.
     if (l7) n += report::l7::add_l7_trace(*l7, trace);
+    n += report::add_skb_to_trace(trace, *profile);
     std::ostringstream js;
     trace.write(js);
     write_file(a.trace, js.str());

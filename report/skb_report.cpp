@@ -59,72 +59,40 @@ std::string micros(uint64_t ns) {
   return b;
 }
 
+std::string hook_at(const Profile& p, const SkbHop& h) {
+  std::string dev = str(p, h.device_id);
+  return str(p, h.location_id) + (dev.empty() ? "" : "@" + dev);
+}
+
 }  // namespace
 
-SkbReport skb_report(Profile& p) {
-  SkbReport r;
+std::vector<SkbPacket> skb_packets(const Profile& p) {
   std::vector<const SkbHop*> hops;
   hops.reserve(p.skb_hops.size());
   for (const auto& h : p.skb_hops) hops.push_back(&h);
   std::stable_sort(hops.begin(), hops.end(), [](const SkbHop* a, const SkbHop* b) {
     return a->skb != b->skb ? a->skb < b->skb : a->time_ns < b->time_ns;
   });
-  r.hops = hops.size();
-
-  struct PathAcc {
-    SkbPathRow row;
-    std::vector<uint64_t> totals;
-  };
-  std::map<std::string, PathAcc> paths;  // by path + outcome
-  std::map<std::pair<std::string, std::string>, std::vector<uint64_t>> gaps;
-  std::map<std::pair<std::string, std::string>, SkbDropRow> drops;
-
-  auto hook_at = [&](const SkbHop& h) {
-    std::string dev = str(p, h.device_id);
-    return str(p, h.location_id) + (dev.empty() ? "" : "@" + dev);
-  };
+  std::vector<SkbPacket> packets;
   auto finish = [&](size_t begin, size_t end) {  // one packet: hops[begin, end)
     if (begin == end) return;
-    r.packets++;
-    const SkbHop* flow_hop = hops[begin];
-    for (size_t i = begin; i < end; i++)
-      if (!hops[i]->src_addr.empty()) {
-        flow_hop = hops[i];
+    SkbPacket pk;
+    pk.hops.assign(hops.begin() + begin, hops.begin() + end);
+    const SkbHop* flow_hop = pk.hops[0];
+    for (const SkbHop* h : pk.hops)
+      if (!h->src_addr.empty()) {
+        flow_hop = h;
         break;
       }
-    std::string path;
-    for (size_t i = begin; i < end; i++) {
-      if (i > begin) {
-        path += " > ";
-        gaps[{hook_at(*hops[i - 1]), hook_at(*hops[i])}].push_back(hops[i]->time_ns - hops[i - 1]->time_ns);
-      }
-      path += hook_at(*hops[i]);
+    pk.flow = flow_of(*flow_hop);
+    std::string last = str(p, pk.hops.back()->location_id);
+    pk.outcome = last == "consume_skb" ? "consumed" : "end not seen";
+    if (last == "kfree_skb") {
+      pk.reason = str(p, pk.hops.back()->reason_id);
+      pk.outcome = "dropped: " + pk.reason;
     }
-    const SkbHop& last = *hops[end - 1];
-    std::string last_hook = str(p, last.location_id);
-    std::string outcome = last_hook == "consume_skb" ? "consumed" : "end not seen";
-    if (last_hook == "kfree_skb") {
-      std::string reason = str(p, last.reason_id);
-      outcome = "dropped: " + reason;
-      r.dropped++;
-      const auto& frames = p.symbolized_stack(0, last.time_ns, last.stack_id);
-      std::string fn = frames.empty() ? "?" : p.frames[frames[0]].name;
-      auto& d = drops[{reason, fn}];
-      if (d.packets++ == 0) {
-        d.reason = reason;
-        d.function = fn;
-        d.flow = flow_of(*flow_hop);
-      }
-    }
-    auto& acc = paths[path + "\n" + outcome];
-    if (acc.row.packets++ == 0) {
-      acc.row.path = path;
-      acc.row.outcome = outcome;
-      acc.row.flow = flow_of(*flow_hop);
-    }
-    acc.totals.push_back(last.time_ns - hops[begin]->time_ns);
+    packets.push_back(std::move(pk));
   };
-
   // A packet's hops run until its end (drop or consume). Some paths free an
   // sk_buff without either, so a new packet also starts where the recorder saw
   // different headers at the address (new_packet), after a long gap, or where a
@@ -149,7 +117,50 @@ SkbReport skb_report(Profile& p) {
     }
   }
   finish(begin, hops.size());
+  return packets;
+}
 
+SkbReport skb_report(Profile& p) {
+  SkbReport r;
+  r.hops = p.skb_hops.size();
+  struct PathAcc {
+    SkbPathRow row;
+    std::vector<uint64_t> totals;
+  };
+  std::map<std::string, PathAcc> paths;  // by path + outcome
+  std::map<std::pair<std::string, std::string>, std::vector<uint64_t>> gaps;
+  std::map<std::pair<std::string, std::string>, SkbDropRow> drops;
+  for (const SkbPacket& pk : skb_packets(p)) {
+    r.packets++;
+    std::string path;
+    for (size_t i = 0; i < pk.hops.size(); i++) {
+      if (i) {
+        path += " > ";
+        gaps[{hook_at(p, *pk.hops[i - 1]), hook_at(p, *pk.hops[i])}].push_back(pk.hops[i]->time_ns -
+                                                                                pk.hops[i - 1]->time_ns);
+      }
+      path += hook_at(p, *pk.hops[i]);
+    }
+    const SkbHop& last = *pk.hops.back();
+    if (!pk.reason.empty() || str(p, last.location_id) == "kfree_skb") {
+      r.dropped++;
+      const auto& frames = p.symbolized_stack(0, last.time_ns, last.stack_id);
+      std::string fn = frames.empty() ? "?" : p.frames[frames[0]].name;
+      auto& d = drops[{pk.reason, fn}];
+      if (d.packets++ == 0) {
+        d.reason = pk.reason;
+        d.function = fn;
+        d.flow = pk.flow;
+      }
+    }
+    auto& acc = paths[path + "\n" + pk.outcome];
+    if (acc.row.packets++ == 0) {
+      acc.row.path = path;
+      acc.row.outcome = pk.outcome;
+      acc.row.flow = pk.flow;
+    }
+    acc.totals.push_back(last.time_ns - pk.hops.front()->time_ns);
+  }
   for (auto& [key, acc] : paths) {
     acc.row.total = duration_stats(acc.totals);
     r.paths.push_back(std::move(acc.row));
@@ -163,6 +174,34 @@ SkbReport skb_report(Profile& p) {
   std::stable_sort(r.drops.begin(), r.drops.end(),
                    [](const SkbDropRow& a, const SkbDropRow& b) { return a.packets > b.packets; });
   return r;
+}
+
+size_t add_skb_to_trace(TraceJson& trace, const Profile& p) {
+  // Above every real pid (pid_max is at most 2^22): the tracks of the network.
+  constexpr uint32_t kNetworkPid = 0x7fff0000;
+  std::vector<SkbPacket> packets = skb_packets(p);
+  if (packets.empty()) return 0;
+  trace.set_process_name(kNetworkPid, "network (skb hops)");
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> tracks;  // (device, netns) -> tid
+  uint64_t id = 0;
+  for (const SkbPacket& pk : packets) {
+    const SkbHop& first = *pk.hops.front();
+    const SkbHop& last = *pk.hops.back();
+    TraceArgs args{{"outcome", pk.outcome}, {"hops", uint64_t(pk.hops.size())}, {"len", uint64_t(first.len)}};
+    trace.async_span(kNetworkPid, ++id, first.time_ns, last.time_ns - first.time_ns, pk.flow, "skb", std::move(args));
+    for (const SkbHop* h : pk.hops) {
+      auto [it, fresh] = tracks.try_emplace({h->device_id, h->netns}, uint32_t(tracks.size() + 1));
+      if (fresh) {
+        std::string dev = str(p, h->device_id);
+        trace.set_thread_name(kNetworkPid, it->second,
+                              (dev.empty() ? std::string("(no device)") : dev) + " netns " + std::to_string(h->netns));
+      }
+      std::string name = str(p, h->location_id);
+      if (h->reason_id) name += " " + str(p, h->reason_id);
+      trace.instant(kNetworkPid, it->second, h->time_ns, name, "skb", {{"flow", pk.flow}, {"packet", id}});
+    }
+  }
+  return packets.size();
 }
 
 void write_skb_text(const SkbReport& r, size_t top, std::ostream& out) {

@@ -11,13 +11,25 @@
 
 #include "report/offcpu_latency.h"
 #include "report/profile.h"
+#include "report/trace_json.h"
 
 namespace ebt::report {
+
+// One packet: its hops in time order (pointers into Profile::skb_hops).
+struct SkbPacket {
+  std::vector<const SkbHop*> hops;
+  std::string flow;     // from its first hop with IP headers
+  std::string outcome;  // "dropped: NO_SOCKET", "consumed", "end not seen" (freed without a tracepoint, or later)
+  std::string reason;   // drop reason ("" unless dropped)
+};
+
+// Cuts the hops into packets (see docs/skb.md: which hops belong to one packet).
+std::vector<SkbPacket> skb_packets(const Profile& profile);
 
 struct SkbPathRow {
   std::string flow;     // of the first packet that took the path, e.g. "UDP 10.0.0.1:5000 > 10.0.0.2:53"
   std::string path;     // "net_dev_queue@veth0 > ... > consume_skb"
-  std::string outcome;  // "dropped: NO_SOCKET", "consumed", "end not seen" (freed without a tracepoint, or later)
+  std::string outcome;
   uint64_t packets = 0;
   DurationStats total;  // first hop -> last hop
 };
@@ -48,5 +60,10 @@ SkbReport skb_report(Profile& profile);
 // Text tables (at most `top` rows each; 0: all) or one JSON object.
 void write_skb_text(const SkbReport& r, size_t top, std::ostream& out);
 void write_skb_json(const SkbReport& r, std::ostream& out);
+
+// The packets on the trace timeline: a "network" process with one async span per
+// packet (named by its flow) and a track per device with an instant per hop.
+// Returns the number of packets added.
+size_t add_skb_to_trace(TraceJson& trace, const Profile& profile);
 
 }  // namespace ebt::report

@@ -162,6 +162,16 @@ void TraceJson::instant(uint32_t pid, uint32_t tid, uint64_t ts_ns, std::string_
   add(ts_ns, j + "}");
 }
 
+void TraceJson::async_span(uint32_t pid, uint64_t id, uint64_t ts_ns, uint64_t dur_ns, std::string_view name,
+                           std::string_view cat, TraceArgs args) {
+  std::string common = "\"name\":" + json_quote(name) + ",\"cat\":" + json_quote(cat) + ",\"id\":" +
+                       std::to_string(id) + "," + ids(pid, pid);
+  std::string b = "{" + common + ",\"ph\":\"b\",\"ts\":" + ts(ts_ns);
+  if (!args.empty()) b += ",\"args\":" + args_json(args);
+  add(ts_ns, b + "}");
+  add(ts_ns + dur_ns, "{" + common + ",\"ph\":\"e\",\"ts\":" + ts(ts_ns + dur_ns) + "}");
+}
+
 void TraceJson::counter(uint32_t pid, uint64_t ts_ns, std::string_view name, double value) {
   add(ts_ns, "{\"name\":" + json_quote(name) + ",\"ph\":\"C\",\"ts\":" + ts(ts_ns) + "," +
                  ids(pid, pid) + ",\"args\":{" + json_quote(name) + ":" + arg_json(value) + "}}");

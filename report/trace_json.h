@@ -45,6 +45,10 @@ class TraceJson {
   // A thread-scoped instant (ph "i", s "t").
   void instant(uint32_t pid, uint32_t tid, uint64_t ts_ns, std::string_view name,
                std::string_view cat, TraceArgs args = {});
+  // An async span (ph "b" then "e", one id): spans of a process may overlap
+  // (packets in flight); the UI shows them on the process's async tracks.
+  void async_span(uint32_t pid, uint64_t id, uint64_t ts_ns, uint64_t dur_ns, std::string_view name,
+                  std::string_view cat, TraceArgs args = {});
   // A counter track of the process (ph "C"): one series per name.
   void counter(uint32_t pid, uint64_t ts_ns, std::string_view name, double value);
   // An arrow from the slice enclosing (from_pid, from_tid, from_ts) to the slice

@@ -188,6 +188,7 @@ inline std::string check_trace_events(const Json& doc) {
   const Json& evs = doc["traceEvents"];
   if (evs.type != Json::Type::kArray) return "traceEvents is not an array";
   std::map<std::string, int> flow_s, flow_f;
+  std::map<std::string, double> async_open;  // id -> begin ts
   for (size_t i = 0; i < evs.arr.size(); i++) {
     const Json& e = evs.arr[i];
     std::string where = "event " + std::to_string(i) + ": ";
@@ -205,6 +206,18 @@ inline std::string check_trace_events(const Json& doc) {
       if (!e.has("id")) return where + "flow without id";
       std::string id = e["id"].type == Json::Type::kString ? e["id"].str : e["id"].raw_number;
       (ph == "s" ? flow_s : flow_f)[id]++;
+    } else if (ph == "b" || ph == "e") {
+      if (!e.has("id") || !e.has("cat")) return where + "async event without id/cat";
+      std::string id = e["cat"].str + "/" + (e["id"].type == Json::Type::kString ? e["id"].str : e["id"].raw_number);
+      if (ph == "b") {
+        if (async_open.count(id)) return where + "async " + id + " begins twice";
+        async_open[id] = e["ts"].num;
+      } else {
+        auto it = async_open.find(id);
+        if (it == async_open.end()) return where + "async " + id + " ends without a begin";
+        if (e["ts"].num < it->second) return where + "async " + id + " ends before it begins";
+        async_open.erase(it);
+      }
     } else if (ph == "i") {
       if (e.has("s") && e["s"].str != "t" && e["s"].str != "p" && e["s"].str != "g")
         return where + "bad instant scope";
@@ -212,6 +225,7 @@ inline std::string check_trace_events(const Json& doc) {
       return where + "unexpected ph " + ph;
     }
   }
+  if (!async_open.empty()) return "async " + async_open.begin()->first + " never ends";
   for (const auto& [id, n] : flow_s)
     if (n != 1 || flow_f[id] != 1) return "flow " + id + " has no single s/f pair";
   for (const auto& [id, n] : flow_f)

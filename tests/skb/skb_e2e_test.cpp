@@ -84,6 +84,13 @@ class Recording {
     if (text) *text = run({ebtrace_bin(), "report", cap_.string(), "--skb"}, timeout(60)).out;
     return JsonParser::parse(r.out);
   }
+  // report --trace: the Chrome/Perfetto trace document.
+  Json trace() const {
+    fs::path out = cap_.parent_path() / "trace.json";
+    RunResult r = run({ebtrace_bin(), "report", cap_.string(), "--trace", out.string()}, timeout(60));
+    EXPECT_EQ(r.exit_code, 0) << r.describe();
+    return JsonParser::parse(read_text(out));
+  }
 
  private:
   fs::path cap_;
@@ -145,6 +152,19 @@ TEST(SkbE2E, UdpDeliveredAndDroppedExactly) {
   for (const auto& h : r["hop_latency"].arr)
     if (h["from"].str == "net_dev_queue@" + net.dev_a()) queued_on_a += num(h, "count");
   EXPECT_EQ(queued_on_a, 55u) << text;
+
+  // On the timeline: a span per packet, an instant per hop, the drops named.
+  Json trace = rec.trace();
+  EXPECT_EQ(check_trace_events(trace), "");
+  uint64_t spans = 0, hops = 0, drop_instants = 0;
+  for (const auto& e : trace["traceEvents"].arr) {
+    if (e["ph"].str == "b" && e["cat"].str == "skb") spans++;
+    if (e["ph"].str == "i" && e["cat"].str == "skb") hops++;
+    if (e["ph"].str == "i" && e["name"].str == "kfree_skb NO_SOCKET") drop_instants++;
+  }
+  EXPECT_EQ(spans, 55u);
+  EXPECT_EQ(hops, num(r, "hops"));
+  EXPECT_EQ(drop_instants, 15u);
 }
 
 TEST(SkbE2E, PortFilterKeepsOnlyThatFlow) {
