@@ -73,7 +73,9 @@ class SyscallProbe : public Probe {
     }
     if (!ctx.tid_wanted(h.tid)) return;
     ctx.note_task(h.pid, h.tid, nullptr);
-    SyscallEvent out;
+    // A member, so that the payload vector keeps its capacity: no allocation per
+    // event on this path (800k events per second-ish under redis-benchmark).
+    SyscallEvent& out = out_;
     out.enter_ns = e.enter_ns;
     out.exit_ns = h.time_ns;
     out.pid = h.pid;
@@ -132,6 +134,7 @@ class SyscallProbe : public Probe {
   syscalls_bpf* skel_ = nullptr;
   ProgramLinks links_;
   std::unordered_map<uint64_t, bool> sockets_;  // id -> written with a peer address
+  SyscallEvent out_;
   uint64_t events_ = 0;
   uint64_t payload_total_ = 0;
   uint64_t faults_ = 0;
