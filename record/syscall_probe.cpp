@@ -47,7 +47,7 @@ class SyscallProbe : public Probe {
     skel_->rodata->sockets_only = all_fds_ ? 0 : 1;
     skel_->rodata->port_filter = port_;
     bpf_call_or_throw("syscalls", "loading the BPF programs (tracepoint/syscalls/sys_{enter,exit}_*; they need "
-                      "kernel >= 6.2 for task storage and the bpf_rdonly_cast kfunc in tracepoints)",
+                      "kernel 6.2 at the earliest: task storage and the bpf_rdonly_cast kfunc in tracepoints)",
                       [&] { return syscalls_bpf__load(skel_); });
   }
 
