@@ -117,7 +117,10 @@ for ((r = 0; r < rounds; r++)); do
   for ((k = 0; k < n; k++)); do order+=("${configs[(k + r) % n]}"); done
   declare -A this_round=()
   for c in "${order[@]}"; do
-    read -r s g u m < <(run_$c)
+    # Through a file, not < <(run_$c): read would return at the first line while
+    # the tracer is still being stopped, overlapping its shutdown with the next run.
+    run_$c >"$work/result"
+    read -r s g u m <"$work/result"
     echo "round $((r + 1)) $c: SET $s GET $g redis-cpu-us/req $u machine-cpu-us/req $m (load $(cut -d' ' -f1 /proc/loadavg))" >&2
     set_rps[$c]+="$s "
     get_rps[$c]+="$g "
