@@ -203,5 +203,36 @@ TEST(CaptureFile, CorruptSchemaBlockWarnsAndExitsTwo) {
   EXPECT_FALSE(r.out.empty());
 }
 
+// A --keep-stack-bytes capture whose recorder died before writing the unwind
+// tables: every raw stack still counts as a sample (its kernel frames and the
+// sampled user address), and the report says why the user stacks are short.
+TEST(CaptureFile, RawStacksWithoutUnwindTablesKeepTheirSamples) {
+  TempDir dir;
+  std::string path = (dir.path / "keep.ebt").string();
+  {
+    SessionInfo s;
+    s.hostname = "testhost";
+    s.start_ns = 1'000'000'000;
+    format::CaptureWriter w(path, s);
+    w.add(ProcessInfo{77, 1, "app", "/usr/bin/app", {}, 0, "", {}, 0, 1'000'000'000});
+    w.add(Mapping{77, 0x400000, 0x401000, 0, "/usr/bin/app", {1, 2, 3}, 1'000'000'000});
+    w.add(Stack{1, {{0xffffffff81000000, FrameKind::kKernel}}});
+    for (int i = 0; i < 10; i++)
+      w.add(StackSnapshot{1'000'000'000u + uint64_t(i) * 1000, 77, 77, 0, 1, 0x400100, 0x7ffc0000, 0,
+                          std::vector<uint8_t>(64, 0)});
+    w.flush();  // no finish(): killed before the tables
+  }
+  auto p = load_profile(path, offline());
+  ASSERT_EQ(p->samples.size(), 10u);
+  EXPECT_EQ(p->raw_stacks, 10u);
+  EXPECT_EQ(p->raw_stacks_to_end, 0u);
+  const auto& frames = p->stacks.at(p->samples[0].stack_id);
+  ASSERT_EQ(frames.size(), 2u);  // the kernel frame, then the sampled user address
+  EXPECT_EQ(frames[1].address, 0x400100u);
+  bool said = false;
+  for (const auto& w : p->warnings) said = said || w.find("no unwind tables") != std::string::npos;
+  EXPECT_TRUE(said);
+}
+
 }  // namespace
 }  // namespace ebt::report
