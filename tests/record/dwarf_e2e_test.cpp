@@ -319,6 +319,22 @@ TEST(DwarfE2E, NginxLuaInterpreterAndJitTraces) {
   }
 }
 
+// Reports a cpuburn capture (binaries already gone) as folded stacks and checks
+// the known proportions and whole stacks; returns the folded text.
+std::string check_cpuburn_offline(const fs::path& cap, const std::string& record_err) {
+  RunResult rep = report_clean(cap, {"--folded"});
+  EXPECT_EQ(rep.exit_code, 0) << rep.describe();
+  // Not checked: the inlined hot_inner. The capture's embedded line tables lack
+  // the inline frames for this -fomit-frame-pointer build, in fp mode too (a
+  // symbol-embedding matter, not an unwinding one).
+  Expect want;
+  want.inline_frames = false;
+  check_cpuburn_profile(rep.out, want);
+  StackStats st = stack_stats(parse_folded(rep.out));
+  EXPECT_GE(st.reach(), 0.95) << record_err << first_lines(rep.out, 40);
+  return rep.out;
+}
+
 // cpuburn built with -fomit-frame-pointer (tests/record/CMakeLists.txt).
 TEST(DwarfE2E, CpuburnOmitFramePointerOffline) {
   EBT_REQUIRE_BPF_OR_SKIP();
@@ -337,16 +353,7 @@ TEST(DwarfE2E, CpuburnOmitFramePointerOffline) {
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   fs::remove_all(bin);  // the report runs without the binaries
 
-  RunResult rep = report_clean(cap, {"--folded"});
-  ASSERT_EQ(rep.exit_code, 0) << rep.describe();
-  // Not checked here: the inlined hot_inner. The capture's embedded line
-  // tables lack the inline frames for this -fomit-frame-pointer build, in fp
-  // mode too (a symbol-embedding matter, not an unwinding one).
-  Expect want;
-  want.inline_frames = false;
-  check_cpuburn_profile(rep.out, want);
-  StackStats st = stack_stats(parse_folded(rep.out));
-  EXPECT_GE(st.reach(), 0.95) << r.err << first_lines(rep.out, 40);
+  check_cpuburn_offline(cap, r.err);
 }
 
 // Everything a --keep-stack-bytes capture holds for offline unwinding.
@@ -440,13 +447,7 @@ TEST(DwarfE2E, KeepStackBytesUnwindsOfflineLikeTheRecorder) {
   fs::remove_all(bin);
   RunResult info = run({ebtrace_bin(), "info", cap.string()}, timeout(60));
   EXPECT_NE(info.out.find("raw stacks:"), std::string::npos) << info.out;
-  RunResult rep = report_clean(cap, {"--folded"});
-  ASSERT_EQ(rep.exit_code, 0) << rep.describe();
-  Expect want;
-  want.inline_frames = false;
-  check_cpuburn_profile(rep.out, want);
-  StackStats st = stack_stats(parse_folded(rep.out));
-  EXPECT_GE(st.reach(), 0.95) << first_lines(rep.out, 40);
+  std::string folded = check_cpuburn_offline(cap, r.err);
 
   // The same capture with the recorder's live unwinding instead: the very same
   // folded output.
@@ -460,7 +461,7 @@ TEST(DwarfE2E, KeepStackBytesUnwindsOfflineLikeTheRecorder) {
   }
   RunResult rep_live = report_clean(live_cap, {"--folded"});
   ASSERT_EQ(rep_live.exit_code, 0) << rep_live.describe();
-  EXPECT_EQ(rep_live.out, rep.out);
+  EXPECT_EQ(rep_live.out, folded);
 }
 
 TEST(DwarfE2E, BadCallGraphOption) {
