@@ -142,7 +142,8 @@ void add_record_command(CLI::App& app, RunFn& run) {
   sub->add_option("--comm", o.comm, "Record only tasks with this exact comm (15 bytes)");
   sub->add_option("-F,--freq", o.frequency_hz, "Sampling frequency in Hz (default 99)");
   sub->add_option("-d,--duration", o.duration_s, "Stop after SECONDS (fractions allowed)");
-  sub->add_option("-o,--output", o.output, "Capture file to write (default capture.ebt)");
+  sub->add_option("-o,--output", o.output,
+                  "Capture file to write (default capture.ebt; - streams it to stdout, e.g. over ssh)");
   sub->add_option("--buffer-size", args->buffer_size, "BPF ring buffer size, e.g. 8M (default 8M)");
   sub->add_option("-m,--mmap-pages", args->mmap_pages, "perf compatibility: ring buffer of PAGES x 4 KiB per CPU");
   sub->add_flag("--no-embed", args->no_embed, "Do not embed symbol tables and kernel symbols in the capture");
@@ -223,6 +224,11 @@ void add_record_command(CLI::App& app, RunFn& run) {
         opts.buffer_bytes = a.mmap_pages * 4096ull * uint64_t(ncpu > 0 ? ncpu : 1);
       }
       if (opts.frequency_hz == 0) throw BadInput("-F/--freq must be at least 1");
+      if (opts.output == "-") {
+        // Streamed (ssh host ebtrace record ... -o - > capture.ebt): the file is
+        // written front to back, so a pipe works; a terminal would get binary junk.
+        if (isatty(STDOUT_FILENO)) throw BadInput("-o -: standard output is a terminal; redirect it to a file or a pipe");
+      }
       {
         std::ifstream in("/proc/self/cmdline", std::ios::binary);
         std::string arg;

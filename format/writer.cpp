@@ -65,10 +65,18 @@ class CaptureWriter::Impl {
  public:
   Impl(const std::string& path, const SessionInfo& session, WriterOptions options)
       : path_(path), options_(std::move(options)) {
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd_ < 0) throw RuntimeFailure("cannot create capture " + path + ": " + errno_text(errno));
+    if (path == "-") {
+      // Streamed to standard output (a pipe or ssh's socket): written front to
+      // back, never seeked; whoever creates the file there sets its mode.
+      fd_ = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
+      if (fd_ < 0) throw RuntimeFailure("cannot write the capture to standard output: " + errno_text(errno));
+      path_ = "standard output";
+    } else {
+      fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd_ < 0) throw RuntimeFailure("cannot create capture " + path + ": " + errno_text(errno));
+    }
     // The capture may hold payload bytes: never let umask or an existing file widen it.
-    if (::fchmod(fd_, 0600) != 0) {
+    if (path != "-" && ::fchmod(fd_, 0600) != 0) {
       int e = errno;
       ::close(fd_);
       throw RuntimeFailure("cannot set mode 0600 on " + path + ": " + errno_text(e));

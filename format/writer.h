@@ -36,7 +36,9 @@ struct WriteStats {
 class CaptureWriter {
  public:
   // Creates (truncates) `path` with mode 0600 and writes the header, the schema
-  // block and the session. Throws RuntimeFailure on I/O errors.
+  // block and the session; "-" writes to standard output instead (the format
+  // is written front to back, so pipes and sockets work). Throws RuntimeFailure
+  // on I/O errors.
   CaptureWriter(const std::string& path, const SessionInfo& session, WriterOptions options = {});
   ~CaptureWriter();  // finishes without SessionEnd if finish() was not called
   CaptureWriter(const CaptureWriter&) = delete;

@@ -26,7 +26,7 @@ struct RecordOptions {
   std::vector<std::string> command;   // -- CMD ARGS... (started, followed, waited for)
 
   double duration_s = 0;              // -d/--duration; 0: until Ctrl-C / CMD exits
-  std::string output = "capture.ebt"; // -o/--output
+  std::string output = "capture.ebt"; // -o/--output ("-": standard output; CMD's output then goes to stderr)
   uint64_t buffer_bytes = 8ull << 20; // --buffer-size (rounded up to a power of two)
   bool verbose = false;               // -v: libbpf debug output, verifier log
   bool embed = true;                  // --no-embed clears: no symbol tables in the capture

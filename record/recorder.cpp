@@ -294,6 +294,8 @@ void Recorder::Impl::start_command() {
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);  // an ignored signal would stay ignored across exec
+    // The capture streams to stdout (-o -): the command's output goes to stderr.
+    if (opts_.output == "-") dup2(STDERR_FILENO, STDOUT_FILENO);
     char c;
     // EOF without a byte: the recorder gave up before attaching.
     if (read(go[0], &c, 1) != 1) _exit(127);
@@ -803,7 +805,7 @@ RecordSummary Recorder::Impl::run(const std::atomic<bool>* stop) {
   }
   s.line = "[ ebtrace record: " + std::to_string(s.samples) + " samples" + extra + ", " +
            std::to_string(s.processes) + " processes, " + std::to_string(s.lost) + " lost, " +
-           human_mb(s.bytes_written) + " written to " + opts_.output + " (" + human_mb(symbol_bytes) +
+           human_mb(s.bytes_written) + " written to " + (opts_.output == "-" ? std::string("standard output") : opts_.output) + " (" + human_mb(symbol_bytes) +
            " symbols) ]";
   return s;
 }

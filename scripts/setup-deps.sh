@@ -12,7 +12,7 @@ build_pkgs=(
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
 test_pkgs=(
-  debuginfod redis-server redis-tools nginx libnginx-mod-http-lua curl wrk
+  debuginfod redis-server redis-tools nginx libnginx-mod-http-lua curl wrk openssh-server
   iproute2 python3 chromium linux-perf procps
   bpftrace
 )
