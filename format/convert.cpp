@@ -269,7 +269,7 @@ void encode(wire::Record::Builder r, const std::vector<SkbHop>& v) {
   }
 }
 
-void encode(wire::Record::Builder r, const std::vector<SyscallEvent>& v) {
+void encode(wire::Record::Builder r, std::span<const SyscallEvent> v) {
   auto l = r.initSyscalls().initEvents(v.size());
   for (unsigned i = 0; i < v.size(); ++i) {
     auto b = l[i];

@@ -1,6 +1,7 @@
 // records.h structs <-> Cap'n Proto wire structs. Internal to format/.
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "format/capture.capnp.h"
@@ -26,7 +27,7 @@ void encode(wire::Record::Builder r, const UnwindTable& v);
 void encode(wire::Record::Builder r, const std::vector<CpuSample>& v);
 void encode(wire::Record::Builder r, const std::vector<OffCpuInterval>& v);
 void encode(wire::Record::Builder r, const std::vector<SkbHop>& v);
-void encode(wire::Record::Builder r, const std::vector<SyscallEvent>& v);
+void encode(wire::Record::Builder r, std::span<const SyscallEvent> v);
 void encode(wire::Record::Builder r, const std::vector<StackSnapshot>& v);
 
 SessionInfo decode(wire::SessionInfo::Reader r);

@@ -43,6 +43,11 @@ class VectorSink : public kj::OutputStream {
 // Appends one framed packed message (docs/format.md, "Payload") to `out`.
 void append_frame(std::vector<uint8_t>& out, uint16_t kind, capnp::MessageBuilder& msg) {
   size_t at = out.size();
+  // Room for the packed message up front (packing never grows a word past 10
+  // bytes): the packer's chunks then append without reallocating.
+  size_t words = 0;
+  for (auto segment : msg.getSegmentsForOutput()) words += segment.size();
+  out.reserve(at + disk::kFrameBytes + words * 10 + 64);
   out.resize(at + disk::kFrameBytes);
   VectorSink sink(out);
   capnp::writePackedMessage(sink, msg);
@@ -192,7 +197,10 @@ class CaptureWriter::Impl {
   }
   void add_syscall(const SyscallEvent& e) {
     check_open();
-    sys_.push_back(e);
+    // Slots are reused from block to block, payload buffers included: no
+    // allocation per event at L7 rates.
+    if (sys_used_ == sys_.size()) sys_.emplace_back();
+    sys_[sys_used_++] = e;
     estimate_ += 72 + e.payload.size();
     event_time(e.enter_ns);
     note(RecordKind::kSyscalls, 1);
@@ -229,10 +237,12 @@ class CaptureWriter::Impl {
     maybe_cut();
   }
 
+  // `words`: the encoded size of one event in 8-byte words (a first segment
+  // that holds the whole batch: no segment chain to allocate and flatten).
   template <typename T>
-  void batch(std::vector<uint8_t>& out, RecordKind kind, std::vector<T>& v) {
+  void batch(std::vector<uint8_t>& out, RecordKind kind, std::vector<T>& v, size_t words) {
     if (v.empty()) return;
-    capnp::MallocMessageBuilder msg(v.size() * 4 + 64);
+    capnp::MallocMessageBuilder msg(v.size() * words + 64);
     conv::encode(msg.initRoot<wire::Record>(), v);
     append_frame(out, static_cast<uint16_t>(kind), msg);
     v.clear();
@@ -245,11 +255,18 @@ class CaptureWriter::Impl {
     PendingBlock b;
     b.payload = std::move(singles_);
     singles_ = {};
-    batch(b.payload, RecordKind::kCpuSamples, cpu_);
-    batch(b.payload, RecordKind::kOffCpuIntervals, offcpu_);
-    batch(b.payload, RecordKind::kSkbHops, skb_);
-    batch(b.payload, RecordKind::kSyscalls, sys_);
-    batch(b.payload, RecordKind::kStackSnapshots, snapshots_);
+    batch(b.payload, RecordKind::kCpuSamples, cpu_, 4);
+    batch(b.payload, RecordKind::kOffCpuIntervals, offcpu_, 10);
+    batch(b.payload, RecordKind::kSkbHops, skb_, 16);
+    if (sys_used_) {
+      size_t payload = 0;
+      for (size_t i = 0; i < sys_used_; i++) payload += sys_[i].payload.size();
+      capnp::MallocMessageBuilder msg(sys_used_ * 12 + payload / 8 + 64);
+      conv::encode(msg.initRoot<wire::Record>(), std::span<const SyscallEvent>(sys_.data(), sys_used_));
+      append_frame(b.payload, static_cast<uint16_t>(RecordKind::kSyscalls), msg);
+      sys_used_ = 0;
+    }
+    batch(b.payload, RecordKind::kStackSnapshots, snapshots_, 1100);
     if (b.payload.size() > disk::kMaxRawBlockBytes)
       throw RuntimeFailure("capture " + path_ + ": a block of " + std::to_string(b.payload.size()) +
                            " bytes exceeds the format limit (one record too large?)");
@@ -349,7 +366,8 @@ class CaptureWriter::Impl {
   std::vector<CpuSample> cpu_;
   std::vector<OffCpuInterval> offcpu_;
   std::vector<SkbHop> skb_;
-  std::vector<SyscallEvent> sys_;
+  std::vector<SyscallEvent> sys_;  // the first sys_used_ are this block's
+  size_t sys_used_ = 0;
   std::vector<StackSnapshot> snapshots_;
 
  private:
