@@ -209,6 +209,7 @@ int run_report(const ReportArgs& a) {
     emit(lat.str());
   }
   if (a.skb) {
+    if (a.format == "csv") throw BadInput("--skb has no csv format (text or json)");
     if (profile->skb_hops.empty())
       std::fprintf(stderr, "ebtrace: warning: %s holds no packet hops (record with --skb)\n", input.c_str());
     report::SkbReport sr = report::skb_report(*profile);
