@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/percentile.h"
 #include "format/records.h"
 
 namespace ebt::report {
@@ -24,9 +25,7 @@ struct DurationStats {
   uint64_t max_ns = 0;
 };
 
-// Nearest-rank percentile (the smallest value with at least p % of the values at
-// or below it) of an ascending-sorted vector; 0 for an empty one. p in [0, 100].
-uint64_t percentile_sorted(const std::vector<uint64_t>& sorted, double p);
+using ebt::percentile_sorted;  // common/percentile.h
 
 // Sorts `durations` in place and summarizes them.
 DurationStats duration_stats(std::vector<uint64_t>& durations);

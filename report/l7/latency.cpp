@@ -11,6 +11,8 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include "common/percentile.h"
+
 namespace ebt::report::l7 {
 namespace {
 
@@ -90,12 +92,7 @@ std::string escape_bytes(const std::vector<uint8_t>& bytes) {
   return r;
 }
 
-uint64_t percentile(const std::vector<uint64_t>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  double rank = std::ceil(p / 100.0 * static_cast<double>(sorted.size()) - 1e-9);
-  size_t idx = rank < 1 ? 0 : static_cast<size_t>(rank) - 1;
-  return sorted[std::min(idx, sorted.size() - 1)];
-}
+uint64_t percentile(const std::vector<uint64_t>& sorted, double p) { return percentile_sorted(sorted, p); }
 
 L7Analysis analyze_l7(L7Input input) {
   L7Analysis a;
