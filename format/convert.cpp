@@ -183,7 +183,7 @@ void encode(wire::Record::Builder r, const LostEvents& v) {
   b.setCount(v.count);
 }
 
-void encode(wire::Record::Builder r, const std::vector<CpuSample>& v) {
+void encode(wire::Record::Builder r, std::span<const CpuSample> v) {
   auto b = r.initCpuSamples();
   const unsigned n = v.size();
   // (pid, tid) dictionary: a handful of threads dominate any block.
@@ -223,7 +223,7 @@ void encode(wire::Record::Builder r, const std::vector<CpuSample>& v) {
   }
 }
 
-void encode(wire::Record::Builder r, const std::vector<OffCpuInterval>& v) {
+void encode(wire::Record::Builder r, std::span<const OffCpuInterval> v) {
   auto l = r.initOffCpuIntervals().initIntervals(v.size());
   for (unsigned i = 0; i < v.size(); ++i) {
     auto b = l[i];
@@ -242,7 +242,7 @@ void encode(wire::Record::Builder r, const std::vector<OffCpuInterval>& v) {
   }
 }
 
-void encode(wire::Record::Builder r, const std::vector<SkbHop>& v) {
+void encode(wire::Record::Builder r, std::span<const SkbHop> v) {
   auto l = r.initSkbHops().initHops(v.size());
   for (unsigned i = 0; i < v.size(); ++i) {
     auto b = l[i];
@@ -298,7 +298,7 @@ void encode(wire::Record::Builder r, const UnwindTable& v) {
   }
 }
 
-void encode(wire::Record::Builder r, const std::vector<StackSnapshot>& v) {
+void encode(wire::Record::Builder r, std::span<const StackSnapshot> v) {
   auto l = r.initStackSnapshots().initSnapshots(v.size());
   for (unsigned i = 0; i < v.size(); ++i) {
     auto b = l[i];

@@ -24,11 +24,11 @@ void encode(wire::Record::Builder r, const SocketInfo& v);
 void encode(wire::Record::Builder r, const LostEvents& v);
 void encode(wire::Record::Builder r, const UnwindTable& v);
 // Batches.
-void encode(wire::Record::Builder r, const std::vector<CpuSample>& v);
-void encode(wire::Record::Builder r, const std::vector<OffCpuInterval>& v);
-void encode(wire::Record::Builder r, const std::vector<SkbHop>& v);
+void encode(wire::Record::Builder r, std::span<const CpuSample> v);
+void encode(wire::Record::Builder r, std::span<const OffCpuInterval> v);
+void encode(wire::Record::Builder r, std::span<const SkbHop> v);
 void encode(wire::Record::Builder r, std::span<const SyscallEvent> v);
-void encode(wire::Record::Builder r, const std::vector<StackSnapshot>& v);
+void encode(wire::Record::Builder r, std::span<const StackSnapshot> v);
 
 SessionInfo decode(wire::SessionInfo::Reader r);
 SessionEnd decode(wire::SessionEnd::Reader r);

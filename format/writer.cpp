@@ -10,6 +10,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include <capnp/message.h>
@@ -56,6 +57,26 @@ void append_frame(std::vector<uint8_t>& out, uint16_t kind, capnp::MessageBuilde
   disk::put16(out.data() + at + 2, 0);
   disk::put32(out.data() + at + 4, static_cast<uint32_t>(len));
 }
+
+// One record kind's events in the current block. Slots are reused from block
+// to block, their buffers (payload bytes, stack copies) included: no
+// allocation per event at high event rates.
+template <typename T>
+struct EventBatch {
+  std::vector<T> slots;  // the first `used` are this block's
+  size_t used = 0;
+  size_t bytes = 0;      // estimated encoded size
+  void add(const T& e, size_t encoded) {
+    if (used == slots.size()) slots.emplace_back();
+    slots[used++] = e;
+    bytes += encoded;
+  }
+  std::span<const T> events() const { return {slots.data(), used}; }
+  void clear() {
+    used = 0;
+    bytes = 0;
+  }
+};
 
 struct PendingBlock {
   disk::BlockHeader header;
@@ -171,48 +192,25 @@ class CaptureWriter::Impl {
     check_failed();
   }
 
-  void add_sample(const CpuSample& s) {
+  // `encoded`: the event's estimated size in the block (cuts blocks, sizes the
+  // batch's first message segment).
+  template <typename T>
+  void add_event(EventBatch<T>& batch, RecordKind kind, const T& e, uint64_t time_ns, size_t encoded) {
     check_open();
-    cpu_.push_back(s);
-    estimate_ += 20;
-    event_time(s.time_ns);
-    note(RecordKind::kCpuSamples, 1);
+    batch.add(e, encoded);
+    estimate_ += encoded;
+    event_time(time_ns);
+    note(kind, 1);
     maybe_cut();
   }
-  void add_offcpu(const OffCpuInterval& e) {
-    check_open();
-    offcpu_.push_back(e);
-    estimate_ += 64;
-    event_time(e.start_ns);
-    note(RecordKind::kOffCpuIntervals, 1);
-    maybe_cut();
-  }
-  void add_skb(const SkbHop& e) {
-    check_open();
-    skb_.push_back(e);
-    estimate_ += 64;
-    event_time(e.time_ns);
-    note(RecordKind::kSkbHops, 1);
-    maybe_cut();
-  }
+  void add_sample(const CpuSample& s) { add_event(cpu_, RecordKind::kCpuSamples, s, s.time_ns, 20); }
+  void add_offcpu(const OffCpuInterval& e) { add_event(offcpu_, RecordKind::kOffCpuIntervals, e, e.start_ns, 64); }
+  void add_skb(const SkbHop& e) { add_event(skb_, RecordKind::kSkbHops, e, e.time_ns, 128); }
   void add_syscall(const SyscallEvent& e) {
-    check_open();
-    // Slots are reused from block to block, payload buffers included: no
-    // allocation per event at L7 rates.
-    if (sys_used_ == sys_.size()) sys_.emplace_back();
-    sys_[sys_used_++] = e;
-    estimate_ += 72 + e.payload.size();
-    event_time(e.enter_ns);
-    note(RecordKind::kSyscalls, 1);
-    maybe_cut();
+    add_event(sys_, RecordKind::kSyscalls, e, e.enter_ns, 72 + e.payload.size());
   }
   void add_snapshot(const StackSnapshot& e) {
-    check_open();
-    snapshots_.push_back(e);
-    estimate_ += 64 + e.stack.size();
-    event_time(e.time_ns);
-    note(RecordKind::kStackSnapshots, 1);
-    maybe_cut();
+    add_event(snapshots_, RecordKind::kStackSnapshots, e, e.time_ns, 64 + e.stack.size());
   }
   void add_lost(const LostEvents& e) {
     event_time(e.time_ns);
@@ -237,15 +235,15 @@ class CaptureWriter::Impl {
     maybe_cut();
   }
 
-  // `words`: the encoded size of one event in 8-byte words (a first segment
-  // that holds the whole batch: no segment chain to allocate and flatten).
   template <typename T>
-  void batch(std::vector<uint8_t>& out, RecordKind kind, std::vector<T>& v, size_t words) {
-    if (v.empty()) return;
-    capnp::MallocMessageBuilder msg(v.size() * words + 64);
-    conv::encode(msg.initRoot<wire::Record>(), v);
+  void batch(std::vector<uint8_t>& out, RecordKind kind, EventBatch<T>& b) {
+    if (b.used == 0) return;
+    // A first segment that holds the whole batch (the estimates are rough: half
+    // again as much): no segment chain to allocate and flatten.
+    capnp::MallocMessageBuilder msg(b.bytes / 8 * 3 / 2 + 64);
+    conv::encode(msg.initRoot<wire::Record>(), b.events());
     append_frame(out, static_cast<uint16_t>(kind), msg);
-    v.clear();
+    b.clear();
   }
 
   // Seals the current block and hands it to the writer thread.
@@ -255,18 +253,11 @@ class CaptureWriter::Impl {
     PendingBlock b;
     b.payload = std::move(singles_);
     singles_ = {};
-    batch(b.payload, RecordKind::kCpuSamples, cpu_, 4);
-    batch(b.payload, RecordKind::kOffCpuIntervals, offcpu_, 10);
-    batch(b.payload, RecordKind::kSkbHops, skb_, 16);
-    if (sys_used_) {
-      size_t payload = 0;
-      for (size_t i = 0; i < sys_used_; i++) payload += sys_[i].payload.size();
-      capnp::MallocMessageBuilder msg(sys_used_ * 12 + payload / 8 + 64);
-      conv::encode(msg.initRoot<wire::Record>(), std::span<const SyscallEvent>(sys_.data(), sys_used_));
-      append_frame(b.payload, static_cast<uint16_t>(RecordKind::kSyscalls), msg);
-      sys_used_ = 0;
-    }
-    batch(b.payload, RecordKind::kStackSnapshots, snapshots_, 1100);
+    batch(b.payload, RecordKind::kCpuSamples, cpu_);
+    batch(b.payload, RecordKind::kOffCpuIntervals, offcpu_);
+    batch(b.payload, RecordKind::kSkbHops, skb_);
+    batch(b.payload, RecordKind::kSyscalls, sys_);
+    batch(b.payload, RecordKind::kStackSnapshots, snapshots_);
     if (b.payload.size() > disk::kMaxRawBlockBytes)
       throw RuntimeFailure("capture " + path_ + ": a block of " + std::to_string(b.payload.size()) +
                            " bytes exceeds the format limit (one record too large?)");
@@ -363,12 +354,11 @@ class CaptureWriter::Impl {
     return s;
   }
 
-  std::vector<CpuSample> cpu_;
-  std::vector<OffCpuInterval> offcpu_;
-  std::vector<SkbHop> skb_;
-  std::vector<SyscallEvent> sys_;  // the first sys_used_ are this block's
-  size_t sys_used_ = 0;
-  std::vector<StackSnapshot> snapshots_;
+  EventBatch<CpuSample> cpu_;
+  EventBatch<OffCpuInterval> offcpu_;
+  EventBatch<SkbHop> skb_;
+  EventBatch<SyscallEvent> sys_;
+  EventBatch<StackSnapshot> snapshots_;
 
  private:
   void check_failed() {
