@@ -251,11 +251,7 @@ static __always_inline void on_switch_in(__u32 tid)
 	b->e.h.tid = tid;
 	b->e.h.cpu = bpf_get_smp_processor_id();
 	b->e.h.reserved = 0;
-	if (size > sizeof(*b))
-		return;
-	if (bpf_ringbuf_output(&events, b, size, ebt_ringbuf_wakeup_flags(size)))
-		ebt_count_lost(EBT_LOST_RINGBUF);
-	else
+	if (ebt_output(b, size, sizeof(*b), EBT_LOST_RINGBUF) == 0)
 		stat_add(STAT_EMITTED, 1);
 }
 

@@ -80,7 +80,7 @@ static __always_inline __u64 parse_headers(struct sk_buff *skb, struct ebt_skb_h
 		struct iphdr ip;
 		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
 			return 0;
-		fp = (__u64)ip.id << 48 | (__u64)ip.tot_len << 32 | ip.saddr ^ ip.daddr;
+		fp = (__u64)ip.id << 48 | (__u64)ip.tot_len << 32 | (ip.saddr ^ ip.daddr);
 		e->ip_version = 4;
 		e->l4_proto = ip.protocol;
 		__builtin_memcpy(e->saddr, &ip.saddr, 4);
@@ -90,7 +90,7 @@ static __always_inline __u64 parse_headers(struct sk_buff *skb, struct ebt_skb_h
 		struct ipv6hdr ip6;
 		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
 			return 0;
-		fp = (__u64)ip6.payload_len << 32 | ip6.saddr.in6_u.u6_addr32[3] ^ ip6.daddr.in6_u.u6_addr32[3];
+		fp = (__u64)ip6.payload_len << 32 | (ip6.saddr.in6_u.u6_addr32[3] ^ ip6.daddr.in6_u.u6_addr32[3]);
 		e->ip_version = 6;
 		e->l4_proto = ip6.nexthdr; /* extension headers are not followed */
 		bpf_probe_read_kernel(e->saddr, 16, &ip6.saddr);
@@ -199,10 +199,7 @@ static __always_inline int on_hop(void *ctx, struct sk_buff *skb, struct net_dev
 	size = sizeof(b->e) + (b->e.kernel_frames & 0x7f) * 8;
 	ebt_fill_header(&b->e.h, EBT_EV_SKB_HOP, size, bpf_get_current_pid_tgid());
 	b->e.h.flags = flags;
-	if (size > sizeof(*b))
-		return 0;
-	if (bpf_ringbuf_output(&events, b, size, ebt_ringbuf_wakeup_flags(size)))
-		ebt_count_lost(EBT_LOST_SKB);
+	ebt_output(b, size, sizeof(*b), EBT_LOST_SKB);
 	return 0;
 }
 

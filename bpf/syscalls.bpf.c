@@ -267,8 +267,7 @@ static __always_inline int on_exit(long ret, __u32 kind)
 	s->e.ret = ret;
 	s->e.payload_len = n;
 	p->enter_ns = 0;
-	if (bpf_ringbuf_output(&events, s, size, ebt_ringbuf_wakeup_flags(size)))
-		ebt_count_lost(EBT_LOST_SYSCALL);
+	ebt_output(s, size, sizeof(*s), EBT_LOST_SYSCALL);
 	return 0;
 }
 
