@@ -61,10 +61,9 @@ class DwarfProfileProbe : public Probe {
         sizeof s + uint64_t(s.kernel_frames) * 8 + s.stack_size > event.size())
       return;
     if (!ctx.tid_wanted(h.tid)) return;
-    if (keep_) return keep_snapshot(h, s, event, ctx);
     uint64_t now = monotonic_ns();
-    if (now > h.time_ns && now - h.time_ns > kMaxLagNs) {
-      lost_[h.cpu]++;
+    if (!keep_ && now > h.time_ns && now - h.time_ns > kMaxLagNs) {
+      lost_[h.cpu]++;  // the unwinder is behind: skip, never let the ring fill
       return;
     }
     char comm[EBT_TASK_COMM_LEN + 1] = {};
@@ -73,12 +72,14 @@ class DwarfProfileProbe : public Probe {
 
     kernel_.resize(s.kernel_frames);
     if (s.kernel_frames) std::memcpy(kernel_.data(), event.data() + sizeof s, s.kernel_frames * 8ull);
+    bool has_user = h.flags & EBT_DWARF_F_USER_REGS;
+    std::span<const uint8_t> stack(event.data() + sizeof s + s.kernel_frames * 8ull, has_user ? s.stack_size : 0);
+    samples_++;
+    if (keep_) return keep_snapshot(h, s, has_user, stack, ctx);
+
     user_.clear();
-    if (h.flags & EBT_DWARF_F_USER_REGS) {
-      std::span<const uint8_t> stack(event.data() + sizeof s + s.kernel_frames * 8ull, s.stack_size);
-      unwinder_.unwind({h.pid, h.tid, s.mm_start_stack, s.ip, s.sp, s.bp}, stack, &user_,
-                       EBT_MAX_STACK_DEPTH);
-    }
+    if (has_user)
+      unwinder_.unwind({h.pid, h.tid, s.mm_start_stack, s.ip, s.sp, s.bp}, stack, &user_, EBT_MAX_STACK_DEPTH);
     CpuSample out;
     out.time_ns = h.time_ns;
     out.pid = h.pid;
@@ -86,33 +87,23 @@ class DwarfProfileProbe : public Probe {
     out.cpu = h.cpu;
     out.stack_id = ctx.intern_stack(h.pid, kernel_, user_);
     ctx.writer().add(out);
-    samples_++;
   }
 
   // --keep-stack-bytes: no unwinding here; the raw stack goes to the capture.
-  void keep_snapshot(const ebt_event_header& h, const ebt_cpu_sample_dwarf& s, std::span<const uint8_t> event,
-                     RecordContext& ctx) {
-    char comm[EBT_TASK_COMM_LEN + 1] = {};
-    std::memcpy(comm, s.comm, EBT_TASK_COMM_LEN);
-    ctx.note_task(h.pid, h.tid, comm);
-    kernel_.resize(s.kernel_frames);
-    if (s.kernel_frames) std::memcpy(kernel_.data(), event.data() + sizeof s, s.kernel_frames * 8ull);
-    StackSnapshot out;
+  void keep_snapshot(const ebt_event_header& h, const ebt_cpu_sample_dwarf& s, bool has_user,
+                     std::span<const uint8_t> stack, RecordContext& ctx) {
+    StackSnapshot& out = snapshot_;  // reused: its stack buffer stays allocated
     out.time_ns = h.time_ns;
     out.pid = h.pid;
     out.tid = h.tid;
     out.cpu = h.cpu;
     out.kernel_stack_id = ctx.intern_stack(h.pid, kernel_, {});
-    if (h.flags & EBT_DWARF_F_USER_REGS) {
-      out.ip = s.ip;
-      out.sp = s.sp;
-      out.bp = s.bp;
-      const uint8_t* stack = event.data() + sizeof s + s.kernel_frames * 8ull;
-      out.stack.assign(stack, stack + s.stack_size);
-      ctx.note_stack_snapshot(h.pid, s.ip, out.stack);
-    }
+    out.ip = has_user ? s.ip : 0;
+    out.sp = has_user ? s.sp : 0;
+    out.bp = has_user ? s.bp : 0;
+    out.stack.assign(stack.begin(), stack.end());
+    if (has_user) ctx.note_stack_snapshot(h.pid, s.ip, stack);
     ctx.writer().add(out);
-    samples_++;
   }
 
   void finish(RecordContext& ctx) override {
@@ -148,6 +139,7 @@ class DwarfProfileProbe : public Probe {
   std::map<uint32_t, uint64_t> lost_;  // cpu -> samples skipped (unwinder behind)
   DwarfUnwinder unwinder_;
   std::vector<uint64_t> kernel_, user_;
+  StackSnapshot snapshot_;
 };
 
 }  // namespace

@@ -194,7 +194,10 @@ class Recorder::Impl : public RecordContext, public TaskObserver {
   void refresh_maps(uint32_t pid, Proc& p, uint64_t t);
   void write_mapping(uint32_t pid, const ProcMapping& m, ObjectFile* obj, uint64_t t);
   const MapEntry* find_map(const Proc& p, uint64_t addr) const;
-  void note_user_address(uint32_t pid, Proc& p, uint64_t addr);
+  // The mapping holding a user address (rereading the mappings once if none
+  // does); its object's symbols are harvested for the address.
+  const MapEntry* note_user_address(uint32_t pid, Proc& p, uint64_t addr);
+  void note_hit(const MapEntry* e, uint64_t addr);
   void write_unwind_tables();
   void handle_event(const void* data, size_t size);
   static int ring_callback(void* ctx, void* data, size_t size);
@@ -505,13 +508,18 @@ const Recorder::Impl::MapEntry* Recorder::Impl::find_map(const Proc& p, uint64_t
   return addr < it->m.end ? &*it : nullptr;
 }
 
-void Recorder::Impl::note_user_address(uint32_t pid, Proc& p, uint64_t addr) {
+const Recorder::Impl::MapEntry* Recorder::Impl::note_user_address(uint32_t pid, Proc& p, uint64_t addr) {
   const MapEntry* e = find_map(p, addr);
   if (!e && !p.exited && monotonic_ns() - p.last_maps_read_ns > 1000000) {
     // Outside every known mapping: something was mapped we did not hear about.
     refresh_maps(pid, p, monotonic_ns());
     e = find_map(p, addr);
   }
+  note_hit(e, addr);
+  return e;
+}
+
+void Recorder::Impl::note_hit(const MapEntry* e, uint64_t addr) {
   if (!e || !e->obj) return;
   uint64_t vaddr;
   if (e->obj->offset_to_vaddr(addr - e->m.start + e->m.offset, &vaddr)) e->obj->hits.insert(vaddr);
@@ -519,23 +527,20 @@ void Recorder::Impl::note_user_address(uint32_t pid, Proc& p, uint64_t addr) {
 
 void Recorder::Impl::note_stack_snapshot(uint32_t pid, uint64_t ip, std::span<const uint8_t> stack) {
   Proc& p = proc(pid);
-  auto mark = [&](const MapEntry* e) {
+  auto needs_unwind_table = [&](const MapEntry* e) {
     if (!e) return;
     if (e->obj) e->obj->unwind_table = true;
     else if (e->m.path == "[vdso]") vdso_unwind_ = true;
   };
-  note_user_address(pid, p, ip);  // may reread the mappings for a new one
-  mark(find_map(p, ip));
+  needs_unwind_table(note_user_address(pid, p, ip));  // may reread the mappings for a new one
   // Every aligned word that points into an executable mapping may be a return
   // address: a superset of the frames report will find.
   for (size_t off = 0; off + 8 <= stack.size(); off += 8) {
     uint64_t w;
     std::memcpy(&w, stack.data() + off, 8);
     const MapEntry* e = find_map(p, w - 1);
-    if (!e) continue;
-    mark(e);
-    uint64_t vaddr;
-    if (e->obj && e->obj->offset_to_vaddr(w - 1 - e->m.start + e->m.offset, &vaddr)) e->obj->hits.insert(vaddr);
+    needs_unwind_table(e);
+    note_hit(e, w - 1);
   }
 }
 

@@ -117,8 +117,8 @@ class SkbProbe : public Probe {
     }
     // The kernel stack, starting where the packet was freed (the tracing
     // frames above that are dropped); without a stack, that place alone.
-    const uint64_t* frames = reinterpret_cast<const uint64_t*>(event.data() + sizeof e);
-    kernel_.assign(frames, frames + e.kernel_frames);
+    kernel_.resize(e.kernel_frames);
+    if (e.kernel_frames) std::memcpy(kernel_.data(), event.data() + sizeof e, e.kernel_frames * 8ull);
     if (e.location) {
       auto at = std::find(kernel_.begin(), kernel_.end(), e.location);
       if (at != kernel_.end())

@@ -88,6 +88,7 @@ std::vector<SkbPacket> skb_packets(const Profile& p) {
     std::string last = str(p, pk.hops.back()->location_id);
     pk.outcome = last == "consume_skb" ? "consumed" : "end not seen";
     if (last == "kfree_skb") {
+      pk.dropped = true;
       pk.reason = str(p, pk.hops.back()->reason_id);
       pk.outcome = "dropped: " + pk.reason;
     }
@@ -142,7 +143,7 @@ SkbReport skb_report(Profile& p) {
       path += hook_at(p, *pk.hops[i]);
     }
     const SkbHop& last = *pk.hops.back();
-    if (!pk.reason.empty() || str(p, last.location_id) == "kfree_skb") {
+    if (pk.dropped) {
       r.dropped++;
       const auto& frames = p.symbolized_stack(0, last.time_ns, last.stack_id);
       std::string fn = frames.empty() ? "?" : p.frames[frames[0]].name;

@@ -21,6 +21,7 @@ struct SkbPacket {
   std::string flow;     // from its first hop with IP headers
   std::string outcome;  // "dropped: NO_SOCKET", "consumed", "end not seen" (freed without a tracepoint, or later)
   std::string reason;   // drop reason ("" unless dropped)
+  bool dropped = false;  // ended in kfree_skb
 };
 
 // Cuts the hops into packets (see docs/skb.md: which hops belong to one packet).
