@@ -22,13 +22,6 @@ namespace {
 constexpr uint64_t kRebuildIntervalNs = 20'000'000;  // at most one module reread per 20 ms and process
 constexpr size_t kMaxProcs = 512;                      // cached processes (Dwfl each)
 
-std::string strip_deleted(std::string path) {
-  const char* deleted = " (deleted)";
-  size_t n = std::strlen(deleted);
-  if (path.size() > n && path.compare(path.size() - n, n, deleted) == 0) path.resize(path.size() - n);
-  return path;
-}
-
 }  // namespace
 
 // One address-space layout: its modules (and the CFI libdw parses from them,
@@ -84,40 +77,29 @@ bool report_modules(unwind::SnapshotWalker& w, uint32_t pid, const std::vector<P
   std::map<std::pair<std::string, uint64_t>, bool> seen;  // (dev, inode) of this process
   w.begin_modules();
   for (const auto& m : maps) {
-    std::string open_path;
-    uint64_t bias = 0;
     if (m.path == "[vdso]") {
-      open_path = vdso_file();
-      if (open_path.empty()) continue;
-      bias = m.start;  // ET_DYN with p_vaddr 0
-    } else if (m.inode == 0 && (m.path.empty() || m.path[0] != '[')) {
+      if (!vdso_file().empty()) w.add_module(m.path, vdso_file(), -1, m.start);  // ET_DYN with p_vaddr 0
+      continue;
+    }
+    if (m.inode == 0 && (m.path.empty() || m.path[0] != '[')) {
       w.add_code_range(m.start, m.end);  // anonymous executable memory: JIT code
       continue;
-    } else {
-      if (m.inode == 0 || m.path.empty() || m.path[0] != '/') continue;
-      auto key = std::make_pair(m.dev, m.inode);
-      if (seen.count(key)) continue;  // one module per object (several r-x mappings are rare)
-      seen[key] = true;
-      char mf[96];
-      std::snprintf(mf, sizeof mf, "/proc/%u/map_files/%llx-%llx", pid, (unsigned long long)m.start,
-                    (unsigned long long)m.end);
-      open_path = mf;
-      int fd = open(mf, O_RDONLY | O_CLOEXEC);
-      if (fd < 0) {
-        open_path = "/proc/" + std::to_string(pid) + "/root" + strip_deleted(m.path);
-        fd = open(open_path.c_str(), O_RDONLY | O_CLOEXEC);
-      }
-      if (fd < 0) continue;
-      std::vector<uint8_t> build_id;
-      std::vector<LoadSegment> segs;
-      bool ok = read_elf_identity(fd, &build_id, &segs);
-      close(fd);
-      if (!ok) continue;
-      auto b = unwind::load_bias(segs, m.start, m.offset);
-      if (!b) continue;
-      bias = *b;
     }
-    w.add_module(m.path, open_path, -1, bias);  // libdw opens (and later closes) the file
+    if (m.inode == 0 || m.path.empty() || m.path[0] != '/') continue;
+    auto key = std::make_pair(m.dev, m.inode);
+    if (seen.count(key)) continue;  // one module per object (several r-x mappings are rare)
+    seen[key] = true;
+    int fd = open_mapped_file(pid, m);
+    if (fd < 0) continue;
+    std::vector<uint8_t> build_id;
+    std::vector<LoadSegment> segs;
+    std::optional<uint64_t> bias;
+    if (read_elf_identity(fd, &build_id, &segs)) bias = unwind::load_bias(segs, m.start, m.offset);
+    if (!bias) {
+      close(fd);
+      continue;
+    }
+    w.add_module(m.path, m.path, fd, *bias);  // libdw owns (and later closes) the fd
   }
   return w.end_modules(pid);
 }

@@ -88,17 +88,7 @@ ObjectFile* ObjectCache::get(uint32_t pid, const ProcMapping& m) {
   if (auto it = by_dev_inode_.find(key); it != by_dev_inode_.end()) return it->second;
   if (failed_.count(key)) return nullptr;
 
-  char mf[96];
-  std::snprintf(mf, sizeof mf, "/proc/%u/map_files/%llx-%llx", pid, (unsigned long long)m.start,
-                (unsigned long long)m.end);
-  int fd = open(mf, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    std::string path = m.path;
-    const char* deleted = " (deleted)";
-    if (path.size() > strlen(deleted) && path.compare(path.size() - strlen(deleted), std::string::npos, deleted) == 0)
-      path.resize(path.size() - strlen(deleted));
-    fd = open(("/proc/" + std::to_string(pid) + "/root" + path).c_str(), O_RDONLY | O_CLOEXEC);
-  }
+  int fd = open_mapped_file(pid, m);
   if (fd < 0) {
     failed_.insert(key);
     return nullptr;

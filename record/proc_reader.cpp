@@ -1,10 +1,12 @@
 #include "record/proc_reader.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -138,6 +140,19 @@ std::optional<std::vector<ProcMapping>> read_exec_maps(uint32_t pid) {
     out.push_back(std::move(m));
   }
   return out;
+}
+
+int open_mapped_file(uint32_t pid, const ProcMapping& m) {
+  char mf[96];
+  std::snprintf(mf, sizeof mf, "/proc/%u/map_files/%llx-%llx", pid, (unsigned long long)m.start,
+                (unsigned long long)m.end);
+  int fd = open(mf, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) return fd;
+  std::string path = m.path;
+  const std::string deleted = " (deleted)";
+  if (path.size() > deleted.size() && path.compare(path.size() - deleted.size(), deleted.size(), deleted) == 0)
+    path.resize(path.size() - deleted.size());
+  return open(("/proc/" + std::to_string(pid) + "/root" + path).c_str(), O_RDONLY | O_CLOEXEC);
 }
 
 std::vector<uint32_t> list_pids() { return numeric_entries("/proc"); }

@@ -31,6 +31,11 @@ std::optional<ProcessInfo> read_process_info(uint32_t pid, int64_t boot_minus_mo
 // Executable mappings of /proc/PID/maps; nullopt when the process is gone.
 std::optional<std::vector<ProcMapping>> read_exec_maps(uint32_t pid);
 
+// Opens the file behind a file mapping of `pid` (read-only, close-on-exec):
+// /proc/PID/map_files/START-END, else PATH under /proc/PID/root (a process in
+// a container sees its own files; " (deleted)" stripped). -1 if neither opens.
+int open_mapped_file(uint32_t pid, const ProcMapping& m);
+
 std::vector<uint32_t> list_pids();
 std::vector<uint32_t> list_tids(uint32_t pid);
 std::string read_thread_comm(uint32_t pid, uint32_t tid);

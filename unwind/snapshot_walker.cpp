@@ -125,8 +125,12 @@ bool SnapshotWalker::add_module(const std::string& name, const std::string& file
     if (fd >= 0) close(fd);
     return false;
   }
-  // libdw owns the fd from here (or opens `file` itself), and closes it.
-  if (!dwfl_report_elf(dwfl_, name.c_str(), file.c_str(), fd, bias, true)) return false;
+  // libdw owns a reported fd (or opens `file` itself) and closes it; one it
+  // refused is still ours.
+  if (!dwfl_report_elf(dwfl_, name.c_str(), file.c_str(), fd, bias, true)) {
+    if (fd >= 0) close(fd);
+    return false;
+  }
   modules_++;
   return true;
 }
