@@ -4,6 +4,7 @@
 
 #include <capnp/dynamic.h>
 
+#include "common/error.h"
 #include "format/capture.capnp.h"
 #include "format/convert.h"
 #include "format/reader_impl.h"
@@ -74,21 +75,28 @@ void put_data(std::string& o, const kj::byte* p, size_t n) {
   o += '"';
 }
 
-void put_value(std::string& o, capnp::DynamicValue::Reader v);
+void put_value(std::string& o, capnp::DynamicValue::Reader v, unsigned depth);
 
-void put_fields(std::string& o, capnp::DynamicStruct::Reader s, bool& first) {
+// Structs and lists nested deeper than this are refused: groups (which need no
+// pointer, so the message's nesting limit does not stop them) can nest without
+// end in a crafted embedded schema.
+constexpr unsigned kMaxJsonDepth = 64;
+
+void put_fields(std::string& o, capnp::DynamicStruct::Reader s, bool& first, unsigned depth = 0) {
+  if (depth > kMaxJsonDepth)
+    throw BadInput("record nested deeper than " + std::to_string(kMaxJsonDepth) + " levels (limit)");
   auto field = [&](capnp::StructSchema::Field f) {
     if (!first) o += ',';
     first = false;
     put_text(o, f.getProto().getName().cStr(), f.getProto().getName().size());
     o += ':';
-    put_value(o, s.get(f));
+    put_value(o, s.get(f), depth + 1);
   };
   for (auto f : s.getSchema().getNonUnionFields()) field(f);
   KJ_IF_MAYBE(f, s.which()) { field(*f); }
 }
 
-void put_value(std::string& o, capnp::DynamicValue::Reader v) {
+void put_value(std::string& o, capnp::DynamicValue::Reader v, unsigned depth) {
   switch (v.getType()) {
     case capnp::DynamicValue::VOID: o += "null"; break;
     case capnp::DynamicValue::BOOL: o += v.as<bool>() ? "true" : "false"; break;
@@ -121,7 +129,7 @@ void put_value(std::string& o, capnp::DynamicValue::Reader v) {
       for (auto e : v.as<capnp::DynamicList>()) {
         if (!first) o += ',';
         first = false;
-        put_value(o, e);
+        put_value(o, e, depth + 1);
       }
       o += ']';
       break;
@@ -139,7 +147,7 @@ void put_value(std::string& o, capnp::DynamicValue::Reader v) {
     case capnp::DynamicValue::STRUCT: {
       o += '{';
       bool first = true;
-      put_fields(o, v.as<capnp::DynamicStruct>(), first);
+      put_fields(o, v.as<capnp::DynamicStruct>(), first, depth + 1);
       o += '}';
       break;
     }
@@ -154,16 +162,26 @@ void begin(std::string& o, const char* kind) {
 }
 
 // A record whose union member is `name`: its fields flattened after "kind".
-void put_record(std::string& o, const char* name, capnp::DynamicValue::Reader v) {
+void put_record_fields(std::string& o, const char* name, capnp::DynamicValue::Reader v) {
   begin(o, name);
   if (v.getType() == capnp::DynamicValue::STRUCT) {
     bool first = false;
     put_fields(o, v.as<capnp::DynamicStruct>(), first);
   } else {
     o += ",\"value\":";
-    put_value(o, v);
+    put_value(o, v, 1);
   }
   o += "}\n";
+}
+
+void put_record(std::string& o, const char* name, capnp::DynamicValue::Reader v) {
+  const size_t mark = o.size();
+  try {
+    put_record_fields(o, name, v);
+  } catch (...) {
+    o.resize(mark);  // never half a line
+    throw;
+  }
 }
 
 struct RowBatch {

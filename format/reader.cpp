@@ -16,6 +16,7 @@
 #include "format/capture.capnp.h"
 #include "format/convert.h"
 #include "format/reader_impl.h"
+#include "format/schema_util.h"
 
 namespace ebt::format {
 namespace {
@@ -55,15 +56,55 @@ capnp::ReaderOptions reader_options() {
   return o;
 }
 
+kj::ArrayInputStream& FrameMessage::charge(const uint8_t* data, size_t len, DecodeBudget& budget) {
+  uint64_t words = 0;
+  try {
+    kj::ArrayInputStream peek(kj::arrayPtr(data, len));
+    capnp::_::PackedInputStream unpacked(peek);
+    uint32_t first[2] = {0, 0};
+    if (unpacked.tryRead(first, 8, 8) == 8) {
+      uint64_t count = uint64_t{first[0]} + 1;
+      words = first[1];
+      if (count > 1 && count <= 512) {
+        uint32_t rest[512];
+        size_t bytes = (count / 2) * 8;  // the other sizes, padded to a word
+        if (unpacked.tryRead(rest, bytes, bytes) == bytes)
+          for (uint64_t i = 0; i + 1 < count; ++i) words += rest[i];
+      }
+    }
+  } catch (const kj::Exception&) {
+    // Malformed: the message reader below says how.
+  }
+  words += limits::kMessageOverheadWords;
+  for (DecodeBudget* b = &budget; b; b = b->pass)
+    if (words > b->words)
+      throw BadInput(std::string("decode budget exhausted: messages decoded in ") + b->what + " exceed " +
+                     std::to_string(b->total * 8 >> 20) + " MiB (limit, docs/format.md section 7)");
+  for (DecodeBudget* b = &budget; b; b = b->pass) b->words -= words;
+  return in_;
+}
+
 CaptureReader::Impl::Impl(const std::string& path) : path_(path) {
   open_file();
+  open_rest();
+}
+
+CaptureReader::Impl::Impl(const std::string& name, const uint8_t* data, size_t size) : path_(name) {
+  if (size == 0) throw BadInput(path_ + ": empty file");
+  base_ = data;
+  size_ = size;
+  borrowed_ = true;
+  open_rest();
+}
+
+void CaptureReader::Impl::open_rest() {
   check_header();
   if (!load_index()) scan();
   load_session();
 }
 
 CaptureReader::Impl::~Impl() {
-  if (base_) ::munmap(const_cast<uint8_t*>(base_), size_);
+  if (base_ && !borrowed_) ::munmap(const_cast<uint8_t*>(base_), size_);
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -141,8 +182,9 @@ bool CaptureReader::Impl::load_index() {
                                "index unusable (" + why + "); blocks found by scanning instead"});
     return false;
   };
-  if (trailer->index_offset < hb || trailer->index_bytes < disk::kBlockHeaderBytes ||
-      trailer->index_offset + trailer->index_bytes != index_end)
+  // Written so that no sum can wrap around 2^64 (both fields are untrusted).
+  if (trailer->index_offset < hb || trailer->index_offset > index_end ||
+      trailer->index_bytes != index_end - trailer->index_offset || trailer->index_bytes < disk::kBlockHeaderBytes)
     return unusable("trailer points outside the file");
   std::string why;
   auto h = disk::decode_block_header(base_ + trailer->index_offset, &why);
@@ -159,13 +201,17 @@ bool CaptureReader::Impl::load_index() {
     if (payload.size() < disk::kFrameBytes) return unusable("empty");
     uint32_t len = disk::get32(payload.data() + 4);
     if (len > payload.size() - disk::kFrameBytes) return unusable("bad frame");
-    FrameMessage msg(payload.data() + disk::kFrameBytes, len);
+    DecodeBudget budget(size_);
+    FrameMessage msg(payload.data() + disk::kFrameBytes, len, budget);
     auto entries = msg.get().getRoot<wire::Index>().getBlocks();
     uint64_t prev_end = hb;
     for (auto e : entries) {
       uint64_t off = e.getOffset();
+      // No sum before the range check: an offset near 2^64 must not wrap.
+      if (off < prev_end || off > trailer->index_offset ||
+          trailer->index_offset - off < disk::kBlockHeaderBytes + uint64_t{e.getStoredBytes()})
+        return unusable("entries out of order or out of range");
       uint64_t end = off + disk::kBlockHeaderBytes + uint64_t{e.getStoredBytes()};
-      if (off < prev_end || end > trailer->index_offset) return unusable("entries out of order or out of range");
       prev_end = end;
       auto bh = disk::decode_block_header(base_ + off, &why);
       if (!bh || bh->sequence != e.getSequence() || bh->stored_bytes != e.getStoredBytes() ||
@@ -178,6 +224,8 @@ bool CaptureReader::Impl::load_index() {
     }
   } catch (const kj::Exception& e) {
     return unusable(e.getDescription().cStr());
+  } catch (const BadInput& e) {
+    return unusable(e.what());
   }
   for (const auto& b : found) add_block(b.offset, b.header);
   has_index_ = true;
@@ -244,7 +292,7 @@ bool CaptureReader::Impl::load_payload(const BlockRef& b, std::vector<uint8_t>& 
   if (disk::crc32(src, h.stored_bytes) != h.payload_crc) return fail("payload checksum mismatch");
   out.resize(h.raw_bytes);
   if (h.codec == disk::kCodecNone) {
-    std::memcpy(out.data(), src, h.raw_bytes);
+    if (h.raw_bytes) std::memcpy(out.data(), src, h.raw_bytes);  // empty: data() may be null
   } else {
     int n = LZ4_decompress_safe(reinterpret_cast<const char*>(src), reinterpret_cast<char*>(out.data()),
                                 static_cast<int>(h.stored_bytes), static_cast<int>(h.raw_bytes));
@@ -255,6 +303,7 @@ bool CaptureReader::Impl::load_payload(const BlockRef& b, std::vector<uint8_t>& 
 
 void CaptureReader::Impl::for_each_message(const ReadOptions& options, const MessageFn& fn) const {
   std::vector<uint8_t> payload;
+  DecodeBudget budget(size_);
   for (const BlockRef& b : data_blocks_) {
     const auto& h = b.header;
     if ((h.kind_mask & options.kinds) == 0) continue;
@@ -268,9 +317,14 @@ void CaptureReader::Impl::for_each_message(const ReadOptions& options, const Mes
       options.stats->stored_bytes += h.stored_bytes;
     }
     uint64_t delivered = 0;
+    uint64_t messages = 0;
+    DecodeBudget block_budget(disk::kBlockHeaderBytes + h.stored_bytes, limits::kBlockDecodeFloorWords, &budget,
+                              "this block");
     try {
       size_t pos = 0;
       while (pos < payload.size()) {
+        if (++messages > limits::kMaxMessagesPerBlock)
+          throw BadInput("more than " + std::to_string(limits::kMaxMessagesPerBlock) + " messages in one block (limit)");
         if (payload.size() - pos < disk::kFrameBytes) throw BadInput("truncated message frame");
         uint16_t kind = disk::get16(payload.data() + pos);
         uint32_t len = disk::get32(payload.data() + pos + 4);
@@ -278,9 +332,11 @@ void CaptureReader::Impl::for_each_message(const ReadOptions& options, const Mes
         const uint8_t* m = payload.data() + pos + disk::kFrameBytes;
         pos += disk::kFrameBytes + len;
         if (!(options.kinds & kind_bit(kind))) continue;
-        FrameMessage msg(m, len);
+        FrameMessage msg(m, len, block_budget);
         uint64_t n = fn(b, kind, msg.get(), len + disk::kFrameBytes);
         delivered += n;
+        if (delivered > limits::kMaxRecordsPerBlock)
+          throw BadInput("more than " + std::to_string(limits::kMaxRecordsPerBlock) + " records in one block (limit)");
         if (options.stats) {
           auto& ks = options.stats->kinds[kind];
           ++ks.messages;
@@ -313,13 +369,18 @@ void CaptureReader::Impl::load_session() {
     if (payload.size() < disk::kFrameBytes || disk::get16(payload.data()) != 0) return;
     uint32_t len = disk::get32(payload.data() + 4);
     if (len > payload.size() - disk::kFrameBytes) return;
-    FrameMessage msg(payload.data() + disk::kFrameBytes, len);
+    DecodeBudget budget(size_);
+    FrameMessage msg(payload.data() + disk::kFrameBytes, len, budget);
     auto r = msg.get().getRoot<wire::Record>();
     if (r.which() == wire::Record::SESSION) session_ = conv::decode(r.getSession());
   } catch (const kj::Exception& e) {
     add_damage(&b, Damage{b.offset, static_cast<int64_t>(b.header.sequence),
                           disk::kBlockHeaderBytes + b.header.stored_bytes, b.header.records,
                           std::string("undecodable session record: ") + e.getDescription().cStr()});
+  } catch (const BadInput& e) {
+    add_damage(&b, Damage{b.offset, static_cast<int64_t>(b.header.sequence),
+                          disk::kBlockHeaderBytes + b.header.stored_bytes, b.header.records,
+                          std::string("undecodable session record: ") + e.what()});
   }
 }
 
@@ -333,8 +394,22 @@ const capnp::StructSchema* CaptureReader::Impl::embedded_record() const {
     if (payload.size() < disk::kFrameBytes) return nullptr;
     uint32_t len = disk::get32(payload.data() + 4);
     if (len > payload.size() - disk::kFrameBytes) return nullptr;
-    FrameMessage msg(payload.data() + disk::kFrameBytes, len);
-    auto sb = msg.get().getRoot<wire::SchemaBlock>();
+    DecodeBudget budget(size_);
+    FrameMessage msg(payload.data() + disk::kFrameBytes, len, budget);
+    // A deep copy follows every pointer once and throws on invalid ones, so
+    // neither the checks below nor the schema loader see them.
+    capnp::MallocMessageBuilder copy;
+    copy.setRoot(msg.get().getRoot<wire::SchemaBlock>());
+    auto sb = copy.getRoot<wire::SchemaBlock>().asReader();
+    // The same schema as this build's (the usual case): nothing to load.
+    static const std::vector<uint8_t> compiled = encode_schema_block(compiled_record_schema());
+    auto flat = capnp::messageToFlatArray(copy);
+    auto bytes = flat.asBytes();
+    if (bytes.size() == compiled.size() && std::memcmp(bytes.begin(), compiled.data(), compiled.size()) == 0) {
+      record_schema_ = compiled_record_schema();
+      return &*record_schema_;
+    }
+    if (std::string why = check_schema_nodes(sb.getNodes()); !why.empty()) throw BadInput(why);
     loader_ = std::make_unique<capnp::SchemaLoader>();
     for (auto node : sb.getNodes()) loader_->load(node);
     record_schema_ = loader_->get(sb.getRecordNodeId()).asStruct();
@@ -345,6 +420,13 @@ const capnp::StructSchema* CaptureReader::Impl::embedded_record() const {
                           std::string("embedded schema unusable: ") + e.getDescription().cStr()});
     record_schema_.reset();
     return nullptr;
+  } catch (const BadInput& e) {
+    const BlockRef& b = *schema_block_;
+    add_damage(&b, Damage{b.offset, static_cast<int64_t>(b.header.sequence),
+                          disk::kBlockHeaderBytes + b.header.stored_bytes, 0,
+                          std::string("embedded schema unusable: ") + e.what()});
+    record_schema_.reset();
+    return nullptr;
   }
   return &*record_schema_;
 }
@@ -352,6 +434,8 @@ const capnp::StructSchema* CaptureReader::Impl::embedded_record() const {
 // ---- CaptureReader -----------------------------------------------------------
 
 CaptureReader::CaptureReader(const std::string& path) : impl_(std::make_unique<Impl>(path)) {}
+CaptureReader::CaptureReader(const std::string& name, const uint8_t* data, size_t size)
+    : impl_(std::make_unique<Impl>(name, data, size)) {}
 CaptureReader::~CaptureReader() = default;
 CaptureReader::CaptureReader(CaptureReader&&) noexcept = default;
 
@@ -387,11 +471,35 @@ std::vector<std::string> CaptureReader::embedded_kind_names() const {
   return names;
 }
 
+namespace {
+
+// Per-record limits (docs/format.md section 7): why a record is refused, or "".
+std::string over_limits(wire::Record::Reader r) {
+  if (r.isStack() && r.getStack().getAddresses().size() > limits::kMaxStackFrames)
+    return "stack " + std::to_string(r.getStack().getId()) + " has " +
+           std::to_string(r.getStack().getAddresses().size()) + " frames (limit " +
+           std::to_string(limits::kMaxStackFrames) + " per stack)";
+  if (r.isSymbolTable())
+    for (auto l : r.getSymbolTable().getLocations())
+      if (l.getFrames().size() > limits::kMaxInlineFrames)
+        return "symbol table location with " + std::to_string(l.getFrames().size()) + " inline frames (limit " +
+               std::to_string(limits::kMaxInlineFrames) + ")";
+  return "";
+}
+
+}  // namespace
+
 void CaptureReader::read(RecordVisitor& v, const ReadOptions& o) const {
   const uint64_t tb = o.time_begin_ns, te = o.time_end_ns;
   auto in_range = [&](uint64_t t) { return t >= tb && t < te; };
-  impl_->for_each_message(o, [&](const BlockRef&, uint16_t, capnp::MessageReader& msg, size_t) -> uint64_t {
+  impl_->for_each_message(o, [&](const BlockRef& blk, uint16_t, capnp::MessageReader& msg, size_t) -> uint64_t {
     auto r = msg.getRoot<wire::Record>();
+    if (std::string why = over_limits(r); !why.empty()) {
+      // Only this record is refused: the block's other records are sound.
+      impl_->add_damage(&blk, Damage{blk.offset, static_cast<int64_t>(blk.header.sequence),
+                                     disk::kBlockHeaderBytes + blk.header.stored_bytes, 1, "record refused: " + why});
+      return 0;
+    }
     switch (r.which()) {
       case wire::Record::SESSION: return 0;  // session() has it
       case wire::Record::SESSION_END: v.on(conv::decode(r.getSessionEnd())); return 1;

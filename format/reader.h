@@ -130,6 +130,9 @@ class CaptureReader {
   // unsupported major version, unreadable header. Damage past the header is not
   // thrown: it is collected in damage().
   explicit CaptureReader(const std::string& path);
+  // A capture already in memory (fuzzers, tests): `data` must outlive the
+  // reader; `name` stands for the path in messages.
+  CaptureReader(const std::string& name, const uint8_t* data, size_t size);
   ~CaptureReader();
   CaptureReader(CaptureReader&&) noexcept;
 

@@ -1,6 +1,7 @@
 // CaptureReader internals shared by reader.cpp and dump.cpp. Internal to format/.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <set>
 
@@ -28,6 +29,7 @@ using MessageFn = std::function<uint64_t(const BlockRef&, uint16_t kind, capnp::
 class CaptureReader::Impl {
  public:
   explicit Impl(const std::string& path);
+  Impl(const std::string& name, const uint8_t* data, size_t size);
   ~Impl();
 
   // Visits every message of every selected data block; damage goes to damage_.
@@ -43,6 +45,7 @@ class CaptureReader::Impl {
   int fd_ = -1;
   const uint8_t* base_ = nullptr;
   size_t size_ = 0;
+  bool borrowed_ = false;  // base_ is the caller's memory, not a mapping
   disk::FileHeader header_;
   SessionInfo session_;
   bool has_index_ = false;
@@ -58,6 +61,7 @@ class CaptureReader::Impl {
 
  private:
   void open_file();
+  void open_rest();
   void check_header();
   bool load_index();
   void scan();
@@ -67,13 +71,50 @@ class CaptureReader::Impl {
 
 capnp::ReaderOptions reader_options();
 
-// One framed, packed message. Unpacking is bounded by the global limit (checked
-// against the segment table before allocating); reading is then bounded by the
-// message's actual size, so a small corrupt message cannot make readers walk
-// gigabytes of aliased pointers.
+// Limits that make hostile input cheap to refuse (docs/format.md, section 7).
+// Input beyond them is damage naming the block and the limit.
+namespace limits {
+// Decoded (unpacked) Cap'n Proto words one pass over a capture may produce:
+// packed zero runs expand 1000-fold and LZ4 multiplies that again, so a small
+// file could otherwise decode to tens of gigabytes per pass.
+inline constexpr uint64_t kDecodeFloorWords = (64ull << 20) / 8;  // 64 MiB...
+inline constexpr uint64_t kDecodeWordsPerFileByte = 8;             // ...or 64 bytes per file byte
+inline constexpr uint64_t kBlockDecodeFloorWords = (8ull << 20) / 8;  // per block: 8 MiB or 64 x its bytes
+// What each message costs on top of its words (framing, reader setup), so a
+// block of millions of empty messages is refused too.
+inline constexpr uint64_t kMessageOverheadWords = 16;
+inline constexpr uint64_t kMaxMessagesPerBlock = 1u << 20;
+inline constexpr uint64_t kMaxRecordsPerBlock = 4u << 20;
+// Frames of one stack record (the recorder writes at most 2 x 128 + Lua frames).
+inline constexpr uint64_t kMaxStackFrames = 4096;
+// Inline frames of one source location in a symbol table.
+inline constexpr uint64_t kMaxInlineFrames = 256;
+}  // namespace limits
+
+// The decode budget of one pass over a capture, and of one block within it
+// (so one crafted block is refused without starving the blocks after it).
+struct DecodeBudget {
+  explicit DecodeBudget(uint64_t file_bytes, uint64_t floor_words = limits::kDecodeFloorWords,
+                        DecodeBudget* pass = nullptr, const char* what = "one pass over this capture")
+      : words(std::max(floor_words, file_bytes * limits::kDecodeWordsPerFileByte)),
+        total(words),
+        pass(pass),
+        what(what) {}
+  uint64_t words;  // left
+  uint64_t total;
+  DecodeBudget* pass;  // also charged, when set
+  const char* what;
+};
+
+// One framed, packed message. Unpacking is bounded by the global limit and by
+// the pass's decode budget (both checked against the segment table before
+// allocating); reading is then bounded by the message's actual size, so a
+// small corrupt message cannot make readers walk gigabytes of aliased pointers.
+// Throws BadInput when the budget is exhausted.
 class FrameMessage {
  public:
-  FrameMessage(const uint8_t* data, size_t len) : in_(kj::arrayPtr(data, len)), packed_(in_, reader_options()) {
+  FrameMessage(const uint8_t* data, size_t len, DecodeBudget& budget)
+      : in_(kj::arrayPtr(data, len)), packed_(charge(data, len, budget), reader_options()) {
     size_t words = 0;
     for (unsigned i = 0; i < 512; ++i) {
       auto seg = packed_.getSegment(i);
@@ -82,12 +123,16 @@ class FrameMessage {
       words += seg.size();
     }
     capnp::ReaderOptions o = reader_options();
-    o.traversalLimitInWords = words * 4 + 1024;
+    o.traversalLimitInWords = words + 1024;
     reader_.emplace(segments_.asPtr(), o);
   }
   capnp::MessageReader& get() { return *reader_; }
 
  private:
+  // Reads the segment table (unpacking only its first words), charges the
+  // message's size to the budget, and hands the packed reader its input.
+  kj::ArrayInputStream& charge(const uint8_t* data, size_t len, DecodeBudget& budget);
+
   kj::ArrayInputStream in_;
   capnp::PackedMessageReader packed_;
   kj::Vector<kj::ArrayPtr<const capnp::word>> segments_;

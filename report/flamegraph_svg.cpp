@@ -6,14 +6,32 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <vector>
 
 namespace ebt::report {
 namespace {
 
+// Stacks can be as deep as a capture says (docs/security.md): nothing here
+// recurses per level, the destructor included.
 struct Node {
   uint32_t frame = 0;  // 0 for the "all" root
   uint64_t weight = 0;
   std::map<std::string, std::unique_ptr<Node>> children;  // by display name: stable order
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  ~Node() {
+    std::vector<std::unique_ptr<Node>> doomed;
+    for (auto& [name, c] : children) doomed.push_back(std::move(c));
+    children.clear();
+    while (!doomed.empty()) {
+      std::unique_ptr<Node> n = std::move(doomed.back());
+      doomed.pop_back();
+      for (auto& [name, c] : n->children) doomed.push_back(std::move(c));
+      n->children.clear();
+    }  // n is destroyed here with no children left
+  }
 };
 
 std::string xml_escape(const std::string& s) {
@@ -192,10 +210,15 @@ void add_stack(Node& root, const Profile& profile, const AggregatedStack& s) {
 }
 
 // Depth of the frames that will be drawn (wider than min_weight).
-int depth_of(const Node& n, double min_weight) {
+int depth_of(const Node& root, double min_weight) {
   int d = 0;
-  for (const auto& [name, c] : n.children) {
-    if (static_cast<double>(c->weight) >= min_weight) d = std::max(d, 1 + depth_of(*c, min_weight));
+  std::vector<std::pair<const Node*, int>> todo{{&root, 0}};
+  while (!todo.empty()) {
+    auto [n, depth] = todo.back();
+    todo.pop_back();
+    d = std::max(d, depth);
+    for (const auto& [name, c] : n->children)
+      if (static_cast<double>(c->weight) >= min_weight) todo.push_back({c.get(), depth + 1});
   }
   return d;
 }
@@ -208,9 +231,33 @@ struct Writer {
   int bottom;  // y of the root frame's top edge
   uint64_t total;
 
-  void frame(const Node& n, double x, int depth) {
+  // Every frame, parents before children (preorder), without recursion.
+  void frames(const Node& root, double x0) {
+    struct Todo {
+      const Node* n;
+      double x;
+      int depth;
+    };
+    std::vector<Todo> todo{{&root, x0, 0}};
+    std::vector<Todo> kids;
+    while (!todo.empty()) {
+      Todo t = todo.back();
+      todo.pop_back();
+      if (!frame(*t.n, t.x, t.depth)) continue;
+      kids.clear();
+      double cx = t.x;
+      for (const auto& [key, c] : t.n->children) {
+        kids.push_back({c.get(), cx, t.depth + 1});
+        cx += static_cast<double>(c->weight) * per_unit;
+      }
+      todo.insert(todo.end(), kids.rbegin(), kids.rend());
+    }
+  }
+
+  // One frame; false when it is too narrow to draw (and so are its children).
+  bool frame(const Node& n, double x, int depth) {
     double w = static_cast<double>(n.weight) * per_unit;
-    if (w < opt.min_width_px) return;
+    if (w < opt.min_width_px) return false;
     const FrameInfo* info = n.frame ? &profile.frames[n.frame] : nullptr;
     std::string name = info ? info->name : "all";
     FrameType type = info ? info->type : FrameType::kProcess;
@@ -230,11 +277,7 @@ struct Writer {
         << "\" height=\"" << opt.frame_height - 1 << "\" fill=\"" << frame_color(name, type)
         << "\" rx=\"2\"/><text x=\"" << fmt("%.2f", x + 3) << "\" y=\"" << y + opt.frame_height - 5
         << "\">" << xml_escape(text) << "</text></g>\n";
-    double cx = x;
-    for (const auto& [key, c] : n.children) {
-      frame(*c, cx, depth + 1);
-      cx += static_cast<double>(c->weight) * per_unit;
-    }
+    return true;
   }
 };
 
@@ -310,7 +353,7 @@ void write_flamegraph_svg(const Profile& profile, const StackAggregate& stacks,
   if (root.weight > 0) {
     Writer w{profile, options, out, xpad, chart_w, per_unit,
              top + depth * options.frame_height, root.weight};
-    w.frame(root, xpad, 0);
+    w.frames(root, xpad);
   }
   out << "</g>\n<script type=\"text/ecmascript\"><![CDATA[" << kScript << "]]></script>\n</svg>\n";
 }

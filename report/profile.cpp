@@ -75,7 +75,12 @@ const std::vector<uint32_t>& Profile::symbolized_stack(uint32_t pid, uint64_t ti
   if (it != symbolized_.end()) return it->second;
   std::vector<uint32_t> ids;
   auto s = stacks.find(stack_id);
-  if (s == stacks.end()) {
+  if (s != stacks.end() && symbolized_frames_ + s->second.size() > kMaxSymbolizedFrames) {
+    // A crafted capture can make each (pid, stack) pair cost a long stack:
+    // past the budget, stacks are shown as this marker instead.
+    ids.push_back(frames.intern("[not symbolized: more than 64 Mi frames in this report (limit)]",
+                                FrameType::kMarker));
+  } else if (s == stacks.end()) {
     ids.push_back(frames.intern(stack_id == 0 ? "[no stack]" : "[unknown stack]", FrameType::kMarker));
   } else {
     const auto& raw = s->second;
@@ -89,6 +94,7 @@ const std::vector<uint32_t>& Profile::symbolized_stack(uint32_t pid, uint64_t ti
       }
     }
   }
+  symbolized_frames_ += ids.size();
   return symbolized_.emplace(key, std::move(ids)).first->second;
 }
 

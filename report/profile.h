@@ -127,6 +127,10 @@ class Profile {
     }
   };
   std::unordered_map<StackKey, std::vector<uint32_t>, StackKeyHash> symbolized_;
+  // Frame ids held by symbolized_: bounded so that a small crafted capture (one
+  // long stack shared by thousands of pids) cannot take gigabytes.
+  static constexpr uint64_t kMaxSymbolizedFrames = 64ull << 20;
+  uint64_t symbolized_frames_ = 0;
   std::unordered_map<const symbolize::SymFrame*, uint32_t> frame_ids_;  // symbolizer cache -> id
   std::unordered_map<uint32_t, uint32_t> process_comm_ids_;              // pid -> comm frame id
 };

@@ -108,13 +108,24 @@ std::string json_quote(std::string_view s) {
   return o;
 }
 
-std::string TraceJson::ts(uint64_t ns) const {
-  int64_t rel = static_cast<int64_t>(ns - origin_ns_);
-  uint64_t mag = rel < 0 ? static_cast<uint64_t>(-rel) : static_cast<uint64_t>(rel);
+namespace {
+
+// Microseconds with three decimals; `negative` puts a sign in front.
+std::string micros(uint64_t ns, bool negative) {
   char buf[48];
-  std::snprintf(buf, sizeof buf, "%s%" PRIu64 ".%03" PRIu64, rel < 0 ? "-" : "", mag / 1000,
-                mag % 1000);
+  std::snprintf(buf, sizeof buf, "%s%" PRIu64 ".%03" PRIu64, negative ? "-" : "", ns / 1000, ns % 1000);
   return buf;
+}
+
+}  // namespace
+
+std::string TraceJson::ts(uint64_t ns) const {
+  // Times before the origin are negative. The magnitude is computed unsigned:
+  // negating INT64_MIN (a time 2^63 ns from the origin in a crafted capture)
+  // is undefined behaviour.
+  uint64_t delta = ns - origin_ns_;
+  bool negative = static_cast<int64_t>(delta) < 0;
+  return micros(negative ? 0 - delta : delta, negative);
 }
 
 void TraceJson::add(uint64_t ts_ns, std::string json) {
@@ -148,7 +159,7 @@ void TraceJson::set_other(std::string_view key, std::string_view value) {
 void TraceJson::slice(uint32_t pid, uint32_t tid, uint64_t ts_ns, uint64_t dur_ns,
                       std::string_view name, std::string_view cat, TraceArgs args) {
   std::string j = "{\"name\":" + json_quote(name) + ",\"cat\":" + json_quote(cat) +
-                  ",\"ph\":\"X\",\"ts\":" + ts(ts_ns) + ",\"dur\":" + ts(origin_ns_ + dur_ns) +
+                  ",\"ph\":\"X\",\"ts\":" + ts(ts_ns) + ",\"dur\":" + micros(dur_ns, false) +
                   "," + ids(pid, tid);
   if (!args.empty()) j += ",\"args\":" + args_json(args);
   add(ts_ns, j + "}");

@@ -15,6 +15,7 @@ test_pkgs=(
   debuginfod redis-server redis-tools nginx libnginx-mod-http-lua curl wrk openssh-server
   iproute2 python3 chromium linux-perf procps
   bpftrace
+  libclang-rt-14-dev   # ASan, UBSan and libFuzzer runtimes for the hostile-input stage (docs/security.md)
 )
 
 want=("${build_pkgs[@]}")

@@ -6,8 +6,12 @@
 
 namespace ebt::symbolize {
 
+// Longer names (only crafted ones: real mangled names stay far below) are
+// shown mangled: the demangler's time and stack use grow with the input.
+constexpr size_t kMaxMangledBytes = 4096;
+
 std::string demangle(const std::string& name) {
-  if (name.size() < 3 || name[0] != '_' || name[1] != 'Z') return name;
+  if (name.size() < 3 || name[0] != '_' || name[1] != 'Z' || name.size() > kMaxMangledBytes) return name;
   // Symbol versions (foo@@GLIBCXX_3.4) are not part of the mangled name.
   std::string mangled = name;
   std::string suffix;

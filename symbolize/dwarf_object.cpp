@@ -5,6 +5,9 @@
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
+#include <cstring>
+#include <cerrno>
+#include <sys/stat.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <unistd.h>
@@ -58,10 +61,32 @@ std::string die_function_name(Dwarf_Die* die) {
 
 }  // namespace
 
-std::vector<uint8_t> read_build_id(const std::string& path) {
+// Opens a regular file for reading. Paths come from untrusted captures (and
+// --symfs lookups of them): a FIFO must not block the open, and neither FIFOs
+// nor devices are read. -1 with `why` set otherwise.
+int open_regular(const std::string& path, std::string* why) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (why) *why = "not a regular file";
+    return -1;
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    if (why) *why = std::string("cannot open: ") + std::strerror(errno);
+    return -1;
+  }
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {  // replaced since the stat
+    ::close(fd);
+    if (why) *why = "not a regular file";
+    return -1;
+  }
+  return fd;
+}
+
+namespace {
+
+std::vector<uint8_t> build_id_of(int fd) {
   std::vector<uint8_t> id;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return id;
   elf_version(EV_CURRENT);
   Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
   if (elf != nullptr) {
@@ -73,6 +98,15 @@ std::vector<uint8_t> read_build_id(const std::string& path) {
     }
     elf_end(elf);
   }
+  return id;
+}
+
+}  // namespace
+
+std::vector<uint8_t> read_build_id(const std::string& path) {
+  int fd = open_regular(path, nullptr);
+  if (fd < 0) return {};
+  std::vector<uint8_t> id = build_id_of(fd);
   ::close(fd);
   return id;
 }
@@ -95,11 +129,17 @@ std::unique_ptr<DwarfObject> DwarfObject::open(const std::string& path,
     if (why != nullptr) *why = path + ": " + reason;
     return nullptr;
   };
-  if (::access(path.c_str(), R_OK) != 0) return fail("not readable");
-  std::vector<uint8_t> file_id = read_build_id(path);
+  std::string open_why;
+  int fd = open_regular(path, &open_why);
+  if (fd < 0) return fail(open_why);
+  std::vector<uint8_t> file_id = build_id_of(fd);
   if (build_id.empty()) {
-    if (!allow_unverified) return fail("capture has no build-id to verify it against");
+    if (!allow_unverified) {
+      ::close(fd);
+      return fail("capture has no build-id to verify it against");
+    }
   } else if (file_id != build_id) {
+    ::close(fd);
     return fail("build-id " + (file_id.empty() ? std::string("(none)") : hex(file_id)) +
                 " differs from the capture's " + hex(build_id));
   }
@@ -109,11 +149,19 @@ std::unique_ptr<DwarfObject> DwarfObject::open(const std::string& path,
   obj->path_ = path;
   Impl& im = *obj->impl_;
   im.dwfl = dwfl_begin(&kCallbacks);
-  if (im.dwfl == nullptr) return fail("dwfl_begin failed");
+  if (im.dwfl == nullptr) {
+    ::close(fd);
+    return fail("dwfl_begin failed");
+  }
   dwfl_report_begin(im.dwfl);
-  im.mod = dwfl_report_elf(im.dwfl, path.c_str(), path.c_str(), -1, 0, false);
+  // libdw takes the descriptor opened above (it would open the path itself,
+  // blocking, otherwise); one it refuses is still ours.
+  im.mod = dwfl_report_elf(im.dwfl, path.c_str(), path.c_str(), fd, 0, false);
   dwfl_report_end(im.dwfl, nullptr, nullptr);
-  if (im.mod == nullptr) return fail(std::string("not a usable ELF file: ") + dwfl_errmsg(-1));
+  if (im.mod == nullptr) {
+    ::close(fd);
+    return fail(std::string("not a usable ELF file: ") + dwfl_errmsg(-1));
+  }
 
   Elf* elf = dwfl_module_getelf(im.mod, &im.bias);
   if (elf == nullptr) return fail("cannot read ELF");

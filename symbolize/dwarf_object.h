@@ -14,6 +14,9 @@ namespace ebt::symbolize {
 
 // Reads the GNU build-id note of an ELF file; empty when none or unreadable.
 std::vector<uint8_t> read_build_id(const std::string& path);
+// Opens `path` read-only if it is a regular file, without blocking (FIFOs and
+// devices named by a capture are refused); -1 with `why` set otherwise.
+int open_regular(const std::string& path, std::string* why);
 
 class DwarfObject {
  public:

@@ -106,7 +106,24 @@ struct Symbolizer::PidMaps {
   std::vector<Mapping> maps;  // in record order
   std::vector<uint64_t> conflict_times;  // sorted
   bool analyzed = false;
+  // Lookup index (built on first use): map indices by start address, and the
+  // largest end among the first i of them.
+  std::vector<uint32_t> by_start;
+  std::vector<uint64_t> max_end;
+  bool indexed = false;
+  std::unordered_map<const Mapping*, const Mapping*> base_of;  // vaddr_from_load_bias
 };
+
+namespace {
+
+// Work bounds for hostile captures (docs/security.md): overlap pairs examined
+// per process before every mapping time is taken as a generation boundary
+// (finer generations are always correct, only cached less), and mappings
+// examined per address lookup.
+constexpr uint64_t kMaxOverlapPairs = 1u << 22;
+constexpr size_t kMaxMappingScan = 4096;
+
+}  // namespace
 
 struct Symbolizer::Object {
   std::string key;
@@ -132,6 +149,8 @@ void Symbolizer::add(const Mapping& mapping) {
   if (!pm) pm = std::make_unique<PidMaps>();
   pm->maps.push_back(mapping);  // may move earlier mappings: drop pointers to them
   pm->analyzed = false;
+  pm->indexed = false;
+  pm->base_of.clear();
   object_of_mapping_.clear();
 }
 
@@ -166,8 +185,10 @@ uint32_t Symbolizer::generation(uint32_t pid, uint64_t time_ns) {
     std::sort(by_start.begin(), by_start.end(),
               [](const Mapping* a, const Mapping* b) { return a->start < b->start; });
     pm.conflict_times.clear();
-    for (size_t i = 0; i < by_start.size(); ++i) {
+    uint64_t pairs = 0;
+    for (size_t i = 0; i < by_start.size() && pairs <= kMaxOverlapPairs; ++i) {
       for (size_t j = i + 1; j < by_start.size() && by_start[j]->start < by_start[i]->end; ++j) {
+        if (++pairs > kMaxOverlapPairs) break;
         const Mapping& a = *by_start[i];
         const Mapping& b = *by_start[j];
         bool same = a.path == b.path && a.build_id == b.build_id &&
@@ -176,6 +197,12 @@ uint32_t Symbolizer::generation(uint32_t pid, uint64_t time_ns) {
           pm.conflict_times.push_back(std::max(a.time_ns, b.time_ns));
         }
       }
+    }
+    if (pairs > kMaxOverlapPairs) {
+      // Too many overlaps to pair up (only a crafted capture has them): every
+      // mapping time starts a generation.
+      pm.conflict_times.clear();
+      for (const auto& m : pm.maps) pm.conflict_times.push_back(m.time_ns);
     }
     std::sort(pm.conflict_times.begin(), pm.conflict_times.end());
     pm.conflict_times.erase(std::unique(pm.conflict_times.begin(), pm.conflict_times.end()),
@@ -190,12 +217,33 @@ uint32_t Symbolizer::generation(uint32_t pid, uint64_t time_ns) {
 const Mapping* Symbolizer::find_mapping(uint32_t pid, uint64_t time_ns, uint64_t address) {
   auto it = maps_.find(pid);
   if (it == maps_.end()) return nullptr;
+  PidMaps& pm = *it->second;
+  if (!pm.indexed) {
+    pm.by_start.resize(pm.maps.size());
+    for (size_t i = 0; i < pm.maps.size(); ++i) pm.by_start[i] = static_cast<uint32_t>(i);
+    std::stable_sort(pm.by_start.begin(), pm.by_start.end(),
+                     [&](uint32_t a, uint32_t b) { return pm.maps[a].start < pm.maps[b].start; });
+    pm.max_end.resize(pm.maps.size());
+    uint64_t e = 0;
+    for (size_t i = 0; i < pm.by_start.size(); ++i) pm.max_end[i] = e = std::max(e, pm.maps[pm.by_start[i]].end);
+    pm.indexed = true;
+  }
   const Mapping* valid = nullptr;   // latest recorded at or before the sample
   const Mapping* latest = nullptr;  // fallback: latest that contains the address
-  for (const auto& m : it->second->maps) {
+  // Candidates start at or below the address; walking down stops where no
+  // earlier mapping reaches it (or after kMaxMappingScan: crafted overlaps).
+  size_t i = std::upper_bound(pm.by_start.begin(), pm.by_start.end(), address,
+                              [&](uint64_t a, uint32_t m) { return a < pm.maps[m].start; }) -
+             pm.by_start.begin();
+  for (size_t scanned = 0; i > 0 && pm.max_end[i - 1] > address && scanned < kMaxMappingScan; --i, ++scanned) {
+    const Mapping& m = pm.maps[pm.by_start[i - 1]];
     if (address < m.start || address >= m.end) continue;
-    if (m.time_ns <= time_ns && (valid == nullptr || m.time_ns >= valid->time_ns)) valid = &m;
-    if (latest == nullptr || m.time_ns >= latest->time_ns) latest = &m;
+    // Ties go to the mapping recorded last (the highest index), as in record order.
+    auto later = [&](const Mapping* than) {
+      return than == nullptr || m.time_ns > than->time_ns || (m.time_ns == than->time_ns && &m > than);
+    };
+    if (m.time_ns <= time_ns && later(valid)) valid = &m;
+    if (later(latest)) latest = &m;
   }
   return valid != nullptr ? valid : latest;
 }
@@ -305,11 +353,15 @@ std::optional<uint64_t> Symbolizer::vaddr_from_load_bias(const Mapping& mapping,
   const uint64_t address = offset - mapping.file_offset + mapping.start;
   const Mapping* base = nullptr;
   if (auto it = maps_.find(mapping.pid); it != maps_.end()) {
-    for (const auto& m : it->second->maps) {
-      if (m.file_offset != 0 || m.path != mapping.path || m.build_id != mapping.build_id) continue;
-      if (m.start > mapping.start) continue;
-      if (base == nullptr || m.start > base->start) base = &m;
-    }
+    // Once per mapping (not per address): a scan over all the process's mappings.
+    auto [slot, inserted] = it->second->base_of.try_emplace(&mapping, nullptr);
+    if (inserted)
+      for (const auto& m : it->second->maps) {
+        if (m.file_offset != 0 || m.path != mapping.path || m.build_id != mapping.build_id) continue;
+        if (m.start > mapping.start) continue;
+        if (slot->second == nullptr || m.start > slot->second->start) slot->second = &m;
+      }
+    base = slot->second;
   }
   // Without it, assume the usual layout where file offsets equal distances from
   // the first segment (ld's default for text).

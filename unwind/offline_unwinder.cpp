@@ -1,9 +1,11 @@
 #include "unwind/offline_unwinder.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <tuple>
 
 #include "unwind/unwind_table.h"
 
@@ -42,25 +44,97 @@ bool preferred(const Mapping& a, size_t ia, const Mapping& b, size_t ib, uint64_
 struct OfflineUnwinder::Table {
   UnwindTable table;
   std::vector<LoadSegment> segments;
-  int fd = -2;  // the rebuilt file; -2: not built yet, -1: unusable
+  int usable = -1;  // -1: not checked yet; 0: unusable (why says why); 1: rebuilt fine once
   std::string why;
-  ~Table() {
-    if (fd >= 0) close(fd);
-  }
 };
+
+namespace {
+
+// The mappings in force at `t`: all of them unless some overlap (an exec
+// replaced the address space during the recording); then a mapping is left
+// out when an overlapping one is preferred at `t`. In order of preference,
+// a mapping survives unless it meets the union of all more preferred ones:
+// O(n log n), not a test of every pair.
+std::vector<const Mapping*> mappings_at(const std::vector<Mapping>& maps, bool overlapping, uint64_t t) {
+  std::vector<const Mapping*> chosen;
+  if (!overlapping) {
+    for (const auto& m : maps) chosen.push_back(&m);
+    return chosen;
+  }
+  std::vector<size_t> order(maps.size());
+  for (size_t i = 0; i < order.size(); i++) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return preferred(maps[a], a, maps[b], b, t); });
+  std::map<uint64_t, uint64_t> taken;  // disjoint [start, end) of every more preferred mapping
+  std::vector<char> keep(maps.size(), 0);
+  for (size_t i : order) {
+    const Mapping& m = maps[i];
+    if (m.start >= m.end) {
+      keep[i] = 1;
+      continue;
+    }
+    auto next = taken.lower_bound(m.end);
+    bool hit = next != taken.begin() && std::prev(next)->second > m.start;
+    keep[i] = !hit;
+    // Merge [start, end) into the union.
+    uint64_t s = m.start, e = m.end;
+    auto it = taken.upper_bound(s);
+    if (it != taken.begin() && std::prev(it)->second >= s) --it;
+    while (it != taken.end() && it->first <= e) {
+      s = std::min(s, it->first);
+      e = std::max(e, it->second);
+      it = taken.erase(it);
+    }
+    taken.emplace(s, e);
+  }
+  for (size_t i = 0; i < maps.size(); i++)
+    if (keep[i]) chosen.push_back(&maps[i]);
+  return chosen;
+}
+
+// Descriptors the layouts may hold (one per reported object): a capture with
+// thousands of tables must not run the process out of them.
+size_t max_open_tables() {
+  struct rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return 512;
+  return std::max<size_t>(64, r.rlim_cur / 2);
+}
+
+}  // namespace
 
 OfflineUnwinder::OfflineUnwinder() = default;
 OfflineUnwinder::~OfflineUnwinder() = default;
 
 void OfflineUnwinder::add(const Mapping& m) {
-  auto& v = maps_[m.pid];
-  bool& ov = overlapping_[m.pid];
-  for (const auto& o : v)
-    if (!ov && overlap(o, m) && !(o.start == m.start && o.end == m.end && o.file_offset == m.file_offset &&
-                                  o.path == m.path && o.build_id == m.build_id))
-      ov = true;
-  v.push_back(m);
-  last_.erase(m.pid);
+  maps_[m.pid].push_back(m);
+  overlapping_.erase(m.pid);  // recomputed on the next unwind of the pid
+  epochs_.erase(m.pid);
+}
+
+bool OfflineUnwinder::overlapping(uint32_t pid) {
+  auto [it, inserted] = overlapping_.try_emplace(pid, false);
+  if (!inserted) return it->second;
+  // Sorted by start, two distinct mappings overlap iff one starts before the
+  // furthest end seen so far (identical duplicates do not count).
+  const auto& v = maps_[pid];
+  std::vector<const Mapping*> by_start;
+  for (const auto& m : v)
+    if (m.start < m.end) by_start.push_back(&m);
+  std::sort(by_start.begin(), by_start.end(), [](const Mapping* a, const Mapping* b) {
+    return std::tie(a->start, a->end, a->file_offset, a->path, a->build_id) <
+           std::tie(b->start, b->end, b->file_offset, b->path, b->build_id);
+  });
+  const Mapping* reach = nullptr;  // the mapping with the furthest end so far
+  for (const Mapping* m : by_start) {
+    if (reach && m->start < reach->end &&
+        !(reach->start == m->start && reach->end == m->end && reach->file_offset == m->file_offset &&
+          reach->path == m->path && reach->build_id == m->build_id)) {
+      it->second = true;
+      break;
+    }
+    if (!reach || m->end > reach->end) reach = m;
+  }
+  return it->second;
 }
 
 void OfflineUnwinder::add(UnwindTable table) {
@@ -88,28 +162,35 @@ OfflineUnwinder::Layout& OfflineUnwinder::layout_for(uint32_t pid, uint64_t time
   static const std::vector<Mapping> kNone;
   auto it = maps_.find(pid);
   const std::vector<Mapping>& maps = it == maps_.end() ? kNone : it->second;
-  // The mappings in force at time_ns: all of them unless some overlap (an
-  // exec replaced the address space during the recording).
-  std::vector<const Mapping*> chosen;
-  for (size_t i = 0; i < maps.size(); i++) {
-    bool keep = true;
-    if (overlapping_[pid])
-      for (size_t j = 0; j < maps.size() && keep; j++)
-        if (j != i && overlap(maps[i], maps[j]) && preferred(maps[j], j, maps[i], i, time_ns)) keep = false;
-    if (keep) chosen.push_back(&maps[i]);
+  // Which mappings are in force depends only on which were recorded by
+  // time_ns: one layout key per such epoch, computed once.
+  auto& ep = epochs_[pid];
+  if (ep.times.empty() && !maps.empty()) {
+    for (const auto& m : maps) ep.times.push_back(m.time_ns);
+    std::sort(ep.times.begin(), ep.times.end());
+    ep.times.erase(std::unique(ep.times.begin(), ep.times.end()), ep.times.end());
   }
-  std::string key = layout_key(chosen);
-  if (auto last = last_.find(pid); last != last_.end() && last->second.first == key) return *last->second.second;
+  size_t epoch = std::upper_bound(ep.times.begin(), ep.times.end(), time_ns) - ep.times.begin();
+  if (auto known = ep.layouts.find(epoch); known != ep.layouts.end()) return *known->second;
+  std::vector<const Mapping*> chosen = mappings_at(maps, overlapping(pid), time_ns);
+  const std::string key = layout_key(chosen);
+  auto evict = [&] {
+    layouts_.clear();
+    for (auto& [p, e] : epochs_) e.layouts.clear();
+    open_tables_ = 0;
+  };
   if (!layouts_.count(key) && layouts_.size() >= kMaxLayouts) {
     // Each layout holds a descriptor per object: bound them (system-wide
     // captures have hundreds of processes); evicted ones are rebuilt on demand.
-    layouts_.clear();
-    last_.clear();
+    evict();
   }
   auto& l = layouts_[key];
   if (!l) {
-    l = std::make_unique<Layout>();
-    SnapshotWalker* w = &l->walker;
+    if (open_tables_ + chosen.size() > max_open_tables()) evict();  // frees every other layout's descriptors
+    auto& fresh_layout = layouts_[key];
+    fresh_layout = std::make_unique<Layout>();
+    Layout& nl = *fresh_layout;
+    SnapshotWalker* w = &nl.walker;
     w->begin_modules();
     std::set<std::string> reported;
     for (const Mapping* m : chosen) {
@@ -121,24 +202,38 @@ OfflineUnwinder::Layout& OfflineUnwinder::layout_for(uint32_t pid, uint64_t time
       if (reported.count(okey)) continue;
       auto t = tables_.find(okey);
       if (t == tables_.end()) {
-        l->gaps.push_back({m->start, m->end, m->path + ": no unwind table in the capture"});
+        nl.gaps.push_back({m->start, m->end, m->path + ": no unwind table in the capture"});
         continue;
       }
       Table& tb = *t->second;
-      if (tb.fd == -2) tb.fd = materialize(tb.table, &tb.why);
-      if (tb.fd < 0) {
-        l->gaps.push_back({m->start, m->end, m->path + ": unusable unwind table (" + tb.why + ")"});
+      if (tb.usable == 0) {
+        nl.gaps.push_back({m->start, m->end, m->path + ": unusable unwind table (" + tb.why + ")"});
         continue;
       }
       auto bias = load_bias(tb.segments, m->start, m->file_offset);
       if (!bias) continue;  // another mapping of the object gives it
-      int fd = dup(tb.fd);
-      if (fd < 0) continue;
-      if (w->add_module(m->path, m->path, fd, *bias)) reported.insert(okey);
+      if (open_tables_ >= max_open_tables()) {
+        nl.gaps.push_back({m->start, m->end, m->path + ": too many objects in one process"});
+        continue;
+      }
+      // A fresh rebuilt file per layout, owned by libdw: no descriptor stays
+      // open for a table no layout uses.
+      int fd = materialize(tb.table, &tb.why);
+      tb.usable = fd >= 0;
+      if (fd < 0) {
+        nl.gaps.push_back({m->start, m->end, m->path + ": unusable unwind table (" + tb.why + ")"});
+        continue;
+      }
+      if (w->add_module(m->path, m->path, fd, *bias)) {
+        reported.insert(okey);
+        open_tables_++;
+      }
     }
     w->end_modules(pid);
+    epochs_[pid].layouts[epoch] = &nl;
+    return nl;
   }
-  last_[pid] = {key, l.get()};
+  ep.layouts[epoch] = l.get();
   return *l;
 }
 

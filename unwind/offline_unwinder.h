@@ -51,13 +51,19 @@ class OfflineUnwinder {
     std::vector<Gap> gaps;  // mapped objects without a usable table
   };
   Layout& layout_for(uint32_t pid, uint64_t time_ns);
+  bool overlapping(uint32_t pid);  // do the pid's mappings overlap (exec)? cached
   std::string layout_key(const std::vector<const Mapping*>& chosen) const;
 
   std::unordered_map<uint32_t, std::vector<Mapping>> maps_;      // by pid, capture order
   std::unordered_map<uint32_t, bool> overlapping_;               // pid -> its mappings overlap (exec)
   std::map<std::string, std::unique_ptr<Table>> tables_;         // by object key
   std::unordered_map<std::string, std::unique_ptr<Layout>> layouts_;  // by layout key
-  std::unordered_map<uint32_t, std::pair<std::string, Layout*>> last_;  // pid -> last layout used
+  struct Epochs {
+    std::vector<uint64_t> times;               // distinct mapping times, sorted
+    std::unordered_map<size_t, Layout*> layouts;  // mappings recorded by then -> their layout
+  };
+  std::unordered_map<uint32_t, Epochs> epochs_;  // by pid
+  size_t open_tables_ = 0;  // descriptors held by layouts_ (one per reported object)
   std::set<std::string> problems_;
 };
 

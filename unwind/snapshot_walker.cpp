@@ -172,17 +172,23 @@ WalkResult SnapshotWalker::walk(uint32_t tid, const UserRegs& regs, std::span<co
   // back to the VM's caller (research/luajit.md §4). A candidate counts only
   // if the walk from there reaches the outermost frame.
   if (sp == 0 || sp < regs.sp || out->size() - start >= max_frames) return r;
-  uint64_t end = regs.sp + stack.size();
+  // Offsets into the copy, never addresses: `sp` comes from CFI the capture
+  // supplied and may lie anywhere, so address arithmetic could wrap past 2^64.
+  const uint64_t first = sp - regs.sp;
+  if (first >= stack.size()) return r;
   int tries = 0;
-  for (uint64_t slot = (sp + 7) & ~uint64_t(7); slot + 8 <= end && slot - sp < kResumeScanBytes; slot += 8) {
+  for (uint64_t off = first + ((8 - (sp & 7)) & 7); off <= stack.size() && stack.size() - off >= 8 &&
+                                                    off - first < kResumeScanBytes;
+       off += 8) {
+    const uint64_t slot = regs.sp + off;
     uint64_t ra;
-    std::memcpy(&ra, stack.data() + (slot - regs.sp), 8);
+    std::memcpy(&ra, stack.data() + off, 8);
     if (ra < 2 || !in_module(ra - 1)) continue;
     if (++tries > kResumeTries) break;
     // Callee-saved rbp sits right below the return address after a standard
     // prologue (and in LuaJIT's VM frame).
     uint64_t bp = regs.bp;
-    if (slot - 8 >= regs.sp) std::memcpy(&bp, stack.data() + (slot - 8 - regs.sp), 8);
+    if (off >= 8) std::memcpy(&bp, stack.data() + off - 8, 8);
     std::vector<uint64_t> rest, rest_sps;
     UserRegs resumed{ra, slot + 8, bp};
     if (!walk_once(tid, resumed, regs.sp, stack, &rest, max_frames - (out->size() - start), &rest_sps)) continue;

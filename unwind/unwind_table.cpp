@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <tuple>
 
@@ -98,6 +99,87 @@ std::pair<uint64_t, uint64_t> eh_frame_from_hdr(const std::vector<uint8_t>& hdr,
   return {0, 0};
 }
 
+// The table chunk holding file bytes [offset, offset + n), or null.
+const FileChunk* chunk_at(const UnwindTable& t, uint64_t offset, uint64_t n) {
+  for (const auto& c : t.chunks)
+    if (offset >= c.offset && offset - c.offset <= c.data.size() && c.data.size() - (offset - c.offset) >= n)
+      return &c;
+  return nullptr;
+}
+
+// libdw's CFI parsers are not hardened against crafted input: before a table
+// is handed over, its .eh_frame_hdr and .eh_frame must have the shape every
+// linker emits. Checked: the header's encodings (pcrel|sdata4 pointer,
+// udata4 count, datarel|sdata4 table), the search table inside the segment,
+// sorted, each entry pointing at an FDE; .eh_frame as a chain of CIE/FDE
+// records inside its chunk, 32-bit lengths, each FDE's CIE pointer naming a
+// CIE before it. (The CFA programs themselves are libdw's to interpret.)
+bool check_cfi(const UnwindTable& t, const std::vector<Elf64_Phdr>& ph, const Elf64_Phdr& hdr_ph, std::string* why) {
+  auto fail = [&](const char* w) {
+    *why = w;
+    return false;
+  };
+  const FileChunk* hc = chunk_at(t, hdr_ph.p_offset, hdr_ph.p_filesz);
+  if (!hc || hdr_ph.p_filesz < 12) return fail(".eh_frame_hdr missing from the table");
+  const uint8_t* h = hc->data.data() + (hdr_ph.p_offset - hc->offset);
+  if (h[0] != 1 || h[1] != 0x1b || h[2] != 0x03 || h[3] != 0x3b) return fail("unsupported .eh_frame_hdr encoding");
+  int32_t rel;
+  uint32_t count;
+  std::memcpy(&rel, h + 4, 4);
+  std::memcpy(&count, h + 8, 4);
+  if (uint64_t{count} > (hdr_ph.p_filesz - 12) / 8) return fail(".eh_frame_hdr table outside its segment");
+  // .eh_frame: from where the header points to the end of its PT_LOAD's file bytes.
+  uint64_t eh_vaddr = hdr_ph.p_vaddr + 4 + int64_t(rel);
+  uint64_t eh_off = 0, eh_end = 0;
+  for (const auto& p : ph)
+    if (p.p_type == PT_LOAD && eh_vaddr >= p.p_vaddr && eh_vaddr - p.p_vaddr < p.p_filesz) {
+      eh_off = p.p_offset + (eh_vaddr - p.p_vaddr);
+      eh_end = p.p_offset + p.p_filesz;
+      break;
+    }
+  if (eh_end == 0) return fail(".eh_frame outside the loaded segments");
+  const FileChunk* ec = chunk_at(t, eh_off, 4);
+  if (!ec) return fail(".eh_frame missing from the table");
+  const uint64_t chunk_end = std::min<uint64_t>(eh_end, ec->offset + ec->data.size());
+  std::vector<uint64_t> cies, fdes;  // file offsets of the records, increasing
+  uint64_t pos = eh_off;
+  while (chunk_end - pos >= 4) {
+    uint32_t len;
+    std::memcpy(&len, ec->data.data() + (pos - ec->offset), 4);
+    if (len == 0) break;  // terminator
+    if (len == 0xffffffffu) return fail(".eh_frame with 64-bit record lengths");
+    if (len < 4 || len > chunk_end - pos - 4) return fail(".eh_frame record longer than the table");
+    uint32_t id;
+    std::memcpy(&id, ec->data.data() + (pos + 4 - ec->offset), 4);
+    if (id == 0) {
+      const uint8_t* r = ec->data.data() + (pos + 8 - ec->offset);
+      uint64_t n = len - 4;
+      if (n < 2 || (r[0] != 1 && r[0] != 3 && r[0] != 4) || !std::memchr(r + 1, 0, n - 1))
+        return fail(".eh_frame CIE malformed");
+      cies.push_back(pos);
+    } else {
+      if (id > pos + 4 - eh_off || !std::binary_search(cies.begin(), cies.end(), pos + 4 - id))
+        return fail(".eh_frame FDE without its CIE");
+      fdes.push_back(pos);
+    }
+    if (cies.size() + fdes.size() > (4u << 20)) return fail(".eh_frame has too many records");
+    pos += 4 + uint64_t{len};
+  }
+  // The search table: (initial location, FDE address), relative to the header.
+  int64_t prev = INT64_MIN;
+  for (uint32_t i = 0; i < count; ++i) {
+    int32_t loc, fde;
+    std::memcpy(&loc, h + 12 + 8 * uint64_t{i}, 4);
+    std::memcpy(&fde, h + 16 + 8 * uint64_t{i}, 4);
+    if (loc < prev) return fail(".eh_frame_hdr table not sorted");
+    prev = loc;
+    uint64_t fde_vaddr = hdr_ph.p_vaddr + int64_t(fde);
+    if (fde_vaddr < eh_vaddr || !std::binary_search(fdes.begin(), fdes.end(), eh_off + (fde_vaddr - eh_vaddr)))
+      return fail(".eh_frame_hdr entry not pointing at an FDE");
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<UnwindTable> extract_unwind_table(int fd, const std::string& path,
@@ -173,10 +255,12 @@ int materialize(const UnwindTable& t, std::string* why) {
       return -1;
     }
   }
-  if (!find_phdr(ph, PT_GNU_EH_FRAME)) {
+  const Elf64_Phdr* hdr = find_phdr(ph, PT_GNU_EH_FRAME);
+  if (!hdr) {
     *why = "no PT_GNU_EH_FRAME";
     return -1;
   }
+  if (!check_cfi(t, ph, *hdr, why)) return -1;
   int fd = memfd_create("ebtrace-unwind", MFD_CLOEXEC);
   if (fd < 0) {
     *why = std::string("memfd_create: ") + strerror(errno);

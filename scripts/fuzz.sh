@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets of tests/fuzz (clang, ASan + UBSan; docs/security.md)
+# in build-fuzz/ and runs each over its corpus.
+#
+#   scripts/fuzz.sh                       # every target, 60 s each
+#   scripts/fuzz.sh --time 3600 report    # one target for an hour
+#   scripts/fuzz.sh --ci                  # CI: the committed corpora and regressions,
+#                                         # then a short fixed budget per target
+#   scripts/fuzz.sh --merge               # fold new inputs (build-fuzz/corpus-new) into
+#                                         # tests/fuzz/corpus, minimized
+# Options: --time SECONDS per target, --build DIR, --rss MB. New inputs go to
+# DIR/corpus-new/TARGET (the committed corpora are never written except by
+# --merge); a crash, sanitizer report, timeout (> 60 s) or memory blow-up
+# (> --rss, default 2048 MB) stops the run with exit 1 and leaves the input in
+# DIR/findings/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+time_s=60
+build=build-fuzz
+rss=2048
+ci=0
+merge=0
+targets=()
+while (($#)); do
+  case "$1" in
+    --time) time_s=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
+    --rss) rss=$2; shift 2 ;;
+    --ci) ci=1; shift ;;
+    --merge) merge=1; shift ;;
+    reader|report|unwind_table) targets+=("$1"); shift ;;
+    *) echo "fuzz.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+((${#targets[@]})) || targets=(reader report unwind_table)
+((ci)) && time_s=${EBTRACE_FUZZ_CI_SECONDS:-45}
+
+if [[ ! -f $build/CMakeCache.txt ]]; then
+  CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DEBTRACE_FUZZ=ON -DEBTRACE_BUILD_BENCH=OFF >/dev/null
+fi
+cmake --build "$build" -j"$(nproc)" --target fuzzers >/dev/null
+
+corpus=tests/fuzz/corpus
+mkdir -p "$build/findings"
+status=0
+for t in "${targets[@]}"; do
+  bin=$build/tests/fuzz/fuzz_$t
+  new=$build/corpus-new/$t
+  mkdir -p "$new"
+  if ((merge)); then
+    # Minimized union of the committed corpus and what runs found.
+    tmp=$(mktemp -d)
+    "$bin" -merge=1 -rss_limit_mb="$rss" -timeout=60 "$tmp" "$corpus/$t" "$new" >/dev/null 2>&1
+    rm -rf "${corpus:?}/$t" && mv "$tmp" "$corpus/$t"
+    echo "fuzz.sh: $t: $(ls "$corpus/$t" | wc -l) inputs, $(du -sk "$corpus/$t" | cut -f1) KiB" >&2
+    continue
+  fi
+  # Every past finding first (they must pass), then fuzz for the budget.
+  "$bin" -rss_limit_mb="$rss" -timeout=60 tests/fuzz/regressions/* >/dev/null 2>&1 ||
+    { echo "fuzz.sh: $t: a regression input fails again (run $bin tests/fuzz/regressions/*)" >&2; status=1; continue; }
+  log=$build/fuzz-$t.log
+  if ! "$bin" -max_total_time="$time_s" -timeout=60 -rss_limit_mb="$rss" -max_len=262144 -print_final_stats=1 \
+       -artifact_prefix="$build/findings/$t-" "$new" "$corpus/$t" >"$log" 2>&1; then
+    echo "fuzz.sh: $t: FINDING (see $log and $build/findings/)" >&2
+    grep -E "ERROR|SUMMARY" "$log" | head -5 >&2 || true
+    status=1
+    continue
+  fi
+  execs=$(grep -oE "stat::number_of_executed_units: *[0-9]+" "$log" | grep -oE "[0-9]+$" || echo "?")
+  echo "fuzz.sh: $t: $execs executions in ${time_s} s, no finding" >&2
+done
+exit $status
