@@ -290,4 +290,100 @@ inline bool has_nginx_native_path(const FoldedStack& s, int first_lua) {
   return m >= 0 && ev > m && rt > ev && rt < first_lua;
 }
 
+// ---- split.lua ----------------------------------------------------------
+
+// Samples per leaf function name, among the process's samples.
+struct LeafCount {
+  uint64_t all = 0;       // every sample of the report
+  uint64_t with_lua = 0;  // samples with at least one Lua function frame
+  std::map<std::string, uint64_t> by_name;
+};
+
+inline LeafCount leaf_counts(const std::vector<FoldedStack>& stacks) {
+  LeafCount c;
+  for (const auto& s : stacks) {
+    c.all += s.count;
+    int leaf = leaf_lua_index(s);
+    if (leaf < 0) continue;
+    c.with_lua += s.count;
+    c.by_name[lua_label(s.frames[leaf])->name] += s.count;
+  }
+  return c;
+}
+
+struct SplitRun {
+  std::string folded;
+  std::string record_err;
+  std::string chunk;  // "@/tmp/.../split.lua", the path the script had
+};
+
+// Runs split.lua (2 CPU seconds) under `luajit FLAGS` with --lua; the script
+// and its directory are deleted before the report.
+inline SplitRun record_split(const std::string& luajit, const std::vector<std::string>& flags, const TempDir& dir) {
+  SplitRun r;
+  fs::path work = dir / "work";
+  fs::create_directories(work);
+  fs::copy_file(samples_dir() / "split.lua", work / "split.lua");
+  r.chunk = "@" + (work / "split.lua").string();
+  fs::path cap = dir / "split.ebt";
+  std::vector<std::string> cmd{luajit};
+  for (const auto& f : flags) cmd.push_back(f);
+  cmd.push_back((work / "split.lua").string());
+  cmd.push_back("2");
+  RunResult rec = record_command(cap, cmd);
+  EXPECT_EQ(rec.exit_code, 0) << rec.describe();
+  EXPECT_NE(rec.out.find("split: "), std::string::npos) << rec.describe();
+  r.record_err = rec.err;
+  fs::remove_all(work);
+  RunResult rep = report_elsewhere(cap, {"--folded"}, dir);
+  EXPECT_EQ(rep.exit_code, 0) << rep.describe();
+  r.folded = rep.out;
+  return r;
+}
+
+// The fixed split, the names and (interpreter) the exact lines of every frame:
+// main chunk :25 -> mid :19 -> leaf_a :8 / leaf_b :14.
+inline void check_split(const SplitRun& run, bool interp, const std::string& what) {
+  auto stacks = parse_folded(run.folded);
+  LeafCount c = leaf_counts(stacks);
+  uint64_t a = c.by_name["leaf_a"], b = c.by_name["leaf_b"];
+  std::printf("%s: %llu samples, %llu with Lua frames, leaf_a %llu, leaf_b %llu (%.1f%% / %.1f%%)\n", what.c_str(),
+              (unsigned long long)c.all, (unsigned long long)c.with_lua, (unsigned long long)a,
+              (unsigned long long)b, 100.0 * double(a) / double(std::max<uint64_t>(1, a + b)),
+              100.0 * double(b) / double(std::max<uint64_t>(1, a + b)));
+  ASSERT_GE(a + b, 1000u) << what << "\n" << run.record_err << top_stacks(stacks);
+  // Nearly all of the process's CPU is the two loops.
+  EXPECT_GE(double(a + b), 0.85 * double(c.all)) << what << "\n" << top_stacks(stacks);
+  double share_b = double(b) / double(a + b);
+  EXPECT_NEAR(share_b, 0.75, 0.05) << what << "\n" << top_stacks(stacks);
+
+  // The whole Lua stack under each leaf, in order, with the call lines.
+  const std::string main_chunk = label(run.chunk, 25);
+  const std::string mid = label(run.chunk, 19, "mid");
+  uint64_t whole = 0, exact_leaf = 0, traces = 0;
+  for (const auto& s : stacks) {
+    int leaf = leaf_lua_index(s);
+    if (leaf < 0) continue;
+    LuaLabel l = *lua_label(s.frames[leaf]);
+    if (l.name != "leaf_a" && l.name != "leaf_b") continue;
+    EXPECT_EQ(l.chunk, run.chunk) << s.frames[leaf];
+    int m = find_frame(s, main_chunk);
+    int md = find_frame(s, mid);
+    if (m >= 0 && md == leaf - 1 && m < md) whole += s.count;
+    if (l.line == (l.name == "leaf_a" ? 8 : 14)) exact_leaf += s.count;
+    for (size_t i = leaf + 1; i < s.frames.size(); i++)
+      if (starts_with(strip_suffix(s.frames[i]), "[trace ")) traces += s.count;
+  }
+  EXPECT_GE(double(whole), 0.95 * double(a + b))
+      << what << ": leaf frames should sit on " << mid << " on " << main_chunk << "\n" << top_stacks(stacks);
+  if (interp) {
+    // With the JIT off every sample has a bytecode PC: the leaf line is exact.
+    EXPECT_GE(double(exact_leaf), 0.99 * double(a + b)) << what << "\n" << top_stacks(stacks);
+    EXPECT_EQ(traces, 0u) << what << ": [trace N] frames with the JIT off\n" << top_stacks(stacks);
+  } else {
+    // The loops run as traces: `[trace N]` on the leaf function.
+    EXPECT_GE(double(traces), 0.8 * double(a + b)) << what << "\n" << top_stacks(stacks);
+  }
+}
+
 }  // namespace ebt::test::lua
