@@ -59,6 +59,7 @@ Connection analyze_connection(uint64_t id, std::span<const SyscallEvent* const> 
   std::deque<std::string> methods;  // HTTP: open requests' methods
   MysqlShared mysql;                // MySQL: open requests' commands, capabilities
   std::map<uint32_t, std::string> prepared;  // MySQL: statement id + 1 -> name
+  bool resp_hole_open = false;      // a hole in the responses, no request since
   std::deque<Message> open;
   std::vector<ChunkRec> chunks_in, chunks_out;
 
@@ -123,6 +124,7 @@ Connection analyze_connection(uint64_t id, std::span<const SyscallEvent* const> 
   auto drain = [&] {
     if (!req) return;
     for (Message& m : req->take()) {
+      resp_hole_open = false;
       if (m.truncated) ++c.truncated;
       if (c.protocol == Protocol::kHttp) methods.push_back(m.method);
       if (c.protocol == Protocol::kMysql)
@@ -131,6 +133,7 @@ Connection analyze_connection(uint64_t id, std::span<const SyscallEvent* const> 
     }
     for (Message& m : resp->take()) {
       if (m.gap) {
+        resp_hole_open = true;
         // A hole in the responses answers what was asked before it.
         uint64_t t = resp_time(m);
         uint64_t end = (request_in ? chunks_out : chunks_in).at(m.first_chunk).exit_ns;
@@ -147,7 +150,15 @@ Connection analyze_connection(uint64_t id, std::span<const SyscallEvent* const> 
       uint64_t end = (request_in ? chunks_out : chunks_in).at(m.last_chunk).exit_ns;
       for (;;) {
         if (open.empty()) {
-          ++c.unmatched_responses;
+          // After a hole in the responses with no request since, these bytes
+          // continue the cut response (a large reply written in several
+          // syscalls), not an answer to a request before the recording.
+          if (resp_hole_open && !c.requests.empty()) {
+            c.requests.back().end_ns = std::max(c.requests.back().end_ns, end);
+            c.requests.back().response_bytes += m.bytes;
+          } else {
+            ++c.unmatched_responses;
+          }
           break;
         }
         if (open.front().gap) {

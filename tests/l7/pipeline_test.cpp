@@ -200,6 +200,27 @@ TEST(Pipeline, ResyncDoesNotTakeAValueForAnInlineCommand) {
   EXPECT_EQ(c.requests.size(), 1u);
 }
 
+TEST(Pipeline, ReplyContinuedOverSyscallsAfterAHoleIsNotAnotherReply) {
+  // A large nested reply (COMMAND DOCS-like) written in three syscalls, 64 bytes
+  // captured each: the later writes start inside it ("$3\r\nabc...") and must not
+  // count as replies to requests before the recording.
+  std::string reply = "*40\r\n";
+  for (int i = 0; i < 40; ++i) reply += "*2\r\n$3\r\nabc\r\n$20\r\n" + std::string(20, 'z') + "\r\n";
+  size_t third = reply.size() / 3;
+  size_t a = reply.find("$3", third), b = reply.find("$3", 2 * third);
+  std::vector<SyscallEvent> ev = {
+      syscall(SyscallKind::kRead, 1000, 1010, resp({"COMMAND", "DOCS"}), 7, 100, 64),
+      syscall(SyscallKind::kWrite, 1020, 1030, reply.substr(0, a), 7, 100, 64),
+      syscall(SyscallKind::kWrite, 1040, 1050, reply.substr(a, b - a), 7, 100, 64),
+      syscall(SyscallKind::kWrite, 1060, 1070, reply.substr(b), 7, 100, 64),
+  };
+  Connection c = analyze_connection(7, ptrs(ev));
+  ASSERT_EQ(c.requests.size(), 1u);
+  EXPECT_EQ(c.requests[0].command, "COMMAND");
+  EXPECT_EQ(c.requests[0].end_ns, 1070u);  // the reply's last syscall
+  EXPECT_EQ(c.unmatched_responses, 0u);
+}
+
 TEST(Pipeline, HttpKeepAliveBodiesBeyondCapture) {
   // POSTs with 5000-byte bodies, 256 bytes captured: Content-Length skips them.
   std::vector<SyscallEvent> ev;
