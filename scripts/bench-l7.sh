@@ -98,8 +98,12 @@ run_floor() {
   "$have_bpftrace" -e "${probes%,} { }" >"$work/floor.out" 2>"$work/floor.err" &
   local pid=$!
   for ((i = 0; i < 400; i++)); do grep -q Attaching "$work/floor.out" 2>/dev/null && break; sleep 0.05; done
+  sleep 1  # "Attaching" is printed before the programs are attached
   bench
-  stop "$pid"
+  # bpftrace with nothing to print never looks at SIGINT: kill it (the kernel
+  # detaches the programs when their last fd closes).
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
 }
 
 run_bpftrace() {

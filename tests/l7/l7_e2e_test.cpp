@@ -9,6 +9,8 @@
 #include <numeric>
 #include <thread>
 
+#include <sys/uio.h>
+
 #include <gtest/gtest.h>
 
 #include "report/l7/l7_load.h"
@@ -473,6 +475,84 @@ TEST(L7Ipv6, BothEndsOfAnIpv6ConnectionInOneProcess) {
     EXPECT_EQ(v6, 2) << "server and client socket";
   }
   close(ls);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+// ---------------------------------------------------------------- what is captured
+
+TEST(L7Capture, EventsCarryTheBytesMovedAcrossIovecsUpToTheLimit) {
+  // A TCP pair in this (recorded) process: writev of 3 iovecs, sendmsg of 2, a
+  // large write beyond --payload-bytes, short writes. Every event holds exactly
+  // min(ret, --payload-bytes) bytes, and they are the bytes moved, iovecs joined.
+  EBT_REQUIRE_BPF_OR_SKIP();
+  fs::path dir = make_temp_dir("ebt-l7-iov");
+  int ls = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len);
+  listen(ls, 1);
+  std::string big(9000, 'B');
+  for (size_t i = 0; i < big.size(); i += 100) big[i] = char('a' + (i / 100) % 26);
+  {
+    Recording rec(dir, {"--payload-bytes", "5000", "-p", std::to_string(getpid())});
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_EQ(connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    int s = accept(ls, nullptr, nullptr);
+    ASSERT_GE(s, 0);
+    std::string p1 = "first-", p2 = "second-", p3 = "third";
+    iovec v[3] = {{p1.data(), p1.size()}, {p2.data(), p2.size()}, {p3.data(), p3.size()}};
+    ASSERT_EQ(writev(c, v, 3), 18);
+    msghdr m{};
+    std::string q1 = "msg-", q2 = "two";
+    iovec w[2] = {{q1.data(), q1.size()}, {q2.data(), q2.size()}};
+    m.msg_iov = w;
+    m.msg_iovlen = 2;
+    ASSERT_EQ(sendmsg(c, &m, 0), 7);
+    ASSERT_EQ(write(c, big.data(), big.size()), static_cast<ssize_t>(big.size()));
+    ASSERT_EQ(write(c, "x", 1), 1);
+    shutdown(c, SHUT_WR);
+    std::string got;
+    char buf[65536];
+    for (ssize_t n; (n = read(s, buf, sizeof buf)) > 0;) got.append(buf, n);
+    ASSERT_EQ(got, "first-second-thirdmsg-two" + big + "x");
+    close(c);
+    close(s);
+    ASSERT_EQ(rec.stop(), 0) << rec.log();
+    auto in = report::l7::load_l7_input(rec.capture().string());
+    std::vector<std::string> writes;
+    size_t reads = 0, read_bytes = 0;
+    for (const auto& e : in.events) {
+      if (e.ret <= 0) continue;
+      ASSERT_EQ(e.payload.size(), std::min<size_t>(e.ret, 5000)) << "kind " << int(e.kind) << " ret " << e.ret;
+      std::string p(e.payload.begin(), e.payload.end());
+      if (report::l7::is_read_kind(e.kind)) {
+        ASSERT_EQ(p, got.substr(read_bytes, p.size()));  // the bytes this read moved
+        read_bytes += e.ret;
+        reads++;
+      } else {
+        writes.push_back(p);
+      }
+    }
+    ASSERT_EQ(writes.size(), 4u);
+    EXPECT_EQ(writes[0], "first-second-third");  // 3 iovecs joined
+    EXPECT_EQ(writes[1], "msg-two");             // sendmsg's 2 iovecs
+    EXPECT_EQ(writes[2], big.substr(0, 5000));   // cut at --payload-bytes
+    EXPECT_EQ(writes[3], "x");                   // as long as the bytes moved
+    EXPECT_EQ(read_bytes, got.size());
+    EXPECT_GE(reads, 1u);
+  }
+  close(ls);
+  // Beyond the maximum: refused, not clamped.
+  Child over({EBT_EBTRACE_BIN, "record", "--payload-bytes", "16385", "--no-cpu", "-o", (dir / "x.ebt").string(),
+              "--", "true"},
+             (dir / "over.log").string());
+  int st = over.stop(0, 60);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 2) << st << " " << read_file(dir / "over.log");
+  EXPECT_NE(read_file(dir / "over.log").find("16384"), std::string::npos) << read_file(dir / "over.log");
   std::error_code ec;
   fs::remove_all(dir, ec);
 }
