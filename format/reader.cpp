@@ -474,17 +474,50 @@ std::vector<std::string> CaptureReader::embedded_kind_names() const {
 namespace {
 
 // Per-record limits (docs/format.md section 7): why a record is refused, or "".
-std::string over_limits(wire::Record::Reader r) {
-  if (r.isStack() && r.getStack().getAddresses().size() > limits::kMaxStackFrames)
-    return "stack " + std::to_string(r.getStack().getId()) + " has " +
-           std::to_string(r.getStack().getAddresses().size()) + " frames (limit " +
-           std::to_string(limits::kMaxStackFrames) + " per stack)";
-  if (r.isSymbolTable())
-    for (auto l : r.getSymbolTable().getLocations())
-      if (l.getFrames().size() > limits::kMaxInlineFrames)
-        return "symbol table location with " + std::to_string(l.getFrames().size()) + " inline frames (limit " +
-               std::to_string(limits::kMaxInlineFrames) + ")";
-  return "";
+// `words`: the message's size. Every element of a struct list takes at least
+// a word when written by ebtrace; lists of zero-sized structs claiming more
+// elements than that are amplification (each becomes a C++ object).
+std::string over_limits(wire::Record::Reader r, uint64_t words) {
+  auto too_many = [&](const char* what, uint64_t n) {
+    return n > words ? std::string(what) + ": " + std::to_string(n) + " elements in a message of " +
+                           std::to_string(words) + " words (limit: one per word)"
+                     : std::string();
+  };
+  switch (r.which()) {
+    case wire::Record::STACK: {
+      auto st = r.getStack();
+      uint64_t n = st.getAddresses().size();
+      if (n > limits::kMaxStackFrames)
+        return "stack " + std::to_string(st.getId()) + " has " + std::to_string(n) + " frames (limit " +
+               std::to_string(limits::kMaxStackFrames) + " per stack)";
+      return "";
+    }
+    case wire::Record::SYMBOL_TABLE: {
+      auto t = r.getSymbolTable();
+      auto locations = t.getLocations();
+      std::string why = too_many("symbol table", uint64_t{t.getSymbols().size()} + locations.size() +
+                                                     t.getSegments().size());
+      if (!why.empty()) return why;
+      uint64_t frames = 0;
+      for (auto l : locations) {
+        uint64_t f = l.getFrames().size();
+        frames += f;
+        if (f > limits::kMaxInlineFrames)
+          return "symbol table location with " + std::to_string(f) + " inline frames (limit " +
+                 std::to_string(limits::kMaxInlineFrames) + ")";
+      }
+      return too_many("symbol table inline frames", frames);
+    }
+    case wire::Record::KERNEL_SYMBOLS: return too_many("kernel symbols", r.getKernelSymbols().getSymbols().size());
+    case wire::Record::OFF_CPU_INTERVALS:
+      return too_many("off-CPU intervals", r.getOffCpuIntervals().getIntervals().size());
+    case wire::Record::SKB_HOPS: return too_many("packet hops", r.getSkbHops().getHops().size());
+    case wire::Record::SYSCALLS: return too_many("syscalls", r.getSyscalls().getEvents().size());
+    case wire::Record::STACK_SNAPSHOTS:
+      return too_many("stack snapshots", r.getStackSnapshots().getSnapshots().size());
+    case wire::Record::UNWIND_TABLE: return too_many("unwind table chunks", r.getUnwindTable().getChunks().size());
+    default: return "";
+  }
 }
 
 }  // namespace
@@ -494,7 +527,13 @@ void CaptureReader::read(RecordVisitor& v, const ReadOptions& o) const {
   auto in_range = [&](uint64_t t) { return t >= tb && t < te; };
   impl_->for_each_message(o, [&](const BlockRef& blk, uint16_t, capnp::MessageReader& msg, size_t) -> uint64_t {
     auto r = msg.getRoot<wire::Record>();
-    if (std::string why = over_limits(r); !why.empty()) {
+    uint64_t words = 0;
+    for (unsigned i = 0; i < 512; ++i) {
+      auto seg = msg.getSegment(i);
+      if (seg == nullptr) break;
+      words += seg.size();
+    }
+    if (std::string why = over_limits(r, words); !why.empty()) {
       // Only this record is refused: the block's other records are sound.
       impl_->add_damage(&blk, Damage{blk.offset, static_cast<int64_t>(blk.header.sequence),
                                      disk::kBlockHeaderBytes + blk.header.stored_bytes, 1, "record refused: " + why});

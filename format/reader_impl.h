@@ -111,6 +111,7 @@ struct DecodeBudget {
 // allocating); reading is then bounded by the message's actual size, so a
 // small corrupt message cannot make readers walk gigabytes of aliased pointers.
 // Throws BadInput when the budget is exhausted.
+// words(): the message's size, for per-record checks.
 class FrameMessage {
  public:
   FrameMessage(const uint8_t* data, size_t len, DecodeBudget& budget)
@@ -122,11 +123,13 @@ class FrameMessage {
       segments_.add(seg);
       words += seg.size();
     }
+    words_ = words;
     capnp::ReaderOptions o = reader_options();
-    o.traversalLimitInWords = words + 1024;
+    o.traversalLimitInWords = words * 4 + 1024;
     reader_.emplace(segments_.asPtr(), o);
   }
   capnp::MessageReader& get() { return *reader_; }
+  size_t words() const { return words_; }
 
  private:
   // Reads the segment table (unpacking only its first words), charges the
@@ -137,6 +140,7 @@ class FrameMessage {
   capnp::PackedMessageReader packed_;
   kj::Vector<kj::ArrayPtr<const capnp::word>> segments_;
   std::optional<capnp::SegmentArrayMessageReader> reader_;
+  size_t words_ = 0;
 };
 
 }  // namespace ebt::format

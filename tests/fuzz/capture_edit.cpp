@@ -5,6 +5,8 @@
 #include <kj/io.h>
 #include <lz4.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "format/capture.capnp.h"
@@ -26,19 +28,35 @@ std::vector<uint8_t> pack(const std::vector<uint8_t>& unpacked) {
 }
 
 std::optional<std::vector<uint8_t>> unpack(const uint8_t* data, size_t size, size_t max_bytes) {
+  // Segment by segment, through the message reader: PackedInputStream only
+  // unpacks reads that end on run boundaries, which the segments do.
   try {
     kj::ArrayInputStream in(kj::arrayPtr(data, size));
-    capnp::_::PackedInputStream packed(in);
-    std::vector<uint8_t> out;
-    uint8_t buf[4096];
-    while (true) {
-      size_t n = packed.tryRead(buf, 1, sizeof buf);
-      if (n == 0) break;
-      out.insert(out.end(), buf, buf + n);
-      if (out.size() > max_bytes) return std::nullopt;
+    capnp::ReaderOptions o;
+    o.traversalLimitInWords = max_bytes / 8 + 1;
+    capnp::PackedMessageReader r(in, o);
+    std::vector<kj::ArrayPtr<const capnp::word>> segs;
+    for (unsigned i = 0; i < 512; ++i) {
+      auto seg = r.getSegment(i);
+      if (seg == nullptr) break;
+      segs.push_back(seg);
     }
+    if (segs.empty()) return std::nullopt;
+    std::vector<uint8_t> out((segs.size() / 2 + 1) * 8, 0);
+    uint32_t n = uint32_t(segs.size() - 1);
+    std::memcpy(out.data(), &n, 4);
+    for (size_t i = 0; i < segs.size(); ++i) {
+      uint32_t w = uint32_t(segs[i].size());
+      std::memcpy(out.data() + 4 + 4 * i, &w, 4);
+    }
+    for (auto seg : segs) {
+      auto b = seg.asBytes();
+      out.insert(out.end(), b.begin(), b.end());
+    }
+    if (out.size() > max_bytes) return std::nullopt;
     return out;
-  } catch (const kj::Exception&) {
+  } catch (const kj::Exception& e) {
+    if (getenv("EBT_EDIT_DEBUG")) fprintf(stderr, "unpack: %s\n", e.getDescription().cStr());
     return std::nullopt;
   }
 }
