@@ -1,0 +1,52 @@
+#include "report/lua_splice.h"
+
+#include "report/profile.h"
+
+namespace ebt::report {
+
+std::vector<uint32_t> splice_lua(Profile& p, uint32_t pid, uint64_t time_ns, uint32_t native_stack_id,
+                                 const LuaStack& lua) {
+  // Lua segments, innermost first; C functions are left to their native frames.
+  std::vector<std::vector<uint32_t>> segs(1);
+  for (const auto& l : p.lua.label(pid, lua)) {
+    if (l.kind != symbolize::LuaLabel::Kind::kC)
+      segs.back().push_back(p.frames.intern(symbolize::SymFrame{l.name, "", l.file, l.line, FrameType::kLua, true}));
+    if (l.segment_end) segs.emplace_back();
+  }
+  while (!segs.empty() && segs.back().empty()) segs.pop_back();
+
+  const LuaVm* vm = p.lua.vm(pid);
+  auto in_vm = [&](const Frame& f) {
+    return vm && f.kind == FrameKind::kUser && f.address >= vm->interp_start && f.address < vm->interp_end;
+  };
+  std::vector<uint32_t> out;
+  size_t next = 0;
+  auto put_segment = [&] {
+    if (next < segs.size()) {
+      out.insert(out.end(), segs[next].begin(), segs[next].end());
+      next++;
+      return true;
+    }
+    return false;
+  };
+  static const std::vector<Frame> none;
+  auto st = p.stacks.find(native_stack_id);
+  const std::vector<Frame>& raw = st == p.stacks.end() ? none : st->second;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    bool ret = i > 0 && raw[i - 1].kind == raw[i].kind;
+    if (in_vm(raw[i]) && put_segment()) continue;
+    const auto& names = p.symbolizer.resolve(pid, time_ns, raw[i], ret);
+    // JIT-compiled code: no symbol, called from (or running inside) a VM frame.
+    if (raw[i].kind == FrameKind::kUser && i + 1 < raw.size() && in_vm(raw[i + 1]) && next < segs.size() &&
+        !names.empty() && !names.front().resolved)
+      continue;
+    for (const auto& f : names) out.push_back(p.frames.intern(f));
+  }
+  // Segments no VM frame was found for (native unwinding stopped early, or no
+  // native user stack): on top of the outermost frame we have.
+  while (put_segment()) {
+  }
+  return out;
+}
+
+}  // namespace ebt::report
