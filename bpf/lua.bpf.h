@@ -200,6 +200,14 @@ static long lj_step(__u32 index, void *ctx)
 		f->link_type = link & 7;
 		w->n = n + 1;
 	}
+	if (w->skip) {
+		/* The original frame of a vararg call: its link is the real one
+		 * (who called the function: Lua, or C through lua_call/pcall). */
+		__u32 last = w->n - 1;
+		b = bpf_map_lookup_elem(&lua_scratch, &zero);
+		if (b && last < EBT_LUA_MAX_FRAMES)
+			b->frames[last].link_type = link & 7;
+	}
 	w->skip = 0;
 	w->prev_link = link;
 
