@@ -201,7 +201,7 @@ echo
 echo "rounds: $rounds, requests per test: $requests (set and get), clients: 50, value: 64 B, pipeline: $pipeline, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ -e $work/bytes.ebtrace ]]; then
   read -r v f b < <(awk '{v += $1; f += $2; b += $3} END {printf "%.1f %.1f %.1f\n", v / NR, f / NR, b / NR}' "$work/bytes.ebtrace")
-  echo "ebtrace bytes per request (mean of its runs): ring records $v variable vs $f with fixed 256-byte payload slots (ratio $(awk -v v="$v" -v f="$f" 'BEGIN {printf "%.2f", v / f}')); capture file $b"
+  echo "ebtrace bytes per request (mean of its runs): ring records $v variable vs $f with fixed 256-byte payload slots (ratio $(awk -v v="$v" -v f="$f" 'BEGIN {printf "%.2f", v / f}'); with -P > 1 a 256-byte slot would hold only the first commands of each batch); capture file $b"
 fi
 [[ -n $matched ]] && echo "ebtrace report --latency on the last ebtrace capture: requests, unanswered, unmatched responses, truncated, counted from responses, response not captured, uncounted stretches = $matched"
 done
