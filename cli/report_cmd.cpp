@@ -43,6 +43,7 @@ struct ReportArgs {
   std::vector<std::string> symfs;
   bool debuginfod = true;
   bool no_debuginfod = false;
+  bool debuginfod_asked = false;  // --debuginfod given explicitly
   bool verbose = false;
   // off-CPU data and the timeline
   bool off_cpu = false;
@@ -106,6 +107,16 @@ int run_report(const ReportArgs& a) {
   sym.inline_frames = !a.no_inline;
   sym.debuginfod = a.debuginfod && !a.no_debuginfod && std::getenv("DEBUGINFOD_URLS") != nullptr &&
                    *std::getenv("DEBUGINFOD_URLS") != '\0';
+#ifdef EBTRACE_STATIC_BUILD
+  // The static binary has no debuginfod client (packaging/static/no_debuginfod.c).
+  if (a.debuginfod_asked)
+    throw BadInput("--debuginfod: this static ebtrace has no debuginfod client; use the packaged ebtrace, or --symfs");
+  if (sym.debuginfod)
+    std::fprintf(stderr, "ebtrace report: DEBUGINFOD_URLS is ignored: this static ebtrace has no debuginfod "
+                         "client (symbols come from the capture, local files and --symfs)\n");
+  sym.debuginfod = false;
+  unsetenv("DEBUGINFOD_URLS");  // nor may libdw dlopen one behind our back
+#endif
 
   // EBTRACE_TIMING=1: phase times on stderr (benchmarks).
   const bool timing = std::getenv("EBTRACE_TIMING") != nullptr;
@@ -319,7 +330,10 @@ void add_report_command(CLI::App& app, RunFn& run) {
               "  ebtrace report off.ebt --flamegraph off.svg --weight count  # off-CPU: context switches\n"
               "  ebtrace report both.ebt --on-off --flamegraph wall.svg       # on + off-CPU wall-clock time\n"
               "  ebtrace report off.ebt --trace trace.json --latency          # timeline + latency tables");
-  sub->callback([&run, a] { run = [a] { return run_report(*a); }; });
+  sub->callback([&run, a, sub] {
+    a->debuginfod_asked = a->debuginfod && sub->get_option("--debuginfod")->count() > 0;
+    run = [a] { return run_report(*a); };
+  });
 }
 
 }  // namespace ebt::cli

@@ -10,11 +10,13 @@ build_pkgs=(
   liblz4-dev zlib1g-dev
   libdw-dev libelf-dev libdebuginfod-dev elfutils
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libzstd-dev liblzma-dev libbz2-dev help2man  # ebtrace-static's archives; man pages
 )
 test_pkgs=(
   debuginfod redis-server redis-tools nginx libnginx-mod-http-lua curl wrk openssh-server
   iproute2 python3 chromium linux-perf procps
   bpftrace
+  dpkg-dev file lintian man-db  # tests/dist: the Debian package
 )
 
 want=("${build_pkgs[@]}")
