@@ -117,7 +117,7 @@ record_host() {
   # nothing is written to stdout/stderr after that, so a vanished ssh cannot stop it.
   local run_check=
   ((check)) && run_check="out=\$($sudo \"\$bin\" record --check $(q "${record_args[@]}") 2>&1) || {
-  rc=\$?; printf '%s\n' \"\$out\" | grep -v '^ok ' >&2; [ -z \"\$d\" ] || rm -rf \"\$d\"; exit \$rc; }"
+  rc=\$?; printf '%s\n' \"\$out\" | grep -v '^ok \\|^missing ' >&2; [ -z \"\$d\" ] || rm -rf \"\$d\"; exit \$rc; }"
   local remote="d=$(q "$dir"); bin=$(q "$bin")
 $run_check
 exec 3<&0

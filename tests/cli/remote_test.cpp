@@ -26,7 +26,7 @@ TEST(Remote, RecordsOverSshAndStreamsTheCaptureHere) {
   fs::path cap = dir / "remote.ebt";
   std::vector<std::string> argv{remote_script(), "-o", cap.string(), "-e", ebtrace_bin(), "--no-sudo", "root@127.0.0.1"};
   for (const auto& o : sshd.ssh_options()) argv.push_back(o);
-  for (std::string a : std::vector<std::string>{"--", "-F", "999", "--", cpuburn_dir() + "/cpuburn", "--duration", "2"})
+  for (std::string a : std::vector<std::string>{"--", "-F", "999", "--", cpuburn_dir() + "/cpuburn", "--duration", "3"})
     argv.push_back(a);
   RunResult r = run(argv, timeout(120));
   ASSERT_EQ(r.exit_code, 0) << r.describe() << "\nsshd: " << sshd.log();

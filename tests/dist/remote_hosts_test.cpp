@@ -153,5 +153,29 @@ TEST(RemoteHosts, CtrlCStopsEveryRecorderAndKeepsTheCaptures) {
   }
 }
 
+// What a host cannot do is said up front, one line per missing capability, and
+// nothing is recorded there (nor left behind).
+TEST(RemoteHosts, KernelCheckFailsBeforeRecording) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  if (!fs::exists("/usr/sbin/sshd")) GTEST_SKIP() << "openssh-server not installed (scripts/setup-deps.sh --with-tests)";
+  TwoHosts hosts;
+  fs::path out = hosts.dir / "caps";
+  long max_rate = std::stol(read_text("/proc/sys/kernel/perf_event_max_sample_rate"));
+  RunResult r = run(hosts.argv(out, {"-F", std::to_string(max_rate * 2 + 1000), "-d", "1"}), timeout(120));
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  for (const auto& [name, file] : {std::pair{"127.0.0.1_" + hosts.with->port(), hosts.with_file()},
+                                   std::pair{"127.0.0.1_" + hosts.without->port(), hosts.without_file()}}) {
+    EXPECT_NE(r.err.find(name + ": MISSING  perf cpu-clock events (on-CPU sampling): perf_event_open: Invalid argument"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find(name + ": failed, exit 1"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(out / file));
+  }
+  EXPECT_EQ(r.err.find(": missing "), std::string::npos) << "families these options do not need are not shown:\n" << r.err;
+  std::string copied = copied_dir(r.err);
+  ASSERT_FALSE(copied.empty()) << r.err;
+  EXPECT_FALSE(fs::exists(copied)) << copied << " left behind";
+}
+
 }  // namespace
 }  // namespace ebt::test
