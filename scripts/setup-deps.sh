@@ -14,8 +14,9 @@ build_pkgs=(
 )
 test_pkgs=(
   debuginfod redis-server redis-tools nginx libnginx-mod-http-lua curl wrk openssh-server
+  luajit2 libluajit2-5.1-dev dpkg-dev
   iproute2 python3 chromium linux-perf procps
-  bpftrace
+  bpftrace postgresql mariadb-server
   dpkg-dev file lintian man-db  # tests/dist: the Debian package
 )
 
