@@ -17,7 +17,7 @@ test_pkgs=(
   luajit2 libluajit2-5.1-dev dpkg-dev
   iproute2 python3 chromium linux-perf procps
   bpftrace postgresql mariadb-server
-  dpkg-dev file lintian man-db  # tests/dist: the Debian package
+  file lintian man-db  # tests/dist: the Debian package (dpkg-dev above)
 )
 
 want=("${build_pkgs[@]}")
