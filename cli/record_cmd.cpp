@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "record/preflight.h"
 #include "record/recorder.h"
 
 namespace ebt::cli {
@@ -65,6 +66,7 @@ struct RecordArgs {
   bool l7 = false;  // --l7 preset (syscall payloads)
   std::string call_graph;  // --call-graph fp|dwarf[,SIZE]
   std::string skb_netns, skb_proto, skb_host;
+  bool check = false;  // --check: kernel preflight only (record/preflight.h)
 };
 
 // --skb-netns: an inode number, or a path to a namespace file (/proc/PID/ns/net,
@@ -186,6 +188,10 @@ void add_record_command(CLI::App& app, RunFn& run) {
   sub->add_option("--off-cpu-tasks", o.off_cpu_tasks,
                   "With --off-cpu: threads tracked at once (kernel map size, default 16384)");
   sub->add_flag("-v,--verbose", o.verbose, "Show libbpf debug output and the BPF verifier log");
+  sub->add_flag("--check", args->check,
+                "Record nothing: check that this kernel and these privileges can run what the other "
+                "options ask for (BTF, tracefs, ring buffer, perf events, every probe family loaded "
+                "for real); one line per capability, exit 1 if a needed one is missing");
   sub->add_option("--ready-file", o.ready_file, "Create FILE once the probes are attached")->group("");
   sub->add_option("command", o.command, "Command to start and record (after --)");
 
@@ -224,6 +230,14 @@ void add_record_command(CLI::App& app, RunFn& run) {
         opts.buffer_bytes = a.mmap_pages * 4096ull * uint64_t(ncpu > 0 ? ncpu : 1);
       }
       if (opts.frequency_hz == 0) throw BadInput("-F/--freq must be at least 1");
+      if (a.check) {
+        bool ready = true;
+        for (const auto& line : record::check_kernel(opts)) {
+          std::printf("%s\n", record::format_check_line(line).c_str());
+          ready = ready && (line.ok || !line.needed);
+        }
+        return ready ? kExitOk : kExitRuntime;
+      }
       if (opts.output == "-") {
         // Streamed (ssh host ebtrace record ... -o - > capture.ebt): the file is
         // written front to back, so a pipe works; a terminal would get binary junk.
