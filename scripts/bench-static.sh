@@ -66,6 +66,12 @@ def workload_s(out):
 
 sizes = {n: (os.path.getsize(b), stripped_size(b)) for n, b in bins.items()}
 
+def shared_libs_bytes(path):  # what the dynamic binary also needs on the box
+    out = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
+    libs = {os.path.realpath(m) for m in re.findall(r"=> (/\S+)", out)}
+    return sum(os.path.getsize(l) for l in libs), len(libs)
+libs_bytes, libs_n = shared_libs_bytes(DYN)
+
 startup = {n: [] for n in bins}
 with open(os.path.join(OUT, "startup.tsv"), "w") as f:
     f.write("round\tbinary\tfirst_sample_ms\n")
@@ -97,7 +103,7 @@ print(f"Static vs dynamic ebtrace ({ROUNDS} rounds, cpuburn --work {WORK}, -F 99
 print("| | dynamic | static |")
 print("|---|---|---|")
 print(f"| size as built | {sizes['dynamic'][0]/1e6:.1f} MB (with debug info) | {sizes['static'][0]/1e6:.1f} MB (debug info in .debug) |")
-print(f"| size stripped | {sizes['dynamic'][1]/1e6:.2f} MB + shared libraries | {sizes['static'][1]/1e6:.2f} MB, nothing else |")
+print(f"| size stripped | {sizes['dynamic'][1]/1e6:.2f} MB + {libs_bytes/1e6:.1f} MB in {libs_n} shared libraries | {sizes['static'][1]/1e6:.2f} MB, nothing else |")
 print(f"| exec to first sample, median (min..max) | {statistics.median(startup['dynamic']):.0f} ms "
       f"({min(startup['dynamic']):.0f}..{max(startup['dynamic']):.0f}) | {statistics.median(startup['static']):.0f} ms "
       f"({min(startup['static']):.0f}..{max(startup['static']):.0f}) |")

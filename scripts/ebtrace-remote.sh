@@ -32,7 +32,7 @@ ebtrace=ebtrace
 static_bin=${EBTRACE_STATIC:-}
 sudo=sudo
 check=1
-usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while (($#)); do
   case $1 in
     -o) out=${2:?-o needs a path}; shift 2 ;;
