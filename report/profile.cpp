@@ -76,18 +76,15 @@ const std::vector<uint32_t>& Profile::symbolized_stack(uint32_t pid, uint64_t ti
   if (it != symbolized_.end()) return it->second;
   std::vector<uint32_t> ids;
   auto s = stacks.find(stack_id);
-<<<<<<< HEAD
-  if (s != stacks.end() && symbolized_frames_ + s->second.size() > kMaxSymbolizedFrames) {
-    // A crafted capture can make each (pid, stack) pair cost a long stack:
-    // past the budget, stacks are shown as this marker instead.
-    ids.push_back(frames.intern("[not symbolized: more than 64 Mi frames in this report (limit)]",
-                                FrameType::kMarker));
-=======
   if (auto pair = lua_pairs_.find(stack_id); pair != lua_pairs_.end()) {
     auto l = lua_stacks.find(pair->second.second);
     static const LuaStack no_lua;
     ids = splice_lua(*this, pid, time_ns, pair->second.first, l == lua_stacks.end() ? no_lua : l->second);
->>>>>>> main
+  } else if (s != stacks.end() && symbolized_frames_ + s->second.size() > kMaxSymbolizedFrames) {
+    // A crafted capture can make each (pid, stack) pair cost a long stack:
+    // past the budget, stacks are shown as this marker instead.
+    ids.push_back(frames.intern("[not symbolized: more than 64 Mi frames in this report (limit)]",
+                                FrameType::kMarker));
   } else if (s == stacks.end()) {
     ids.push_back(frames.intern(stack_id == 0 ? "[no stack]" : "[unknown stack]", FrameType::kMarker));
   } else {

@@ -17,11 +17,8 @@ test_pkgs=(
   luajit2 libluajit2-5.1-dev dpkg-dev
   iproute2 python3 chromium linux-perf procps
   bpftrace postgresql mariadb-server
-<<<<<<< HEAD
-  libclang-rt-14-dev   # ASan, UBSan and libFuzzer runtimes for the hostile-input stage (docs/security.md)
-=======
   file lintian man-db  # tests/dist: the Debian package (dpkg-dev above)
->>>>>>> main
+  libclang-rt-14-dev   # ASan, UBSan and libFuzzer runtimes for the hostile-input stage (docs/security.md)
 )
 
 want=("${build_pkgs[@]}")
