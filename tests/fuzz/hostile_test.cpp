@@ -100,7 +100,7 @@ struct CliRun {
 };
 
 // Runs the real ebtrace binary with a hard timeout.
-CliRun ebtrace(const std::vector<std::string>& args, int timeout_s = 30) {
+CliRun ebtrace(const std::vector<std::string>& args, int timeout_s = 120) {
   std::string out = temp_dir() + "/run.out", err = temp_dir() + "/run.err";
   pid_t pid = fork();
   if (pid == 0) {
@@ -217,7 +217,7 @@ TEST(Hostile, PackedZeroRunsHitTheDecodeBudgetAndOtherBlocksStillRead) {
   CaptureReader r(path);
   Count n;
   r.read(n);
-  EXPECT_LT(seconds_since(t0), 20.0);
+  EXPECT_LT(seconds_since(t0), 120.0);  // a hang guard: the unbounded input took minutes
   EXPECT_EQ(n.samples, 6u);  // the sound blocks after the bombs
   EXPECT_NE(damage_text(r).find("decode budget exhausted: messages decoded in this block exceed"), std::string::npos)
       << damage_text(r);
@@ -243,7 +243,7 @@ TEST(Hostile, MillionsOfEmptyMessagesInABlockAreRefused) {
   CaptureReader r(path);
   Count n;
   r.read(n);
-  EXPECT_LT(seconds_since(t0), 20.0);
+  EXPECT_LT(seconds_since(t0), 120.0);  // a hang guard: the unbounded input took minutes
   EXPECT_EQ(n.samples, 3u);
   EXPECT_TRUE(r.corrupted());
   EXPECT_NE(damage_text(r).find("(limit"), std::string::npos) << damage_text(r);
@@ -396,7 +396,7 @@ TEST(Hostile, FifosNamedByMappingsOrUnderSymfsAreNotOpened) {
     w.add(Stack{1, {{0x401000, FrameKind::kUser}}});
     samples(w, 1, 3);
   });
-  CliRun run = ebtrace({"report", path, "--folded", "-v", "--symfs", dir}, 20);
+  CliRun run = ebtrace({"report", path, "--folded", "-v", "--symfs", dir}, 60);
   EXPECT_EQ(run.status, 0) << run.err;
   EXPECT_NE(run.out.find("[fifo-object+0x1000] 3"), std::string::npos) << run.out;
   EXPECT_NE(run.err.find("not a regular file"), std::string::npos) << run.err;
@@ -436,7 +436,7 @@ TEST(Hostile, OfflineUnwinderLayoutsAreNotQuadratic) {
     u.unwind(s, &pcs, 127);
     ASSERT_EQ(pcs.size(), 1u);  // no tables: the ip alone
   }
-  EXPECT_LT(seconds_since(t0), 20.0);
+  EXPECT_LT(seconds_since(t0), 120.0);  // a hang guard: the unbounded input took minutes
 }
 
 // generation() paired every overlapping mapping with every other; symbolizing
@@ -454,9 +454,9 @@ TEST(Hostile, ManyOverlappingMappingsSymbolizeInBoundedTime) {
     }
   });
   auto t0 = std::chrono::steady_clock::now();
-  CliRun run = ebtrace({"report", path, "--folded", "--no-debuginfod"}, 60);
+  CliRun run = ebtrace({"report", path, "--folded", "--no-debuginfod"}, 180);
   EXPECT_EQ(run.status, 0) << run.err;
-  EXPECT_LT(seconds_since(t0), 30.0);
+  EXPECT_LT(seconds_since(t0), 120.0);  // a hang guard (sanitizer builds, loaded CI)
   EXPECT_NE(run.out.find("[o"), std::string::npos);
 }
 
