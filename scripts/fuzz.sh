@@ -60,7 +60,7 @@ for t in "${targets[@]}"; do
   "$bin" -rss_limit_mb="$rss" -timeout=60 tests/fuzz/regressions/* >/dev/null 2>&1 ||
     { echo "fuzz.sh: $t: a regression input fails again (run $bin tests/fuzz/regressions/*)" >&2; status=1; continue; }
   log=$build/fuzz-$t.log
-  if ! "$bin" -max_total_time="$time_s" -timeout=60 -rss_limit_mb="$rss" -max_len=262144 -print_final_stats=1 \
+  if ! "$bin" -max_total_time="$time_s" -timeout=60 -rss_limit_mb="$rss" -detect_leaks=0 -max_len=262144 -print_final_stats=1 \
        -artifact_prefix="$build/findings/$t-" "$new" "$corpus/$t" >"$log" 2>&1; then
     echo "fuzz.sh: $t: FINDING (see $log and $build/findings/)" >&2
     grep -E "ERROR|SUMMARY" "$log" | head -5 >&2 || true
