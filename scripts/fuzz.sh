@@ -57,7 +57,7 @@ for t in "${targets[@]}"; do
     continue
   fi
   # Every past finding first (they must pass), then fuzz for the budget.
-  "$bin" -rss_limit_mb="$rss" -timeout=60 tests/fuzz/regressions/* >/dev/null 2>&1 ||
+  "$bin" -rss_limit_mb="$rss" -timeout=60 -detect_leaks=0 tests/fuzz/regressions/* >/dev/null 2>&1 ||
     { echo "fuzz.sh: $t: a regression input fails again (run $bin tests/fuzz/regressions/*)" >&2; status=1; continue; }
   log=$build/fuzz-$t.log
   if ! "$bin" -max_total_time="$time_s" -timeout=60 -rss_limit_mb="$rss" -detect_leaks=0 -max_len=262144 -print_final_stats=1 \
