@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "record/lua_vm.h"
 #include "record/preflight.h"
 #include "record/recorder.h"
 
@@ -65,6 +66,7 @@ struct RecordArgs {
   bool no_embed = false, no_cpu = false;
   bool l7 = false;  // --l7 preset (syscall payloads)
   std::string call_graph;  // --call-graph fp|dwarf[,SIZE]
+  bool lua = false, no_lua = false;
   std::string skb_netns, skb_proto, skb_host;
   bool check = false;  // --check: kernel preflight only (record/preflight.h)
 };
@@ -168,6 +170,10 @@ void add_record_command(CLI::App& app, RunFn& run) {
                 "With --call-graph dwarf (implied): store the raw user stacks and the CFI of the objects "
                 "they pass through instead of unwinding while recording; report unwinds offline (perf's "
                 "model: less recorder CPU, much larger captures)");
+  sub->add_flag("--lua", args->lua,
+                "LuaJIT frames in the on-CPU stacks (implies --call-graph dwarf); on by default when a target "
+                "runs LuaJIT");
+  sub->add_flag("--no-lua", args->no_lua, "No LuaJIT frames, even when a target runs LuaJIT");
   sub->add_flag("--skb", o.skb_hops,
                 "Record packet hops through the kernel network stack (device queue/xmit, receive, copy to "
                 "a reader, drop with reason, consume); alone, no on-CPU sampling: add -F HZ for both");
@@ -224,6 +230,22 @@ void add_record_command(CLI::App& app, RunFn& run) {
           throw BadInput("--keep-stack-bytes keeps DWARF stack copies: it needs --call-graph dwarf, not " +
                          a.call_graph);
         opts.call_graph_dwarf = true;
+      }
+      // --lua (docs/lua.md): the Lua walk runs in the dwarf sampler.
+      const bool fp_asked = !a.call_graph.empty() && !opts.call_graph_dwarf;
+      if (a.lua && a.no_lua) throw BadInput("--lua and --no-lua exclude each other");
+      if (a.lua) {
+        if (fp_asked) throw BadInput("--lua needs --call-graph dwarf: frame pointers cannot cross the LuaJIT VM");
+        if (!opts.cpu) throw BadInput("--lua adds Lua frames to on-CPU samples: it needs on-CPU sampling");
+        opts.lua = opts.call_graph_dwarf = true;
+      } else if (!a.no_lua && opts.cpu && !fp_asked) {
+        if (opts.call_graph_dwarf) {
+          opts.lua = true;  // costs nothing for processes without a VM
+        } else if (record::lua_in_targets(opts)) {
+          opts.lua = opts.call_graph_dwarf = true;
+          std::fprintf(stderr, "ebtrace: a target runs LuaJIT: recording Lua frames with --call-graph dwarf "
+                               "(--no-lua or --call-graph fp turn this off)\n");
+        }
       }
       if (a.mmap_pages) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
