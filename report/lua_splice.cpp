@@ -9,12 +9,19 @@ std::vector<uint32_t> splice_lua(Profile& p, uint32_t pid, uint64_t time_ns, uin
   // Lua segments, innermost first; C functions are left to their native frames.
   // A segment may be empty (a VM activation that only ran a C function, such as
   // lua_cpcall's): its VM frame is then replaced by nothing.
-  std::vector<std::vector<uint32_t>> segs(1);
+  struct Segment {
+    std::vector<uint32_t> ids;
+    bool hop_after = false;  // the next segment resumed this one (coroutine.resume from Lua)
+  };
+  std::vector<Segment> segs(1);
   auto labels = p.lua.label(pid, lua);
   for (const auto& l : labels) {
     if (l.kind != symbolize::LuaLabel::Kind::kC)
-      segs.back().push_back(p.frames.intern(symbolize::SymFrame{l.name, "", l.file, l.line, FrameType::kLua, true}));
-    if (l.segment_end) segs.emplace_back();
+      segs.back().ids.push_back(p.frames.intern(symbolize::SymFrame{l.name, "", l.file, l.line, FrameType::kLua, true}));
+    if (l.segment_end) {
+      segs.back().hop_after = l.resume_end;
+      segs.emplace_back();
+    }
   }
   if (labels.empty() || labels.back().segment_end) segs.pop_back();  // nothing after the last cut
 
@@ -26,7 +33,7 @@ std::vector<uint32_t> splice_lua(Profile& p, uint32_t pid, uint64_t time_ns, uin
   size_t next = 0;
   auto put_segment = [&] {
     if (next < segs.size()) {
-      out.insert(out.end(), segs[next].begin(), segs[next].end());
+      out.insert(out.end(), segs[next].ids.begin(), segs[next].ids.end());
       next++;
       return true;
     }
@@ -44,7 +51,12 @@ std::vector<uint32_t> splice_lua(Profile& p, uint32_t pid, uint64_t time_ns, uin
     // no CFI: it resumes at the VM's C frame, in the VM's caller).
     if (raw[i].kind == FrameKind::kUser && next < segs.size() && !names.empty() && !names.front().resolved &&
         (names.front().module.empty() || names.front().module == "anon")) {
-      if (!(i + 1 < raw.size() && in_vm(raw[i + 1]))) put_segment();
+      if (!(i + 1 < raw.size() && in_vm(raw[i + 1]))) {
+        // Skipped VM frames: this activation's, and those natively right below
+        // it (a coroutine resumed from Lua runs on its resumer's VM frame).
+        while (put_segment() && segs[next - 1].hop_after) {
+        }
+      }
       continue;
     }
     for (const auto& f : names) out.push_back(p.frames.intern(f));
