@@ -93,6 +93,7 @@ class Profile {
   symbolize::LuaNamer lua;
   std::unordered_map<uint32_t, LuaStack> lua_stacks;
   uint64_t lua_samples = 0;
+  bool lua_only = false;  // report --lua-only: Lua frames (and C:name) instead of the spliced stack
   uint32_t lua_stack_pair(uint32_t native_stack_id, uint32_t lua_stack_id);
 
   // Records comm names over time (exec renames, thread names).
