@@ -64,6 +64,7 @@ struct ProcessEntry {
   std::string comm;
   std::string exe;
   std::vector<std::string> cmdline;
+  std::vector<uint32_t> nspid;  // NSpid chain, outermost first (a container's pid is the last)
   uint64_t start_ns = 0;
   uint64_t exit_ns = 0;
 };
