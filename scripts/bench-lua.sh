@@ -44,7 +44,8 @@ log() { echo "bench-lua: $*" >&2; }
 for c in nginx wrk curl perf python3; do command -v $c >/dev/null || die "$c not found (scripts/setup-deps.sh --with-tests)"; done
 MODS=/usr/lib/nginx/modules
 [[ -f $MODS/ngx_http_lua_module.so ]] || die "libnginx-mod-http-lua not installed (scripts/setup-deps.sh --with-tests)"
-"$EBT" record --help 2>&1 | grep -q -- '--lua' || die "this ebtrace has no record --lua"
+help=$("$EBT" record --help 2>&1)  # not piped into grep -q: pipefail + SIGPIPE
+[[ $help == *--lua* ]] || die "this ebtrace has no record --lua"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
