@@ -31,14 +31,16 @@ enum ebt_event_kind {
 	EBT_EV_CPU_SAMPLE_DWARF = 8, /* --call-graph dwarf: user regs + stack bytes */
 };
 
-/* Reasons indexing the per-CPU `lost` counter array shared by all programs. */
+/* Reasons indexing the per-CPU `lost` counter array shared by all programs:
+ * WHY an event was lost, the same in every family (record/loss.h). A full ring
+ * is always EBT_LOST_RINGBUF (ebt_output(), or by hand after a failed
+ * bpf_ringbuf_reserve()). */
 enum ebt_lost_reason {
-	EBT_LOST_RINGBUF = 0,
-	EBT_LOST_STACK = 1,
-	EBT_LOST_OFFCPU = 2,
-	EBT_LOST_SYSCALL = 3,
-	EBT_LOST_SKB = 4,
-	EBT_LOST_TASK = 5,
+	EBT_LOST_RINGBUF = 0, /* the ring buffer was full */
+	EBT_LOST_STACK = 1,   /* bpf_get_stack failed: the event is kept without it */
+	EBT_LOST_OFFCPU = 2,  /* the off-CPU task table was full */
+	EBT_LOST_SYSCALL = 3, /* no task storage for a syscall in flight */
+	/* 4, 5: no longer used (skb and task events that did not fit the ring) */
 	EBT_LOST_MAX = 8,
 };
 

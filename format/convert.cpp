@@ -44,6 +44,7 @@ void encode(wire::Record::Builder r, const SessionInfo& v) {
   b.setStartNs(v.start_ns);
   b.setSampleFrequencyHz(v.sample_frequency_hz);
   b.setMachine(v.machine);
+  b.setTrigger(v.trigger);
 }
 
 void encode(wire::Record::Builder r, const SessionEnd& v) {
@@ -329,6 +330,7 @@ SessionInfo decode(wire::SessionInfo::Reader r) {
   v.start_ns = r.getStartNs();
   v.sample_frequency_hz = r.getSampleFrequencyHz();
   v.machine = text(r.getMachine());
+  v.trigger = text(r.getTrigger());
   return v;
 }
 

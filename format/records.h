@@ -32,6 +32,7 @@ struct SessionInfo {
   uint64_t start_ns = 0;               // monotonic
   uint32_t sample_frequency_hz = 0;    // 0 when no on-CPU sampling
   std::string machine;                 // uname -m, e.g. x86_64
+  std::string trigger;                 // flight-recorder dump: what fired it, e.g. "cpu>80%"; else empty
   bool operator==(const SessionInfo&) const = default;
 };
 
@@ -285,15 +286,31 @@ struct StackSnapshot {
   bool operator==(const StackSnapshot&) const = default;
 };
 
+// Why events were lost: one rule for every probe family (record/loss.h).
 enum class LossSource : uint8_t {
-  kRingBuffer = 0,   // bpf_ringbuf_reserve/output failed
-  kStack = 1,        // bpf_get_stack failed
-  kUnwind = 2,       // user-space unwinder could not keep up
-  kOffCpu = 3,
-  kSyscall = 4,
-  kSkb = 5,
-  kOther = 6,
+  kRingBuffer = 0,   // the ring buffer was full (any family)
+  kStack = 1,        // bpf_get_stack failed (the event is kept without the stack)
+  kUnwind = 2,       // the recorder's DWARF unwinder could not keep up
+  kOffCpu = 3,       // the off-CPU task table was full
+  kSyscall = 4,      // no task storage for a syscall in flight
+  kSkb = 5,          // (older captures: an skb hop that did not fit in the ring)
+  kOther = 6,        // malformed events, reasons this build cannot name
 };
+
+// The one name of each reason, used by `info`, the recorder's summary line and
+// the reports.
+inline const char* loss_source_name(LossSource s) {
+  switch (s) {
+    case LossSource::kRingBuffer: return "ring buffer";
+    case LossSource::kStack: return "stack";
+    case LossSource::kUnwind: return "unwind";
+    case LossSource::kOffCpu: return "off-cpu";
+    case LossSource::kSyscall: return "syscall";
+    case LossSource::kSkb: return "skb";
+    case LossSource::kOther: return "other";
+  }
+  return "other";
+}
 
 struct LostEvents {
   uint64_t time_ns = 0;

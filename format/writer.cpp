@@ -250,6 +250,16 @@ class CaptureWriter::Impl {
   void cut() {
     check_failed();
     if (records_ == 0 && singles_.empty()) return;
+    if (options_.before_cut && !in_before_cut_) {
+      in_before_cut_ = true;
+      try {
+        options_.before_cut();
+      } catch (...) {
+        in_before_cut_ = false;
+        throw;
+      }
+      in_before_cut_ = false;
+    }
     PendingBlock b;
     b.payload = std::move(singles_);
     singles_ = {};
@@ -439,6 +449,7 @@ class CaptureWriter::Impl {
   WriterOptions options_;
   int fd_ = -1;
   bool finished_ = false;
+  bool in_before_cut_ = false;
 
   // Current block (producer thread).
   std::vector<uint8_t> singles_;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,11 @@ struct WriterOptions {
   // (see format/schema_util.h). Empty: the schema this ebtrace was built with.
   std::vector<uint8_t> schema_block_override;
   size_t max_queued_blocks = 4;  // producer waits when the writer thread lags this much
+  // Called on the producer's thread just before a block is sealed; records it
+  // adds still go into that block. The recorder writes the symbols the
+  // block's stacks need here, so every complete block is named even if the
+  // recorder is killed right after it.
+  std::function<void()> before_cut;
 };
 
 struct WriteStats {

@@ -63,7 +63,8 @@ class DwarfProfileProbe : public Probe {
     if (!ctx.tid_wanted(h.tid)) return;
     uint64_t now = monotonic_ns();
     if (!keep_ && now > h.time_ns && now - h.time_ns > kMaxLagNs) {
-      lost_[h.cpu]++;  // the unwinder is behind: skip, never let the ring fill
+      lost_++;  // the unwinder is behind: skip, never let the ring fill
+      ctx.count_lost(h.cpu, LossSource::kUnwind);
       return;
     }
     char comm[EBT_TASK_COMM_LEN + 1] = {};
@@ -106,21 +107,11 @@ class DwarfProfileProbe : public Probe {
     ctx.writer().add(out);
   }
 
-  void finish(RecordContext& ctx) override {
-    uint64_t t = monotonic_ns();
-    for (auto [cpu, n] : lost_) ctx.writer().add(LostEvents{t, cpu, LossSource::kUnwind, n});
-  }
-
   uint64_t samples() const override { return samples_; }
-  uint64_t lost() const override {
-    uint64_t n = 0;
-    for (auto [cpu, k] : lost_) n += k;
-    return n;
-  }
 
   std::string summary() const override {
     if (keep_) return "dwarf: raw user stacks kept for offline unwinding";
-    uint64_t lost = this->lost();
+    uint64_t lost = lost_;
     const UnwindStats& st = unwinder_.stats();
     std::string s = "dwarf: " + std::to_string(st.to_end) + "/" + std::to_string(st.samples) +
                     " user stacks unwound to the end";
@@ -136,7 +127,7 @@ class DwarfProfileProbe : public Probe {
   profile_dwarf_bpf* skel_ = nullptr;
   CpuClockAttachment sampling_;
   uint64_t samples_ = 0;
-  std::map<uint32_t, uint64_t> lost_;  // cpu -> samples skipped (unwinder behind)
+  uint64_t lost_ = 0;  // samples skipped (unwinder behind), also counted as lost in the context
   DwarfUnwinder unwinder_;
   std::vector<uint64_t> kernel_, user_;
   StackSnapshot snapshot_;
