@@ -43,6 +43,7 @@ struct ReportArgs {
   std::vector<std::string> symfs;
   bool debuginfod = true;
   bool no_debuginfod = false;
+  bool embedded_only = false;
   bool verbose = false;
   // off-CPU data and the timeline
   bool off_cpu = false;
@@ -110,6 +111,11 @@ int run_report(const ReportArgs& a) {
   sym.inline_frames = !a.no_inline;
   sym.debuginfod = a.debuginfod && !a.no_debuginfod && std::getenv("DEBUGINFOD_URLS") != nullptr &&
                    *std::getenv("DEBUGINFOD_URLS") != '\0';
+  if (a.embedded_only) {  // golden tests: names from the capture alone
+    sym.symfs.clear();
+    sym.debug_dirs.clear();
+    sym.local_files = sym.debuginfod = false;
+  }
 
   // EBTRACE_TIMING=1: phase times on stderr (benchmarks).
   const bool timing = std::getenv("EBTRACE_TIMING") != nullptr;
@@ -285,6 +291,9 @@ void add_report_command(CLI::App& app, RunFn& run) {
       ->type_name("DIR");
   sub->add_flag("--debuginfod,!--no-debuginfod", a->debuginfod,
                 "Ask debuginfod servers (DEBUGINFOD_URLS) for debug files (default: on when DEBUGINFOD_URLS is set)");
+  sub->add_flag("--embedded-symbols-only", a->embedded_only,
+                "Name frames only from the symbols embedded in the capture (no local files, --symfs, debug "
+                "directories or debuginfod): the same output on every machine");
   sub->add_flag("-v,--verbose", a->verbose, "Say on stderr where each object's symbols came from (and, for --keep-stack-bytes captures, how many raw stacks unwound to the end)");
   sub->add_flag("--off-cpu", a->off_cpu,
                 "Stacks from off-CPU intervals (record --off-cpu) instead of on-CPU samples; the "
@@ -306,7 +315,8 @@ void add_report_command(CLI::App& app, RunFn& run) {
                 "through the stack, latency between hops (--format json for one JSON object)");
   sub->add_flag("--latency", a->latency,
                 "Latency tables: off-CPU time per thread and per blocking frame (count, total, p50/p90/p99/max); "
-                "Redis/HTTP requests per command from --l7 captures (count, errors, req/s, p50..p99.9, max)");
+                "Redis/HTTP/MySQL/PostgreSQL requests per command from --l7 captures (count, errors, req/s, "
+                "p50..p99.9, max) and proxy hops (inbound, upstream, own latency per route)");
   sub->add_option("--format", a->format, "Format of --latency tables (text, csv or json) and of --skb (text or json)")
       ->check(CLI::IsMember({"text", "csv", "json"}))
       ->type_name("text|csv|json");
