@@ -210,13 +210,13 @@ struct KernelTextTable {
 };
 
 const KernelTextTable& kernel_text_symbols() {
-  static const KernelTextTable table = [] {
+  static const KernelTextTable table = []() -> KernelTextTable {
     KernelTextTable t;
     std::vector<KernelText>& out = t.symbols;
     std::unordered_map<std::string, uint16_t> module_ids;
     std::string text;
     int fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return out;
+    if (fd < 0) return t;
     char buf[1 << 16];
     ssize_t n;
     while ((n = read(fd, buf, sizeof buf)) > 0) text.append(buf, size_t(n));

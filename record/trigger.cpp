@@ -59,7 +59,7 @@ TriggerSpec parse_trigger(const std::string& text, const RecordOptions& o) {
 
 TriggerWindow::TriggerWindow(std::vector<TriggerSpec> specs, double window_s, uint32_t frequency_hz)
     : specs_(std::move(specs)),
-      holding_(specs_.size(), false),
+      last_held_(specs_.size(), 0),
       window_ns_(uint64_t(window_s * 1e9)),
       frequency_hz_(frequency_hz) {}
 
@@ -97,9 +97,10 @@ const TriggerSpec* TriggerWindow::check(uint64_t now) {
   while (!buckets_.empty() && buckets_.front().start_ns < from) buckets_.pop_front();
   const TriggerSpec* fired = nullptr;
   for (size_t i = 0; i < specs_.size(); i++) {
-    bool holds = value(specs_[i], now) > specs_[i].threshold;
-    if (holds && !holding_[i] && !fired) fired = &specs_[i];
-    holding_[i] = holds;
+    if (value(specs_[i], now) <= specs_[i].threshold) continue;
+    bool new_episode = last_held_[i] == 0 || now - last_held_[i] > window_ns_;
+    if (new_episode && !fired) fired = &specs_[i];
+    last_held_[i] = now;
   }
   return fired;
 }

@@ -34,9 +34,9 @@ class TriggerWindow {
   TriggerWindow(std::vector<TriggerSpec> specs, double window_s, uint32_t frequency_hz);
   void on_sample(uint64_t time_ns) { bucket(time_ns).samples++; }
   void on_off_cpu(uint64_t end_ns, uint64_t duration_ns) { bucket(end_ns).off_cpu_ns += duration_ns; }
-  // The trigger whose condition holds over [now - window, now] and did not at
-  // the previous check (one firing per episode: it fires again only after its
-  // condition went false); nullptr if none.
+  // The trigger whose condition holds over [now - window, now] and held at no
+  // check during the window before (one firing per episode: it fires again only
+  // after its condition was false for a whole window); nullptr if none.
   const TriggerSpec* check(uint64_t now_ns);
   // The value a spec measures now (the stderr line of a firing says it).
   double value(const TriggerSpec& spec, uint64_t now_ns) const;
@@ -51,7 +51,7 @@ class TriggerWindow {
   Bucket& bucket(uint64_t t);
 
   std::vector<TriggerSpec> specs_;
-  std::vector<bool> holding_;
+  std::vector<uint64_t> last_held_;  // last check it held at (0: never)
   uint64_t window_ns_;
   uint32_t frequency_hz_;
   std::deque<Bucket> buckets_;  // by start time

@@ -147,33 +147,37 @@ TEST(Continuous, RetentionNeverExceedsMaxFiles) {
 }
 
 // Idle, then busy for a while, then idle: the cpu> trigger fires once, and the
-// one file holds the window before the busy phase and the busy phase.
+// one file holds the busy phase and the window before it. The target is a
+// shell started before the recording (so the idle phase has no samples at all)
+// that sleeps, spins for 3 s of wall time, and sleeps again; the recording
+// stops before it exits. Thresholds hold on a loaded machine too (there the
+// spinning shell gets a few % of a CPU; idle is 0 %).
 TEST(Continuous, FlightRecorderCpuTriggerWritesOneCapture) {
   EBT_REQUIRE_BPF_OR_SKIP();
   TempDir dir;
+  pid_t shell = spawn({"bash", "-c", "sleep 4; end=$((SECONDS+3)); while ((SECONDS<end)); do :; done; sleep 20"}, "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   std::string out = dir / "fr.ebt";
-  std::string script = "sleep 3; " + std::string(EBT_WORKLOAD_BIN) + " busy 1.5; sleep 6";
-  Result r = run(record_cmd(out, {"-F", "199", "--flight-recorder", "2s", "--trigger", "cpu>5%", "--trigger-window",
-                                  "1s", "--trigger-after", "4s", "--", "sh", "-c", script}),
+  Result r = run(record_cmd(out, {"-F", "199", "-p", std::to_string(shell), "-d", "12", "--flight-recorder", "2s",
+                                  "--trigger", "cpu>2%", "--trigger-window", "1s", "--trigger-after", "4s"}),
                  dir);
+  kill(shell, SIGKILL);
+  wait_rc(shell);
   ASSERT_EQ(r.rc, 0) << r.err;
   auto files = rotated_files(dir / "", "fr.ebt");
   ASSERT_EQ(files.size(), 1u) << r.err;
   Capture c = Capture::load(files[0]);
   expect_consistent_end(c);
-  EXPECT_EQ(c.session.trigger.rfind("cpu>5% (", 0), 0u) << c.session.trigger;
-  auto pids = workload_pids(c);
-  ASSERT_EQ(pids.size(), 1u);
-  // Every sample of the recording is in it (the idle phases have none) ...
+  EXPECT_EQ(c.session.trigger.rfind("cpu>2% (", 0), 0u) << c.session.trigger;
+  // Every sample of the recording is in it: the busy phase whole ...
+  ASSERT_GT(c.samples.size(), 10u);
   EXPECT_EQ(c.samples.size(), summary_samples(r.err)) << r.err;
-  ASSERT_GT(c.samples.size(), 100u);
-  // ... and it starts at least the window before the busy phase (segments are
-  // 0.5 s: between 2 and 2.5 s before the firing).
+  // ... and the window before it (segments are 0.5 s: 2 to 2.5 s before the firing).
   uint64_t first = UINT64_MAX;
   for (const auto& s : c.samples) first = std::min(first, s.time_ns);
   EXPECT_LE(c.session.start_ns + 1'500'000'000ull, first);
   Output info = run_out({EBT_EBTRACE_BIN, "info", files[0]}, dir);
-  EXPECT_NE(info.out.find("trigger:        cpu>5%"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("trigger:        cpu>2% ("), std::string::npos) << info.out;
 }
 
 TEST(Continuous, FlightRecorderDumpsOnSigusr2) {
@@ -215,20 +219,28 @@ TEST(Continuous, SigkillKeepsNamesOfCompleteBlocks) {
   Capture c = Capture::load(out);
   EXPECT_FALSE(c.has_index);
   EXPECT_FALSE(c.corrupted);
-  ASSERT_GT(c.samples.size(), 500u);
-  size_t user = 0, named = 0;
+  ASSERT_GT(c.samples.size(), 50u);
+  // Every user frame in the workload's executable, in every complete block, is
+  // named from the capture (the vDSO and libc's unnamed bits aside).
+  size_t in_exe = 0, named = 0;
   for (const auto& s : c.samples) {
     ASSERT_TRUE(c.stacks.count(s.stack_id) || !s.stack_id);
     if (!s.stack_id) continue;
-    for (const auto& fr : c.stacks.at(s.stack_id).frames)
-      if (fr.kind == FrameKind::kUser) {
-        user++;
-        std::string name = c.symbol(s.pid, fr.address);
-        named += !name.empty();
-        break;
-      }
+    bool leaf = true;
+    for (const auto& fr : c.stacks.at(s.stack_id).frames) {
+      if (fr.kind != FrameKind::kUser) continue;
+      uint64_t a = leaf ? fr.address : fr.address - 1;  // callers: the call, not the return address
+      leaf = false;
+      const Mapping* m = c.mapping(s.pid, a);
+      if (!m || m->path.find("ebt_rotating_burn") == std::string::npos) continue;
+      in_exe++;
+      std::string name = c.symbol(s.pid, a);
+      named += !name.empty();
+      if (name.empty()) ADD_FAILURE() << "unnamed frame " << std::hex << fr.address;
+    }
   }
-  EXPECT_EQ(named, user) << "every complete block's user leaves are named";
+  EXPECT_GT(in_exe, 50u);
+  EXPECT_EQ(named, in_exe) << "every complete block's frames in the executable are named";
   Output rep = run_out({EBT_EBTRACE_BIN, "report", out, "--folded"}, dir);
   EXPECT_EQ(rep.rc, 0) << rep.err;
   EXPECT_NE(rep.out.find("ebt_busy_function"), std::string::npos);

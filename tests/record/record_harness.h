@@ -64,7 +64,16 @@ struct Capture : format::RecordVisitor {
     }
     tables.push_back(r);
   }
-  void on(const KernelSymbols& r) override { kernel.push_back(r); }
+  void on(const KernelSymbols& r) override {
+    // Embedded in batches too: one merged, sorted table here.
+    if (kernel.empty()) kernel.emplace_back();
+    auto& all = kernel[0].symbols;
+    all.insert(all.end(), r.symbols.begin(), r.symbols.end());
+    std::sort(all.begin(), all.end(), [](const KernelSymbol& a, const KernelSymbol& b) {
+      return a.address != b.address ? a.address < b.address : a.name < b.name;
+    });
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+  }
   void on(const CpuSample& r) override { samples.push_back(r); }
   void on(const LostEvents& r) override { lost.push_back(r); }
   void on(const SessionEnd& r) override { ends.push_back(r); }
