@@ -18,6 +18,9 @@ void encode(wire::Record::Builder r, const Mapping& v);
 void encode(wire::Record::Builder r, const StringEntry& v);
 void encode(wire::Record::Builder r, const Stack& v);
 void encode(wire::Record::Builder r, const LuaProto& v);
+void encode(wire::Record::Builder r, const LuaVm& v);
+void encode(wire::Record::Builder r, const LuaStack& v);
+void encode(wire::Record::Builder r, const LuaTrace& v);
 void encode(wire::Record::Builder r, const SymbolTable& v);
 void encode(wire::Record::Builder r, const KernelSymbols& v);
 void encode(wire::Record::Builder r, const SocketInfo& v);
@@ -39,6 +42,9 @@ Mapping decode(wire::Mapping::Reader r);
 StringEntry decode(wire::StringEntry::Reader r);
 Stack decode(wire::Stack::Reader r);
 LuaProto decode(wire::LuaProto::Reader r);
+LuaVm decode(wire::LuaVm::Reader r);
+LuaStack decode(wire::LuaStack::Reader r);
+LuaTrace decode(wire::LuaTrace::Reader r);
 SymbolTable decode(wire::SymbolTable::Reader r);
 KernelSymbols decode(wire::KernelSymbols::Reader r);
 SocketInfo decode(wire::SocketInfo::Reader r);
@@ -71,8 +77,10 @@ void for_each_sample(wire::CpuSampleBatch::Reader b, Fn&& fn) {
   auto thread = b.getThread();
   auto cpu = b.getCpu();
   auto stack = b.getStackId();
+  auto lua = b.getLuaStackId();
   const unsigned n = deltas.size();
-  if (thread.size() != n || cpu.size() != n || stack.size() != n || pids.size() != tids.size())
+  if (thread.size() != n || cpu.size() != n || stack.size() != n || pids.size() != tids.size() ||
+      (lua.size() != 0 && lua.size() != n))
     throw BadInput("cpu sample batch has columns of different lengths");
   const unsigned nthreads = pids.size();
   uint64_t t = b.getBaseTimeNs();
@@ -86,6 +94,7 @@ void for_each_sample(wire::CpuSampleBatch::Reader b, Fn&& fn) {
     s.tid = tids[th];
     s.cpu = cpu[i];
     s.stack_id = stack[i];
+    s.lua_stack_id = lua.size() ? lua[i] : 0;
     fn(s);
   }
 }

@@ -226,6 +226,10 @@ uint64_t CaptureReader::dump_json(std::FILE* out, const ReadOptions& options) co
         put_u(o, s.cpu);
         o += ",\"stackId\":";
         put_u(o, s.stack_id);
+        if (s.lua_stack_id) {
+          o += ",\"luaStackId\":";
+          put_u(o, s.lua_stack_id);
+        }
         o += "}\n";
         ++n;
         emit();

@@ -28,7 +28,7 @@ const char* const kKindNames[kKnownKindCount] = {
     "session", "sessionEnd", "process", "thread", "processExit", "mapping",
     "string", "stack", "luaProto", "symbolTable", "kernelSymbols", "cpuSamples",
     "offCpuIntervals", "skbHops", "socket", "syscalls", "lostEvents",
-    "unwindTable", "stackSnapshots"};
+    "unwindTable", "stackSnapshots", "luaVm", "luaStack", "luaTrace"};
 
 std::string version_text(uint16_t major, uint16_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
@@ -406,6 +406,9 @@ void CaptureReader::read(RecordVisitor& v, const ReadOptions& o) const {
       case wire::Record::KERNEL_SYMBOLS: v.on(conv::decode(r.getKernelSymbols())); return 1;
       case wire::Record::SOCKET: v.on(conv::decode(r.getSocket())); return 1;
       case wire::Record::UNWIND_TABLE: v.on(conv::decode(r.getUnwindTable())); return 1;
+      case wire::Record::LUA_VM: v.on(conv::decode(r.getLuaVm())); return 1;
+      case wire::Record::LUA_STACK: v.on(conv::decode(r.getLuaStack())); return 1;
+      case wire::Record::LUA_TRACE: v.on(conv::decode(r.getLuaTrace())); return 1;
       case wire::Record::STACK_SNAPSHOTS: {
         uint64_t n = 0;
         for (auto e : r.getStackSnapshots().getSnapshots())

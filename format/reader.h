@@ -27,6 +27,9 @@ class RecordVisitor {
   virtual void on(const StringEntry&) {}
   virtual void on(const Stack&) {}
   virtual void on(const LuaProto&) {}
+  virtual void on(const LuaVm&) {}
+  virtual void on(const LuaStack&) {}
+  virtual void on(const LuaTrace&) {}
   virtual void on(const SymbolTable&) {}
   virtual void on(const KernelSymbols&) {}
   virtual void on(const CpuSample&) {}
@@ -63,8 +66,11 @@ enum class RecordKind : uint16_t {
   kLostEvents = 16,
   kUnwindTable = 17,
   kStackSnapshots = 18,   // StackSnapshot batch
+  kLuaVm = 19,
+  kLuaStack = 20,
+  kLuaTrace = 21,
 };
-inline constexpr uint16_t kKnownKindCount = 19;
+inline constexpr uint16_t kKnownKindCount = 22;
 
 // Bit for `kind` in ReadOptions::kinds (ordinals >= 63 share bit 63).
 constexpr uint64_t kind_bit(uint16_t ordinal) { return uint64_t{1} << (ordinal < 63 ? ordinal : 63); }

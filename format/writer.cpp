@@ -498,6 +498,9 @@ EBT_SINGLE(SymbolTable, kSymbolTable)
 EBT_SINGLE(KernelSymbols, kKernelSymbols)
 EBT_SINGLE(SocketInfo, kSocket)
 EBT_SINGLE(UnwindTable, kUnwindTable)
+EBT_SINGLE(LuaVm, kLuaVm)
+EBT_SINGLE(LuaStack, kLuaStack)
+EBT_SINGLE(LuaTrace, kLuaTrace)
 #undef EBT_SINGLE
 
 void CaptureWriter::add(const CpuSample& v) { impl_->add_sample(v); }

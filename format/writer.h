@@ -57,6 +57,9 @@ class CaptureWriter {
   void add(const StringEntry&);
   void add(const Stack&);
   void add(const LuaProto&);
+  void add(const LuaVm&);
+  void add(const LuaStack&);
+  void add(const LuaTrace&);
   void add(const SymbolTable&);
   void add(const KernelSymbols&);
   void add(const CpuSample&);

@@ -41,6 +41,9 @@ struct Record {
     lostEvents @16 :C.LostEvents;
     unwindTable @17 :C.UnwindTable;
     stackSnapshots @18 :C.StackSnapshotBatch;
-    gadget @19 :Gadget;
+    luaVm @19 :C.LuaVm;
+    luaStack @20 :C.LuaStack;
+    luaTrace @21 :C.LuaTrace;
+    gadget @22 :Gadget;
   }
 }

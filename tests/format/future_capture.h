@@ -1,5 +1,5 @@
 // Writes a capture as a newer ebtrace would: the embedded schema knows a record
-// kind ("gadget", ordinal 19) that this build's compiled schema does not.
+// kind ("gadget", ordinal 22) that this build's compiled schema does not.
 #pragma once
 
 #include <capnp/message.h>
@@ -27,7 +27,7 @@ inline void write_future_capture(const std::string& path) {
   g.setBlob(kj::arrayPtr(blob, sizeof blob));
   g.setMood(future::Gadget::Mood::GRUMPY);
   auto flat = capnp::messageToFlatArray(msg);
-  w.add_raw(19, flat.begin(), flat.size() * sizeof(capnp::word));
+  w.add_raw(22, flat.begin(), flat.size() * sizeof(capnp::word));
   w.add(CpuSample{1'000'000'000, 1, 2, 0, 1});
   w.finish({2'000'000'000, 1, 0});
 }
