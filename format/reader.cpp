@@ -14,29 +14,17 @@
 
 #include "common/error.h"
 #include "format/capture.capnp.h"
-#include "format/convert.h"
+#include "format/kind_table.h"
 #include "format/reader_impl.h"
 
 namespace ebt::format {
 namespace {
-
-constexpr uint64_t kEventKinds = kind_bit(RecordKind::kCpuSamples) | kind_bit(RecordKind::kOffCpuIntervals) |
-                                 kind_bit(RecordKind::kSkbHops) | kind_bit(RecordKind::kSyscalls) |
-                                 kind_bit(RecordKind::kLostEvents) | kind_bit(RecordKind::kStackSnapshots);
-
-const char* const kKindNames[kKnownKindCount] = {
-    "session", "sessionEnd", "process", "thread", "processExit", "mapping",
-    "string", "stack", "luaProto", "symbolTable", "kernelSymbols", "cpuSamples",
-    "offCpuIntervals", "skbHops", "socket", "syscalls", "lostEvents",
-    "unwindTable", "stackSnapshots"};
 
 std::string version_text(uint16_t major, uint16_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
 }
 
 }  // namespace
-
-const char* kind_name(uint16_t ordinal) { return ordinal < kKnownKindCount ? kKindNames[ordinal] : ""; }
 
 std::string describe(const Damage& d) {
   std::string s;
@@ -315,7 +303,7 @@ void CaptureReader::Impl::load_session() {
     if (len > payload.size() - disk::kFrameBytes) return;
     FrameMessage msg(payload.data() + disk::kFrameBytes, len);
     auto r = msg.get().getRoot<wire::Record>();
-    if (r.which() == wire::Record::SESSION) session_ = conv::decode(r.getSession());
+    if (r.which() == wire::Record::SESSION) session_ = Kind<RecordKind::kSession>::decode(r.getSession());
   } catch (const kj::Exception& e) {
     add_damage(&b, Damage{b.offset, static_cast<int64_t>(b.header.sequence),
                           disk::kBlockHeaderBytes + b.header.stored_bytes, b.header.records,
@@ -387,79 +375,37 @@ std::vector<std::string> CaptureReader::embedded_kind_names() const {
   return names;
 }
 
+namespace {
+
+// Delivers the records of one message of kind K to the visitor; events outside
+// [begin, end) are skipped. Returns how many were delivered.
+using DeliverFn = uint64_t (*)(wire::Record::Reader, RecordVisitor&, uint64_t begin, uint64_t end);
+
+template <RecordKind K>
+uint64_t deliver(wire::Record::Reader r, RecordVisitor& visitor, uint64_t begin, uint64_t end) {
+  detail::VisitOne<record_t<K>>& to = visitor;
+  uint64_t n = 0;
+  decode_records<K>(r, [&](const record_t<K>& record) {
+    if constexpr (Kind<K>::shape != Shape::kTable) {
+      const uint64_t t = Kind<K>::time(record);
+      if (t < begin || t >= end) return;
+    }
+    to.on(record);
+    ++n;
+  });
+  return n;
+}
+
+constexpr auto kDeliver = kind_array([](auto k) -> DeliverFn { return &deliver<k()>; });
+
+}  // namespace
+
 void CaptureReader::read(RecordVisitor& v, const ReadOptions& o) const {
-  const uint64_t tb = o.time_begin_ns, te = o.time_end_ns;
-  auto in_range = [&](uint64_t t) { return t >= tb && t < te; };
   impl_->for_each_message(o, [&](const BlockRef&, uint16_t, capnp::MessageReader& msg, size_t) -> uint64_t {
     auto r = msg.getRoot<wire::Record>();
-    switch (r.which()) {
-      case wire::Record::SESSION: return 0;  // session() has it
-      case wire::Record::SESSION_END: v.on(conv::decode(r.getSessionEnd())); return 1;
-      case wire::Record::PROCESS: v.on(conv::decode(r.getProcess())); return 1;
-      case wire::Record::THREAD: v.on(conv::decode(r.getThread())); return 1;
-      case wire::Record::PROCESS_EXIT: v.on(conv::decode(r.getProcessExit())); return 1;
-      case wire::Record::MAPPING: v.on(conv::decode(r.getMapping())); return 1;
-      case wire::Record::STRING: v.on(conv::decode(r.getString())); return 1;
-      case wire::Record::STACK: v.on(conv::decode(r.getStack())); return 1;
-      case wire::Record::LUA_PROTO: v.on(conv::decode(r.getLuaProto())); return 1;
-      case wire::Record::SYMBOL_TABLE: v.on(conv::decode(r.getSymbolTable())); return 1;
-      case wire::Record::KERNEL_SYMBOLS: v.on(conv::decode(r.getKernelSymbols())); return 1;
-      case wire::Record::SOCKET: v.on(conv::decode(r.getSocket())); return 1;
-      case wire::Record::UNWIND_TABLE: v.on(conv::decode(r.getUnwindTable())); return 1;
-      case wire::Record::STACK_SNAPSHOTS: {
-        uint64_t n = 0;
-        for (auto e : r.getStackSnapshots().getSnapshots())
-          if (in_range(e.getTimeNs())) {
-            v.on(conv::decode(e));
-            ++n;
-          }
-        return n;
-      }
-      case wire::Record::CPU_SAMPLES: {
-        uint64_t n = 0;
-        conv::for_each_sample(r.getCpuSamples(), [&](const CpuSample& s) {
-          if (in_range(s.time_ns)) {
-            v.on(s);
-            ++n;
-          }
-        });
-        return n;
-      }
-      case wire::Record::OFF_CPU_INTERVALS: {
-        uint64_t n = 0;
-        for (auto e : r.getOffCpuIntervals().getIntervals())
-          if (in_range(e.getStartNs())) {
-            v.on(conv::decode(e));
-            ++n;
-          }
-        return n;
-      }
-      case wire::Record::SKB_HOPS: {
-        uint64_t n = 0;
-        for (auto e : r.getSkbHops().getHops())
-          if (in_range(e.getTimeNs())) {
-            v.on(conv::decode(e));
-            ++n;
-          }
-        return n;
-      }
-      case wire::Record::SYSCALLS: {
-        uint64_t n = 0;
-        for (auto e : r.getSyscalls().getEvents())
-          if (in_range(e.getEnterNs())) {
-            v.on(conv::decode(e));
-            ++n;
-          }
-        return n;
-      }
-      case wire::Record::LOST_EVENTS: {
-        auto e = r.getLostEvents();
-        if (!in_range(e.getTimeNs())) return 0;
-        v.on(conv::decode(e));
-        return 1;
-      }
-    }
-    v.on_unknown(static_cast<uint16_t>(r.which()));
+    const auto which = static_cast<uint16_t>(r.which());
+    if (which < kDeliver.size()) return kDeliver[which](r, v, o.time_begin_ns, o.time_end_ns);
+    v.on_unknown(which);
     return 1;
   });
 }

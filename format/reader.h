@@ -11,68 +11,35 @@
 #include <string>
 #include <vector>
 
+#include "format/kinds.h"
 #include "format/records.h"
 
 namespace ebt::format {
 
-// Receives decoded records. Override what you need; the rest are ignored.
-class RecordVisitor {
+namespace detail {
+template <typename T>
+class VisitOne {
  public:
-  virtual ~RecordVisitor() = default;
-  virtual void on(const SessionEnd&) {}
-  virtual void on(const ProcessInfo&) {}
-  virtual void on(const ThreadInfo&) {}
-  virtual void on(const ProcessExit&) {}
-  virtual void on(const Mapping&) {}
-  virtual void on(const StringEntry&) {}
-  virtual void on(const Stack&) {}
-  virtual void on(const LuaProto&) {}
-  virtual void on(const SymbolTable&) {}
-  virtual void on(const KernelSymbols&) {}
-  virtual void on(const CpuSample&) {}
-  virtual void on(const OffCpuInterval&) {}
-  virtual void on(const SkbHop&) {}
-  virtual void on(const SocketInfo&) {}
-  virtual void on(const SyscallEvent&) {}
-  virtual void on(const LostEvents&) {}
-  virtual void on(const UnwindTable&) {}
-  virtual void on(const StackSnapshot&) {}
+  virtual ~VisitOne() = default;
+  virtual void on(const T&) {}
+};
+template <typename Types>
+class VisitAll;
+template <typename... T>
+class VisitAll<std::tuple<T...>> : public VisitOne<T>... {
+ public:
+  using VisitOne<T>::on...;
+};
+}  // namespace detail
+
+// Receives decoded records: one virtual `on(const T&)` per record type of the
+// list of kinds (format/records.h), the session included. Override what you
+// need; the rest are ignored.
+class RecordVisitor : public detail::VisitAll<RecordTypes> {
+ public:
   // A record kind this build does not know (written by a newer ebtrace).
   virtual void on_unknown(uint16_t kind_ordinal) {}
 };
-
-// The record kinds, by their ordinal in the schema's Record union
-// (format/capture.capnp). Batch kinds hold many events of one type.
-enum class RecordKind : uint16_t {
-  kSession = 0,
-  kSessionEnd = 1,
-  kProcess = 2,
-  kThread = 3,
-  kProcessExit = 4,
-  kMapping = 5,
-  kString = 6,
-  kStack = 7,
-  kLuaProto = 8,
-  kSymbolTable = 9,
-  kKernelSymbols = 10,
-  kCpuSamples = 11,       // CpuSample batch
-  kOffCpuIntervals = 12,  // OffCpuInterval batch
-  kSkbHops = 13,          // SkbHop batch
-  kSocket = 14,
-  kSyscalls = 15,         // SyscallEvent batch
-  kLostEvents = 16,
-  kUnwindTable = 17,
-  kStackSnapshots = 18,   // StackSnapshot batch
-};
-inline constexpr uint16_t kKnownKindCount = 19;
-
-// Bit for `kind` in ReadOptions::kinds (ordinals >= 63 share bit 63).
-constexpr uint64_t kind_bit(uint16_t ordinal) { return uint64_t{1} << (ordinal < 63 ? ordinal : 63); }
-constexpr uint64_t kind_bit(RecordKind k) { return kind_bit(static_cast<uint16_t>(k)); }
-inline constexpr uint64_t kAllKinds = ~uint64_t{0};
-
-// The schema name of a known kind ("cpuSamples", "process", ...); "" if unknown.
-const char* kind_name(uint16_t ordinal);
 
 // Per record kind totals, filled by read() when ReadOptions::stats is set.
 struct KindStats {
