@@ -128,12 +128,13 @@ enum ebt_syscall_kind {
 	EBT_SC_RECVMSG = 7,
 };
 
-#define EBT_SYSCALL_MAX_PAYLOAD 4096
+#define EBT_SYSCALL_MAX_PAYLOAD 16384 /* --payload-bytes upper bound; a power of two */
 #define EBT_SC_FLAG_PAYLOAD_FAULT 0x1 /* the user buffer could not be read */
 
 /* EBT_EV_SYSCALL: one read/write-family syscall; h.time_ns is the exit time.
  * Followed by payload_len bytes: the first bytes actually transferred
- * (min(--payload-bytes, ret, first iovec length)), read on the exit side. */
+ * (min(--payload-bytes, ret), across the first 8 iovecs of the vector calls),
+ * read on the exit side. */
 struct ebt_syscall_event {
 	struct ebt_event_header h;
 	__u64 enter_ns;

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Syscall payload capture: read/write/readv/writev/sendto/recvfrom/sendmsg/recvmsg.
  *
- * Enter: filter (task, socket fd, port), stash fd, socket id, user buffer (first
- * iovec for the vector calls) and the enter time in the thread's task storage. Exit: emit one
- * EBT_EV_SYSCALL with the return value and the first bytes actually transferred
- * (bounded by ret, read on the exit side so they are the real bytes).
+ * Enter: filter (task, socket fd, port), stash fd, socket id, user buffer (or the
+ * iovec array of the vector calls) and the enter time in the thread's task storage.
+ * Exit: emit one EBT_EV_SYSCALL with the return value and the first bytes actually
+ * transferred (min(ret, --payload-bytes), across up to EBT_SC_MAX_IOV iovecs, read
+ * on the exit side so they are the real bytes). The event is as long as the bytes
+ * it carries: the cost follows the bytes moved, not --payload-bytes.
  * The socket behind the fd is resolved through the task's file table, so its
  * addresses are known even for connections shorter than the recording.
  *
@@ -33,11 +35,12 @@ const volatile __u16 port_filter = 0;    /* host order; local or remote; 0 = any
  * threads. enter_ns == 0: nothing pending. */
 struct pending {
 	__u64 enter_ns;
-	__u64 buf;      /* user buffer of the first segment */
-	__u64 buf_len;  /* its length (count, or iov_len of the first iovec) */
+	__u64 buf;      /* user buffer, or the iovec array when iov */
+	__u64 buf_len;  /* its length (count), or the number of iovecs */
 	__u64 socket_id;
 	__s32 fd;
-	__u32 kind;
+	__u16 kind;
+	__u16 iov;      /* buf is a struct iovec array */
 };
 
 struct {
@@ -55,17 +58,23 @@ struct {
 	__type(value, __u8);
 } seen_sockets SEC(".maps");
 
+/* Twice the largest payload: an iovec's copy starts below EBT_SYSCALL_MAX_PAYLOAD
+ * and is shorter than it, which is what the verifier can prove of the masked
+ * offset and length. A plain array with one slot per CPU (set by record/), since
+ * per-CPU values are limited to 32 KiB. */
 struct sc_buf {
 	struct ebt_syscall_event e;
-	__u8 data[EBT_SYSCALL_MAX_PAYLOAD];
+	__u8 data[2 * EBT_SYSCALL_MAX_PAYLOAD];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* nr possible CPUs, from record/ */
 	__type(key, __u32);
 	__type(value, struct sc_buf);
 } sc_scratch SEC(".maps");
+
+#define EBT_SC_MAX_IOV 8 /* iovecs copied from per readv/writev/sendmsg/recvmsg */
 
 struct iovec_user {
 	__u64 base;
@@ -138,7 +147,7 @@ static __always_inline void emit_socket(struct sock *sk, __u64 id, int fd, __u64
 		bpf_map_update_elem(&seen_sockets, &id, &one, BPF_ANY);
 }
 
-static __always_inline int on_enter(int fd, __u64 buf, __u64 buf_len, __u32 kind)
+static __always_inline int on_enter(int fd, __u64 buf, __u64 buf_len, __u32 kind, __u16 iov)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	char comm[EBT_TASK_COMM_LEN] = {};
@@ -181,6 +190,7 @@ static __always_inline int on_enter(int fd, __u64 buf, __u64 buf_len, __u32 kind
 	p->socket_id = ino;
 	p->fd = fd;
 	p->kind = kind;
+	p->iov = iov;
 	return 0;
 drop:
 	/* A syscall whose exit was missed (attached between its enter and exit)
@@ -193,11 +203,7 @@ drop:
 
 static __always_inline int on_enter_iov(int fd, __u64 iov_ptr, __u64 vlen, __u32 kind)
 {
-	struct iovec_user iov = {};
-
-	if (payload_bytes && vlen > 0 && iov_ptr)
-		bpf_probe_read_user(&iov, sizeof(iov), (void *)iov_ptr);
-	return on_enter(fd, iov.base, iov.len, kind);
+	return on_enter(fd, payload_bytes ? iov_ptr : 0, vlen, kind, 1);
 }
 
 static __always_inline int on_enter_msg(int fd, __u64 msg_ptr, __u32 kind)
@@ -209,12 +215,29 @@ static __always_inline int on_enter_msg(int fd, __u64 msg_ptr, __u32 kind)
 	return on_enter_iov(fd, (__u64)msg.msg_iov, msg.msg_iovlen, kind);
 }
 
+/* Copies len user bytes from src to s->data + off; returns len, or ~0 on a fault. */
+static __always_inline __u64 copy_user(struct sc_buf *s, __u64 off, __u64 src, __u64 len)
+{
+	if (off >= EBT_SYSCALL_MAX_PAYLOAD || len == 0)
+		return 0;
+	if (len > EBT_SYSCALL_MAX_PAYLOAD)
+		len = EBT_SYSCALL_MAX_PAYLOAD;
+	/* The masks restate the bounds above in a form the verifier keeps. */
+	off &= EBT_SYSCALL_MAX_PAYLOAD - 1;
+	len &= 2 * EBT_SYSCALL_MAX_PAYLOAD - 1;
+	if (len > EBT_SYSCALL_MAX_PAYLOAD || !src)
+		return 0;
+	if (bpf_probe_read_user(s->data + off, len, (void *)src))
+		return ~0ull;
+	return len;
+}
+
 static __always_inline int on_exit(long ret, __u32 kind)
 {
 	struct pending *p;
 	struct sc_buf *s;
-	__u32 zero = 0;
-	__u64 now, pid_tgid, n = 0;
+	__u32 cpu;
+	__u64 now, pid_tgid, n = 0, want, m;
 	__u32 size;
 
 	/* No storage (every untraced task), nothing pending, or an enter of
@@ -228,7 +251,8 @@ static __always_inline int on_exit(long ret, __u32 kind)
 		p->enter_ns = 0;
 		return 0;
 	}
-	s = bpf_map_lookup_elem(&sc_scratch, &zero);
+	cpu = bpf_get_smp_processor_id();
+	s = bpf_map_lookup_elem(&sc_scratch, &cpu);
 	if (!s) {
 		p->enter_ns = 0;
 		return 0;
@@ -236,17 +260,31 @@ static __always_inline int on_exit(long ret, __u32 kind)
 	pid_tgid = bpf_get_current_pid_tgid();
 	s->e.h.flags = 0;
 	if (payload_bytes && ret > 0 && p->buf) {
-		n = ret;
-		if (n > p->buf_len)
-			n = p->buf_len;
-		if (n > payload_bytes)
-			n = payload_bytes;
-		if (n > EBT_SYSCALL_MAX_PAYLOAD)
-			n = EBT_SYSCALL_MAX_PAYLOAD;
-		n &= (EBT_SYSCALL_MAX_PAYLOAD * 2 - 1); /* keeps the verifier's bound */
-		if (n > EBT_SYSCALL_MAX_PAYLOAD)
-			n = 0;
-		if (n && bpf_probe_read_user(s->data, n, (void *)p->buf)) {
+		want = ret;
+		if (want > payload_bytes)
+			want = payload_bytes;
+		if (want > EBT_SYSCALL_MAX_PAYLOAD)
+			want = EBT_SYSCALL_MAX_PAYLOAD;
+		if (!p->iov) {
+			n = copy_user(s, 0, p->buf, want < p->buf_len ? want : p->buf_len);
+		} else {
+			for (__u32 i = 0; i < EBT_SC_MAX_IOV && i < p->buf_len && n < want; i++) {
+				struct iovec_user v;
+				if (bpf_probe_read_user(&v, sizeof(v), (void *)(p->buf + i * sizeof(v)))) {
+					n = ~0ull;
+					break;
+				}
+				if (v.len > want - n)
+					v.len = want - n;
+				m = copy_user(s, n, v.base, v.len);
+				if (m == ~0ull) {
+					n = ~0ull;
+					break;
+				}
+				n += m;
+			}
+		}
+		if (n == ~0ull) {
 			n = 0;
 			s->e.h.flags = EBT_SC_FLAG_PAYLOAD_FAULT;
 		}
@@ -276,11 +314,11 @@ static __always_inline int on_exit(long ret, __u32 kind)
 
 SEC("tracepoint/syscalls/sys_enter_read")
 int ebt_enter_read(struct trace_event_raw_sys_enter *ctx)
-{ return on_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), EBT_SC_READ); }
+{ return on_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), EBT_SC_READ, 0); }
 
 SEC("tracepoint/syscalls/sys_enter_write")
 int ebt_enter_write(struct trace_event_raw_sys_enter *ctx)
-{ return on_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), EBT_SC_WRITE); }
+{ return on_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), EBT_SC_WRITE, 0); }
 
 SEC("tracepoint/syscalls/sys_enter_readv")
 int ebt_enter_readv(struct trace_event_raw_sys_enter *ctx)
@@ -292,11 +330,11 @@ int ebt_enter_writev(struct trace_event_raw_sys_enter *ctx)
 
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int ebt_enter_sendto(struct trace_event_raw_sys_enter *ctx)
-{ return on_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), EBT_SC_SENDTO); }
+{ return on_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), EBT_SC_SENDTO, 0); }
 
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
 int ebt_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
-{ return on_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), EBT_SC_RECVFROM); }
+{ return on_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), EBT_SC_RECVFROM, 0); }
 
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
 int ebt_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)

@@ -153,9 +153,9 @@ void add_record_command(CLI::App& app, RunFn& run) {
   sub->add_flag("--syscalls", o.syscalls,
                 "Record read/write/readv/writev/sendto/recvfrom/sendmsg/recvmsg on sockets");
   sub->add_option("--payload-bytes", o.payload_bytes,
-                  "With --syscalls: keep the first N bytes each syscall transferred (max 4096; "
-                  "payloads can hold secrets)");
-  sub->add_flag("--l7", args->l7, "Preset for L7 latency: --syscalls on sockets, --payload-bytes 256");
+                  "With --syscalls: keep the first N bytes each syscall transferred (max 16384; "
+                  "each event is as long as the bytes it keeps; payloads can hold secrets)");
+  sub->add_flag("--l7", args->l7, "Preset for L7 latency: --syscalls on sockets, --payload-bytes 4096 (unless given)");
   sub->add_flag("--all-fds", o.all_fds, "With --syscalls: all file descriptors, not only sockets");
   sub->add_option("--port", o.port, "With --syscalls: only sockets with this local or remote port");
   sub->add_option("--call-graph", args->call_graph,
@@ -208,7 +208,7 @@ void add_record_command(CLI::App& app, RunFn& run) {
       if (opts.off_cpu && opts.off_cpu_tasks == 0) throw BadInput("--off-cpu-tasks must be at least 1");
       if (a.l7) {
         opts.syscalls = true;
-        if (opts.payload_bytes == 0) opts.payload_bytes = 256;
+        if (opts.payload_bytes == 0) opts.payload_bytes = 4096;  // a pipelined batch fits: docs/l7.md
       }
       if (opts.payload_bytes > 0 || opts.all_fds || opts.port != 0) opts.syscalls = true;
       if (!a.buffer_size.empty()) opts.buffer_bytes = parse_size(a.buffer_size);

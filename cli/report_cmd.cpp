@@ -309,7 +309,8 @@ void add_report_command(CLI::App& app, RunFn& run) {
                 "through the stack, latency between hops (--format json for one JSON object)");
   sub->add_flag("--latency", a->latency,
                 "Latency tables: off-CPU time per thread and per blocking frame (count, total, p50/p90/p99/max); "
-                "Redis/HTTP requests per command from --l7 captures (count, errors, req/s, p50..p99.9, max)");
+                "Redis/HTTP/MySQL/PostgreSQL requests per command from --l7 captures (count, errors, req/s, "
+                "p50..p99.9, max) and proxy hops (inbound, upstream, own latency per route)");
   sub->add_option("--format", a->format, "Format of --latency tables (text, csv or json) and of --skb (text or json)")
       ->check(CLI::IsMember({"text", "csv", "json"}))
       ->type_name("text|csv|json");

@@ -60,7 +60,7 @@ struct RecordOptions {
   // Syscall payloads (record/syscall_probe.*). Nothing of the payload is kept
   // unless asked: --payload-bytes or --l7.
   bool syscalls = false;              // --syscalls (implied by --l7 / --payload-bytes)
-  uint32_t payload_bytes = 0;         // --payload-bytes N (--l7: 256)
+  uint32_t payload_bytes = 0;         // --payload-bytes N (--l7: 4096)
   bool all_fds = false;               // --all-fds: not only sockets
   uint16_t port = 0;                  // --port: local or remote port; 0 = any
 

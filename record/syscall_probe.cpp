@@ -46,6 +46,9 @@ class SyscallProbe : public Probe {
     skel_->rodata->payload_bytes = payload_bytes_;
     skel_->rodata->sockets_only = all_fds_ ? 0 : 1;
     skel_->rodata->port_filter = port_;
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) throw RuntimeFailure("syscalls: cannot count the possible CPUs");
+    bpf_map__set_max_entries(skel_->maps.sc_scratch, uint32_t(ncpu));
     bpf_call_or_throw("syscalls", "loading the BPF programs (tracepoint/syscalls/sys_{enter,exit}_*; they need "
                       "kernel 6.2 at the earliest: task storage and the bpf_rdonly_cast kfunc in tracepoints)",
                       [&] { return syscalls_bpf__load(skel_); });

@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Syscall payload capture overhead on redis, side by side in one run:
 #
-#   redis-benchmark -t set,get -n N -c 50 -d 64 -q   against a loopback redis-server
-#   untraced | ebtrace record --l7 -p REDIS | bpftrace one-liner (read/write payloads,
-#   printf %r of up to 200 bytes, the bpftrace maximum) | perf trace -e read,write -p REDIS
+#   redis-benchmark -t set,get -n N -c 50 -d 64 -P P -q   against a loopback redis-server,
+#   once per pipeline depth P in PIPELINES (default "1 16")
+#   untraced | floor (empty BPF programs on the same 16 syscall tracepoints ebtrace
+#   uses, attached by bpftrace: the cost of the hooks alone) | ebtrace record --l7 -p
+#   REDIS | bpftrace one-liner (read/write payloads, printf %r of up to 200 bytes, the
+#   bpftrace maximum) | perf trace -e read,write -p REDIS
+#
+# For ebtrace it also prints the bytes per request: of the capture file, and of
+# the ring buffer records (64-byte header + the payload bytes actually moved, as
+# the recorder's summary counts them) against what fixed 256-byte payload slots
+# would take (64 + 256 per syscall).
 #
 # Rounds are interleaved (every configuration once per round, rotating order)
 # under nice -n -20; medians of requests/s per configuration and the per-round
@@ -11,7 +19,7 @@
 # requests `ebtrace report --latency` matched in the last ebtrace capture
 # (lossless means every benchmark request is there).
 #
-# usage: sudo [CONFIGS="untraced ebtrace ..."] [EBTRACE_ARGS="--buffer-size 2M"] \
+# usage: sudo [CONFIGS="untraced floor ebtrace ..."] [EBTRACE_ARGS="--buffer-size 2M"] [PIPELINES="1 16"] \
 #          scripts/bench-l7.sh [BUILD_DIR] [ROUNDS=3] [REQUESTS=200000]
 # Prints a Markdown table (for docs/benchmarks.md) on stdout; details on stderr.
 set -euo pipefail
@@ -48,7 +56,7 @@ machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 # the tracer's share (and other users' noise).
 bench() {
   local t0 t1 m0 m1 hz; t0=$(cpu_ticks); m0=$(machine_ticks); hz=$(getconf CLK_TCK)
-  local out; out=$(redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -n "$requests" -c 50 -d 64 -q 2>/dev/null |
+  local out; out=$(redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -n "$requests" -c 50 -d 64 -P "$pipeline" -q 2>/dev/null |
     tr '\r' '\n' | awk '/^SET: [0-9]/ {s=$2} /^GET: [0-9]/ {g=$2} END {print s, g}')
   t1=$(cpu_ticks); m1=$(machine_ticks)
   echo "$out $(awk -v d=$((t1 - t0)) -v m=$((m1 - m0)) -v hz="$hz" -v n="$requests" \
@@ -72,6 +80,30 @@ run_ebtrace() {
   local line; line=$(tail -1 "$work/ebtrace.err")
   echo "  ebtrace: $line" >&2
   echo "$line" | grep -o '[0-9]* lost' | awk '{print $1}' >>"$work/lost.ebtrace"
+  # "N syscalls on M sockets (P payload bytes)": ring bytes per request, variable
+  # vs fixed 256-byte slots; and the capture file's bytes per request.
+  local sc pb; sc=$(grep -o '[0-9]* syscalls on' "$work/ebtrace.err" | tail -1 | awk '{print $1}')
+  pb=$(grep -o '[0-9]* payload bytes' "$work/ebtrace.err" | tail -1 | awk '{print $1}')
+  awk -v sc="${sc:-0}" -v pb="${pb:-0}" -v f="$(stat -c %s "$work/e.ebt")" -v n="$requests" \
+    'BEGIN {printf "%.1f %.1f %.1f\n", (sc * 64 + pb) / (2 * n), sc * (64 + 256) / (2 * n), f / (2 * n)}' \
+    >>"$work/bytes.ebtrace"
+}
+
+# The floor: the same 16 tracepoints with programs that do nothing.
+run_floor() {
+  local probes="" s
+  for s in read write readv writev sendto recvfrom sendmsg recvmsg; do
+    probes+="tracepoint:syscalls:sys_enter_$s,tracepoint:syscalls:sys_exit_$s,"
+  done
+  "$have_bpftrace" -e "${probes%,} { }" >"$work/floor.out" 2>"$work/floor.err" &
+  local pid=$!
+  for ((i = 0; i < 400; i++)); do grep -q Attaching "$work/floor.out" 2>/dev/null && break; sleep 0.05; done
+  sleep 1  # "Attaching" is printed before the programs are attached
+  bench
+  # bpftrace with nothing to print never looks at SIGINT: kill it (the kernel
+  # detaches the programs when their last fd closes).
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
 }
 
 run_bpftrace() {
@@ -102,7 +134,9 @@ run_perf() {
   grep -o 'LOST [0-9]* events' "$work/p.trace" | awk '{s+=$2} END {print s+0}' >>"$work/lost.perf" || echo 0 >>"$work/lost.perf"
 }
 
-configs=(untraced ebtrace)
+configs=(untraced)
+[[ -n $have_bpftrace ]] && configs+=(floor)
+configs+=(ebtrace)
 [[ -n $have_bpftrace ]] && configs+=(bpftrace)
 [[ -n $have_perf ]] && configs+=(perf)
 # CONFIGS="untraced ebtrace": a subset, for quick iterations (untraced is always kept).
@@ -110,7 +144,11 @@ if [[ -n ${CONFIGS:-} ]]; then
   configs=(untraced)
   for c in $CONFIGS; do [[ $c != untraced ]] && configs+=("$c"); done
 fi
-declare -A set_rps get_rps ratios cpu_us machine_us
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+for pipeline in ${PIPELINES:-1 16}; do
+rm -f "$work"/lost.* "$work"/bytes.*
+declare -A set_rps=() get_rps=() ratios=() floor_ratios=() cpu_us=() machine_us=()
 for ((r = 0; r < rounds; r++)); do
   n=${#configs[@]}
   order=()
@@ -121,7 +159,7 @@ for ((r = 0; r < rounds; r++)); do
     # the tracer is still being stopped, overlapping its shutdown with the next run.
     run_$c >"$work/result"
     read -r s g u m <"$work/result"
-    echo "round $((r + 1)) $c: SET $s GET $g redis-cpu-us/req $u machine-cpu-us/req $m (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+    echo "-P $pipeline round $((r + 1)) $c: SET $s GET $g redis-cpu-us/req $u machine-cpu-us/req $m (load $(cut -d' ' -f1 /proc/loadavg))" >&2
     set_rps[$c]+="$s "
     get_rps[$c]+="$g "
     cpu_us[$c]+="$u "
@@ -129,30 +167,41 @@ for ((r = 0; r < rounds; r++)); do
     this_round[$c]="$s $g"
   done
   read -r us ug <<<"${this_round[untraced]}"
+  fs=""; fg=""
+  [[ -n ${this_round[floor]:-} ]] && read -r fs fg <<<"${this_round[floor]}"
   for c in "${configs[@]}"; do
     read -r s g <<<"${this_round[$c]}"
     ratios[$c]+="$(awk -v a="$s" -v b="$g" -v ua="$us" -v ub="$ug" 'BEGIN {printf "%.3f", (a + b) / (ua + ub)}') "
+    [[ -n $fs ]] && floor_ratios[$c]+="$(awk -v a="$s" -v b="$g" -v ua="$fs" -v ub="$fg" 'BEGIN {printf "%.3f", (a + b) / (ua + ub)}') "
   done
   unset this_round
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-
 matched=""
 if [[ -e $work/e.ebt ]]; then
   matched=$("$ebtrace" report "$work/e.ebt" --latency --format json 2>/dev/null |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["requests"], d["unanswered"], d["unmatched_responses"], d["truncated"])' || true)
+    python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["requests"], d["unanswered"], d["unmatched_responses"], d["truncated"], d["name_hidden"], d["response_hidden"], d["hidden_regions"])' || true)
 fi
 
-echo "| tracer | SET req/s (median) | GET req/s (median) | throughput ratio to untraced (median of per-round ratios) | redis-server CPU us/request (median) | machine CPU us/request (median) | lost events (sum of all rounds) |"
-echo "|---|---|---|---|---|---|---|"
+echo
+echo "### redis-benchmark -P $pipeline"
+echo
+echo "| tracer | SET req/s (median) | GET req/s (median) | throughput ratio to untraced | ratio to the floor (empty programs) | redis-server CPU us/request | machine CPU us/request | lost events (sum of all rounds) |"
+echo "|---|---|---|---|---|---|---|---|"
 for c in "${configs[@]}"; do
   lost=$(awk '{s += $1} END {print NR ? s : "-"}' "$work/lost.$c" 2>/dev/null || echo "-")
-  [[ $c == untraced ]] && lost="-"
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$(echo "${set_rps[$c]}" | median)" \
-    "$(echo "${get_rps[$c]}" | median)" "$(echo "${ratios[$c]}" | median)" "$(echo "${cpu_us[$c]}" | median)" \
+  [[ $c == untraced || $c == floor ]] && lost="-"
+  fr="-"
+  [[ -n ${floor_ratios[$c]:-} ]] && fr=$(echo "${floor_ratios[$c]}" | median)
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$(echo "${set_rps[$c]}" | median)" \
+    "$(echo "${get_rps[$c]}" | median)" "$(echo "${ratios[$c]}" | median)" "$fr" "$(echo "${cpu_us[$c]}" | median)" \
     "$(echo "${machine_us[$c]}" | median)" "$lost"
 done
 echo
-echo "rounds: $rounds, requests per test: $requests (set and get), clients: 50, value: 64 B, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-[[ -n $matched ]] && echo "ebtrace report --latency on the last ebtrace capture: requests matched, unanswered, unmatched responses, truncated = $matched"
+echo "rounds: $rounds, requests per test: $requests (set and get), clients: 50, value: 64 B, pipeline: $pipeline, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ -e $work/bytes.ebtrace ]]; then
+  read -r v f b < <(awk '{v += $1; f += $2; b += $3} END {printf "%.1f %.1f %.1f\n", v / NR, f / NR, b / NR}' "$work/bytes.ebtrace")
+  echo "ebtrace bytes per request (mean of its runs): ring records $v variable vs $f with fixed 256-byte payload slots (ratio $(awk -v v="$v" -v f="$f" 'BEGIN {printf "%.2f", v / f}'); with -P > 1 a 256-byte slot would hold only the first commands of each batch); capture file $b"
+fi
+[[ -n $matched ]] && echo "ebtrace report --latency on the last ebtrace capture: requests, unanswered, unmatched responses, truncated, counted from responses, response not captured, uncounted stretches = $matched"
+done

@@ -14,7 +14,7 @@ build_pkgs=(
 test_pkgs=(
   debuginfod redis-server redis-tools nginx libnginx-mod-http-lua curl wrk openssh-server
   iproute2 python3 chromium linux-perf procps
-  bpftrace
+  bpftrace postgresql mariadb-server
 )
 
 want=("${build_pkgs[@]}")

@@ -28,8 +28,27 @@ void Framer::feed(size_t chunk_id, std::span<const uint8_t> captured, uint64_t l
       if (skip_ == 0) {
         std::string head = std::move(skip_head_);
         skip_head_.clear();
-        on_skipped(head);
+        on_skipped(head, true);
       }
+      continue;
+    }
+    if (exact_ > 0) {
+      if (line_bytes_ == 0) line_start_chunk_ = chunk_;
+      size_t take = std::min<size_t>(exact_ - line_.size(), n - i);
+      line_.append(reinterpret_cast<const char*>(captured.data() + i), take);
+      line_bytes_ += take;
+      i += take;
+      if (line_.size() < exact_) break;
+      exact_ = 0;
+      std::string copy = std::move(line_);
+      line_.clear();
+      pending_line_bytes_ = line_bytes_;
+      line_bytes_ = 0;
+      line_counted_ = false;
+      on_exact(copy);
+      if (in_message_ && !line_counted_) cur_.bytes += pending_line_bytes_;
+      line_counted_ = true;
+      pending_line_bytes_ = 0;
       continue;
     }
     // Line mode.
@@ -72,10 +91,17 @@ void Framer::consume_gap(uint64_t n) {
     if (skip_ == 0) {
       std::string head = std::move(skip_head_);
       skip_head_.clear();
-      on_skipped(head);
+      on_skipped(head, head.size() >= keep_);
     }
   }
   if (n > 0 && !desync_) {
+    if (skip_ == 0 && exact_ == 0 && !line_.empty()) {
+      std::string_view partial(line_);
+      if (!partial.empty() && partial.back() == '\r') partial.remove_suffix(1);
+      std::string copy(partial);
+      on_partial_line(copy);
+      if (desync_) return;
+    }
     if (in_message_) cur_.bytes += n;
     lose_sync();
   }
@@ -111,10 +137,22 @@ void Framer::skip(uint64_t n, size_t keep) {
   skip_ = n;
   keep_ = keep;
   skip_head_.clear();
-  if (n == 0) on_skipped({});
+  if (n == 0) on_skipped({}, true);
 }
 
 void Framer::skip_until_close() { until_close_ = true; }
+
+void Framer::read_exact(size_t n) {
+  exact_ = std::min(n, kMaxLine);
+  line_.clear();
+  line_bytes_ = 0;
+}
+
+void Framer::abort_message() {
+  in_message_ = false;
+  line_counted_ = true;
+  cur_ = Message{};
+}
 
 void Framer::finish_message() {
   if (!line_counted_) {
@@ -124,6 +162,7 @@ void Framer::finish_message() {
   cur_.last_chunk = chunk_;
   in_message_ = false;
   until_close_ = false;
+  if (!cur_.truncated) resyncing_ = false;
   done_.push_back(std::move(cur_));
   cur_ = Message{};
 }
@@ -133,12 +172,20 @@ void Framer::lose_sync() {
     cur_.truncated = true;
     finish_message();
   }
+  Message gap;
+  gap.gap = true;
+  gap.first_chunk = gap.last_chunk = chunk_;
+  // One marker per syscall is enough: it stands for the rest of it.
+  if (done_.empty() || !done_.back().gap || done_.back().first_chunk != chunk_)
+    done_.push_back(std::move(gap));
   desync_ = true;
+  resyncing_ = true;
   skip_ = 0;
   until_close_ = false;
   skip_head_.clear();
   line_.clear();
   line_bytes_ = 0;
+  exact_ = 0;
   reset();
 }
 

@@ -58,6 +58,10 @@ void HttpFramer::on_line(std::string_view line) {
       size_t sp2 = rest.find(' ');
       std::string_view b = rest.substr(0, sp2);
       if (requests_ ? !is_method(a) : a.rfind("HTTP/1.", 0) != 0) return lose_sync();
+      // After lost sync (a body may continue here), only a whole request line.
+      if (requests_ && resyncing() &&
+          (sp2 == std::string_view::npos || rest.substr(sp2 + 1).rfind("HTTP/1.", 0) != 0))
+        return lose_sync();
       begin_message();
       reset();
       if (requests_) {
@@ -156,7 +160,20 @@ void HttpFramer::end_of_headers() {
   skip_until_close();
 }
 
-void HttpFramer::on_skipped(std::string_view) {
+void HttpFramer::on_partial_line(std::string_view partial) {
+  if (state_ != State::kStart || requests_) return;  // a request line cut short stays unnamed
+  // "HTTP/1.1 404 Not Fo": the status is known although the headers are not.
+  if (partial.rfind("HTTP/1.", 0) != 0) return;
+  size_t sp = partial.find(' ');
+  if (sp == std::string_view::npos || partial.size() < sp + 4) return;
+  int status = 0;
+  auto [p, ec] = std::from_chars(partial.data() + sp + 1, partial.data() + sp + 4, status);
+  if (ec != std::errc() || p != partial.data() + sp + 4) return;
+  begin_message();
+  cur_.status = status;
+}
+
+void HttpFramer::on_skipped(std::string_view, bool) {
   if (state_ == State::kChunkData) {
     state_ = State::kChunkSize;
     return;

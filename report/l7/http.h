@@ -21,7 +21,8 @@ class HttpFramer : public Framer {
 
  protected:
   void on_line(std::string_view line) override;
-  void on_skipped(std::string_view head) override;
+  void on_skipped(std::string_view head, bool complete) override;
+  void on_partial_line(std::string_view partial) override;
   void reset() override;
 
  private:

@@ -15,12 +15,26 @@ size_t add_l7_trace(const L7Analysis& a, TraceJson& trace) {
   std::stable_sort(reqs.begin(), reqs.end(), [](const Request* x, const Request* y) {
     return x->start_ns < y->start_ns;
   });
+  // A proxy's forwarded request nests inside the inbound one: same track.
+  std::map<const Request*, const Request*> parent_of;
+  for (const ProxyHop& h : a.proxy.hops)
+    parent_of[&a.connections[h.outbound.conn].requests[h.outbound.req]] =
+        &a.connections[h.inbound.conn].requests[h.inbound.req];
+  std::map<const Request*, uint32_t> lane_of;
   constexpr uint32_t kMaxLanes = 64;
   std::map<std::pair<uint32_t, uint32_t>, std::vector<uint64_t>> lanes;  // (pid, tid) -> lane ends
   for (const Request* r : reqs) {
     auto& ends = lanes[{r->pid, r->tid}];
     uint32_t lane = 0;
-    while (lane < ends.size() && ends[lane] > r->start_ns && lane + 1 < kMaxLanes) ++lane;
+    auto parent = parent_of.find(r);
+    const Request* in = parent == parent_of.end() ? nullptr : parent->second;
+    if (in && in->pid == r->pid && in->tid == r->tid && lane_of.count(in)) {
+      lane = lane_of[in];
+    } else {
+      in = nullptr;
+      while (lane < ends.size() && ends[lane] > r->start_ns && lane + 1 < kMaxLanes) ++lane;
+    }
+    lane_of[r] = lane;
     if (lane == ends.size()) {
       ends.push_back(0);
       if (lane > 0) {
@@ -33,7 +47,10 @@ size_t add_l7_trace(const L7Analysis& a, TraceJson& trace) {
     uint32_t tid = lane == 0 ? r->tid : (lane << 22) | (r->tid & 0x3fffff);
 
     std::string name = r->command;
-    if (r->protocol == Protocol::kHttp) name += " " + r->target + " " + std::to_string(r->status);
+    if (r->protocol == Protocol::kHttp) {
+      if (!r->target.empty()) name += " " + r->target;
+      if (!r->response_hidden) name += " " + std::to_string(r->status);
+    }
     TraceArgs args;
     args.emplace_back("protocol", std::string(protocol_name(r->protocol)));
     args.emplace_back("role", std::string(role_name(r->role)));
@@ -52,6 +69,7 @@ size_t add_l7_trace(const L7Analysis& a, TraceJson& trace) {
       args.emplace_back("peer", endpoint_name(sit->second.family, sit->second.remote_addr,
                                               sit->second.remote_port));
     if (r->truncated) args.emplace_back("truncated", true);
+    if (in) args.emplace_back("proxied_from", request_name(*in));
     uint64_t dur = r->end_ns > r->start_ns ? r->end_ns - r->start_ns : 0;
     trace.slice(r->pid, tid, r->start_ns, dur, name, std::string("l7,") + protocol_name(r->protocol),
                 std::move(args));

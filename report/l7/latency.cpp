@@ -124,6 +124,7 @@ L7Analysis analyze_l7(L7Input input) {
   // Connections keep pid/fd from their first event; prefer the socket record's.
   std::stable_sort(a.connections.begin(), a.connections.end(),
                    [](const Connection& x, const Connection& y) { return x.first_ns < y.first_ns; });
+  a.proxy = match_proxy_hops(a.connections);
   return a;
 }
 
@@ -158,7 +159,7 @@ std::vector<LatencyRow> latency_rows(const L7Analysis& a, GroupBy by) {
         break;
     }
     for (const Request& r : c.requests) {
-      std::string name = r.protocol == Protocol::kHttp ? r.command + " " + r.target : r.command;
+      std::string name = r.protocol == Protocol::kHttp && !r.target.empty() ? r.command + " " + r.target : r.command;
       Key k{group, static_cast<int>(r.protocol), static_cast<int>(r.role), name, r.status};
       auto& slot = acc[k];
       slot.first.push_back(r.end_ns >= r.start_ns ? r.end_ns - r.start_ns : 0);
@@ -192,12 +193,16 @@ std::vector<LatencyRow> latency_rows(const L7Analysis& a, GroupBy by) {
 void write_l7_latency(const L7Analysis& a, const LatencyOptions& opt, std::ostream& out) {
   std::vector<LatencyRow> rows = latency_rows(a, opt.by);
   uint64_t requests = 0, unanswered = 0, unmatched = 0, truncated = 0;
+  uint64_t name_hidden = 0, response_hidden = 0, hidden_regions = 0;
   std::vector<const Connection*> unknown;
   for (const Connection& c : a.connections) {
     requests += c.requests.size();
     unanswered += c.unanswered;
     unmatched += c.unmatched_responses;
     truncated += c.truncated;
+    name_hidden += c.name_hidden;
+    response_hidden += c.response_hidden;
+    hidden_regions += c.hidden_regions;
     if (c.protocol == Protocol::kUnknown) unknown.push_back(&c);
   }
   auto conn_ends = [&](const Connection& c) {
@@ -227,7 +232,9 @@ void write_l7_latency(const L7Analysis& a, const LatencyOptions& opt, std::ostre
   if (opt.format == TableFormat::kJson) {
     out << "{\"span_ns\":" << (a.end_ns > a.begin_ns ? a.end_ns - a.begin_ns : 0)
         << ",\"requests\":" << requests << ",\"unanswered\":" << unanswered
-        << ",\"unmatched_responses\":" << unmatched << ",\"truncated\":" << truncated << ",\"rows\":[";
+        << ",\"unmatched_responses\":" << unmatched << ",\"truncated\":" << truncated
+        << ",\"name_hidden\":" << name_hidden << ",\"response_hidden\":" << response_hidden
+        << ",\"hidden_regions\":" << hidden_regions << ",\"rows\":[";
     bool first = true;
     for (const LatencyRow& r : rows) {
       char rate[32];
@@ -239,6 +246,28 @@ void write_l7_latency(const L7Analysis& a, const LatencyOptions& opt, std::ostre
           << ",\"count\":" << r.count << ",\"errors\":" << r.errors << ",\"per_second\":" << rate
           << ",\"p50_ns\":" << r.p50_ns << ",\"p90_ns\":" << r.p90_ns << ",\"p99_ns\":" << r.p99_ns
           << ",\"p999_ns\":" << r.p999_ns << ",\"max_ns\":" << r.max_ns << "}";
+      first = false;
+    }
+    out << "],\"proxy\":[";
+    first = true;
+    auto pj = [&](const char* name, const Percentiles& p) {
+      out << ",\"" << name << "\":{\"p50_ns\":" << p.p50 << ",\"p90_ns\":" << p.p90 << ",\"p99_ns\":" << p.p99
+          << ",\"max_ns\":" << p.max << "}";
+    };
+    for (const ProxyRouteRow& r : proxy_rows(a.connections, a.proxy)) {
+      out << (first ? "" : ",") << "{\"pid\":" << r.pid << ",\"route\":\"" << json_escape(r.route)
+          << "\",\"count\":" << r.count;
+      pj("inbound", r.inbound);
+      pj("upstream", r.upstream);
+      pj("own", r.own);
+      out << "}";
+      first = false;
+    }
+    out << "],\"proxy_unmatched\":[";
+    first = true;
+    for (const ProxyUnmatched& u : a.proxy.unmatched) {
+      out << (first ? "" : ",") << "{\"pid\":" << u.pid << ",\"inbound\":" << u.inbound
+          << ",\"outbound\":" << u.outbound << "}";
       first = false;
     }
     out << "],\"other_connections\":[";
@@ -258,7 +287,7 @@ void write_l7_latency(const L7Analysis& a, const LatencyOptions& opt, std::ostre
   out << "L7 request latency (" << requests << " requests over " << fmt_duration(
       a.end_ns > a.begin_ns ? a.end_ns - a.begin_ns : 0) << "; start = first request byte at the "
       "syscall boundary, end = exit of the syscall moving the last response byte)\n";
-  if (rows.empty()) out << "  no Redis or HTTP/1.x requests found\n";
+  if (rows.empty()) out << "  no Redis, HTTP/1.x, MySQL or PostgreSQL requests found\n";
   std::string last_group = "\x01";
   std::string last_section;
   for (const LatencyRow& r : rows) {
@@ -284,10 +313,49 @@ void write_l7_latency(const L7Analysis& a, const LatencyOptions& opt, std::ostre
                   fmt_duration(r.max_ns).c_str());
     out << line;
   }
-  if (unanswered || unmatched || truncated)
-    out << "\n  not matched: " << unanswered << " requests without response, " << unmatched
-        << " responses to requests before the recording, " << truncated
-        << " messages framed by guess (payload capture too short)\n";
+  if (unanswered || unmatched)
+    out << "\n  not matched: " << unanswered << " requests without response by the end, " << unmatched
+        << " responses to requests before the recording\n";
+  if (name_hidden || response_hidden || hidden_regions || truncated) {
+    out << "\n  payload beyond the capture (--payload-bytes): " << truncated << " messages cut";
+    if (name_hidden) out << "; " << name_hidden << " requests counted from their responses as " << kTruncatedName;
+    if (response_hidden)
+      out << "; " << response_hidden << " requests whose response was not captured (errors unknown)";
+    if (hidden_regions)
+      out << "; " << hidden_regions << " stretches where neither direction was captured (the requests there "
+          << "are NOT counted)";
+    out << "\n  record with a larger --payload-bytes (the --l7 default is 4096, at most 16384) to name them\n";
+  }
+  std::vector<ProxyRouteRow> prow = proxy_rows(a.connections, a.proxy);
+  if (!prow.empty() || !a.proxy.unmatched.empty()) {
+    out << "\nProxy hops (a request received on one connection and forwarded on another; own = inbound - "
+           "upstream: the proxy's part)\n";
+    uint32_t last_pid = 0;
+    for (const ProxyRouteRow& r : prow) {
+      if (r.pid != last_pid) {
+        out << "\n  pid " << r.pid << " " << comm_of(r.pid) << "\n";
+        std::snprintf(line, sizeof line, "  %-28s %-10s %8s %9s %9s %9s %9s\n", "route", "part", "count", "p50",
+                      "p90", "p99", "max");
+        out << line;
+        last_pid = r.pid;
+      }
+      std::string name = r.route.size() > 28 ? r.route.substr(0, 27) + "~" : r.route;
+      const std::pair<const char*, const Percentiles*> parts[] = {
+          {"inbound", &r.inbound}, {"upstream", &r.upstream}, {"own", &r.own}};
+      bool first_part = true;
+      for (const auto& [part, p] : parts) {
+        std::snprintf(line, sizeof line, "  %-28s %-10s %8" PRIu64 " %9s %9s %9s %9s\n",
+                      first_part ? name.c_str() : "", part, r.count, fmt_duration(p->p50).c_str(),
+                      fmt_duration(p->p90).c_str(), fmt_duration(p->p99).c_str(), fmt_duration(p->max).c_str());
+        out << line;
+        first_part = false;
+      }
+    }
+    for (const ProxyUnmatched& u : a.proxy.unmatched)
+      if (u.inbound || u.outbound)
+        out << "  pid " << u.pid << ": " << u.inbound << " inbound requests not forwarded (answered by the process "
+            << "itself), " << u.outbound << " outbound requests without an enclosing inbound one\n";
+  }
   if (!unknown.empty()) {
     out << "\nOther connections (protocol not recognised; bytes only)\n";
     std::snprintf(line, sizeof line, "  %-10s %-7s %-16s %-45s %8s %10s %10s\n", "conn", "pid", "comm",

@@ -10,6 +10,7 @@
 
 #include "format/records.h"
 #include "report/l7/connection.h"
+#include "report/l7/proxy.h"
 
 namespace ebt::report::l7 {
 
@@ -28,6 +29,7 @@ struct L7Analysis {
   std::map<uint64_t, SocketInfo> sockets;
   std::map<uint32_t, std::string> comms;
   uint64_t syscalls = 0;
+  ProxyMatch proxy;  // inbound -> outbound requests of proxy processes
 };
 
 L7Analysis analyze_l7(L7Input input);

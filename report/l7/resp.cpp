@@ -45,6 +45,9 @@ void RespFramer::on_line(std::string_view line) {
     if (!requests_ && kTypes.find(line[0]) == std::string_view::npos) return lose_sync();
     if (requests_ && !std::isalpha(static_cast<unsigned char>(line[0])) && line[0] != '*')
       return lose_sync();
+    // After lost sync the next syscall may start inside a value ("key:12",
+    // "v0001"): only a multi-bulk array is a sure request start.
+    if (requests_ && resyncing() && line[0] != '*') return lose_sync();
     begin_message();
     element_ = 0;
   } else if (line.empty()) {
@@ -92,15 +95,33 @@ void RespFramer::on_line(std::string_view line) {
   }
 }
 
-void RespFramer::on_skipped(std::string_view head) {
-  if (cur_.error && cur_.error_text.empty() && remaining_.empty())
+void RespFramer::on_skipped(std::string_view head, bool complete) {
+  if (cur_.error && cur_.error_text.empty() && remaining_.empty() && complete)
     cur_.error_text = first_word(head);
-  value_done(head, true);
+  value_done(head, true, complete);
 }
 
-void RespFramer::value_done(std::string_view bulk, bool has_bulk) {
+void RespFramer::on_partial_line(std::string_view partial) {
+  if (partial.empty() || in_message()) return;  // inside a value: lose_sync() marks it truncated
+  char t = partial[0];
+  if (requests_) {
+    if (t == '*') begin_message();  // a request whose name is hidden
+    return;
+  }
+  static constexpr std::string_view kTypes = "*%~>|$!=-+:_,#(";
+  if (kTypes.find(t) == std::string_view::npos) return;
+  begin_message();
+  if (t == '-') {
+    cur_.error = true;
+    std::string_view rest = partial.substr(1);
+    if (rest.find(' ') != std::string_view::npos) cur_.error_text = first_word(rest);
+  }
+}
+
+void RespFramer::value_done(std::string_view bulk, bool has_bulk, bool complete) {
   if (requests_ && remaining_.size() == 1 && has_bulk) {
-    if (element_ == 0) cur_.command = upper(bulk);
+    // A name cut by a hole stays unknown rather than a wrong prefix ("SE").
+    if (element_ == 0) cur_.command = complete ? upper(bulk) : std::string();
     else if (element_ == 1) cur_.key = std::string(bulk.substr(0, kMaxField));
   }
   if (remaining_.size() == 1) ++element_;

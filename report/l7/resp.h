@@ -16,11 +16,12 @@ class RespFramer : public Framer {
 
  protected:
   void on_line(std::string_view line) override;
-  void on_skipped(std::string_view head) override;
+  void on_skipped(std::string_view head, bool complete) override;
+  void on_partial_line(std::string_view partial) override;
   void reset() override;
 
  private:
-  void value_done(std::string_view bulk, bool has_bulk);
+  void value_done(std::string_view bulk, bool has_bulk, bool complete = true);
 
   bool requests_;
   std::vector<int64_t> remaining_;  // elements left per open aggregate

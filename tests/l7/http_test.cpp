@@ -106,11 +106,12 @@ TEST(Http, HeadersCutByTheCaptureLimit) {
   feed_capped(f, 0, resp, 20);
   feed(f, 1, "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n");
   auto m = f.take();
-  ASSERT_EQ(m.size(), 2u);
+  ASSERT_EQ(m.size(), 3u);
   EXPECT_EQ(m[0].status, 200);
   EXPECT_TRUE(m[0].truncated);
-  EXPECT_EQ(m[1].status, 500);
-  EXPECT_FALSE(m[1].truncated);
+  EXPECT_TRUE(m[1].gap);
+  EXPECT_EQ(m[2].status, 500);
+  EXPECT_FALSE(m[2].truncated);
 }
 
 TEST(Http, InterimResponseIsItsOwnMessage) {

@@ -148,4 +148,35 @@ inline fs::path make_temp_dir(const std::string& tag) {
   return buf.data();
 }
 
+#ifdef EBT_EBTRACE_BIN
+// `ebtrace record --l7 --no-cpu` of `target_args` (plus any option there) as a
+// child; ready once the recorder wrote its ready file.
+class Recording {
+ public:
+  Recording(const fs::path& dir, const std::vector<std::string>& target_args) : cap_(dir / "cap.ebt") {
+    fs::path ready = dir / "ready";
+    std::vector<std::string> argv = {EBT_EBTRACE_BIN, "record", "--l7", "--no-cpu", "-o", cap_.string(),
+                                     "--ready-file", ready.string()};
+    argv.insert(argv.end(), target_args.begin(), target_args.end());
+    log_ = dir / "record.log";
+    rec_ = Child(argv, log_.string());
+    if (!wait_until([&] { return fs::exists(ready); }, 60))
+      throw std::runtime_error("recorder not ready: " + read_file(log_));
+  }
+  // Stops the recorder (SIGINT) and returns its exit status.
+  int stop() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the ring buffer drain
+    return rec_.stop(SIGINT, 60);
+  }
+  const fs::path& capture() const { return cap_; }
+  std::string log() const { return read_file(log_); }
+
+ private:
+  fs::path cap_;
+  fs::path log_;
+  Child rec_;
+};
+
+#endif
+
 }  // namespace ebt::test
