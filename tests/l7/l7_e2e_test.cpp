@@ -367,7 +367,8 @@ TEST_F(RedisL7, PipelinedBatchesExactWithDefaultAndSmallCapture) {
     SCOPED_TRACE(std::string("--payload-bytes ") + (*bytes ? bytes : "default"));
     fs::path sub = dir_ / (std::string("pb") + bytes);
     fs::create_directory(sub);
-    std::vector<std::string> args = {"-p", std::to_string(redis_.pid())};
+    // redis-server and this process (the client): both ends of the connection.
+    std::vector<std::string> args = {"-p", std::to_string(redis_.pid()) + "," + std::to_string(getpid())};
     if (*bytes) args.insert(args.begin(), {"--payload-bytes", bytes});
     Recording rec(sub, args);
     PipelineMix own = run_pipeline_mix(port_, std::string("t") + bytes + ":");
@@ -377,16 +378,6 @@ TEST_F(RedisL7, PipelinedBatchesExactWithDefaultAndSmallCapture) {
     ASSERT_EQ(own.errors, 40);
 
     auto a = report::l7::analyze_l7(report::l7::load_l7_input(rec.capture().string()));
-    auto rows = rows_for(a, Protocol::kRedis, Role::kServer);
-    uint64_t total = 0, errors = 0;
-    for (const auto& [name, r] : rows) {
-      total += r.count;
-      errors += r.errors;
-    }
-    EXPECT_EQ(total, 800u);
-    EXPECT_EQ(errors, 40u);
-    EXPECT_EQ(rows["INCR"].count, 40u);
-    EXPECT_EQ(rows["INCR"].errors, 40u);
     uint64_t unmatched = 0, hidden_regions = 0;
     for (const auto& c : a.connections) {
       unmatched += c.unmatched_responses + c.unanswered;
@@ -394,25 +385,40 @@ TEST_F(RedisL7, PipelinedBatchesExactWithDefaultAndSmallCapture) {
     }
     EXPECT_EQ(unmatched, 0u);
     EXPECT_EQ(hidden_regions, 0u);
-    if (!*bytes) {
-      EXPECT_EQ(rows["SET"].count, 560u);
-      EXPECT_EQ(rows["GET"].count, 200u);
-      EXPECT_EQ(rows.size(), 3u);
-      continue;
+    for (Role role : {Role::kServer, Role::kClient}) {
+      SCOPED_TRACE(report::l7::role_name(role));
+      auto rows = rows_for(a, Protocol::kRedis, role);
+      uint64_t total = 0, errors = 0;
+      for (const auto& [name, r] : rows) {
+        total += r.count;
+        errors += r.errors;
+      }
+      EXPECT_EQ(total, 800u);
+      EXPECT_EQ(errors, 40u);
+      EXPECT_EQ(rows["INCR"].count, 40u);
+      EXPECT_EQ(rows["INCR"].errors, 40u);
+      if (!*bytes) {
+        EXPECT_EQ(rows["SET"].count, 560u);
+        EXPECT_EQ(rows["GET"].count, 200u);
+        EXPECT_EQ(rows.size(), 3u);
+        continue;
+      }
+      // 64 bytes hold the first SET of each 12-SET pipeline (its value is
+      // skipped by its length) and the names of the first three GETs of each
+      // 5-GET pipeline (26 bytes each; the third one's name ends at byte 63).
+      EXPECT_EQ(rows["SET"].count, 200u + 30u);
+      EXPECT_EQ(rows["GET"].count, 100u + 20u * 3u);
+      EXPECT_EQ(rows[report::l7::kTruncatedName].count, 30u * 11u + 20u * 2u);
+      EXPECT_EQ(rows[report::l7::kTruncatedName].errors, 0u);
     }
-    // 64 bytes hold the first SET of each 12-SET pipeline (its value is
-    // skipped by its length) and the names of the first three GETs of each
-    // 5-GET pipeline (26 bytes each; the third one's name ends at byte 63).
-    EXPECT_EQ(rows["SET"].count, 200u + 30u);
-    EXPECT_EQ(rows["GET"].count, 100u + 20u * 3u);
-    EXPECT_EQ(rows[report::l7::kTruncatedName].count, 30u * 11u + 20u * 2u);
-    EXPECT_EQ(rows[report::l7::kTruncatedName].errors, 0u);
+    if (!*bytes) continue;
     fs::path txt = sub / "lat.txt";
     Child report({EBT_EBTRACE_BIN, "report", rec.capture().string(), "--latency", "-o", txt.string()},
                  (sub / "report.log").string());
     ASSERT_EQ(report.stop(0, 120), 0) << read_file(sub / "report.log");
     std::string t = read_file(txt);
-    EXPECT_NE(t.find("370 requests counted from their responses as (truncated)"), std::string::npos) << t;
+    // Both ends were recorded: 370 hidden requests on each.
+    EXPECT_NE(t.find("740 requests counted from their responses as (truncated)"), std::string::npos) << t;
     EXPECT_NE(t.find("larger --payload-bytes"), std::string::npos) << t;
     EXPECT_EQ(t.find("before the recording"), std::string::npos) << t;
   }
