@@ -18,6 +18,7 @@
 #include <array>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -25,13 +26,20 @@
 
 #include <capnp/schema.h>
 
-#include "common/error.h"
 #include "format/capture.capnp.h"
 #include "format/kinds.h"
 
 namespace ebt::format {
 
 enum class Shape : uint8_t { kTable, kEvent, kBatch };
+
+// A record that contradicts the format (frames, batch columns): the rest of its
+// block is damage. Thrown only by format/'s own decoding, so that an exception
+// from a visitor (a bug, bad_alloc) is never mistaken for damage in the file.
+class CorruptRecord : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 template <RecordKind K>
 struct Kind;  // one specialisation per kind, below
@@ -504,7 +512,7 @@ struct Kind<RecordKind::kCpuSamples> {
       t.set(i, tids[i]);
     }
   }
-  // Calls each(const CpuSample&) per sample. Throws BadInput on inconsistent columns.
+  // Calls each(const CpuSample&) per sample. Throws CorruptRecord on inconsistent columns.
   template <typename Fn>
   static void for_each(wire::CpuSampleBatch::Reader b, Fn&& each) {
     auto deltas = b.getTimeDeltas();
@@ -515,14 +523,14 @@ struct Kind<RecordKind::kCpuSamples> {
     auto stack = b.getStackId();
     const unsigned n = deltas.size();
     if (thread.size() != n || cpu.size() != n || stack.size() != n || pids.size() != tids.size())
-      throw BadInput("cpu sample batch has columns of different lengths");
+      throw CorruptRecord("cpu sample batch has columns of different lengths");
     const unsigned nthreads = pids.size();
     uint64_t t = b.getBaseTimeNs();
     CpuSample s;
     for (unsigned i = 0; i < n; ++i) {
       t += static_cast<uint64_t>(field::unzigzag(deltas[i]));
       uint32_t th = thread[i];
-      if (th >= nthreads) throw BadInput("cpu sample refers to thread slot out of range");
+      if (th >= nthreads) throw CorruptRecord("cpu sample refers to thread slot out of range");
       s.time_ns = t;
       s.pid = pids[th];
       s.tid = tids[th];
@@ -749,7 +757,7 @@ constexpr auto kind_array(Fn&& make) {
 }
 
 // Decodes a Record holding kind K: each(const record_t<K>&) per record, or per
-// event of a batch (in batch order). Throws kj::Exception / BadInput on damage.
+// event of a batch (in batch order). Throws kj::Exception / CorruptRecord on damage.
 template <RecordKind K, typename Fn>
 void decode_records(wire::Record::Reader r, Fn&& each) {
   using E = Kind<K>;
