@@ -30,6 +30,7 @@ enum ebt_event_kind {
 	EBT_EV_MMAP = 6,    /* an executable mapping appeared */
 	EBT_EV_SOCKET = 7,  /* first sighting of a socket (syscalls family) */
 	EBT_EV_CPU_SAMPLE_DWARF = 8, /* --call-graph dwarf: user regs + stack bytes */
+	EBT_EV_LUA_STACK = 9,   /* --lua: raw LuaJIT frames of the next dwarf sample */
 };
 
 /* Reasons indexing the per-CPU `lost` counter array shared by all programs. */
@@ -40,6 +41,7 @@ enum ebt_lost_reason {
 	EBT_LOST_SYSCALL = 3,
 	EBT_LOST_SKB = 4,
 	EBT_LOST_TASK = 5,
+	EBT_LOST_LUA = 6,  /* a Lua stack event did not fit the ring (its sample kept native frames) */
 	EBT_LOST_MAX = 8,
 };
 
@@ -226,6 +228,74 @@ struct ebt_skb_hop {
 	__u32 kernel_frames;
 	__u32 pad[2];
 	/* __u64 kernel[kernel_frames]; leaf first */
+};
+
+/* --lua (bpf/lua.bpf.h, record/lua_*): LuaJIT frames.
+ *
+ * Per process, record/ puts a struct ebt_lua_config into the `lua_procs` map
+ * (key: tgid) once it has identified the LuaJIT VM the process maps: where the
+ * interpreter is, GC64 or not, and the struct offsets of that build. The dwarf
+ * sampler then walks the Lua stack of the sampled thread and sends, just before
+ * the EBT_EV_CPU_SAMPLE_DWARF it belongs to (same tid and time_ns), one
+ * EBT_EV_LUA_STACK holding raw frames; names are made offline. */
+#define EBT_LUA_MAX_FRAMES 48
+#define EBT_LUA_MAX_PROCS 1024
+
+struct ebt_lua_config {
+	__u64 interp_start;   /* [start, end): the interpreter blob, absolute addresses */
+	__u64 interp_end;
+	__u64 g;              /* last validated global_State (written by BPF) */
+	__u8 gc64;            /* 1: 64-bit GC refs and two-slot frames (LJ_GC64/LJ_FR2) */
+	__u8 pad[3];
+	__u32 g2disp;         /* GG_G2DISP: r14 (DISPATCH) - G */
+	/* byte offsets */
+	__u16 l_glref, l_base, l_stack, l_maxstack, l_cframe;
+	__u16 g_vmstate, g_cur_l, g_jit_base;
+	__u16 gc_marked;      /* GC header: marked (gct, ffid/ numparams follow) */
+	__u16 fn_pc, fn_f;    /* GCfuncL.pc, GCfuncC.f */
+	__u16 pt_size;        /* sizeof(GCproto): bytecode starts there */
+	__u16 pt_chunkname;   /* 16 bytes from here fingerprint a proto */
+	__u16 cf_pc, cf_l, cf_prev, cf_size; /* C frame: SAVE_PC, SAVE_L, SAVE_CFRAME, CFRAME_SIZE */
+	__u16 pad2[3];
+	/* counters written by BPF (atomic adds) */
+	__u64 samples;        /* samples of this process the walk looked at */
+	__u64 no_g;           /* no valid global_State found: native frames only */
+	__u64 idle;           /* VM not running Lua (stale cur_L): no Lua frames, none sent */
+};
+
+enum ebt_lua_frame_kind {
+	EBT_LUA_FRAME_LUA = 1,  /* obj = GCproto address, pc = bytecode PC (0: unknown) */
+	EBT_LUA_FRAME_C = 2,    /* obj = lua_CFunction address */
+	EBT_LUA_FRAME_FAST = 3, /* obj = fast-function id (builtin#ffid) */
+};
+#define EBT_LUA_FRAME_F_RESUMED 0x1 /* first frame of a coroutine's resumer (over the hop) */
+
+struct ebt_lua_frame {
+	__u64 obj;
+	__u64 pc;          /* Lua: leaf PC (rbx / SAVE_PC) or the callee's return PC */
+	__u32 fp;          /* Lua: fingerprint of the proto header (detects address reuse) */
+	__u8 kind;         /* enum ebt_lua_frame_kind */
+	__u8 link_type;    /* frame link & 7: FRAME_LUA 0/4, C 1, CONT 2, VARG 3, CP 5, PCALL 6/7 */
+	__u8 flags;        /* EBT_LUA_FRAME_F_* */
+	__u8 pad;
+};
+
+#define EBT_LUA_F_TRUNCATED 0x1 /* EBT_LUA_MAX_FRAMES reached before the stack bottom */
+#define EBT_LUA_F_BAD 0x2       /* an inconsistent frame stopped the walk (frames before it kept) */
+#define EBT_LUA_F_BOTTOM 0x4    /* the walk reached the bottom of the (last) Lua stack */
+#define EBT_LUA_F_JIT_BASE 0x8  /* base from G->jit_base (a trace or GC from a trace) */
+#define EBT_LUA_F_INTERP 0x10   /* ip in the interpreter: base = rdx, leaf pc = rbx */
+
+/* EBT_EV_LUA_STACK: followed by struct ebt_lua_frame frames[nframes], leaf first. */
+struct ebt_lua_stack {
+	struct ebt_event_header h;
+	__u64 g;
+	__u64 l;
+	__u64 cframe;       /* L->cframe with its flag bits */
+	__s32 vmstate;      /* ~LJ_VMST_*: -1 interp, -2 C, -3 GC, -4 exit, -5..-7 compiler; >= 0 trace */
+	__u32 nframes;
+	__u32 flags;        /* EBT_LUA_F_* */
+	__u32 pad;
 };
 
 /* Every size and field offset above, asserted on both sides. */

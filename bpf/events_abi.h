@@ -121,8 +121,56 @@ EBT_ABI_AT(ebt_skb_hop, dport, 106);
 EBT_ABI_AT(ebt_skb_hop, dev, 108);
 EBT_ABI_AT(ebt_skb_hop, kernel_frames, 124);
 EBT_ABI_AT(ebt_skb_hop, pad, 128);
+
+EBT_ABI_SIZE(ebt_lua_config, 96);
+EBT_ABI_AT(ebt_lua_config, interp_start, 0);
+EBT_ABI_AT(ebt_lua_config, interp_end, 8);
+EBT_ABI_AT(ebt_lua_config, g, 16);
+EBT_ABI_AT(ebt_lua_config, gc64, 24);
+EBT_ABI_AT(ebt_lua_config, pad, 25);
+EBT_ABI_AT(ebt_lua_config, g2disp, 28);
+EBT_ABI_AT(ebt_lua_config, l_glref, 32);
+EBT_ABI_AT(ebt_lua_config, l_base, 34);
+EBT_ABI_AT(ebt_lua_config, l_stack, 36);
+EBT_ABI_AT(ebt_lua_config, l_maxstack, 38);
+EBT_ABI_AT(ebt_lua_config, l_cframe, 40);
+EBT_ABI_AT(ebt_lua_config, g_vmstate, 42);
+EBT_ABI_AT(ebt_lua_config, g_cur_l, 44);
+EBT_ABI_AT(ebt_lua_config, g_jit_base, 46);
+EBT_ABI_AT(ebt_lua_config, gc_marked, 48);
+EBT_ABI_AT(ebt_lua_config, fn_pc, 50);
+EBT_ABI_AT(ebt_lua_config, fn_f, 52);
+EBT_ABI_AT(ebt_lua_config, pt_size, 54);
+EBT_ABI_AT(ebt_lua_config, pt_chunkname, 56);
+EBT_ABI_AT(ebt_lua_config, cf_pc, 58);
+EBT_ABI_AT(ebt_lua_config, cf_l, 60);
+EBT_ABI_AT(ebt_lua_config, cf_prev, 62);
+EBT_ABI_AT(ebt_lua_config, cf_size, 64);
+EBT_ABI_AT(ebt_lua_config, pad2, 66);
+EBT_ABI_AT(ebt_lua_config, samples, 72);
+EBT_ABI_AT(ebt_lua_config, no_g, 80);
+EBT_ABI_AT(ebt_lua_config, idle, 88);
+
+EBT_ABI_SIZE(ebt_lua_frame, 24);
+EBT_ABI_AT(ebt_lua_frame, obj, 0);
+EBT_ABI_AT(ebt_lua_frame, pc, 8);
+EBT_ABI_AT(ebt_lua_frame, fp, 16);
+EBT_ABI_AT(ebt_lua_frame, kind, 20);
+EBT_ABI_AT(ebt_lua_frame, link_type, 21);
+EBT_ABI_AT(ebt_lua_frame, flags, 22);
+EBT_ABI_AT(ebt_lua_frame, pad, 23);
+
+EBT_ABI_SIZE(ebt_lua_stack, 72);
+EBT_ABI_AT(ebt_lua_stack, h, 0);
+EBT_ABI_AT(ebt_lua_stack, g, 32);
+EBT_ABI_AT(ebt_lua_stack, l, 40);
+EBT_ABI_AT(ebt_lua_stack, cframe, 48);
+EBT_ABI_AT(ebt_lua_stack, vmstate, 56);
+EBT_ABI_AT(ebt_lua_stack, nframes, 60);
+EBT_ABI_AT(ebt_lua_stack, flags, 64);
+EBT_ABI_AT(ebt_lua_stack, pad, 68);
 EBT_ABI_ASSERT(EBT_SKB_HOOK_COUNT == 9, "bpf/events.h: skb hooks changed: update record/skb_probe.cpp's names");
-EBT_ABI_ASSERT(EBT_LOST_TASK < EBT_LOST_MAX, "bpf/events.h: more loss reasons than the lost array holds");
+EBT_ABI_ASSERT(EBT_LOST_LUA < EBT_LOST_MAX, "bpf/events.h: more loss reasons than the lost array holds");
 
 #ifdef __cplusplus
 #include "format/records.h"

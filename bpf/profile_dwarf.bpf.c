@@ -7,6 +7,7 @@
  * resulting addresses. The kernel stack comes from bpf_get_stack as in fp mode.
  */
 #include "bpf/maps.bpf.h"
+#include "bpf/lua.bpf.h"
 
 #define PF_KTHREAD 0x00200000
 #define PAGE 4096
@@ -65,16 +66,25 @@ int ebt_profile_dwarf(struct bpf_perf_event_data *ctx)
 		 * user registers saved at kernel entry. */
 		/* 8-byte ctx loads only: the verifier refuses narrower ones here */
 		__u64 cs = *(volatile __u64 *)&ctx->regs.cs;
+		__u64 r14, rdx, rbx;
 		if ((cs & 3) == 3) {
 			b->s.ip = ctx->regs.ip;
 			b->s.sp = ctx->regs.sp;
 			b->s.bp = ctx->regs.bp;
+			r14 = ctx->regs.r14;
+			rdx = ctx->regs.dx;
+			rbx = ctx->regs.bx;
 		} else {
 			uregs = (struct pt_regs *)bpf_task_pt_regs(task);
 			b->s.ip = BPF_CORE_READ(uregs, ip);
 			b->s.sp = BPF_CORE_READ(uregs, sp);
 			b->s.bp = BPF_CORE_READ(uregs, bp);
+			r14 = BPF_CORE_READ(uregs, r14);
+			rdx = BPF_CORE_READ(uregs, dx);
+			rbx = BPF_CORE_READ(uregs, bx);
 		}
+		/* --lua: the Lua stack goes out first, with this sample's time. */
+		ebt_lua_sample(tgid, &b->s.h, b->s.ip, r14, rdx, rbx);
 		b->s.mm_start_stack = BPF_CORE_READ(task, mm, start_stack);
 		b->s.h.flags = EBT_DWARF_F_USER_REGS;
 

@@ -72,10 +72,31 @@ struct InfoVisitor : format::RecordVisitor {
     symbol_counts.push_back(t.symbols.size());
   }
   void on(const KernelSymbols& k) override { kernel_symbols += k.symbols.size(); }
-  void on(const CpuSample& s) override { time(s.time_ns); }
+  void on(const CpuSample& s) override {
+    time(s.time_ns);
+    ++samples;
+    if (s.lua_stack_id) ++lua_samples;
+  }
   void on(const StackSnapshot& s) override {
     time(s.time_ns);
     ++snapshots;
+    ++samples;
+    if (s.lua_stack_id) ++lua_samples;
+  }
+  // --lua
+  uint64_t samples = 0, lua_samples = 0, lua_protos = 0, lua_proto_errors = 0, lua_traces = 0, lua_stacks = 0;
+  std::map<uint32_t, LuaVm> lua_vms;  // by pid, the last record (final counters)
+  void on(const LuaProto& p) override {
+    ++lua_protos;
+    if (!p.read_error.empty()) ++lua_proto_errors;
+  }
+  void on(const LuaTrace&) override { ++lua_traces; }
+  void on(const LuaStack&) override { ++lua_stacks; }
+  void on(const LuaVm& vm) override {
+    LuaVm light = vm;
+    light.ff_names.clear();
+    light.bc_names.clear();
+    lua_vms[vm.pid] = std::move(light);
   }
   void on(const UnwindTable&) override { ++unwind_tables; }
   void on(const OffCpuInterval& e) override { time(e.start_ns); }
@@ -172,6 +193,28 @@ int run_info(const std::string& path) {
     std::printf("raw stacks:     %llu user stack copies (--keep-stack-bytes), %llu unwind tables: report unwinds "
                 "them; stack memory may contain secrets\n",
                 static_cast<unsigned long long>(v.snapshots), static_cast<unsigned long long>(v.unwind_tables));
+  if (!v.lua_vms.empty()) {
+    uint64_t bad = 0, truncated = 0, lost = 0, idle = 0, no_state = 0;
+    for (const auto& [pid, vm] : v.lua_vms) {
+      bad += vm.bad_walks, truncated += vm.truncated_walks, lost += vm.lost_stacks, idle += vm.idle_samples;
+      no_state += vm.no_state;
+    }
+    std::printf("lua:            %llu of %llu samples with a Lua stack (%llu distinct), %llu protos (%llu unreadable), "
+                "%llu traces\n",
+                static_cast<unsigned long long>(v.lua_samples), static_cast<unsigned long long>(v.samples),
+                static_cast<unsigned long long>(v.lua_stacks), static_cast<unsigned long long>(v.lua_protos),
+                static_cast<unsigned long long>(v.lua_proto_errors), static_cast<unsigned long long>(v.lua_traces));
+    std::printf("lua walks:      %llu inconsistent (cut), %llu truncated, %llu Lua stacks lost, %llu samples with the VM "
+                "idle (no Lua running), %llu without VM state\n",
+                static_cast<unsigned long long>(bad), static_cast<unsigned long long>(truncated),
+                static_cast<unsigned long long>(lost), static_cast<unsigned long long>(idle),
+                static_cast<unsigned long long>(no_state));
+    for (const auto& [pid, vm] : v.lua_vms)
+      std::printf("  pid %u  %s  build-id %s  %s%s\n", pid, vm.path.c_str(),
+                  vm.build_id.empty() ? "(none)" : hex(vm.build_id).c_str(),
+                  vm.source.rfind("unidentified", 0) == 0 ? "" : (vm.version + (vm.gc64 ? ", GC64, " : ", non-GC64, ")).c_str(),
+                  vm.source.c_str());
+  }
   if (v.payload_events)
     std::printf("payload bytes:  YES: %llu syscall events carry %s of payload; this capture may contain secrets\n",
                 static_cast<unsigned long long>(v.payload_events),

@@ -13,7 +13,11 @@ int main(int argc, char** argv) {
       "Record on-CPU stacks into one self-describing capture file on a production box,\n"
       "then report flame graphs and tables from it on any machine.",
       "ebtrace"};
+#ifdef EBTRACE_STATIC_BUILD
+  app.set_version_flag("--version", std::string("ebtrace ") + EBTRACE_VERSION + " (static)");
+#else
   app.set_version_flag("--version", std::string("ebtrace ") + EBTRACE_VERSION);
+#endif
   app.require_subcommand(1);
   app.footer(
       "EXIT CODES: 0 ok, 1 runtime failure (privileges, BPF, I/O), 2 usage error or bad input.\n"

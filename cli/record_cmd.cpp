@@ -15,6 +15,8 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "record/lua_vm.h"
+#include "record/preflight.h"
 #include "record/recorder.h"
 
 namespace ebt::cli {
@@ -64,7 +66,9 @@ struct RecordArgs {
   bool no_embed = false, no_cpu = false;
   bool l7 = false;  // --l7 preset (syscall payloads)
   std::string call_graph;  // --call-graph fp|dwarf[,SIZE]
+  bool lua = false, no_lua = false;
   std::string skb_netns, skb_proto, skb_host;
+  bool check = false;  // --check: kernel preflight only (record/preflight.h)
 };
 
 // --skb-netns: an inode number, or a path to a namespace file (/proc/PID/ns/net,
@@ -166,6 +170,10 @@ void add_record_command(CLI::App& app, RunFn& run) {
                 "With --call-graph dwarf (implied): store the raw user stacks and the CFI of the objects "
                 "they pass through instead of unwinding while recording; report unwinds offline (perf's "
                 "model: less recorder CPU, much larger captures)");
+  sub->add_flag("--lua", args->lua,
+                "LuaJIT frames in the on-CPU stacks (implies --call-graph dwarf); on by default when a target "
+                "runs LuaJIT");
+  sub->add_flag("--no-lua", args->no_lua, "No LuaJIT frames, even when a target runs LuaJIT");
   sub->add_flag("--skb", o.skb_hops,
                 "Record packet hops through the kernel network stack (device queue/xmit, receive, copy to "
                 "a reader, drop with reason, consume); alone, no on-CPU sampling: add -F HZ for both");
@@ -186,6 +194,10 @@ void add_record_command(CLI::App& app, RunFn& run) {
   sub->add_option("--off-cpu-tasks", o.off_cpu_tasks,
                   "With --off-cpu: threads tracked at once (kernel map size, default 16384)");
   sub->add_flag("-v,--verbose", o.verbose, "Show libbpf debug output and the BPF verifier log");
+  sub->add_flag("--check", args->check,
+                "Record nothing: check that this kernel and these privileges can run what the other "
+                "options ask for (BTF, tracefs, ring buffer, perf events, every probe family loaded "
+                "for real); one line per capability, exit 1 if a needed one is missing");
   sub->add_option("--ready-file", o.ready_file, "Create FILE once the probes are attached")->group("");
   sub->add_option("command", o.command, "Command to start and record (after --)");
 
@@ -219,11 +231,35 @@ void add_record_command(CLI::App& app, RunFn& run) {
                          a.call_graph);
         opts.call_graph_dwarf = true;
       }
+      // --lua (docs/lua.md): the Lua walk runs in the dwarf sampler.
+      const bool fp_asked = !a.call_graph.empty() && !opts.call_graph_dwarf;
+      if (a.lua && a.no_lua) throw BadInput("--lua and --no-lua exclude each other");
+      if (a.lua) {
+        if (fp_asked) throw BadInput("--lua needs --call-graph dwarf: frame pointers cannot cross the LuaJIT VM");
+        if (!opts.cpu) throw BadInput("--lua adds Lua frames to on-CPU samples: it needs on-CPU sampling");
+        opts.lua = opts.call_graph_dwarf = true;
+      } else if (!a.no_lua && opts.cpu && !fp_asked) {
+        if (opts.call_graph_dwarf) {
+          opts.lua = true;  // costs nothing for processes without a VM
+        } else if (record::lua_in_targets(opts)) {
+          opts.lua = opts.call_graph_dwarf = true;
+          std::fprintf(stderr, "ebtrace: a target runs LuaJIT: recording Lua frames with --call-graph dwarf "
+                               "(--no-lua or --call-graph fp turn this off)\n");
+        }
+      }
       if (a.mmap_pages) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         opts.buffer_bytes = a.mmap_pages * 4096ull * uint64_t(ncpu > 0 ? ncpu : 1);
       }
       if (opts.frequency_hz == 0) throw BadInput("-F/--freq must be at least 1");
+      if (a.check) {
+        bool ready = true;
+        for (const auto& line : record::check_kernel(opts)) {
+          std::printf("%s\n", record::format_check_line(line).c_str());
+          ready = ready && (line.ok || !line.needed);
+        }
+        return ready ? kExitOk : kExitRuntime;
+      }
       if (opts.output == "-") {
         // Streamed (ssh host ebtrace record ... -o - > capture.ebt): the file is
         // written front to back, so a pipe works; a terminal would get binary junk.

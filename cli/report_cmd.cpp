@@ -43,6 +43,7 @@ struct ReportArgs {
   std::vector<std::string> symfs;
   bool debuginfod = true;
   bool no_debuginfod = false;
+  bool debuginfod_asked = false;  // --debuginfod given explicitly
   bool embedded_only = false;
   bool verbose = false;
   // off-CPU data and the timeline
@@ -107,6 +108,15 @@ int run_report(const ReportArgs& a) {
   sym.inline_frames = !a.no_inline;
   sym.debuginfod = a.debuginfod && !a.no_debuginfod && std::getenv("DEBUGINFOD_URLS") != nullptr &&
                    *std::getenv("DEBUGINFOD_URLS") != '\0';
+#ifdef EBTRACE_STATIC_BUILD
+  // The static binary has no debuginfod client (packaging/static/no_debuginfod.c).
+  if (a.debuginfod_asked)
+    throw BadInput("--debuginfod: this static ebtrace has no debuginfod client; use the packaged ebtrace, or --symfs");
+  if (sym.debuginfod)
+    std::fprintf(stderr, "ebtrace report: DEBUGINFOD_URLS is ignored: this static ebtrace has no debuginfod "
+                         "client (symbols come from the capture, local files and --symfs)\n");
+  sym.debuginfod = false;
+#endif
   if (a.embedded_only) {  // golden tests: names from the capture alone
     sym.symfs.clear();
     sym.debug_dirs.clear();
@@ -329,7 +339,10 @@ void add_report_command(CLI::App& app, RunFn& run) {
               "  ebtrace report off.ebt --flamegraph off.svg --weight count  # off-CPU: context switches\n"
               "  ebtrace report both.ebt --on-off --flamegraph wall.svg       # on + off-CPU wall-clock time\n"
               "  ebtrace report off.ebt --trace trace.json --latency          # timeline + latency tables");
-  sub->callback([&run, a] { run = [a] { return run_report(*a); }; });
+  sub->callback([&run, a, sub] {
+    a->debuginfod_asked = a->debuginfod && sub->get_option("--debuginfod")->count() > 0;
+    run = [a] { return run_report(*a); };
+  });
 }
 
 }  // namespace ebt::cli

@@ -89,6 +89,10 @@ struct Stack {
   kinds @2 :List(FrameKind);
 }
 
+# A LuaJIT function prototype (GCproto) as read from the target the first time
+# a sample showed it (--lua). `blob` is [address, address+sizept): header,
+# bytecode, constants, lineinfo, uvinfo, varinfo; the *Offset fields locate the
+# parts inside it (relative to address; 0: absent). Names are derived offline.
 struct LuaProto {
   pid @0 :UInt32;
   address @1 :UInt64;
@@ -96,6 +100,92 @@ struct LuaProto {
   firstLine @3 :UInt32;
   lastLine @4 :UInt32;
   name @5 :Text;
+  id @6 :UInt32;              # LuaStack frames refer to it; a new id after address reuse
+  timeNs @7 :UInt64;
+  fingerprint @8 :UInt32;     # of the header, as the BPF walk saw it
+  blob @9 :Data;
+  bcOffset @10 :UInt32;       # sizeof(GCproto): first instruction
+  sizeBc @11 :UInt32;
+  lineinfoOffset @12 :UInt32;
+  uvinfoOffset @13 :UInt32;
+  varinfoOffset @14 :UInt32;
+  kOffset @15 :UInt32;        # proto->k: string constants (GCRefs) lie below it
+  sizeKgc @16 :UInt32;
+  numParams @17 :UInt8;
+  flags @18 :UInt8;
+  gcRefBytes @19 :UInt8;      # 8 (GC64) or 4
+  kgcStrings @20 :List(LuaConstant);
+  readError @21 :Text;        # why the blob is missing ("" when read)
+}
+
+# The string constant at kgc index `index` (~D of GGET/TGETS).
+struct LuaConstant {
+  index @0 :UInt32;
+  text @1 :Text;
+}
+
+# One LuaJIT VM a process runs (--lua): how it was identified, where the
+# interpreter is, and at the end of the recording what the walks gave.
+struct LuaVm {
+  pid @0 :UInt32;
+  timeNs @1 :UInt64;
+  path @2 :Text;              # the object holding the VM (library or executable)
+  buildId @3 :Data;
+  gc64 @4 :Bool;
+  interpStart @5 :UInt64;     # absolute, in this process
+  interpEnd @6 :UInt64;
+  source @7 :Text;            # "dwarf", "build-id table", ...
+  version @8 :Text;
+  ffNames @9 :List(Text);     # fast-function names by ffid ("" unknown)
+  bcNames @10 :List(Text);    # bytecode names by opcode
+  final @11 :Bool;            # the end-of-recording copy with the counters below
+  samples @12 :UInt64;        # samples the walk looked at
+  luaSamples @13 :UInt64;     # with a Lua stack
+  idleSamples @14 :UInt64;    # VM not running Lua (no Lua frames, correctly)
+  noState @15 :UInt64;        # global_State not found: native frames only
+  badWalks @16 :UInt64;       # inconsistent walks (frames up to the bad one kept, flagged)
+  truncatedWalks @17 :UInt64;
+  lostStacks @18 :UInt64;     # Lua stacks lost (ring buffer) or not matched to a sample
+  protos @19 :UInt64;
+  protoReadErrors @20 :UInt64;
+  traces @21 :UInt64;
+}
+
+enum LuaFrameKind {
+  lua @0;
+  c @1;
+  fast @2;
+}
+
+struct LuaFrame {
+  kind @0 :LuaFrameKind;
+  protoId @1 :UInt32;         # lua: the LuaProto record
+  address @2 :UInt64;         # lua: GCproto address; c: lua_CFunction; fast: ffid
+  pc @3 :UInt64;              # lua: bytecode PC (0: unknown)
+  linkType @4 :UInt8;         # frame link & 7 (1 FRAME_C, 5 FRAME_CP: entered from C)
+  resumed @5 :Bool;           # first frame of a coroutine's resumer
+}
+
+# A distinct Lua stack (interned like Stack), leaf first.
+struct LuaStack {
+  id @0 :UInt32;
+  frames @1 :List(LuaFrame);
+  vmstate @2 :Int32;          # -1 interp, -2 C, -3 GC, -4 exit, -5..-7 compiler, >= 0 trace
+  traceId @3 :UInt32;         # LuaTrace record of the running trace (0: none)
+  flags @4 :UInt32;           # 1 truncated, 2 inconsistent (cut), 4 bottom reached, 8 jit base, 16 interpreter
+}
+
+# A JIT trace seen running (--lua).
+struct LuaTrace {
+  id @0 :UInt32;
+  pid @1 :UInt32;
+  timeNs @2 :UInt64;
+  traceNo @3 :UInt32;
+  startProtoId @4 :UInt32;    # 0: unknown
+  startPc @5 :UInt64;
+  mcode @6 :UInt64;
+  mcodeSize @7 :UInt32;
+  root @8 :UInt32;
 }
 
 struct Symbol {
@@ -183,6 +273,7 @@ struct CpuSampleBatch {
   thread @4 :List(UInt32);
   cpu @5 :List(UInt32);
   stackId @6 :List(UInt32);
+  luaStackId @7 :List(UInt32);   # --lua: LuaStack per sample (empty list: none in this batch)
 }
 
 enum TaskState {
@@ -277,6 +368,7 @@ struct StackSnapshot {
   sp @6 :UInt64;
   bp @7 :UInt64;
   stack @8 :Data;
+  luaStackId @9 :UInt32;          # --lua: LuaStack of this sample (0: none)
 }
 
 struct StackSnapshotBatch {
@@ -323,6 +415,9 @@ struct Record {
     lostEvents @16 :LostEvents;
     unwindTable @17 :UnwindTable;
     stackSnapshots @18 :StackSnapshotBatch;
+    luaVm @19 :LuaVm;
+    luaStack @20 :LuaStack;
+    luaTrace @21 :LuaTrace;
   }
 }
 

@@ -290,6 +290,26 @@ struct Kind<RecordKind::kLuaProto> {
     b.setFirstLine(v.first_line);
     b.setLastLine(v.last_line);
     b.setName(v.name);
+    b.setId(v.id);
+    b.setTimeNs(v.time_ns);
+    b.setFingerprint(v.fingerprint);
+    if (!v.blob.empty()) b.setBlob(field::bytes(v.blob));
+    b.setBcOffset(v.bc_offset);
+    b.setSizeBc(v.size_bc);
+    b.setLineinfoOffset(v.lineinfo_offset);
+    b.setUvinfoOffset(v.uvinfo_offset);
+    b.setVarinfoOffset(v.varinfo_offset);
+    b.setKOffset(v.k_offset);
+    b.setSizeKgc(v.size_kgc);
+    b.setNumParams(v.num_params);
+    b.setFlags(v.flags);
+    b.setGcRefBytes(v.gcref_bytes);
+    auto ks = b.initKgcStrings(v.kgc_strings.size());
+    for (unsigned i = 0; i < v.kgc_strings.size(); ++i) {
+      ks[i].setIndex(v.kgc_strings[i].index);
+      ks[i].setText(v.kgc_strings[i].text);
+    }
+    b.setReadError(v.read_error);
   }
   static LuaProto decode(wire::LuaProto::Reader r) {
     LuaProto v;
@@ -299,6 +319,22 @@ struct Kind<RecordKind::kLuaProto> {
     v.first_line = r.getFirstLine();
     v.last_line = r.getLastLine();
     v.name = field::text(r.getName());
+    v.id = r.getId();
+    v.time_ns = r.getTimeNs();
+    v.fingerprint = r.getFingerprint();
+    v.blob = field::bytes(r.getBlob());
+    v.bc_offset = r.getBcOffset();
+    v.size_bc = r.getSizeBc();
+    v.lineinfo_offset = r.getLineinfoOffset();
+    v.uvinfo_offset = r.getUvinfoOffset();
+    v.varinfo_offset = r.getVarinfoOffset();
+    v.k_offset = r.getKOffset();
+    v.size_kgc = r.getSizeKgc();
+    v.num_params = r.getNumParams();
+    v.flags = r.getFlags();
+    v.gcref_bytes = r.getGcRefBytes();
+    for (auto k : r.getKgcStrings()) v.kgc_strings.push_back({k.getIndex(), field::text(k.getText())});
+    v.read_error = field::text(r.getReadError());
     return v;
   }
 };
@@ -437,6 +473,139 @@ struct Kind<RecordKind::kUnwindTable> {
   }
 };
 
+// --lua (docs/lua.md): the VM of a process, interned Lua stacks, JIT traces.
+template <>
+struct Kind<RecordKind::kLuaVm> {
+  static constexpr auto member = wire::Record::LUA_VM;
+  static constexpr Shape shape = Shape::kTable;
+  static auto get(wire::Record::Reader r) { return r.getLuaVm(); }
+  static void encode(wire::Record::Builder r, const LuaVm& v) {
+    auto b = r.initLuaVm();
+    b.setPid(v.pid);
+    b.setTimeNs(v.time_ns);
+    b.setPath(v.path);
+    b.setBuildId(field::bytes(v.build_id));
+    b.setGc64(v.gc64);
+    b.setInterpStart(v.interp_start);
+    b.setInterpEnd(v.interp_end);
+    b.setSource(v.source);
+    b.setVersion(v.version);
+    field::set_texts(b.initFfNames(v.ff_names.size()), v.ff_names);
+    field::set_texts(b.initBcNames(v.bc_names.size()), v.bc_names);
+    b.setFinal(v.final);
+    b.setSamples(v.samples);
+    b.setLuaSamples(v.lua_samples);
+    b.setIdleSamples(v.idle_samples);
+    b.setNoState(v.no_state);
+    b.setBadWalks(v.bad_walks);
+    b.setTruncatedWalks(v.truncated_walks);
+    b.setLostStacks(v.lost_stacks);
+    b.setProtos(v.protos);
+    b.setProtoReadErrors(v.proto_read_errors);
+    b.setTraces(v.traces);
+  }
+  static LuaVm decode(wire::LuaVm::Reader r) {
+    LuaVm v;
+    v.pid = r.getPid();
+    v.time_ns = r.getTimeNs();
+    v.path = field::text(r.getPath());
+    v.build_id = field::bytes(r.getBuildId());
+    v.gc64 = r.getGc64();
+    v.interp_start = r.getInterpStart();
+    v.interp_end = r.getInterpEnd();
+    v.source = field::text(r.getSource());
+    v.version = field::text(r.getVersion());
+    v.ff_names = field::texts(r.getFfNames());
+    v.bc_names = field::texts(r.getBcNames());
+    v.final = r.getFinal();
+    v.samples = r.getSamples();
+    v.lua_samples = r.getLuaSamples();
+    v.idle_samples = r.getIdleSamples();
+    v.no_state = r.getNoState();
+    v.bad_walks = r.getBadWalks();
+    v.truncated_walks = r.getTruncatedWalks();
+    v.lost_stacks = r.getLostStacks();
+    v.protos = r.getProtos();
+    v.proto_read_errors = r.getProtoReadErrors();
+    v.traces = r.getTraces();
+    return v;
+  }
+};
+
+template <>
+struct Kind<RecordKind::kLuaStack> {
+  static constexpr auto member = wire::Record::LUA_STACK;
+  static constexpr Shape shape = Shape::kTable;
+  static auto get(wire::Record::Reader r) { return r.getLuaStack(); }
+  static void encode(wire::Record::Builder r, const LuaStack& v) {
+    auto b = r.initLuaStack();
+    b.setId(v.id);
+    auto fs = b.initFrames(v.frames.size());
+    for (unsigned i = 0; i < v.frames.size(); ++i) {
+      const LuaFrame& f = v.frames[i];
+      fs[i].setKind(static_cast<wire::LuaFrameKind>(f.kind));
+      fs[i].setProtoId(f.proto_id);
+      fs[i].setAddress(f.address);
+      fs[i].setPc(f.pc);
+      fs[i].setLinkType(f.link_type);
+      fs[i].setResumed(f.resumed);
+    }
+    b.setVmstate(v.vmstate);
+    b.setTraceId(v.trace_id);
+    b.setFlags(v.flags);
+  }
+  static LuaStack decode(wire::LuaStack::Reader r) {
+    LuaStack v;
+    v.id = r.getId();
+    for (auto f : r.getFrames()) {
+      LuaFrame o;
+      o.kind = field::enum_in(f.getKind(), LuaFrameKind::kC);
+      o.proto_id = f.getProtoId();
+      o.address = f.getAddress();
+      o.pc = f.getPc();
+      o.link_type = f.getLinkType();
+      o.resumed = f.getResumed();
+      v.frames.push_back(o);
+    }
+    v.vmstate = r.getVmstate();
+    v.trace_id = r.getTraceId();
+    v.flags = r.getFlags();
+    return v;
+  }
+};
+
+template <>
+struct Kind<RecordKind::kLuaTrace> {
+  static constexpr auto member = wire::Record::LUA_TRACE;
+  static constexpr Shape shape = Shape::kTable;
+  static auto get(wire::Record::Reader r) { return r.getLuaTrace(); }
+  static void encode(wire::Record::Builder r, const LuaTrace& v) {
+    auto b = r.initLuaTrace();
+    b.setId(v.id);
+    b.setPid(v.pid);
+    b.setTimeNs(v.time_ns);
+    b.setTraceNo(v.trace_no);
+    b.setStartProtoId(v.start_proto_id);
+    b.setStartPc(v.start_pc);
+    b.setMcode(v.mcode);
+    b.setMcodeSize(v.mcode_size);
+    b.setRoot(v.root);
+  }
+  static LuaTrace decode(wire::LuaTrace::Reader r) {
+    LuaTrace v;
+    v.id = r.getId();
+    v.pid = r.getPid();
+    v.time_ns = r.getTimeNs();
+    v.trace_no = r.getTraceNo();
+    v.start_proto_id = r.getStartProtoId();
+    v.start_pc = r.getStartPc();
+    v.mcode = r.getMcode();
+    v.mcode_size = r.getMcodeSize();
+    v.root = r.getRoot();
+    return v;
+  }
+};
+
 // ---- event kinds --------------------------------------------------------------
 
 template <>
@@ -505,6 +674,13 @@ struct Kind<RecordKind::kCpuSamples> {
       cpu.set(i, s.cpu);
       stack.set(i, s.stack_id);
     }
+    // --lua: a LuaStack per sample; no column at all in batches without one.
+    bool lua = false;
+    for (const CpuSample& s : v) lua |= s.lua_stack_id != 0;
+    if (lua) {
+      auto l = b.initLuaStackId(n);
+      for (unsigned i = 0; i < n; ++i) l.set(i, v[i].lua_stack_id);
+    }
     auto p = b.initThreadPids(pids.size());
     auto t = b.initThreadTids(tids.size());
     for (unsigned i = 0; i < pids.size(); ++i) {
@@ -521,8 +697,10 @@ struct Kind<RecordKind::kCpuSamples> {
     auto thread = b.getThread();
     auto cpu = b.getCpu();
     auto stack = b.getStackId();
+    auto lua = b.getLuaStackId();
     const unsigned n = deltas.size();
-    if (thread.size() != n || cpu.size() != n || stack.size() != n || pids.size() != tids.size())
+    if (thread.size() != n || cpu.size() != n || stack.size() != n || pids.size() != tids.size() ||
+        (lua.size() != 0 && lua.size() != n))
       throw CorruptRecord("cpu sample batch has columns of different lengths");
     const unsigned nthreads = pids.size();
     uint64_t t = b.getBaseTimeNs();
@@ -536,6 +714,7 @@ struct Kind<RecordKind::kCpuSamples> {
       s.tid = tids[th];
       s.cpu = cpu[i];
       s.stack_id = stack[i];
+      s.lua_stack_id = lua.size() ? lua[i] : 0;
       each(s);
     }
   }
@@ -548,6 +727,7 @@ struct Kind<RecordKind::kCpuSamples> {
     put("tid", s.tid);
     put("cpu", s.cpu);
     put("stackId", s.stack_id);
+    if (s.lua_stack_id) put("luaStackId", s.lua_stack_id);
   }
 };
 
@@ -718,6 +898,7 @@ struct Kind<RecordKind::kStackSnapshots> {
       b.setSp(e.sp);
       b.setBp(e.bp);
       if (!e.stack.empty()) b.setStack(field::bytes(e.stack));
+      b.setLuaStackId(e.lua_stack_id);
     }
   }
   static StackSnapshot decode(wire::StackSnapshot::Reader r) {
@@ -731,6 +912,7 @@ struct Kind<RecordKind::kStackSnapshots> {
     v.sp = r.getSp();
     v.bp = r.getBp();
     v.stack = field::bytes(r.getStack());
+    v.lua_stack_id = r.getLuaStackId();
     return v;
   }
 };

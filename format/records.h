@@ -106,6 +106,13 @@ struct Stack {
   bool operator==(const Stack&) const = default;
 };
 
+struct LuaConstant {
+  uint32_t index = 0;  // kgc index (~D of GGET/TGETS)
+  std::string text;
+  bool operator==(const LuaConstant&) const = default;
+};
+
+// A LuaJIT GCproto read from the target (--lua); see format/capture.capnp.
 struct LuaProto {
   uint32_t pid = 0;
   uint64_t address = 0;  // GCproto address in the target process
@@ -113,7 +120,68 @@ struct LuaProto {
   uint32_t first_line = 0;
   uint32_t last_line = 0;
   std::string name;      // function name when known
+  uint32_t id = 0;
+  uint64_t time_ns = 0;
+  uint32_t fingerprint = 0;
+  std::vector<uint8_t> blob;  // [address, address + sizept)
+  uint32_t bc_offset = 0, size_bc = 0, lineinfo_offset = 0, uvinfo_offset = 0, varinfo_offset = 0;
+  uint32_t k_offset = 0, size_kgc = 0;
+  uint8_t num_params = 0, flags = 0, gcref_bytes = 8;
+  std::vector<LuaConstant> kgc_strings;
+  std::string read_error;
   bool operator==(const LuaProto&) const = default;
+};
+
+struct LuaVm {
+  uint32_t pid = 0;
+  uint64_t time_ns = 0;
+  std::string path;
+  std::vector<uint8_t> build_id;
+  bool gc64 = true;
+  uint64_t interp_start = 0, interp_end = 0;
+  std::string source, version;
+  std::vector<std::string> ff_names, bc_names;
+  bool final = false;
+  uint64_t samples = 0, lua_samples = 0, idle_samples = 0, no_state = 0, bad_walks = 0,
+           truncated_walks = 0, lost_stacks = 0, protos = 0, proto_read_errors = 0, traces = 0;
+  bool operator==(const LuaVm&) const = default;
+};
+
+enum class LuaFrameKind : uint8_t { kLua = 0, kC = 1, kFast = 2 };
+
+struct LuaFrame {
+  LuaFrameKind kind = LuaFrameKind::kLua;
+  uint32_t proto_id = 0;
+  uint64_t address = 0;
+  uint64_t pc = 0;
+  uint8_t link_type = 0;
+  bool resumed = false;
+  bool operator==(const LuaFrame&) const = default;
+};
+
+inline constexpr uint32_t kLuaStackTruncated = 0x1, kLuaStackBad = 0x2, kLuaStackBottom = 0x4,
+                          kLuaStackJitBase = 0x8, kLuaStackInterp = 0x10;
+
+struct LuaStack {
+  uint32_t id = 0;
+  std::vector<LuaFrame> frames;  // leaf first
+  int32_t vmstate = 0;
+  uint32_t trace_id = 0;
+  uint32_t flags = 0;
+  bool operator==(const LuaStack&) const = default;
+};
+
+struct LuaTrace {
+  uint32_t id = 0;
+  uint32_t pid = 0;
+  uint64_t time_ns = 0;
+  uint32_t trace_no = 0;
+  uint32_t start_proto_id = 0;
+  uint64_t start_pc = 0;
+  uint64_t mcode = 0;
+  uint32_t mcode_size = 0;
+  uint32_t root = 0;
+  bool operator==(const LuaTrace&) const = default;
 };
 
 struct Symbol {
@@ -175,6 +243,7 @@ struct CpuSample {
   uint32_t tid = 0;
   uint32_t cpu = 0;
   uint32_t stack_id = 0;
+  uint32_t lua_stack_id = 0;  // --lua: LuaStack (0: none)
   bool operator==(const CpuSample&) const = default;
 };
 
@@ -283,6 +352,7 @@ struct StackSnapshot {
   uint32_t kernel_stack_id = 0;  // a Stack of kernel frames; 0: none
   uint64_t ip = 0, sp = 0, bp = 0;
   std::vector<uint8_t> stack;    // the bytes at sp, sp+1, ...
+  uint32_t lua_stack_id = 0;     // --lua: LuaStack (0: none)
   bool operator==(const StackSnapshot&) const = default;
 };
 
@@ -331,6 +401,9 @@ enum class RecordKind : uint16_t {
   kLostEvents = 16,
   kUnwindTable = 17,
   kStackSnapshots = 18,   // StackSnapshot batch
+  kLuaVm = 19,
+  kLuaStack = 20,
+  kLuaTrace = 21,
 };
 
 // The C++ type of each kind, in the same order (a batch kind: the type of one event).
@@ -353,7 +426,10 @@ using RecordTypes = std::tuple<
     SyscallEvent,    // kSyscalls
     LostEvents,      // kLostEvents
     UnwindTable,     // kUnwindTable
-    StackSnapshot    // kStackSnapshots
+    StackSnapshot,   // kStackSnapshots
+    LuaVm,           // kLuaVm
+    LuaStack,        // kLuaStack
+    LuaTrace         // kLuaTrace
     >;
 
 }  // namespace format

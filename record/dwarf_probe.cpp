@@ -13,6 +13,7 @@
 #include "profile_dwarf.skel.h"
 #include "record/bpf_util.h"
 #include "record/dwarf_unwinder.h"
+#include "record/lua_recorder.h"
 #include "record/proc_reader.h"
 
 namespace ebt::record {
@@ -25,14 +26,15 @@ constexpr uint64_t kMaxLagNs = 500'000'000;
 class DwarfProfileProbe : public Probe {
  public:
   explicit DwarfProfileProbe(const RecordOptions& o)
-      : freq_(o.frequency_hz), idle_(o.idle), stack_bytes_(o.dwarf_stack_bytes), keep_(o.keep_stack_bytes) {}
+      : freq_(o.frequency_hz), idle_(o.idle), stack_bytes_(o.dwarf_stack_bytes), keep_(o.keep_stack_bytes),
+        want_lua_(o.lua) {}
   ~DwarfProfileProbe() override {
     detach();
     profile_dwarf_bpf__destroy(skel_);
   }
 
   std::string name() const override { return "profile-dwarf"; }
-  std::vector<uint16_t> event_kinds() const override { return {EBT_EV_CPU_SAMPLE_DWARF}; }
+  std::vector<uint16_t> event_kinds() const override { return {EBT_EV_CPU_SAMPLE_DWARF, EBT_EV_LUA_STACK}; }
 
   void load(const SharedMaps& maps, const TargetFilter& filter) override {
     skel_ = profile_dwarf_bpf__open();
@@ -41,10 +43,12 @@ class DwarfProfileProbe : public Probe {
     set_bpf_filter(skel_->rodata->ebt_filter, filter);
     skel_->rodata->include_idle = idle_ ? 1 : 0;
     skel_->rodata->stack_bytes = stack_bytes_;
+    skel_->rodata->lua_enabled = want_lua_ ? 1 : 0;
     int ncpu = libbpf_num_possible_cpus();
     if (ncpu <= 0) throw RuntimeFailure("profile-dwarf: cannot count the possible CPUs");
     bpf_map__set_max_entries(skel_->maps.dwarf_scratch, uint32_t(ncpu));
     bpf_call_or_throw("profile-dwarf", "loading the BPF program", [&] { return profile_dwarf_bpf__load(skel_); });
+    if (want_lua_) lua_ = std::make_unique<LuaRecorder>(bpf_map__fd(skel_->maps.lua_procs));
   }
 
   void attach() override { sampling_.attach("profile-dwarf", skel_->progs.ebt_profile_dwarf, freq_); }
@@ -52,14 +56,24 @@ class DwarfProfileProbe : public Probe {
   void detach() override { sampling_.detach(); }
 
   void handle(const ebt_event_header& h, std::span<const uint8_t> event, RecordContext& ctx) override {
+    if (h.kind == EBT_EV_LUA_STACK) {
+      if (lua_) lua_->on_stack_event(h, event);  // its sample follows
+      return;
+    }
     if (event.size() < sizeof(ebt_cpu_sample_dwarf)) return;
     ebt_cpu_sample_dwarf s;
     std::memcpy(&s, event.data(), sizeof s);
     if (s.kernel_frames > EBT_MAX_STACK_DEPTH + 1 || s.stack_size > EBT_DWARF_MAX_STACK ||
         sizeof s + uint64_t(s.kernel_frames) * 8 + s.stack_size > event.size())
       return;
-    if (!ctx.tid_wanted(h.tid)) return;
     uint64_t now = monotonic_ns();
+    // --lua: the walk starts once the process's VM is known (first samples: native only).
+    uint32_t lua_stack = 0;
+    if (lua_) {
+      lua_->note_process(h.pid, now, ctx);
+      if (ctx.tid_wanted(h.tid)) lua_stack = lua_->take(h, ctx);
+    }
+    if (!ctx.tid_wanted(h.tid)) return;
     if (!keep_ && now > h.time_ns && now - h.time_ns > kMaxLagNs) {
       lost_[h.cpu]++;  // the unwinder is behind: skip, never let the ring fill
       return;
@@ -73,7 +87,7 @@ class DwarfProfileProbe : public Probe {
     bool has_user = h.flags & EBT_DWARF_F_USER_REGS;
     std::span<const uint8_t> stack(event.data() + sizeof s + s.kernel_frames * 8ull, has_user ? s.stack_size : 0);
     samples_++;
-    if (keep_) return keep_snapshot(h, s, has_user, stack, ctx);
+    if (keep_) return keep_snapshot(h, s, has_user, stack, lua_stack, ctx);
 
     user_.clear();
     if (has_user)
@@ -84,12 +98,13 @@ class DwarfProfileProbe : public Probe {
     out.tid = h.tid;
     out.cpu = h.cpu;
     out.stack_id = ctx.intern_stack(h.pid, kernel_, user_);
+    out.lua_stack_id = lua_stack;
     ctx.writer().add(out);
   }
 
   // --keep-stack-bytes: no unwinding here; the raw stack goes to the capture.
   void keep_snapshot(const ebt_event_header& h, const ebt_cpu_sample_dwarf& s, bool has_user,
-                     std::span<const uint8_t> stack, RecordContext& ctx) {
+                     std::span<const uint8_t> stack, uint32_t lua_stack, RecordContext& ctx) {
     StackSnapshot& out = snapshot_;  // reused: its stack buffer stays allocated
     out.time_ns = h.time_ns;
     out.pid = h.pid;
@@ -100,6 +115,7 @@ class DwarfProfileProbe : public Probe {
     out.sp = has_user ? s.sp : 0;
     out.bp = has_user ? s.bp : 0;
     out.stack.assign(stack.begin(), stack.end());
+    out.lua_stack_id = lua_stack;
     if (has_user) ctx.note_stack_snapshot(h.pid, s.ip, stack);
     ctx.writer().add(out);
   }
@@ -107,6 +123,7 @@ class DwarfProfileProbe : public Probe {
   void finish(RecordContext& ctx) override {
     uint64_t t = monotonic_ns();
     for (auto [cpu, n] : lost_) ctx.writer().add(LostEvents{t, cpu, LossSource::kUnwind, n});
+    if (lua_) lua_->finish(ctx);
   }
 
   uint64_t samples() const override { return samples_; }
@@ -117,13 +134,14 @@ class DwarfProfileProbe : public Probe {
   }
 
   std::string summary() const override {
-    if (keep_) return "dwarf: raw user stacks kept for offline unwinding";
+    std::string lua = lua_ ? "; " + lua_->summary() : "";
+    if (keep_) return "dwarf: raw user stacks kept for offline unwinding" + lua;
     uint64_t lost = this->lost();
     const UnwindStats& st = unwinder_.stats();
     std::string s = "dwarf: " + std::to_string(st.to_end) + "/" + std::to_string(st.samples) +
                     " user stacks unwound to the end";
     if (lost) s += ", " + std::to_string(lost) + " not unwound in time (lost)";
-    return s;
+    return s + lua;
   }
 
  private:
@@ -131,6 +149,8 @@ class DwarfProfileProbe : public Probe {
   bool idle_;
   uint32_t stack_bytes_;
   bool keep_;
+  bool want_lua_;
+  std::unique_ptr<LuaRecorder> lua_;
   profile_dwarf_bpf* skel_ = nullptr;
   CpuClockAttachment sampling_;
   uint64_t samples_ = 0;

@@ -44,6 +44,9 @@ struct RecordOptions {
   // --keep-stack-bytes: store the raw stacks and the objects' CFI instead of
   // unwinding here; report unwinds offline (perf's model).
   bool keep_stack_bytes = false;
+  // --lua: LuaJIT frames with each dwarf sample (record/lua_recorder.*, bpf/lua.bpf.h).
+  // Auto-enabled when a target runs LuaJIT; needs call_graph_dwarf.
+  bool lua = false;
 
   // What the user typed, for SessionInfo.
   std::vector<std::string> command_line;

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/wall_clock.h"
+#include "report/lua_splice.h"
 #include "unwind/offline_unwinder.h"
 
 namespace ebt::report {
@@ -75,7 +76,11 @@ const std::vector<uint32_t>& Profile::symbolized_stack(uint32_t pid, uint64_t ti
   if (it != symbolized_.end()) return it->second;
   std::vector<uint32_t> ids;
   auto s = stacks.find(stack_id);
-  if (s == stacks.end()) {
+  if (auto pair = lua_pairs_.find(stack_id); pair != lua_pairs_.end()) {
+    auto l = lua_stacks.find(pair->second.second);
+    static const LuaStack no_lua;
+    ids = splice_lua(*this, pid, time_ns, pair->second.first, l == lua_stacks.end() ? no_lua : l->second);
+  } else if (s == stacks.end()) {
     ids.push_back(frames.intern(stack_id == 0 ? "[no stack]" : "[unknown stack]", FrameType::kMarker));
   } else {
     const auto& raw = s->second;
@@ -90,6 +95,13 @@ const std::vector<uint32_t>& Profile::symbolized_stack(uint32_t pid, uint64_t ti
     }
   }
   return symbolized_.emplace(key, std::move(ids)).first->second;
+}
+
+uint32_t Profile::lua_stack_pair(uint32_t native_stack_id, uint32_t lua_stack_id) {
+  auto [it, inserted] = lua_pair_ids_.try_emplace(uint64_t(native_stack_id) << 32 | lua_stack_id,
+                                                  uint32_t(kFirstLuaPairId + lua_pair_ids_.size()));
+  if (inserted) lua_pairs_[it->second] = {native_stack_id, lua_stack_id};
+  return it->second;
 }
 
 uint64_t Profile::start_ns() const {
@@ -135,12 +147,17 @@ void ProfileBuilder::on(const ProcessExit& x) {
 void ProfileBuilder::on(const Mapping& m) { p_.symbolizer.add(m); }
 void ProfileBuilder::on(const StringEntry& s) { p_.strings[s.id] = s.value; }
 void ProfileBuilder::on(const Stack& s) { p_.stacks[s.id] = s.frames; }
-void ProfileBuilder::on(const LuaProto& l) { p_.symbolizer.add(l); }
+void ProfileBuilder::on(const LuaProto& l) { p_.lua.add(l); }
 void ProfileBuilder::on(const SymbolTable& t) { p_.symbolizer.add(t); }
 void ProfileBuilder::on(const KernelSymbols& k) { p_.symbolizer.add(k); }
 
 void ProfileBuilder::on(const CpuSample& s) {
-  p_.samples.push_back({s.time_ns, s.pid, s.tid, s.cpu, s.stack_id, 1, 0, 0});
+  uint32_t stack = s.stack_id;
+  if (s.lua_stack_id) {  // spliced when symbolized
+    stack = p_.lua_stack_pair(s.stack_id, s.lua_stack_id);
+    p_.lua_samples++;
+  }
+  p_.samples.push_back({s.time_ns, s.pid, s.tid, s.cpu, stack, 1, 0, 0});
   p_.first_sample_ns = std::min(p_.first_sample_ns, s.time_ns);
   p_.last_sample_ns = std::max(p_.last_sample_ns, s.time_ns);
 }
@@ -171,7 +188,7 @@ void ProfileBuilder::on(const StackSnapshot& s) {
     if (inserted) p_.stacks[it->second] = std::move(frames);
     id = it->second;
   }
-  on(CpuSample{s.time_ns, s.pid, s.tid, s.cpu, id});
+  on(CpuSample{s.time_ns, s.pid, s.tid, s.cpu, id, s.lua_stack_id});
 }
 
 void ProfileBuilder::on(const OffCpuInterval& o) { p_.off_cpu.push_back(o); }

@@ -13,6 +13,7 @@
 #include "format/reader.h"
 #include "format/records.h"
 #include "symbolize/frame.h"
+#include "symbolize/lua_names.h"
 #include "symbolize/symbolizer.h"
 
 namespace ebt::unwind { class OfflineUnwinder; }
@@ -87,6 +88,12 @@ class Profile {
   std::vector<SkbHop> skb_hops;                              // raw, for the --skb report
   symbolize::Symbolizer symbolizer;
   FrameTable frames;
+  // --lua captures: names for Lua frames, the Lua stacks, and the sample stack
+  // ids that stand for a (native stack, Lua stack) pair (report/lua_splice.h).
+  symbolize::LuaNamer lua;
+  std::unordered_map<uint32_t, LuaStack> lua_stacks;
+  uint64_t lua_samples = 0;
+  uint32_t lua_stack_pair(uint32_t native_stack_id, uint32_t lua_stack_id);
 
   // Records comm names over time (exec renames, thread names).
   void note_comm(uint32_t pid, uint32_t tid, const std::string& comm, uint64_t time_ns);
@@ -116,6 +123,9 @@ class Profile {
     uint32_t frame_id;
   };
   std::unordered_map<uint32_t, std::vector<CommChange>> comms_;  // by tid
+  static constexpr uint32_t kFirstLuaPairId = 0xc0000000u;
+  std::unordered_map<uint64_t, uint32_t> lua_pair_ids_;                      // (native, lua) -> id
+  std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>> lua_pairs_;  // id -> (native, lua)
   struct StackKey {
     uint32_t pid, generation, stack_id;
     bool operator==(const StackKey&) const = default;
@@ -146,6 +156,9 @@ class ProfileBuilder : public format::RecordVisitor {
   void on(const StringEntry&) override;
   void on(const Stack&) override;
   void on(const LuaProto&) override;
+  void on(const LuaVm& v) override { p_.lua.add(v); }
+  void on(const LuaStack& s) override { p_.lua_stacks[s.id] = s; }
+  void on(const LuaTrace& t) override { p_.lua.add(t); }
   void on(const SymbolTable&) override;
   void on(const KernelSymbols&) override;
   void on(const CpuSample&) override;

@@ -10,11 +10,14 @@ build_pkgs=(
   liblz4-dev zlib1g-dev
   libdw-dev libelf-dev libdebuginfod-dev elfutils
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libzstd-dev liblzma-dev libbz2-dev help2man  # ebtrace-static's archives; man pages
 )
 test_pkgs=(
   debuginfod redis-server redis-tools nginx libnginx-mod-http-lua curl wrk openssh-server
+  luajit2 libluajit2-5.1-dev dpkg-dev
   iproute2 python3 chromium linux-perf procps
   bpftrace postgresql mariadb-server
+  file lintian man-db  # tests/dist: the Debian package (dpkg-dev above)
 )
 
 want=("${build_pkgs[@]}")

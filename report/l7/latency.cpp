@@ -354,7 +354,7 @@ void write_l7_latency(const L7Analysis& a, const LatencyOptions& opt, std::ostre
     for (const ProxyUnmatched& u : a.proxy.unmatched)
       if (u.inbound || u.outbound)
         out << "  pid " << u.pid << ": " << u.inbound << " inbound requests not forwarded (answered by the process "
-            << "itself), " << u.outbound << " outbound requests without an enclosing inbound one\n";
+            << "itself), " << u.outbound << " outbound requests without a free enclosing inbound one\n";
   }
   if (!unknown.empty()) {
     out << "\nOther connections (protocol not recognised; bytes only)\n";

@@ -157,9 +157,17 @@ void MysqlFramer::response_packet(std::string_view p) {
       if (--remaining_ == 0) resp_ = deprecate ? Resp::kRows : Resp::kColumnsEof;
       return;
     case Resp::kColumnsEof:
-      if (first != 0xfe || p.size() >= 9) return lose_sync();
+      // Classic EOF is exactly 5 bytes; a CLIENT_DEPRECATE_EOF result has no
+      // EOF here but a row, or (empty) its closing OK packet with a 0xfe
+      // header, 7 bytes or more: what follows tells the mode when the
+      // handshake was not seen (recording began later).
+      if (first == 0xfe && length_ == 5) {
+        resp_ = Resp::kRows;
+        return;
+      }
+      if (shared_) shared_->deprecate_eof = true;
       resp_ = Resp::kRows;
-      return;
+      return response_packet(p);
     case Resp::kRows:
       if (first == 0xff) {
         cur_.error = true;
@@ -190,9 +198,11 @@ bool looks_like_mysql(std::span<const uint8_t> b, bool* request) {
   uint32_t len = uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16;
   uint8_t seq = b[3];
   if (seq == 0 && b[4] == 10 && len >= 20 && len < 1024) {  // greeting, protocol 10: "5.5.5-10.11..."
-    size_t n = std::min<size_t>(b.size(), 5 + 8);
-    for (size_t i = 5; i < n; ++i)
-      if (b[i] != '.' && b[i] != '-' && (b[i] < '0' || b[i] > '9') && b[i] != 0) return false;
+    // The server version: "8.0.36", "5.5.5-10.11.6-MariaDB": a digit first,
+    // then printable up to its NUL.
+    if (b.size() < 6 || b[5] < '0' || b[5] > '9') return false;
+    for (size_t i = 6; i < b.size() && b[i] != 0; ++i)
+      if (b[i] < 0x20 || b[i] > 0x7e) return false;
     *request = false;
     return true;
   }

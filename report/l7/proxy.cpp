@@ -32,18 +32,20 @@ Percentiles percentiles(std::vector<uint64_t> v) {
 
 ProxyMatch match_proxy_hops(const std::vector<Connection>& conns) {
   ProxyMatch out;
-  // Processes with requests in both roles.
-  std::map<uint32_t, std::pair<std::vector<RequestRef>, std::vector<RequestRef>>> by_pid;  // in, out
+  // Processes with requests in both roles, per protocol: HTTP in and HTTP out
+  // is a proxy; HTTP in and PostgreSQL out is an application calling its database.
+  std::map<std::pair<uint32_t, Protocol>, std::pair<std::vector<RequestRef>, std::vector<RequestRef>>> by_pid;
   for (size_t ci = 0; ci < conns.size(); ++ci) {
     const Connection& c = conns[ci];
     if (c.protocol == Protocol::kUnknown || c.role == Role::kUnknown) continue;
-    auto& slot = by_pid[c.pid];
+    auto& slot = by_pid[{c.pid, c.protocol}];
     for (size_t ri = 0; ri < c.requests.size(); ++ri)
       (c.role == Role::kServer ? slot.first : slot.second).push_back({ci, ri});
   }
   auto req = [&](const RequestRef& r) -> const Request& { return conns[r.conn].requests[r.req]; };
   auto by_start = [&](const RequestRef& a, const RequestRef& b) { return req(a).start_ns < req(b).start_ns; };
-  for (auto& [pid, io] : by_pid) {
+  for (auto& [key, io] : by_pid) {
+    uint32_t pid = key.first;
     auto& [in, outb] = io;
     if (in.empty() || outb.empty()) continue;
     std::sort(in.begin(), in.end(), by_start);

@@ -1,6 +1,7 @@
 // Proxy hops: a process that receives a request on one connection (server role)
-// and forwards it on another (client role) — nginx proxy_pass, a sidecar, a
-// Redis proxy. Each outbound request is matched to the inbound request that
+// and forwards it on another (client role) in the same protocol — nginx
+// proxy_pass, a sidecar, a Redis proxy; an application that calls its database
+// while serving HTTP is not one. Each outbound request is matched to the inbound request that
 // encloses it in time (it starts after the inbound one was read and ends before
 // its response was written), preferring the same name (method + path, command),
 // then the oldest such inbound request: proxies forward in arrival order per
@@ -27,7 +28,7 @@ struct ProxyHop {
   RequestRef outbound;
 };
 
-struct ProxyUnmatched {
+struct ProxyUnmatched {  // per process and protocol
   uint32_t pid = 0;
   uint64_t inbound = 0;   // received, nothing forwarded (answered by the process itself)
   uint64_t outbound = 0;  // sent with no enclosing inbound request

@@ -1,5 +1,5 @@
-// scripts/ebtrace-remote.sh end to end: a real sshd (Debian's openssh-server)
-// started here on a loopback port with throwaway keys, the script recording
+// scripts/ebtrace-remote.sh end to end: a real sshd (tests/dist/loopback_sshd.h)
+// on a loopback port, the script recording
 // cpuburn "remotely" through it with `ebtrace record ... -o -`, and the
 // streamed capture reported locally. Root + BPF (the recording is real).
 #include <unistd.h>
@@ -11,52 +11,10 @@
 
 #include "tests/bpf_guard.h"
 #include "tests/cli/oncpu_e2e.h"
+#include "tests/dist/loopback_sshd.h"
 
 namespace ebt::test {
 namespace {
-
-int free_port() {
-  for (int p = 20000 + getpid() % 20000;; p++)
-    if (run({"sh", "-c", "ss -ltn | grep -q ':" + std::to_string(p) + " '"}, timeout(10)).exit_code != 0) return p;
-}
-
-class LoopbackSshd {
- public:
-  explicit LoopbackSshd(const TempDir& dir) : dir_(dir.path()), port_(std::to_string(free_port())) {
-    run({"mkdir", "-p", "/run/sshd"}, timeout(10));  // privilege separation directory
-    for (const char* k : {"hostkey", "userkey"})
-      if (run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", (dir_ / k).string()}, timeout(30)).exit_code != 0)
-        throw std::runtime_error("ssh-keygen failed");
-    fs::copy_file(dir_ / "userkey.pub", dir_ / "authorized_keys");
-    write_text(dir_ / "sshd_config", "Port " + port_ + "\nListenAddress 127.0.0.1\nHostKey " +
-                                         (dir_ / "hostkey").string() + "\nAuthorizedKeysFile " +
-                                         (dir_ / "authorized_keys").string() +
-                                         "\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-                                         "KbdInteractiveAuthentication no\nStrictModes no\nUsePAM no\nPidFile " +
-                                         (dir_ / "sshd.pid").string() + "\n");
-    sshd_ = std::make_unique<Proc>(
-        std::vector<std::string>{"/usr/sbin/sshd", "-D", "-e", "-f", (dir_ / "sshd_config").string()}, timeout(300));
-    for (int i = 0; i < 200; i++) {
-      if (run({"sh", "-c", "ss -ltn | grep -q '127.0.0.1:" + port_ + " '"}, timeout(10)).exit_code == 0) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-  }
-  ~LoopbackSshd() {
-    sshd_->signal(SIGTERM);
-    sshd_->wait(10);
-  }
-  // ssh options for the script: this port, this key, no host key prompts.
-  std::vector<std::string> ssh_options() const {
-    return {"-p", port_, "-i", (dir_ / "userkey").string(), "-o", "StrictHostKeyChecking=no", "-o",
-            "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"};
-  }
-  std::string log() { return sshd_->err_so_far(); }
-
- private:
-  fs::path dir_;
-  std::string port_;
-  std::unique_ptr<Proc> sshd_;
-};
 
 std::string remote_script() { return std::string(EBT_SOURCE_DIR) + "/scripts/ebtrace-remote.sh"; }
 
@@ -64,11 +22,11 @@ TEST(Remote, RecordsOverSshAndStreamsTheCaptureHere) {
   EBT_REQUIRE_BPF_OR_SKIP();
   if (!fs::exists("/usr/sbin/sshd")) GTEST_SKIP() << "openssh-server not installed (scripts/setup-deps.sh --with-tests)";
   TempDir dir("ebt-remote");
-  LoopbackSshd sshd(dir);
+  LoopbackSshd sshd(dir.path());
   fs::path cap = dir / "remote.ebt";
   std::vector<std::string> argv{remote_script(), "-o", cap.string(), "-e", ebtrace_bin(), "--no-sudo", "root@127.0.0.1"};
   for (const auto& o : sshd.ssh_options()) argv.push_back(o);
-  for (std::string a : std::vector<std::string>{"--", "-F", "999", "--", cpuburn_dir() + "/cpuburn", "--duration", "2"})
+  for (std::string a : std::vector<std::string>{"--", "-F", "999", "--", cpuburn_dir() + "/cpuburn", "--duration", "3"})
     argv.push_back(a);
   RunResult r = run(argv, timeout(120));
   ASSERT_EQ(r.exit_code, 0) << r.describe() << "\nsshd: " << sshd.log();

@@ -764,6 +764,15 @@ TEST(NginxL7, ProxyPassHopLatencyPerRoute) {
       EXPECT_LT(r.own.p50, delay_ns / 2) << route << ": the proxy's own part should be small";
       EXPECT_GT(r.own.max, 0u) << route;
     }
+    ASSERT_EQ(a.proxy.hops.size(), 18u);
+    for (const auto& h : a.proxy.hops) {  // every upstream request waited for the delay
+      const auto& o = a.connections[h.outbound.conn].requests[h.outbound.req];
+      const auto& i = a.connections[h.inbound.conn].requests[h.inbound.req];
+      EXPECT_GE(o.end_ns - o.start_ns, delay_ns) << o.target;
+      EXPECT_EQ(o.target, i.target);
+      EXPECT_LE(i.start_ns, o.start_ns);
+      EXPECT_GE(i.end_ns, o.end_ns);
+    }
     ASSERT_EQ(a.proxy.unmatched.size(), 1u);
     EXPECT_EQ(a.proxy.unmatched[0].inbound, 5u);  // /local is answered by nginx itself
     EXPECT_EQ(a.proxy.unmatched[0].outbound, 0u);

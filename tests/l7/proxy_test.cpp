@@ -99,6 +99,13 @@ TEST(Proxy, NotAProxyWithoutBothRolesAndNoOverlapNoMatch) {
   ASSERT_EQ(m.unmatched.size(), 1u);
   EXPECT_EQ(m.unmatched[0].inbound, 1u);
   EXPECT_EQ(m.unmatched[0].outbound, 1u);
+  // HTTP served, a database called inside: an application, not a proxy.
+  std::vector<Connection> app = {
+      conn(1, Role::kServer, {req(Protocol::kHttp, "GET", "/users", 100, 900)}),
+      conn(2, Role::kClient, {req(Protocol::kPostgres, "SELECT users", "", 200, 300)}),
+  };
+  EXPECT_TRUE(match_proxy_hops(app).hops.empty());
+  EXPECT_TRUE(match_proxy_hops(app).unmatched.empty());
 }
 
 }  // namespace

@@ -141,5 +141,49 @@ TEST(Mysql, QueriesResultSetsPreparedAndErrors) {
   EXPECT_EQ(c.requests[2].error_text, "42S02");
 }
 
+TEST(Mysql, DeprecateEofResultSetsAndMultipleResults) {
+  // A MySQL 8-style client (CLIENT_DEPRECATE_EOF): no EOF after the column
+  // definitions, results end with an OK packet whose header is 0xfe. And a
+  // multi-statement answer: SERVER_MORE_RESULTS_EXISTS keeps the response open.
+  // With the greeting the mode comes from the client's capability flags;
+  // without it (a recording that began later) from the first result set.
+  std::string greeting = my(0, std::string("\x0a") + "8.0.36" + std::string(1, '\0') + std::string(40, 'g'));
+  std::string login = my(1, std::string("\x0d\xa2\x00\x01", 4) + std::string(28, '\0') + "u" + std::string(2, '\0'));
+  std::string ok_fe = std::string("\xfe\0\0\x02\0\0\0", 7);
+  std::string empty = my(1, "\x01") + my(2, std::string(40, 'c')) + my(3, ok_fe);
+  std::string rows = my(1, "\x01") + my(2, std::string(40, 'c')) + my(3, "\x03abc") + my(4, ok_fe);
+  std::string multi = my(1, std::string("\0\x01\0\x0a\0\0\0", 7)) +  // OK, more results follow
+                      my(2, std::string("\0\x01\0\x02\0\0\0", 7));
+  for (bool with_greeting : {false, true}) {
+    SCOPED_TRACE(with_greeting ? "from the greeting" : "mid-connection");
+    std::vector<SyscallEvent> ev;
+    if (with_greeting) {
+      ev.push_back(syscall(SyscallKind::kWrite, 100, 110, greeting));
+      ev.push_back(syscall(SyscallKind::kRead, 120, 130, login));
+      ev.push_back(syscall(SyscallKind::kWrite, 140, 150, my_ok(2)));
+    }
+    ev.push_back(syscall(SyscallKind::kRead, 200, 210, my(0, "\x03SELECT a FROM t2 WHERE 0")));
+    ev.push_back(syscall(SyscallKind::kWrite, 220, 230, empty));
+    ev.push_back(syscall(SyscallKind::kRead, 300, 310, my(0, "\x03SELECT a FROM t1")));
+    ev.push_back(syscall(SyscallKind::kWrite, 320, 330, rows));
+    ev.push_back(syscall(SyscallKind::kRead, 400, 410, my(0, "\x03UPDATE t1 SET a=1; UPDATE t2 SET a=2")));
+    ev.push_back(syscall(SyscallKind::kWrite, 420, 430, multi));
+    ev.push_back(syscall(SyscallKind::kRead, 500, 510, my(0, "\x03SELECT a FROM t3")));
+    ev.push_back(syscall(SyscallKind::kWrite, 520, 530, my_err(1, "42S02")));
+    Connection c = analyze_connection(7, ptrs(ev));
+    EXPECT_EQ(c.protocol, Protocol::kMysql);
+    auto m = counts(c);
+    EXPECT_EQ(m["SELECT t1"], (std::pair<uint64_t, uint64_t>{1, 0}));
+    EXPECT_EQ(m["SELECT t2"], (std::pair<uint64_t, uint64_t>{1, 0}));
+    EXPECT_EQ(m["UPDATE t1"], (std::pair<uint64_t, uint64_t>{1, 0}));
+    EXPECT_EQ(m["SELECT t3"], (std::pair<uint64_t, uint64_t>{1, 1}));
+    EXPECT_EQ(c.requests.size(), 4u);
+    EXPECT_EQ(c.unmatched_responses, 0u);
+    EXPECT_EQ(c.unanswered, 0u);
+    EXPECT_EQ(c.truncated, 0u);
+    for (const auto& r : c.requests) EXPECT_EQ(r.end_ns, r.start_ns + 20) << r.command;
+  }
+}
+
 }  // namespace
 }  // namespace ebt::report::l7

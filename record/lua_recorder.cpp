@@ -1,0 +1,359 @@
+#include "record/lua_recorder.h"
+
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <set>
+
+#include "format/writer.h"
+#include "record/proc_reader.h"
+
+namespace ebt::record {
+namespace {
+
+constexpr uint64_t kFirstRecheckNs = 1'000'000'000;
+constexpr uint64_t kMaxRecheckNs = 30'000'000'000;
+constexpr uint64_t kTraceRereadNs = 100'000'000;
+constexpr uint32_t kMaxProtoBytes = 16u << 20;
+constexpr uint32_t kMaxChunkname = 4096;
+constexpr uint32_t kMaxConstText = 256;
+constexpr uint32_t kMaxConsts = 1024;
+constexpr uint8_t kGctStr = 4, kGctProto = 7;
+
+std::string hex(const std::vector<uint8_t>& b) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (uint8_t c : b) {
+    s += d[c >> 4];
+    s += d[c & 15];
+  }
+  return s;
+}
+
+template <typename T>
+T load(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+}  // namespace
+
+uint32_t lua_proto_fingerprint(const uint8_t* h) {
+  uint64_t w0 = load<uint64_t>(h), w1 = load<uint64_t>(h + 8);
+  w0 ^= w1 * 0x9e3779b97f4a7c15ULL;
+  return uint32_t(w0 ^ (w0 >> 32));
+}
+
+struct LuaRecorder::Proc {
+  uint32_t pid = 0;
+  bool found = false;
+  uint64_t next_look_ns = 0, backoff_ns = kFirstRecheckNs;
+  LuaVmInfo vm;
+  int mem = -1;
+  struct ProtoEntry {
+    uint32_t fp = 0, id = 0;
+  };
+  std::unordered_map<uint64_t, ProtoEntry> protos;
+  struct TraceEntry {
+    uint64_t tr = 0, startpt = 0, startpc = 0, mcode = 0, read_ns = 0;
+    uint32_t id = 0;
+  };
+  std::unordered_map<uint32_t, TraceEntry> traces;
+  uint64_t lua_samples = 0, bad = 0, truncated = 0, lost = 0, nprotos = 0, proto_errors = 0, ntraces = 0;
+
+  ~Proc() {
+    if (mem >= 0) close(mem);
+  }
+  bool read(uint64_t addr, void* dst, size_t n) const {
+    return mem >= 0 && addr < (uint64_t{1} << 62) && pread(mem, dst, n, off_t(addr)) == ssize_t(n);
+  }
+  uint64_t ref(const uint8_t* p) const { return vm.layout.gc64 ? load<uint64_t>(p) : load<uint32_t>(p); }
+  bool read_ref(uint64_t addr, uint64_t* v) const {
+    uint8_t b[8] = {};
+    if (!read(addr, b, vm.layout.gc64 ? 8 : 4)) return false;
+    *v = ref(b);
+    return true;
+  }
+  // A GCstr's text (at most `max` bytes); false if not a string.
+  bool read_str(uint64_t addr, uint32_t max, std::string* out) const {
+    const LuaLayout& l = vm.layout;
+    uint8_t h[64];
+    if (l.str_size > sizeof h || !read(addr, h, l.str_size)) return false;
+    if (h[l.gc_marked + 1] != kGctStr) return false;
+    uint32_t len = load<uint32_t>(h + l.str_len);
+    out->resize(std::min(len, max));
+    return out->empty() || read(addr + l.str_size, out->data(), out->size());
+  }
+};
+
+LuaRecorder::LuaRecorder(int procs_map_fd) : map_fd_(procs_map_fd) {}
+LuaRecorder::~LuaRecorder() = default;
+
+LuaRecorder::Proc& LuaRecorder::proc(uint32_t pid) {
+  auto& p = procs_[pid];
+  if (!p) {
+    p = std::make_unique<Proc>();
+    p->pid = pid;
+  }
+  return *p;
+}
+
+void LuaRecorder::note_process(uint32_t pid, uint64_t now, RecordContext& ctx) {
+  Proc& p = proc(pid);
+  if (p.found || now < p.next_look_ns) return;
+  p.next_look_ns = now + p.backoff_ns;
+  p.backoff_ns = std::min(p.backoff_ns * 2, kMaxRecheckNs);
+  auto maps = read_exec_maps(pid);
+  if (!maps) return;
+  auto vm = find_lua_vm(pid, *maps);
+  if (!vm) return;
+  p.found = true;
+  p.vm = std::move(*vm);
+  p.vm.record.time_ns = now;
+  if (p.vm.identified) {
+    ebt_lua_config c = lua_bpf_config(p.vm);
+    if (bpf_map_update_elem(map_fd_, &pid, &c, BPF_ANY) != 0) {
+      std::fprintf(stderr, "ebtrace: warning: pid %u: LuaJIT VM found but the BPF map is full (%u processes)\n",
+                   pid, EBT_LUA_MAX_PROCS);
+      p.vm.identified = false;
+      p.vm.why = "too many LuaJIT processes";
+    } else {
+      p.mem = open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
+      vms_++;
+    }
+  }
+  if (!p.vm.identified) {
+    static std::set<std::string> said;
+    std::string key = p.vm.record.path + " " + hex(p.vm.record.build_id);
+    if (said.insert(key).second)
+      std::fprintf(stderr,
+                   "ebtrace: warning: LuaJIT VM in %s (build-id %s, pid %u) not identified: %s; its samples keep "
+                   "native frames only\n",
+                   p.vm.record.path.c_str(), hex(p.vm.record.build_id).c_str(), pid, p.vm.why.c_str());
+    p.vm.record.source = "unidentified: " + p.vm.why;
+  }
+  ctx.writer().add(p.vm.record);
+}
+
+void LuaRecorder::on_stack_event(const ebt_event_header& h, std::span<const uint8_t> event) {
+  auto& pe = pending_[h.tid];
+  if (!pe.event.empty()) {
+    auto it = procs_.find(h.pid);
+    if (it != procs_.end()) it->second->lost++;  // its sample never came
+  }
+  pe.time_ns = h.time_ns;
+  pe.event.assign(event.begin(), event.end());
+}
+
+uint32_t LuaRecorder::proto_id(Proc& p, uint64_t addr, uint32_t fp, RecordContext& ctx) {
+  auto it = p.protos.find(addr);
+  if (it != p.protos.end() && it->second.fp == fp) return it->second.id;
+  const LuaLayout& l = p.vm.layout;
+  LuaProto r;
+  r.pid = p.pid;
+  r.address = addr;
+  r.id = next_proto_++;
+  r.time_ns = monotonic_ns();
+  r.fingerprint = fp;
+  r.bc_offset = l.pt_size;
+  r.gcref_bytes = l.gc64 ? 8 : 4;
+  std::vector<uint8_t> h(l.pt_size);
+  if (!p.read(addr, h.data(), h.size())) {
+    r.read_error = "proto unreadable (process gone or memory unmapped)";
+  } else if (h[l.gc_marked + 1] != kGctProto) {
+    r.read_error = "not a proto any more (freed before it could be read)";
+  } else {
+    uint32_t sizept = load<uint32_t>(&h[l.pt_sizept]);
+    if (sizept < l.pt_size || sizept > kMaxProtoBytes) {
+      r.read_error = "implausible proto size " + std::to_string(sizept);
+    } else {
+      r.blob.resize(sizept);
+      if (!p.read(addr, r.blob.data(), sizept)) {
+        r.blob.clear();
+        r.read_error = "proto body unreadable";
+      }
+    }
+  }
+  if (r.read_error.empty()) {
+    const uint8_t* b = r.blob.data();
+    uint64_t end = addr + r.blob.size();
+    auto rel = [&](uint64_t ptr) -> uint32_t { return ptr > addr && ptr < end ? uint32_t(ptr - addr) : 0; };
+    if (fp && lua_proto_fingerprint(b + l.pt_chunkname) != fp)
+      r.read_error = "proto at this address changed before it could be read";
+    r.fingerprint = lua_proto_fingerprint(b + l.pt_chunkname);
+    r.size_bc = load<uint32_t>(b + l.pt_sizebc);
+    r.num_params = b[l.pt_numparams];
+    r.flags = b[l.pt_flags];
+    r.first_line = load<uint32_t>(b + l.pt_firstline);
+    r.last_line = r.first_line + load<uint32_t>(b + l.pt_numline);
+    r.lineinfo_offset = rel(p.ref(b + l.pt_lineinfo));
+    r.uvinfo_offset = rel(p.ref(b + l.pt_uvinfo));
+    r.varinfo_offset = rel(p.ref(b + l.pt_varinfo));
+    uint64_t k = p.ref(b + l.pt_k);
+    r.k_offset = rel(k) ? rel(k) : (k == end ? uint32_t(r.blob.size()) : 0);
+    r.size_kgc = load<uint32_t>(b + l.pt_sizekgc);
+    if (uint64_t(r.size_bc) * 4 + l.pt_size > r.blob.size()) r.read_error = "bytecode size past the proto";
+    p.read_str(p.ref(b + l.pt_chunkname), kMaxChunkname, &r.chunk);
+    // String constants: GCRefs just below k (kgc index ~i at k - (i+1) refs).
+    uint32_t rb = r.gcref_bytes;
+    for (uint32_t i = 0; r.k_offset && i < r.size_kgc && i < kMaxConsts; i++) {
+      int64_t at = int64_t(r.k_offset) - int64_t(i + 1) * rb;
+      if (at < int64_t(l.pt_size)) break;
+      uint64_t obj = p.ref(b + at);
+      std::string s;
+      if (obj && p.read_str(obj, kMaxConstText, &s)) r.kgc_strings.push_back({i, std::move(s)});
+    }
+  }
+  if (!r.read_error.empty()) p.proto_errors++;
+  p.nprotos++;
+  protos_++;
+  p.protos[addr] = {fp ? fp : r.fingerprint, r.id};
+  ctx.writer().add(r);
+  return r.id;
+}
+
+uint32_t LuaRecorder::trace_id(Proc& p, uint64_t g, uint32_t traceno, uint64_t now, RecordContext& ctx) {
+  const LuaLayout& l = p.vm.layout;
+  auto& e = p.traces[traceno];
+  if (e.id && now - e.read_ns < kTraceRereadNs) return e.id;
+  uint64_t arr = 0, tr = 0;
+  if (!l.g_jtrace || !p.read_ref(g + l.g_jtrace, &arr) || !arr ||
+      !p.read_ref(arr + uint64_t(traceno) * (l.gc64 ? 8 : 4), &tr) || !tr)
+    return e.id;
+  std::vector<uint8_t> h(l.tr_root + 2u);
+  if (!p.read(tr, h.data(), h.size())) return e.id;
+  uint64_t startpt = p.ref(&h[l.tr_startpt]), startpc = p.ref(&h[l.tr_startpc]);
+  uint64_t mcode = load<uint64_t>(&h[l.tr_mcode]);
+  e.read_ns = now;
+  if (e.id && e.tr == tr && e.startpt == startpt && e.startpc == startpc && e.mcode == mcode) return e.id;
+  LuaTrace t;
+  t.id = next_trace_++;
+  t.pid = p.pid;
+  t.time_ns = now;
+  t.trace_no = traceno;
+  t.start_pc = startpc;
+  t.mcode = mcode;
+  t.mcode_size = load<uint32_t>(&h[l.tr_szmcode]);
+  t.root = load<uint16_t>(&h[l.tr_root]);
+  uint8_t fph[16];
+  if (startpt && p.read(startpt + l.pt_chunkname, fph, sizeof fph))
+    t.start_proto_id = proto_id(p, startpt, lua_proto_fingerprint(fph), ctx);
+  e = {tr, startpt, startpc, mcode, now, t.id};
+  p.ntraces++;
+  traces_++;
+  ctx.writer().add(t);
+  return t.id;
+}
+
+uint32_t LuaRecorder::take(const ebt_event_header& h, RecordContext& ctx) {
+  auto it = pending_.find(h.tid);
+  if (it == pending_.end() || it->second.event.empty()) return 0;
+  Pending pe = std::move(it->second);
+  it->second.event.clear();
+  auto pit = procs_.find(h.pid);
+  if (pit == procs_.end() || !pit->second->vm.identified) return 0;
+  Proc& p = *pit->second;
+  if (pe.time_ns != h.time_ns) {
+    p.lost++;
+    return 0;
+  }
+  ebt_lua_stack s;
+  if (pe.event.size() < sizeof s) return 0;
+  std::memcpy(&s, pe.event.data(), sizeof s);
+  if (s.nframes > EBT_LUA_MAX_FRAMES || sizeof s + s.nframes * sizeof(ebt_lua_frame) > pe.event.size()) return 0;
+  LuaStack st;
+  st.vmstate = s.vmstate;
+  st.flags = s.flags;
+  st.frames.reserve(s.nframes);
+  for (uint32_t i = 0; i < s.nframes; i++) {
+    ebt_lua_frame f;
+    std::memcpy(&f, pe.event.data() + sizeof s + i * sizeof f, sizeof f);
+    LuaFrame o;
+    o.address = f.obj;
+    o.link_type = f.link_type;
+    o.resumed = f.flags & EBT_LUA_FRAME_F_RESUMED;
+    switch (f.kind) {
+      case EBT_LUA_FRAME_LUA:
+        o.kind = LuaFrameKind::kLua;
+        o.pc = f.pc;
+        o.proto_id = proto_id(p, f.obj, f.fp, ctx);
+        break;
+      case EBT_LUA_FRAME_C: o.kind = LuaFrameKind::kC; break;
+      default: o.kind = LuaFrameKind::kFast; break;
+    }
+    st.frames.push_back(o);
+  }
+  if (s.vmstate >= 0) st.trace_id = trace_id(p, s.g, uint32_t(s.vmstate), monotonic_ns(), ctx);
+  if (s.flags & EBT_LUA_F_BAD) p.bad++;
+  if (s.flags & EBT_LUA_F_TRUNCATED) p.truncated++;
+  p.lua_samples++;
+  lua_samples_++;
+
+  std::string k;
+  k.reserve(16 + st.frames.size() * 24);
+  auto put = [&](const void* v, size_t n) { k.append(static_cast<const char*>(v), n); };
+  put(&st.vmstate, 4);
+  put(&st.trace_id, 4);
+  put(&st.flags, 4);
+  for (const auto& f : st.frames) {
+    uint64_t a = f.kind == LuaFrameKind::kLua ? f.proto_id : f.address;
+    uint8_t kb[3] = {uint8_t(f.kind), f.link_type, uint8_t(f.resumed)};
+    put(kb, 3);
+    put(&a, 8);
+    put(&f.pc, 8);
+  }
+  auto [sit, fresh] = stacks_.try_emplace(std::move(k), next_stack_);
+  if (fresh) {
+    st.id = next_stack_++;
+    ctx.writer().add(st);
+  }
+  return sit->second;
+}
+
+void LuaRecorder::forget(uint32_t pid) {
+  auto it = procs_.find(pid);
+  if (it == procs_.end()) return;
+  bpf_map_delete_elem(map_fd_, &pid);
+}
+
+void LuaRecorder::finish(RecordContext& ctx) {
+  for (auto& [pid, p] : procs_) {
+    if (!p->found || !p->vm.identified) continue;
+    LuaVm r = p->vm.record;
+    r.final = true;
+    r.ff_names.clear();  // the first record has them
+    r.bc_names.clear();
+    r.time_ns = monotonic_ns();
+    ebt_lua_config c{};
+    uint32_t key = pid;
+    if (bpf_map_lookup_elem(map_fd_, &key, &c) == 0) {
+      r.samples = c.samples;
+      r.no_state = c.no_g;
+      r.idle_samples = c.idle;
+    }
+    r.lua_samples = p->lua_samples;
+    r.bad_walks = p->bad;
+    r.truncated_walks = p->truncated;
+    r.lost_stacks = p->lost;
+    r.protos = p->nprotos;
+    r.proto_read_errors = p->proto_errors;
+    r.traces = p->ntraces;
+    ctx.writer().add(r);
+  }
+}
+
+std::string LuaRecorder::summary() const {
+  if (!vms_) return "lua: no LuaJIT VM identified";
+  uint64_t bad = 0;
+  for (const auto& [pid, p] : procs_) bad += p->bad;
+  return "lua: " + std::to_string(lua_samples_) + " samples with Lua stacks in " + std::to_string(vms_) +
+         " VM(s), " + std::to_string(protos_) + " protos, " + std::to_string(traces_) + " traces, " +
+         std::to_string(bad) + " inconsistent walks";
+}
+
+}  // namespace ebt::record

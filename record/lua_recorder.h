@@ -1,0 +1,68 @@
+// The user-space half of --lua (see bpf/lua.bpf.h and docs/lua.md).
+//
+// Finds LuaJIT VMs in sampled processes and configures the BPF walk for them
+// (the `lua_procs` map); turns each EBT_EV_LUA_STACK into an interned LuaStack
+// for the dwarf sample it belongs to; the first time a proto (or a JIT trace)
+// shows up, reads it from /proc/PID/mem while the process is alive and writes
+// it to the capture (LuaProto / LuaTrace), again when its address is reused by
+// a different proto (the BPF walk fingerprints every proto header). Nothing is
+// named here: report/ does that from the capture.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "bpf/events.h"
+#include "record/lua_vm.h"
+#include "record/probe.h"
+
+namespace ebt::record {
+
+class LuaRecorder {
+ public:
+  explicit LuaRecorder(int procs_map_fd);
+  ~LuaRecorder();
+  LuaRecorder(const LuaRecorder&) = delete;
+  LuaRecorder& operator=(const LuaRecorder&) = delete;
+
+  // A sample of `pid` arrived: look for its VM the first time (and again, less
+  // and less often, while none is found: a library may be loaded later).
+  void note_process(uint32_t pid, uint64_t now_ns, RecordContext& ctx);
+  // An EBT_EV_LUA_STACK: kept until its sample arrives.
+  void on_stack_event(const ebt_event_header& h, std::span<const uint8_t> event);
+  // The LuaStack id for the sample (h.pid, h.tid, h.time_ns); 0 if none.
+  uint32_t take(const ebt_event_header& h, RecordContext& ctx);
+  void forget(uint32_t pid);
+  // Final LuaVm records with the counters.
+  void finish(RecordContext& ctx);
+  std::string summary() const;
+
+  uint64_t lua_samples() const { return lua_samples_; }
+
+ private:
+  struct Proc;
+  Proc& proc(uint32_t pid);
+  uint32_t proto_id(Proc& p, uint64_t addr, uint32_t fp, RecordContext& ctx);
+  uint32_t trace_id(Proc& p, uint64_t g, uint32_t traceno, uint64_t now, RecordContext& ctx);
+
+  int map_fd_;
+  std::unordered_map<uint32_t, std::unique_ptr<Proc>> procs_;
+  struct Pending {
+    uint64_t time_ns = 0;
+    std::vector<uint8_t> event;
+  };
+  std::unordered_map<uint32_t, Pending> pending_;  // tid -> Lua stack waiting for its sample
+  std::unordered_map<std::string, uint32_t> stacks_;
+  uint32_t next_stack_ = 1, next_proto_ = 1, next_trace_ = 1;
+  uint64_t lua_samples_ = 0, protos_ = 0, traces_ = 0, vms_ = 0;
+};
+
+// The fingerprint the BPF walk computes over 16 bytes of a proto header.
+uint32_t lua_proto_fingerprint(const uint8_t* header16);
+
+}  // namespace ebt::record
