@@ -210,6 +210,15 @@ static long lj_step(__u32 index, void *ctx)
 	}
 	w->skip = 0;
 	w->prev_link = link;
+	if ((link & 7) == 2) {
+		/* FRAME_CONT (a metamethod, or a C function called through trace
+		 * stitching): the caller's PC is saved in the slot below the
+		 * function (GC64), or in the high word of the function slot. */
+		int cbad = 0;
+		w->prev_link = c->gc64 ? lj_u64(w->frame - 16, &cbad) : lj_u32(w->frame - 4, &cbad);
+		if (cbad || (w->prev_link & 3))
+			w->prev_link = 1; /* unknown: not a Lua PC */
+	}
 
 	/* Step to the caller's frame. */
 	if ((link & 3) == 0) {

@@ -40,6 +40,7 @@ struct ReportArgs {
   std::string pids, tids, comms, time;
   bool no_kernel = false;
   bool no_inline = false;
+  bool lua_only = false;  // --lua-only (docs/lua.md)
   std::vector<std::string> symfs;
   bool debuginfod = true;
   bool no_debuginfod = false;
@@ -69,6 +70,7 @@ std::string describe_filters(const ReportArgs& a) {
   if (!a.time.empty()) add("--time " + a.time);
   if (a.no_kernel) add("--no-kernel");
   if (a.no_inline) add("--no-inline");
+  if (a.lua_only) add("--lua-only");
   return s;
 }
 
@@ -148,6 +150,7 @@ int run_report(const ReportArgs& a) {
   };
   auto profile = report::load_profile(input, sym);
   phase("load");
+  profile->lua_only = a.lua_only;
   for (const auto& w : profile->warnings) std::fprintf(stderr, "ebtrace: warning: %s\n", w.c_str());
   if (profile->samples.empty() && profile->off_cpu.empty() && !a.skb) {
     std::fprintf(stderr, "ebtrace: warning: %s holds no on-CPU samples\n", input.c_str());
@@ -290,6 +293,9 @@ void add_report_command(CLI::App& app, RunFn& run) {
       ->type_name("START,END");
   sub->add_flag("--no-kernel", a->no_kernel, "Hide kernel frames");
   sub->add_flag("--no-inline", a->no_inline, "Hide inlined-function frames");
+  sub->add_flag("--lua-only", a->lua_only,
+                "Samples with Lua frames show only those (C functions called from Lua as C:name, FFI calls as "
+                "the C function under their Lua caller)");
   sub->add_option("--symfs", a->symfs,
                   "Look for binaries/debug files under DIR (DIR/<path>, DIR/.build-id/xx/rest.debug); repeatable")
       ->type_name("DIR");

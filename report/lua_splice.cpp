@@ -3,18 +3,75 @@
 #include "report/profile.h"
 
 namespace ebt::report {
+namespace {
+
+bool anonymous(const symbolize::SymFrame& f) { return !f.resolved && (f.module.empty() || f.module == "anon"); }
+
+// The name of a C function's entry address (outermost of an inline chain).
+std::string c_name(Profile& p, uint32_t pid, uint64_t time_ns, uint64_t address) {
+  const auto& names = p.symbolizer.resolve(pid, time_ns, Frame{address, FrameKind::kUser}, false);
+  return names.empty() ? "[unknown]" : names.back().name;
+}
+
+// --lua-only: the Lua frames alone, C functions called from Lua as C:name; a
+// native function the innermost VM activation called without a Lua frame of its
+// own (an FFI call) as C:name on top.
+template <typename InVm>
+std::vector<uint32_t> lua_only_view(Profile& p, uint32_t pid, uint64_t time_ns, const std::vector<Frame>& raw,
+                                    const std::vector<symbolize::LuaLabel>& labels, InVm in_vm) {
+  using Kind = symbolize::LuaLabel::Kind;
+  std::vector<uint32_t> out;
+  auto c_frame = [&](const std::string& name) {
+    return p.frames.intern(symbolize::SymFrame{"C:" + name, "", "", 0, FrameType::kUser, true});
+  };
+  bool leaf_is_c = false;
+  for (const auto& l : labels)
+    if (l.kind != Kind::kPseudo) {
+      leaf_is_c = l.kind == Kind::kC;
+      break;
+    }
+  if (!leaf_is_c) {
+    // The user frame right above (leaf side of) the innermost VM or JIT frame.
+    auto vm_or_jit = [&](size_t i) {
+      return in_vm(raw[i]) || (raw[i].kind == FrameKind::kUser &&
+                               anonymous(p.symbolizer.resolve(pid, time_ns, raw[i], i > 0).front()));
+    };
+    for (size_t i = 0; i + 1 < raw.size(); ++i) {
+      if (raw[i].kind != FrameKind::kUser) continue;
+      if (vm_or_jit(i)) break;  // the leaf runs in the VM itself
+      if (!vm_or_jit(i + 1)) continue;
+      const auto& names = p.symbolizer.resolve(pid, time_ns, raw[i], i > 0 && raw[i - 1].kind == raw[i].kind);
+      if (!names.empty() && !anonymous(names.front())) out.push_back(c_frame(names.back().name));
+      break;
+    }
+  }
+  for (const auto& l : labels) {
+    if (l.kind == Kind::kC) out.push_back(c_frame(c_name(p, pid, time_ns, l.address)));
+    else out.push_back(p.frames.intern(symbolize::SymFrame{l.name, "", l.file, l.line, FrameType::kLua, true}));
+  }
+  return out;
+}
+
+}  // namespace
 
 std::vector<uint32_t> splice_lua(Profile& p, uint32_t pid, uint64_t time_ns, uint32_t native_stack_id,
                                  const LuaStack& lua) {
   // Lua segments, innermost first; C functions are left to their native frames.
   // A segment may be empty (a VM activation that only ran a C function, such as
   // lua_cpcall's): its VM frame is then replaced by nothing.
-  std::vector<std::vector<uint32_t>> segs(1);
+  struct Segment {
+    std::vector<uint32_t> ids;
+    bool hop_after = false;  // the next segment resumed this one (coroutine.resume from Lua)
+  };
+  std::vector<Segment> segs(1);
   auto labels = p.lua.label(pid, lua);
   for (const auto& l : labels) {
     if (l.kind != symbolize::LuaLabel::Kind::kC)
-      segs.back().push_back(p.frames.intern(symbolize::SymFrame{l.name, "", l.file, l.line, FrameType::kLua, true}));
-    if (l.segment_end) segs.emplace_back();
+      segs.back().ids.push_back(p.frames.intern(symbolize::SymFrame{l.name, "", l.file, l.line, FrameType::kLua, true}));
+    if (l.segment_end) {
+      segs.back().hop_after = l.resume_end;
+      segs.emplace_back();
+    }
   }
   if (labels.empty() || labels.back().segment_end) segs.pop_back();  // nothing after the last cut
 
@@ -22,19 +79,21 @@ std::vector<uint32_t> splice_lua(Profile& p, uint32_t pid, uint64_t time_ns, uin
   auto in_vm = [&](const Frame& f) {
     return vm && f.kind == FrameKind::kUser && f.address >= vm->interp_start && f.address < vm->interp_end;
   };
+  static const std::vector<Frame> none;
+  auto st = p.stacks.find(native_stack_id);
+  const std::vector<Frame>& raw = st == p.stacks.end() ? none : st->second;
+
+  if (p.lua_only && !labels.empty()) return lua_only_view(p, pid, time_ns, raw, labels, in_vm);
   std::vector<uint32_t> out;
   size_t next = 0;
   auto put_segment = [&] {
     if (next < segs.size()) {
-      out.insert(out.end(), segs[next].begin(), segs[next].end());
+      out.insert(out.end(), segs[next].ids.begin(), segs[next].ids.end());
       next++;
       return true;
     }
     return false;
   };
-  static const std::vector<Frame> none;
-  auto st = p.stacks.find(native_stack_id);
-  const std::vector<Frame>& raw = st == p.stacks.end() ? none : st->second;
   for (size_t i = 0; i < raw.size(); ++i) {
     bool ret = i > 0 && raw[i - 1].kind == raw[i].kind;
     if (in_vm(raw[i]) && put_segment()) continue;
@@ -42,9 +101,13 @@ std::vector<uint32_t> splice_lua(Profile& p, uint32_t pid, uint64_t time_ns, uin
     // JIT-compiled code (anonymous memory, no file): it runs inside a VM frame,
     // which follows it, or which the recorder's unwinder jumped over (traces have
     // no CFI: it resumes at the VM's C frame, in the VM's caller).
-    if (raw[i].kind == FrameKind::kUser && next < segs.size() && !names.empty() && !names.front().resolved &&
-        (names.front().module.empty() || names.front().module == "anon")) {
-      if (!(i + 1 < raw.size() && in_vm(raw[i + 1]))) put_segment();
+    if (raw[i].kind == FrameKind::kUser && next < segs.size() && !names.empty() && anonymous(names.front())) {
+      if (!(i + 1 < raw.size() && in_vm(raw[i + 1]))) {
+        // Skipped VM frames: this activation's, and those natively right below
+        // it (a coroutine resumed from Lua runs on its resumer's VM frame).
+        while (put_segment() && segs[next - 1].hop_after) {
+        }
+      }
       continue;
     }
     for (const auto& f : names) out.push_back(p.frames.intern(f));

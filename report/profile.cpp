@@ -132,6 +132,7 @@ void ProfileBuilder::on(const ProcessInfo& pi) {
   if (!pi.comm.empty()) e.comm = pi.comm;
   if (!pi.exe.empty()) e.exe = pi.exe;
   if (!pi.cmdline.empty()) e.cmdline = pi.cmdline;
+  if (!pi.nspid.empty()) e.nspid = pi.nspid;
   if (pi.start_ns != 0) e.start_ns = pi.start_ns;
   p_.note_comm(pi.pid, pi.pid, pi.comm, pi.time_ns);
 }

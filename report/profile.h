@@ -64,6 +64,7 @@ struct ProcessEntry {
   std::string comm;
   std::string exe;
   std::vector<std::string> cmdline;
+  std::vector<uint32_t> nspid;  // NSpid chain, outermost first (a container's pid is the last)
   uint64_t start_ns = 0;
   uint64_t exit_ns = 0;
 };
@@ -93,6 +94,7 @@ class Profile {
   symbolize::LuaNamer lua;
   std::unordered_map<uint32_t, LuaStack> lua_stacks;
   uint64_t lua_samples = 0;
+  bool lua_only = false;  // report --lua-only: Lua frames (and C:name) instead of the spliced stack
   uint32_t lua_stack_pair(uint32_t native_stack_id, uint32_t lua_stack_id);
 
   // Records comm names over time (exec renames, thread names).

@@ -120,6 +120,9 @@ void write_text_report(const Profile& profile, const StackAggregate& stacks,
     auto p = profile.processes.find(pid);
     std::string comm = p != profile.processes.end() && !p->second.comm.empty() ? p->second.comm
                                                                               : "[pid " + std::to_string(pid) + "]";
+    // A process in its own pid namespace (a container): the pid it sees too.
+    if (p != profile.processes.end() && p->second.nspid.size() > 1 && p->second.nspid.back() != pid)
+      comm += "  (pid " + std::to_string(p->second.nspid.back()) + " in its pid namespace)";
     out << "  " << pct(w, total) << "  " << pad(std::to_string(w), 10, true) << "  "
         << pad(std::to_string(pid), 8, true) << "  " << comm << '\n';
   }

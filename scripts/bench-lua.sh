@@ -15,7 +15,7 @@
 # For each ebtrace run it also reports the share of Lua samples with a complete,
 # validated Lua stack: among the samples taken while the worker ran Lua code
 # (a Lua frame, or a VM / JIT-trace frame ebtrace could not replace, above
-# ngx_http_lua_run_thread; plus the walks ebtrace dropped as inconsistent, from
+# ngx_http_lua_run_thread; plus the Lua stacks the recorder lost, from
 # `ebtrace info`), those whose Lua frames go from the content_by_lua chunk up
 # to a handler of handlers.lua with no VM or trace frame left.
 # Knobs (environment): BUILD ROUNDS DURATION CONNS OUT. Raw data stays in $OUT.
@@ -44,7 +44,8 @@ log() { echo "bench-lua: $*" >&2; }
 for c in nginx wrk curl perf python3; do command -v $c >/dev/null || die "$c not found (scripts/setup-deps.sh --with-tests)"; done
 MODS=/usr/lib/nginx/modules
 [[ -f $MODS/ngx_http_lua_module.so ]] || die "libnginx-mod-http-lua not installed (scripts/setup-deps.sh --with-tests)"
-"$EBT" record --help 2>&1 | grep -q -- '--lua' || die "this ebtrace has no record --lua"
+help=$("$EBT" record --help 2>&1)  # not piped into grep -q: pipefail + SIGPIPE
+[[ $help == *--lua* ]] || die "this ebtrace has no record --lua"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
@@ -173,9 +174,10 @@ for line in open(folded):
     if (funcs and funcs[0].startswith("=content_by_lua(") and any("handlers.lua:" in f for f in funcs)
             and not any(is_vm(f) for f in above)):
         complete += n
-# Walks dropped as inconsistent were Lua samples too (ebtrace info counts them).
-m = re.search(r"dropped[^0-9\n]*([0-9]+)|([0-9]+)[^0-9\n]*dropped", open(info).read())
-if m: all_ += int(m.group(1) or m.group(2))
+# Lua stacks the recorder lost were Lua samples too (ebtrace info counts them;
+# inconsistent walks are cut and kept, so they are in the folded stacks already).
+m = re.search(r"lua walks:.*?([0-9]+) Lua stacks lost", open(info).read())
+if m: all_ += int(m.group(1))
 print(all_, complete)
 PY
 ) ;;

@@ -251,7 +251,8 @@ std::vector<LuaLabel> LuaNamer::label(uint32_t pid, const LuaStack& stack) const
         l.address = f.address;
         break;
     }
-    l.segment_end = f.link_type == 1 || f.link_type == 5 || (i + 1 < fr.size() && fr[i + 1].resumed);
+    l.resume_end = i + 1 < fr.size() && fr[i + 1].resumed;
+    l.segment_end = f.link_type == 1 || f.link_type == 5 || l.resume_end;
     out.push_back(std::move(l));
   }
   return out;

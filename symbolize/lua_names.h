@@ -30,6 +30,7 @@ struct LuaLabel {
   uint32_t line = 0;      // kLua: 0 when unknown
   uint64_t address = 0;   // kC: lua_CFunction
   bool segment_end = false;  // the next label belongs to the next VM activation outwards
+  bool resume_end = false;   // ... which resumed this coroutine from Lua (its VM frame is natively adjacent)
 };
 
 class LuaNamer {

@@ -177,5 +177,35 @@ TEST(RemoteHosts, KernelCheckFailsBeforeRecording) {
   EXPECT_FALSE(fs::exists(copied)) << copied << " left behind";
 }
 
+// The local side killed outright (SIGKILL: no trap runs, the ssh clients die
+// too): each remote watchdog sees its session close, stops the recorder, and the
+// copied binary is removed.
+TEST(RemoteHosts, LocalSideKilledStopsEveryRecorder) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  if (!fs::exists("/usr/sbin/sshd")) GTEST_SKIP() << "openssh-server not installed (scripts/setup-deps.sh --with-tests)";
+  TwoHosts hosts;
+  Proc target({"sleep", "600"}, timeout(600));
+  std::string pid = std::to_string(target.pid());
+  Proc script(hosts.argv(hosts.dir / "caps", {"-F", "99", "-p", pid}), timeout(180));
+  std::vector<pid_t> recorders;
+  for (int i = 0; i < 600 && recorders.size() < 2 && !script.poll(); i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    recorders = processes_with({"record", "-o", "-", "-p", pid});
+  }
+  ASSERT_EQ(recorders.size(), 2u) << script.err_so_far();
+  std::string copied = copied_dir(script.err_so_far());
+  ASSERT_FALSE(copied.empty()) << script.err_so_far();
+
+  kill(-script.pid(), SIGKILL);
+  script.wait(30);
+  bool gone = false;
+  for (int i = 0; i < 300 && !gone; i++) {  // up to 15 s: sshd notices the closed connections
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    gone = processes_with({"record", "-o", "-", "-p", pid}).empty() && !fs::exists(copied);
+  }
+  EXPECT_TRUE(processes_with({"record", "-o", "-", "-p", pid}).empty()) << "a recorder is still running";
+  EXPECT_FALSE(fs::exists(copied)) << copied << " left behind";
+}
+
 }  // namespace
 }  // namespace ebt::test

