@@ -2,7 +2,8 @@
  *
  * Included by every bpf/<family>.bpf.c and by record/. Only fixed-width types and
  * explicit padding: no bool, long, pointers or bitfields, so the BPF and host
- * compilers cannot disagree on a layout. record/ static-asserts the sizes.
+ * compilers cannot disagree on a layout. bpf/events_abi.h asserts every size and
+ * field offset, on both sides.
  *
  * Every event starts with struct ebt_event_header; `size` covers the whole event
  * including any variable tail (stack frames, payload bytes).
@@ -297,5 +298,8 @@ struct ebt_lua_stack {
 	__u32 flags;        /* EBT_LUA_F_* */
 	__u32 pad;
 };
+
+/* Every size and field offset above, asserted on both sides. */
+#include "events_abi.h"
 
 #endif /* EBTRACE_BPF_EVENTS_H */

@@ -54,16 +54,7 @@ inline constexpr const char* kReadExitCodes =
 // After reading: one warning line per damage (and one for a capture that was
 // never finished), then the exit code: 2 if anything was corrupt, else 0.
 inline int report_damage(const format::CaptureReader& r, const std::string& path) {
-  bool tail_said = false;
-  for (const auto& d : r.damage()) {
-    std::fprintf(stderr, "ebtrace: warning: %s: %s\n", path.c_str(), format::describe(d).c_str());
-    if (d.truncated_tail || d.what.rfind("index unusable", 0) == 0) tail_said = true;
-  }
-  if (!r.has_index() && !tail_said)
-    std::fprintf(stderr,
-                 "ebtrace: warning: %s: capture not finished (no index: recorder killed or still running); "
-                 "read %zu complete blocks\n",
-                 path.c_str(), r.blocks().size());
+  for (const auto& w : r.warnings()) std::fprintf(stderr, "ebtrace: warning: %s: %s\n", path.c_str(), w.c_str());
   return r.corrupted() ? kExitBadInput : kExitOk;
 }
 

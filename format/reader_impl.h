@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <set>
+#include <stdexcept>
 
 #include <capnp/message.h>
 #include <capnp/schema-loader.h>
@@ -12,6 +13,7 @@
 #include <kj/vector.h>
 
 #include "format/block.h"
+#include "format/kind_table.h"
 #include "format/reader.h"
 
 namespace ebt::format {
@@ -51,6 +53,7 @@ class CaptureReader::Impl {
   std::vector<BlockInfo> infos_;
   mutable std::vector<Damage> damage_;
   mutable std::set<uint64_t> damaged_offsets_;
+  mutable DecodeCounts decoded_;
 
   mutable bool schema_tried_ = false;
   mutable std::unique_ptr<capnp::SchemaLoader> loader_;

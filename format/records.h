@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace ebt {
@@ -389,5 +390,65 @@ struct LostEvents {
   uint64_t count = 0;
   bool operator==(const LostEvents&) const = default;
 };
+
+// ---- the list of record kinds -----------------------------------------------------
+// One entry per member of the Record union in format/capture.capnp, at its ordinal,
+// and its C++ type at the same position of RecordTypes. Everything else format/
+// knows about a kind is its entry in format/kind_table.h. How to add a kind:
+// docs/architecture.md.
+namespace format {
+
+enum class RecordKind : uint16_t {
+  kSession = 0,
+  kSessionEnd = 1,
+  kProcess = 2,
+  kThread = 3,
+  kProcessExit = 4,
+  kMapping = 5,
+  kString = 6,
+  kStack = 7,
+  kLuaProto = 8,
+  kSymbolTable = 9,
+  kKernelSymbols = 10,
+  kCpuSamples = 11,       // CpuSample batch
+  kOffCpuIntervals = 12,  // OffCpuInterval batch
+  kSkbHops = 13,          // SkbHop batch
+  kSocket = 14,
+  kSyscalls = 15,         // SyscallEvent batch
+  kLostEvents = 16,
+  kUnwindTable = 17,
+  kStackSnapshots = 18,   // StackSnapshot batch
+  kLuaVm = 19,
+  kLuaStack = 20,
+  kLuaTrace = 21,
+};
+
+// The C++ type of each kind, in the same order (a batch kind: the type of one event).
+using RecordTypes = std::tuple<
+    SessionInfo,     // kSession
+    SessionEnd,      // kSessionEnd
+    ProcessInfo,     // kProcess
+    ThreadInfo,      // kThread
+    ProcessExit,     // kProcessExit
+    Mapping,         // kMapping
+    StringEntry,     // kString
+    Stack,           // kStack
+    LuaProto,        // kLuaProto
+    SymbolTable,     // kSymbolTable
+    KernelSymbols,   // kKernelSymbols
+    CpuSample,       // kCpuSamples
+    OffCpuInterval,  // kOffCpuIntervals
+    SkbHop,          // kSkbHops
+    SocketInfo,      // kSocket
+    SyscallEvent,    // kSyscalls
+    LostEvents,      // kLostEvents
+    UnwindTable,     // kUnwindTable
+    StackSnapshot,   // kStackSnapshots
+    LuaVm,           // kLuaVm
+    LuaStack,        // kLuaStack
+    LuaTrace         // kLuaTrace
+    >;
+
+}  // namespace format
 
 }  // namespace ebt

@@ -19,8 +19,6 @@
 namespace ebt::record {
 namespace {
 
-static_assert(sizeof(ebt_cpu_sample_dwarf) == 96, "ebt_cpu_sample_dwarf layout changed");
-
 // A sample whose turn comes later than this after it was taken is skipped
 // (counted as lost to the unwinder): unwinding never lets the ring buffer fill.
 constexpr uint64_t kMaxLagNs = 500'000'000;

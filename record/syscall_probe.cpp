@@ -17,10 +17,6 @@
 namespace ebt::record {
 namespace {
 
-static_assert(sizeof(ebt_syscall_event) == 64, "ebt_syscall_event layout changed");
-static_assert(sizeof(ebt_socket_event) == 88, "ebt_socket_event layout changed");
-static_assert(EBT_SC_RECVMSG == static_cast<int>(SyscallKind::kRecvmsg), "syscall kinds diverged");
-
 constexpr int kAfInet = 2;
 constexpr int kAfInet6 = 10;
 
