@@ -170,7 +170,7 @@ EBT_ABI_AT(ebt_lua_stack, nframes, 60);
 EBT_ABI_AT(ebt_lua_stack, flags, 64);
 EBT_ABI_AT(ebt_lua_stack, pad, 68);
 EBT_ABI_ASSERT(EBT_SKB_HOOK_COUNT == 9, "bpf/events.h: skb hooks changed: update record/skb_probe.cpp's names");
-EBT_ABI_ASSERT(EBT_LOST_LUA < EBT_LOST_MAX, "bpf/events.h: more loss reasons than the lost array holds");
+EBT_ABI_ASSERT(EBT_LOST_SYSCALL < EBT_LOST_MAX, "bpf/events.h: more loss reasons than the lost array holds");
 
 #ifdef __cplusplus
 #include "format/records.h"
