@@ -2,7 +2,8 @@
  *
  * Included by every bpf/<family>.bpf.c and by record/. Only fixed-width types and
  * explicit padding: no bool, long, pointers or bitfields, so the BPF and host
- * compilers cannot disagree on a layout. record/ static-asserts the sizes.
+ * compilers cannot disagree on a layout. bpf/events_abi.h asserts every size and
+ * field offset, on both sides.
  *
  * Every event starts with struct ebt_event_header; `size` covers the whole event
  * including any variable tail (stack frames, payload bytes).
@@ -32,15 +33,16 @@ enum ebt_event_kind {
 	EBT_EV_LUA_STACK = 9,   /* --lua: raw LuaJIT frames of the next dwarf sample */
 };
 
-/* Reasons indexing the per-CPU `lost` counter array shared by all programs. */
+/* Reasons indexing the per-CPU `lost` counter array shared by all programs:
+ * WHY an event was lost, the same in every family (record/loss.h). A full ring
+ * is always EBT_LOST_RINGBUF (ebt_output(), or by hand after a failed
+ * bpf_ringbuf_reserve()). */
 enum ebt_lost_reason {
-	EBT_LOST_RINGBUF = 0,
-	EBT_LOST_STACK = 1,
-	EBT_LOST_OFFCPU = 2,
-	EBT_LOST_SYSCALL = 3,
-	EBT_LOST_SKB = 4,
-	EBT_LOST_TASK = 5,
-	EBT_LOST_LUA = 6,  /* a Lua stack event did not fit the ring (its sample kept native frames) */
+	EBT_LOST_RINGBUF = 0, /* the ring buffer was full */
+	EBT_LOST_STACK = 1,   /* bpf_get_stack failed: the event is kept without it */
+	EBT_LOST_OFFCPU = 2,  /* the off-CPU task table was full */
+	EBT_LOST_SYSCALL = 3, /* no task storage for a syscall in flight */
+	/* 4, 5, 6: no longer used (skb, task and Lua stack events that did not fit the ring) */
 	EBT_LOST_MAX = 8,
 };
 
@@ -296,5 +298,8 @@ struct ebt_lua_stack {
 	__u32 flags;        /* EBT_LUA_F_* */
 	__u32 pad;
 };
+
+/* Every size and field offset above, asserted on both sides. */
+#include "events_abi.h"
 
 #endif /* EBTRACE_BPF_EVENTS_H */

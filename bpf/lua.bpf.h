@@ -326,7 +326,7 @@ static __always_inline void ebt_lua_sample(__u32 tgid, const struct ebt_event_he
 		return;
 	b->s.nframes = w.n;
 	b->s.h.size = sizeof(b->s) + w.n * sizeof(struct ebt_lua_frame);
-	ebt_output(b, b->s.h.size, sizeof(*b), EBT_LOST_LUA);
+	ebt_output(b, b->s.h.size, sizeof(*b));
 }
 
 #endif /* EBTRACE_BPF_LUA_BPF_H */

@@ -146,14 +146,14 @@ static __always_inline __u64 ebt_ringbuf_wakeup_flags(__u64 event_size)
 
 /* Sends an event of `size` bytes assembled in a scratch buffer of `max` bytes.
  * A size past the buffer is dropped (it cannot happen for a well-formed event;
- * the check also bounds the copy for the verifier); a full ring counts one loss
- * of `lost_reason`. Returns 0 when the event was sent. */
-static __always_inline int ebt_output(void *data, __u64 size, __u64 max, __u32 lost_reason)
+ * the check also bounds the copy for the verifier); a full ring counts one
+ * EBT_LOST_RINGBUF, whatever the family. Returns 0 when the event was sent. */
+static __always_inline int ebt_output(void *data, __u64 size, __u64 max)
 {
 	if (size > max)
 		return -1;
 	if (bpf_ringbuf_output(&events, data, size, ebt_ringbuf_wakeup_flags(size))) {
-		ebt_count_lost(lost_reason);
+		ebt_count_lost(EBT_LOST_RINGBUF);
 		return -1;
 	}
 	return 0;

@@ -251,7 +251,7 @@ static __always_inline void on_switch_in(__u32 tid)
 	b->e.h.tid = tid;
 	b->e.h.cpu = bpf_get_smp_processor_id();
 	b->e.h.reserved = 0;
-	if (ebt_output(b, size, sizeof(*b), EBT_LOST_RINGBUF) == 0)
+	if (ebt_output(b, size, sizeof(*b)) == 0)
 		stat_add(STAT_EMITTED, 1);
 }
 

@@ -51,7 +51,7 @@ int ebt_profile(struct bpf_perf_event_data *ctx)
 	b->s.user_frames = ((__u32)ulen & 0x3ff) / 8;
 	size = sizeof(b->s) + (b->s.kernel_frames + b->s.user_frames) * 8;
 	ebt_fill_header(&b->s.h, EBT_EV_CPU_SAMPLE, size, pid_tgid);
-	ebt_output(b, size, sizeof(*b), EBT_LOST_RINGBUF);
+	ebt_output(b, size, sizeof(*b));
 	return 0;
 }
 

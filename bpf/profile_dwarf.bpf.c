@@ -114,7 +114,7 @@ int ebt_profile_dwarf(struct bpf_perf_event_data *ctx)
 	b->s.stack_size = total;
 	size = sizeof(b->s) + koff + total;
 	b->s.h.size = size;
-	ebt_output(b, size, sizeof(*b), EBT_LOST_RINGBUF);
+	ebt_output(b, size, sizeof(*b));
 	return 0;
 }
 

@@ -199,7 +199,7 @@ static __always_inline int on_hop(void *ctx, struct sk_buff *skb, struct net_dev
 	size = sizeof(b->e) + (b->e.kernel_frames & 0x7f) * 8;
 	ebt_fill_header(&b->e.h, EBT_EV_SKB_HOP, size, bpf_get_current_pid_tgid());
 	b->e.h.flags = flags;
-	ebt_output(b, size, sizeof(*b), EBT_LOST_SKB);
+	ebt_output(b, size, sizeof(*b));
 	return 0;
 }
 

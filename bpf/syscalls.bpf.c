@@ -121,7 +121,7 @@ static __always_inline void emit_socket(struct sock *sk, __u64 id, int fd, __u64
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		ebt_count_lost(EBT_LOST_SYSCALL);
+		ebt_count_lost(EBT_LOST_RINGBUF);
 		return;
 	}
 	ebt_fill_header(&e->h, EBT_EV_SOCKET, sizeof(*e), pid_tgid);
@@ -305,7 +305,7 @@ static __always_inline int on_exit(long ret, __u32 kind)
 	s->e.ret = ret;
 	s->e.payload_len = n;
 	p->enter_ns = 0;
-	ebt_output(s, size, sizeof(*s), EBT_LOST_SYSCALL);
+	ebt_output(s, size, sizeof(*s));
 	return 0;
 }
 

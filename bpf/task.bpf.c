@@ -24,7 +24,7 @@ static __always_inline void emit_task(__u64 pid_tgid, __u32 op, __u32 parent_pid
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		ebt_count_lost(EBT_LOST_TASK);
+		ebt_count_lost(EBT_LOST_RINGBUF);
 		return;
 	}
 	ebt_fill_header(&e->h, EBT_EV_TASK, sizeof(*e), pid_tgid);
@@ -152,7 +152,7 @@ int ebt_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		ebt_count_lost(EBT_LOST_TASK);
+		ebt_count_lost(EBT_LOST_RINGBUF);
 		return 0;
 	}
 	ebt_fill_header(&e->h, EBT_EV_MMAP, sizeof(*e), pid_tgid);

@@ -3,28 +3,44 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "common/error.h"
 #include "format/reader.h"
+#include "format/recording.h"
 
 namespace ebt::cli {
 
 struct CaptureArg {
-  std::string positional;
+  std::vector<std::string> positional;
   std::string input;
+  // `report`: a recording may be several files (a rotated set, given as files,
+  // a directory or a quoted glob), read as one capture in time order.
+  bool recording = false;
 
   void add_to(CLI::App* sub) {
-    sub->add_option("file", positional, "Capture file to read")->type_name("FILE");
+    if (recording) {
+      sub->add_option("file", positional,
+                      "Capture file to read; or several, a directory or a glob ('capture.ebt.*'): one recording")
+          ->type_name("FILE...");
+    } else {
+      sub->add_option("file", positional, "Capture file to read")->type_name("FILE")->expected(0, 1);
+    }
     sub->add_option("-i,--input", input, "Capture file to read (perf style; same as FILE)")->type_name("FILE");
   }
   std::string path(const char* cmd) const {
-    if (!positional.empty() && !input.empty() && positional != input)
+    std::string one = positional.empty() ? "" : positional.front();
+    if (!one.empty() && !input.empty() && (positional.size() > 1 || one != input))
       throw BadInput(std::string(cmd) + ": give the capture either as FILE or with -i, not both");
     if (positional.empty() && input.empty())
       throw BadInput(std::string(cmd) + ": no capture file given (ebtrace " + cmd + " FILE)");
-    return positional.empty() ? input : positional;
+    if (!recording) return one.empty() ? input : one;
+    std::vector<std::string> notes;
+    std::string path = format::open_recording(positional.empty() ? std::vector<std::string>{input} : positional, &notes);
+    for (const auto& n : notes) std::fprintf(stderr, "ebtrace: warning: %s\n", n.c_str());
+    return path;
   }
 };
 
@@ -38,16 +54,7 @@ inline constexpr const char* kReadExitCodes =
 // After reading: one warning line per damage (and one for a capture that was
 // never finished), then the exit code: 2 if anything was corrupt, else 0.
 inline int report_damage(const format::CaptureReader& r, const std::string& path) {
-  bool tail_said = false;
-  for (const auto& d : r.damage()) {
-    std::fprintf(stderr, "ebtrace: warning: %s: %s\n", path.c_str(), format::describe(d).c_str());
-    if (d.truncated_tail || d.what.rfind("index unusable", 0) == 0) tail_said = true;
-  }
-  if (!r.has_index() && !tail_said)
-    std::fprintf(stderr,
-                 "ebtrace: warning: %s: capture not finished (no index: recorder killed or still running); "
-                 "read %zu complete blocks\n",
-                 path.c_str(), r.blocks().size());
+  for (const auto& w : r.warnings()) std::fprintf(stderr, "ebtrace: warning: %s: %s\n", path.c_str(), w.c_str());
   return r.corrupted() ? kExitBadInput : kExitOk;
 }
 

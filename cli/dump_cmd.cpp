@@ -22,18 +22,15 @@ uint64_t kind_mask(const format::CaptureReader& r, const std::vector<std::string
   auto names = r.embedded_kind_names();
   if (names.empty())
     for (uint16_t k = 0; k < format::kKnownKindCount; ++k) names.push_back(format::kind_name(k));
-  // Expanded batch lines carry singular kinds; accept those too.
-  const std::pair<const char*, const char*> aliases[] = {
-      {"cpuSample", "cpuSamples"}, {"offCpuInterval", "offCpuIntervals"}, {"skbHop", "skbHops"},
-      {"syscallEvent", "syscalls"}};
   uint64_t mask = 0;
   for (const auto& item : wanted) {
     std::stringstream ss(item);
     std::string k;
     while (std::getline(ss, k, ',')) {
       if (k.empty()) continue;
-      for (const auto& [alias, real] : aliases)
-        if (k == alias) k = real;
+      // Expanded batch lines carry the name of one event (cpuSample); accept those too.
+      for (uint16_t i = 0; i < format::kKnownKindCount; ++i)
+        if (k == format::event_name(i)) k = format::kind_name(i);
       bool found = false;
       for (size_t i = 0; i < names.size(); ++i)
         if (names[i] == k) {

@@ -12,19 +12,6 @@
 namespace ebt::cli {
 namespace {
 
-const char* loss_name(LossSource s) {
-  switch (s) {
-    case LossSource::kRingBuffer: return "ring buffer";
-    case LossSource::kStack: return "stack";
-    case LossSource::kUnwind: return "unwind";
-    case LossSource::kOffCpu: return "off-cpu";
-    case LossSource::kSyscall: return "syscall";
-    case LossSource::kSkb: return "skb";
-    case LossSource::kOther: return "other";
-  }
-  return "other";
-}
-
 std::string hex(const std::vector<uint8_t>& b) {
   static const char* d = "0123456789abcdef";
   std::string s;
@@ -51,8 +38,8 @@ struct InfoVisitor : format::RecordVisitor {
   std::optional<SessionEnd> end;
   std::map<LossSource, uint64_t> lost;
   std::vector<SymbolTable> symtabs;  // symbols dropped, counts kept
-  std::vector<size_t> symbol_counts;
-  size_t kernel_symbols = 0;
+  std::vector<std::set<std::pair<uint64_t, std::string>>> symbol_sets;
+  std::set<std::pair<uint64_t, std::string>> kernel_symbol_set;
   uint64_t payload_events = 0, payload_bytes = 0;
   std::set<uint32_t> pids;
   uint64_t first = UINT64_MAX, last = 0;
@@ -65,13 +52,21 @@ struct InfoVisitor : format::RecordVisitor {
   void on(const SessionEnd& e) override { end = e; }
   void on(const ProcessInfo& p) override { pids.insert(p.pid); }
   void on(const SymbolTable& t) override {
-    SymbolTable light;
-    light.build_id = t.build_id;
-    light.path = t.path;
-    symtabs.push_back(std::move(light));
-    symbol_counts.push_back(t.symbols.size());
+    // The recorder embeds an object's symbols in batches: one line per object.
+    size_t i = 0;
+    while (i < symtabs.size() && !(symtabs[i].build_id == t.build_id && symtabs[i].path == t.path)) ++i;
+    if (i == symtabs.size()) {
+      SymbolTable light;
+      light.build_id = t.build_id;
+      light.path = t.path;
+      symtabs.push_back(std::move(light));
+      symbol_sets.emplace_back();
+    }
+    for (const auto& s : t.symbols) symbol_sets[i].emplace(s.address, s.name);
   }
-  void on(const KernelSymbols& k) override { kernel_symbols += k.symbols.size(); }
+  void on(const KernelSymbols& k) override {
+    for (const auto& s : k.symbols) kernel_symbol_set.emplace(s.address, s.name);
+  }
   void on(const CpuSample& s) override {
     time(s.time_ns);
     ++samples;
@@ -148,6 +143,7 @@ int run_info(const std::string& path) {
   for (const auto& a : s.command_line) cmd += (cmd.empty() ? "" : " ") + a;
   std::printf("command line:   %s\n", cmd.c_str());
   std::printf("options:        %s\n", s.options.c_str());
+  if (!s.trigger.empty()) std::printf("trigger:        %s\n", s.trigger.c_str());
   std::printf("ebtrace:        %s\n", s.ebtrace_version.c_str());
   if (s.sample_frequency_hz) std::printf("sampling:       %u Hz\n", s.sample_frequency_hz);
   if (v.first <= v.last) {
@@ -180,15 +176,15 @@ int run_info(const std::string& path) {
   std::string by;
   for (const auto& [src, n] : v.lost) {
     lost_total += n;
-    by += (by.empty() ? "" : ", ") + std::string(loss_name(src)) + " " + std::to_string(n);
+    by += (by.empty() ? "" : ", ") + std::string(loss_source_name(src)) + " " + std::to_string(n);
   }
   std::printf("lost events:    %llu%s%s%s\n", static_cast<unsigned long long>(lost_total), by.empty() ? "" : " (",
               by.c_str(), by.empty() ? "" : ")");
   std::printf("processes:      %zu\n", v.pids.size());
-  std::printf("symbol objects: %zu embedded, %zu kernel symbols\n", v.symtabs.size(), v.kernel_symbols);
+  std::printf("symbol objects: %zu embedded, %zu kernel symbols\n", v.symtabs.size(), v.kernel_symbol_set.size());
   for (size_t i = 0; i < v.symtabs.size(); ++i)
     std::printf("  %s  build-id %s  %zu symbols\n", v.symtabs[i].path.c_str(),
-                v.symtabs[i].build_id.empty() ? "(none)" : hex(v.symtabs[i].build_id).c_str(), v.symbol_counts[i]);
+                v.symtabs[i].build_id.empty() ? "(none)" : hex(v.symtabs[i].build_id).c_str(), v.symbol_sets[i].size());
   if (v.snapshots)
     std::printf("raw stacks:     %llu user stack copies (--keep-stack-bytes), %llu unwind tables: report unwinds "
                 "them; stack memory may contain secrets\n",

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <cstdio>
@@ -23,8 +24,10 @@ namespace ebt::cli {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_user_signal{false};
 
 void on_stop_signal(int) { g_stop.store(true); }
+void on_user_signal(int) { g_user_signal.store(true); }
 
 std::vector<uint32_t> parse_id_list(const std::vector<std::string>& items, const char* what) {
   std::vector<uint32_t> out;
@@ -44,7 +47,7 @@ std::vector<uint32_t> parse_id_list(const std::vector<std::string>& items, const
   return out;
 }
 
-uint64_t parse_size(const std::string& s) {
+uint64_t parse_size(const std::string& s, const char* option = "--buffer-size") {
   char* end = nullptr;
   double v = std::strtod(s.c_str(), &end);
   std::string unit = end ? end : "";
@@ -53,9 +56,44 @@ uint64_t parse_size(const std::string& s) {
   else if (unit == "K" || unit == "k" || unit == "KiB" || unit == "KB") mult = 1ull << 10;
   else if (unit == "M" || unit == "m" || unit == "MiB" || unit == "MB") mult = 1ull << 20;
   else if (unit == "G" || unit == "g" || unit == "GiB" || unit == "GB") mult = 1ull << 30;
-  else throw BadInput("invalid --buffer-size: " + s + " (e.g. 8M, 512K)");
-  if (!(v > 0)) throw BadInput("invalid --buffer-size: " + s);
+  else throw BadInput(std::string("invalid ") + option + ": " + s + " (e.g. 8M, 512K)");
+  if (!(v > 0)) throw BadInput(std::string("invalid ") + option + ": " + s);
   return uint64_t(v * double(mult));
+}
+
+// perf's time thresholds: a number with s (the default), m, h or d; also ms.
+double parse_duration(const std::string& s, const char* option) {
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  std::string unit = end ? end : "";
+  double mult = 0;
+  if (unit == "" || unit == "s") mult = 1;
+  else if (unit == "ms") mult = 1e-3;
+  else if (unit == "m") mult = 60;
+  else if (unit == "h") mult = 3600;
+  else if (unit == "d") mult = 86400;
+  if (end == s.c_str() || mult == 0 || !(v > 0) || !std::isfinite(v))
+    throw BadInput(std::string("invalid ") + option + ": " + s + " (e.g. 30s, 500ms, 5m, 1h)");
+  return v * mult;
+}
+
+// --switch-output[=signal|SIZE|TIME], perf's meanings: SIZE ends in B/K/M/G,
+// TIME in s/m/h/d.
+void parse_switch_output(const std::string& v, record::RecordOptions& o) {
+  if (v.empty() || v == "signal") {
+    o.switch_signal = true;
+    return;
+  }
+  char last = v.back();
+  if (last == 'B' || last == 'K' || last == 'M' || last == 'G' || last == 'k' || last == 'g') {
+    o.switch_bytes = parse_size(v, "--switch-output");
+    return;
+  }
+  if (last == 's' || last == 'm' || last == 'h' || last == 'd') {
+    o.switch_seconds = parse_duration(v, "--switch-output");
+    return;
+  }
+  throw BadInput("invalid --switch-output: " + v + " (signal, a size such as 100M, or a time such as 30s)");
 }
 
 struct RecordArgs {
@@ -68,6 +106,7 @@ struct RecordArgs {
   std::string call_graph;  // --call-graph fp|dwarf[,SIZE]
   bool lua = false, no_lua = false;
   std::string skb_netns, skb_proto, skb_host;
+  std::string switch_output, max_size, flight, trigger_window, trigger_after;
   bool check = false;  // --check: kernel preflight only (record/preflight.h)
 };
 
@@ -193,6 +232,25 @@ void add_record_command(CLI::App& app, RunFn& run) {
   sub->add_flag("--off-cpu-waker", o.off_cpu_waker, "With --off-cpu: also record the waker's stack");
   sub->add_option("--off-cpu-tasks", o.off_cpu_tasks,
                   "With --off-cpu: threads tracked at once (kernel map size, default 16384)");
+  sub->add_option("--switch-output", args->switch_output,
+                  "Continuous recording: close the capture and start a new one (OUTPUT.YYYYmmddHHMMSScc, "
+                  "or -o with strftime %-fields) on SIGUSR2 (signal, the default), after SIZE bytes (e.g. 100M) "
+                  "or every TIME (e.g. 30s, 5m, 1h)")
+      ->expected(0, 1);
+  sub->add_option("--switch-max-files", o.switch_max_files,
+                  "With --switch-output or --flight-recorder: keep at most N files (the oldest are deleted)");
+  sub->add_option("--max-size", args->max_size,
+                  "The recording's files together stay within SIZE (e.g. 1G): the oldest are deleted, a file "
+                  "is switched at SIZE/2");
+  sub->add_option("--flight-recorder", args->flight,
+                  "Keep the last DURATION (e.g. 30s) of events in memory; write them to a file on SIGUSR2 or "
+                  "when a --trigger fires, then go on");
+  sub->add_option("--trigger", o.triggers,
+                  "With --flight-recorder: write the window when EXPR holds over --trigger-window: cpu>PERCENT% "
+                  "(CPU of the recorded tasks, % of one CPU) or offcpu>DURATION (blocked time, needs --off-cpu)");
+  sub->add_option("--trigger-window", args->trigger_window, "Sliding window a --trigger is measured over (default 5s)");
+  sub->add_option("--trigger-after", args->trigger_after,
+                  "Also record this long after a --trigger fires, before writing (default 5s)");
   sub->add_flag("-v,--verbose", o.verbose, "Show libbpf debug output and the BPF verifier log");
   sub->add_flag("--check", args->check,
                 "Record nothing: check that this kernel and these privileges can run what the other "
@@ -252,6 +310,14 @@ void add_record_command(CLI::App& app, RunFn& run) {
         opts.buffer_bytes = a.mmap_pages * 4096ull * uint64_t(ncpu > 0 ? ncpu : 1);
       }
       if (opts.frequency_hz == 0) throw BadInput("-F/--freq must be at least 1");
+      auto* rec = app.get_subcommand("record");
+      if (rec->get_option("--switch-output")->count() > 0) parse_switch_output(a.switch_output, opts);
+      if (!a.max_size.empty()) opts.max_size = parse_size(a.max_size, "--max-size");
+      if (!a.flight.empty()) opts.flight_seconds = parse_duration(a.flight, "--flight-recorder");
+      if (!a.trigger_window.empty()) opts.trigger_window_s = parse_duration(a.trigger_window, "--trigger-window");
+      if (!a.trigger_after.empty()) {
+        opts.trigger_after_s = a.trigger_after == "0" ? 0 : parse_duration(a.trigger_after, "--trigger-after");
+      }
       if (a.check) {
         bool ready = true;
         for (const auto& line : record::check_kernel(opts)) {
@@ -286,9 +352,14 @@ void add_record_command(CLI::App& app, RunFn& run) {
       sigaction(SIGINT, &sa, nullptr);
       sigaction(SIGTERM, &sa, nullptr);
       signal(SIGPIPE, SIG_IGN);
+      g_user_signal.store(false);
+      if (opts.switch_signal || opts.flight_seconds > 0) {
+        sa.sa_handler = on_user_signal;  // switch the file / dump the flight recorder
+        sigaction(SIGUSR2, &sa, nullptr);
+      }
 
       record::Recorder recorder(std::move(opts));
-      record::RecordSummary s = recorder.run(&g_stop);
+      record::RecordSummary s = recorder.run(&g_stop, &g_user_signal);
       std::fprintf(stderr, "%s\n", s.line.c_str());
       return kExitOk;
     };

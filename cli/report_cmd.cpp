@@ -101,7 +101,11 @@ int run_report(const ReportArgs& a) {
   if (!a.pids.empty()) filter.pids = report::parse_id_list(a.pids, "--pid");
   if (!a.tids.empty()) filter.tids = report::parse_id_list(a.tids, "--tid");
   if (!a.comms.empty()) filter.comms = report::parse_name_list(a.comms);
-  if (!a.time.empty()) report::parse_time_range(a.time, filter);
+  if (!a.time.empty())  // 03:10,03:20: wall-clock (UTC) times
+    report::parse_time_range(a.time.find(':') == std::string::npos
+                                 ? a.time
+                                 : format::wall_time_range(a.time, format::CaptureReader(input).session()),
+                             filter);
   filter.no_kernel = a.no_kernel;
   filter.no_inline = a.no_inline;
 
@@ -275,6 +279,7 @@ void add_report_command(CLI::App& app, RunFn& run) {
   auto* sub = app.add_subcommand(
       "report", "Symbolize a capture offline: text summary, folded stacks, or an SVG flame graph");
   auto a = std::make_shared<ReportArgs>();
+  a->capture.recording = true;  // several files, a directory or a glob: one recording
   a->capture.add_to(sub);
   sub->add_flag("--folded", a->folded,
                 "Print FlameGraph collapsed stacks (comm;root;...;leaf COUNT) instead of the text report");
@@ -289,7 +294,8 @@ void add_report_command(CLI::App& app, RunFn& run) {
   sub->add_option("--comm", a->comms, "Only these commands (thread or process name, comma-separated)")
       ->type_name("NAME[,NAME...]");
   sub->add_option("--time", a->time,
-                  "Only samples in START,END seconds from capture start; either side optional (e.g. 2.5, or ,10)")
+                  "Only samples in START,END seconds from capture start, or UTC wall-clock times (03:10,03:20); "
+                  "either side optional (e.g. 2.5, or ,10)")
       ->type_name("START,END");
   sub->add_flag("--no-kernel", a->no_kernel, "Hide kernel frames");
   sub->add_flag("--no-inline", a->no_inline, "Hide inlined-function frames");

@@ -25,6 +25,7 @@ struct SessionInfo {
   startNs @9 :UInt64;
   sampleFrequencyHz @10 :UInt32;
   machine @11 :Text;
+  trigger @12 :Text;             # (1.1) a flight-recorder dump: what fired it ("cpu>80%", "SIGUSR2"); else empty
 }
 
 struct SessionEnd {

@@ -1,12 +1,14 @@
 // `ebtrace dump`: records as JSON lines, decoded through the embedded schema.
+#include <array>
 #include <cmath>
 #include <cstring>
+#include <functional>
 
 #include <capnp/dynamic.h>
 
 #include "common/error.h"
 #include "format/capture.capnp.h"
-#include "format/convert.h"
+#include "format/kind_table.h"
 #include "format/reader_impl.h"
 #include "format/schema_util.h"
 
@@ -84,7 +86,7 @@ constexpr unsigned kMaxJsonDepth = 64;
 
 void put_fields(std::string& o, capnp::DynamicStruct::Reader s, bool& first, unsigned depth = 0) {
   if (depth > kMaxJsonDepth)
-    throw BadInput("record nested deeper than " + std::to_string(kMaxJsonDepth) + " levels (limit)");
+    throw CorruptRecord("record nested deeper than " + std::to_string(kMaxJsonDepth) + " levels (limit)");
   auto field = [&](capnp::StructSchema::Field f) {
     if (!first) o += ',';
     first = false;
@@ -156,14 +158,14 @@ void put_value(std::string& o, capnp::DynamicValue::Reader v, unsigned depth) {
 }
 
 // Starts a line: {"kind":"name"
-void begin(std::string& o, const char* kind) {
+void begin_line(std::string& o, const char* kind) {
   o += "{\"_kind\":";
   put_text(o, kind, std::strlen(kind));
 }
 
 // A record whose union member is `name`: its fields flattened after "kind".
 void put_record_fields(std::string& o, const char* name, capnp::DynamicValue::Reader v) {
-  begin(o, name);
+  begin_line(o, name);
   if (v.getType() == capnp::DynamicValue::STRUCT) {
     bool first = false;
     put_fields(o, v.as<capnp::DynamicStruct>(), first);
@@ -184,19 +186,54 @@ void put_record(std::string& o, const char* name, capnp::DynamicValue::Reader v)
   }
 }
 
-struct RowBatch {
-  RecordKind kind;
-  const char* member;   // union member name
-  const char* list;     // list field inside the batch struct
-  const char* element;  // "kind" of one expanded line
-  const char* time;     // time field of one element
+// How dump prints the records of each kind this build knows, derived from the
+// table of kinds: batches expand to one line per event (by the schema's row
+// struct, or the entry's dump_fields for a columnar batch); events are filtered
+// by their time field. `member` is the union member name as this build knows it:
+// an embedded schema naming the ordinal differently is printed as it says.
+struct DumpWay {
+  const char* member = "";
+  Shape shape = Shape::kTable;
+  const char* time_field = nullptr;  // events and batches
+  // Columnar batches: prints the batch's events, returns how many.
+  uint64_t (*columns)(std::string&, wire::Record::Reader, uint64_t begin, uint64_t end,
+                      const std::function<void()>& emit) = nullptr;
 };
-constexpr RowBatch kRowBatches[] = {
-    {RecordKind::kOffCpuIntervals, "offCpuIntervals", "intervals", "offCpuInterval", "startNs"},
-    {RecordKind::kSkbHops, "skbHops", "hops", "skbHop", "timeNs"},
-    {RecordKind::kSyscalls, "syscalls", "events", "syscallEvent", "enterNs"},
-    {RecordKind::kStackSnapshots, "stackSnapshots", "snapshots", "stackSnapshot", "timeNs"},
-};
+
+template <RecordKind K>
+uint64_t dump_columns(std::string& o, wire::Record::Reader r, uint64_t begin, uint64_t end,
+                      const std::function<void()>& emit) {
+  using E = Kind<K>;
+  uint64_t n = 0;
+  decode_records<K>(r, [&](const record_t<K>& e) {
+    const uint64_t t = E::time(e);
+    if (t < begin || t >= end) return;
+    begin_line(o, E::dump_element);
+    E::dump_fields([&](const char* name, uint64_t v) {
+      o += ",\"";
+      o += name;
+      o += "\":";
+      put_u(o, v);
+    }, e);
+    o += "}\n";
+    ++n;
+    emit();
+  });
+  return n;
+}
+
+const std::array<DumpWay, kKnownKindCount>& dump_ways() {
+  static const auto ways = kind_array([](auto k) {
+    using E = Kind<k()>;
+    DumpWay w;
+    w.member = kind_name(static_cast<uint16_t>(k()));
+    w.shape = E::shape;
+    if constexpr (E::shape != Shape::kTable) w.time_field = E::time_field;
+    if constexpr (requires { E::dump_element; }) w.columns = &dump_columns<k()>;
+    return w;
+  });
+  return ways;
+}
 
 }  // namespace
 
@@ -212,6 +249,12 @@ uint64_t CaptureReader::dump_json(std::FILE* out, const ReadOptions& options) co
       o.clear();
     }
   };
+  // Events outside the time range are not printed: a struct without the time
+  // field (an embedded schema that renamed it) is.
+  auto event_in_range = [&](capnp::DynamicStruct::Reader ev, const char* time_field) {
+    KJ_IF_MAYBE(tf, ev.getSchema().findFieldByName(time_field)) { return in_range(ev.get(*tf).as<uint64_t>()); }
+    return true;
+  };
   impl_->for_each_message(options, [&](const BlockRef&, uint16_t, capnp::MessageReader& msg, size_t) -> uint64_t {
     auto root = msg.getRoot<capnp::DynamicStruct>(schema);
     capnp::StructSchema::Field field;
@@ -219,7 +262,7 @@ uint64_t CaptureReader::dump_json(std::FILE* out, const ReadOptions& options) co
     else {
       // Not even the embedded schema knows this member: say which ordinal it was.
       auto raw = msg.getRoot<wire::Record>();
-      begin(o, ("#" + std::to_string(static_cast<unsigned>(raw.which()))).c_str());
+      begin_line(o, ("#" + std::to_string(static_cast<unsigned>(raw.which()))).c_str());
       o += "}\n";
       ++lines;
       emit();
@@ -228,45 +271,22 @@ uint64_t CaptureReader::dump_json(std::FILE* out, const ReadOptions& options) co
     const uint16_t ordinal = field.getProto().getDiscriminantValue();
     const auto name = field.getProto().getName();
     auto value = root.get(field);
-    uint64_t n = 0;
-
-    if (ordinal == static_cast<uint16_t>(RecordKind::kCpuSamples) && name == "cpuSamples") {
-      conv::for_each_sample(msg.getRoot<wire::Record>().getCpuSamples(), [&](const CpuSample& s) {
-        if (!in_range(s.time_ns)) return;
-        begin(o, "cpuSample");
-        o += ",\"timeNs\":";
-        put_u(o, s.time_ns);
-        o += ",\"pid\":";
-        put_u(o, s.pid);
-        o += ",\"tid\":";
-        put_u(o, s.tid);
-        o += ",\"cpu\":";
-        put_u(o, s.cpu);
-        o += ",\"stackId\":";
-        put_u(o, s.stack_id);
-        if (s.lua_stack_id) {
-          o += ",\"luaStackId\":";
-          put_u(o, s.lua_stack_id);
-        }
-        o += "}\n";
-        ++n;
-        emit();
-      });
+    const DumpWay* way = ordinal < kKnownKindCount && name == dump_ways()[ordinal].member ? &dump_ways()[ordinal]
+                                                                                            : nullptr;
+    const bool is_struct = value.getType() == capnp::DynamicValue::STRUCT;
+    if (way && way->columns) {
+      uint64_t n = way->columns(o, msg.getRoot<wire::Record>(), options.time_begin_ns, options.time_end_ns, emit);
       lines += n;
       return n;
     }
-    for (const auto& rb : kRowBatches) {
-      if (ordinal != static_cast<uint16_t>(rb.kind) || name != rb.member ||
-          value.getType() != capnp::DynamicValue::STRUCT)
-        continue;
+    if (way && way->shape == Shape::kBatch && is_struct) {
       auto batch = value.as<capnp::DynamicStruct>();
-      KJ_IF_MAYBE(lf, batch.getSchema().findFieldByName(rb.list)) {
-        for (auto e : batch.get(*lf).as<capnp::DynamicList>()) {
-          auto ev = e.as<capnp::DynamicStruct>();
-          KJ_IF_MAYBE(tf, ev.getSchema().findFieldByName(rb.time)) {
-            if (!in_range(ev.get(*tf).as<uint64_t>())) continue;
-          }
-          put_record(o, rb.element, e);
+      if (auto list = row_list(batch.getSchema())) {
+        const std::string element = row_name(*list);
+        uint64_t n = 0;
+        for (auto e : batch.get(*list).as<capnp::DynamicList>()) {
+          if (!event_in_range(e.as<capnp::DynamicStruct>(), way->time_field)) continue;
+          put_record(o, element.c_str(), e);
           ++n;
           emit();
         }
@@ -274,13 +294,9 @@ uint64_t CaptureReader::dump_json(std::FILE* out, const ReadOptions& options) co
         return n;
       }
     }
-    if (ordinal == static_cast<uint16_t>(RecordKind::kLostEvents) && name == "lostEvents" &&
-        value.getType() == capnp::DynamicValue::STRUCT) {
-      auto ev = value.as<capnp::DynamicStruct>();
-      KJ_IF_MAYBE(tf, ev.getSchema().findFieldByName("timeNs")) {
-        if (!in_range(ev.get(*tf).as<uint64_t>())) return 0;
-      }
-    }
+    if (way && way->shape == Shape::kEvent && is_struct &&
+        !event_in_range(value.as<capnp::DynamicStruct>(), way->time_field))
+      return 0;
     put_record(o, name.cStr(), value);
     ++lines;
     emit();

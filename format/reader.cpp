@@ -14,22 +14,12 @@
 
 #include "common/error.h"
 #include "format/capture.capnp.h"
-#include "format/convert.h"
+#include "format/kind_table.h"
 #include "format/reader_impl.h"
 #include "format/schema_util.h"
 
 namespace ebt::format {
 namespace {
-
-constexpr uint64_t kEventKinds = kind_bit(RecordKind::kCpuSamples) | kind_bit(RecordKind::kOffCpuIntervals) |
-                                 kind_bit(RecordKind::kSkbHops) | kind_bit(RecordKind::kSyscalls) |
-                                 kind_bit(RecordKind::kLostEvents) | kind_bit(RecordKind::kStackSnapshots);
-
-const char* const kKindNames[kKnownKindCount] = {
-    "session", "sessionEnd", "process", "thread", "processExit", "mapping",
-    "string", "stack", "luaProto", "symbolTable", "kernelSymbols", "cpuSamples",
-    "offCpuIntervals", "skbHops", "socket", "syscalls", "lostEvents",
-    "unwindTable", "stackSnapshots", "luaVm", "luaStack", "luaTrace"};
 
 std::string version_text(uint16_t major, uint16_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
@@ -37,12 +27,29 @@ std::string version_text(uint16_t major, uint16_t minor) {
 
 }  // namespace
 
-const char* kind_name(uint16_t ordinal) { return ordinal < kKnownKindCount ? kKindNames[ordinal] : ""; }
+std::string reason(const Damage& d) {
+  auto with = [&](const char* what) { return d.detail.empty() ? std::string(what) : what + (": " + d.detail); };
+  switch (d.kind) {
+    case DamageKind::kTruncatedHeader:
+      return "capture ends inside a block header (recorder stopped before finishing)";
+    case DamageKind::kTruncatedBlock:
+      return "capture ends inside this block (" + d.detail + "; recorder stopped before finishing)";
+    case DamageKind::kBadBlockHeader: return d.detail + "; skipped to the next valid block";
+    case DamageKind::kIndexUnusable: return "index unusable (" + d.detail + "); blocks found by scanning instead";
+    case DamageKind::kIndexMismatch: return d.detail.empty() ? "block header disagrees with the index" : d.detail;
+    case DamageKind::kChecksum: return "payload checksum mismatch";
+    case DamageKind::kDecompression: return "LZ4 decompression failed";
+    case DamageKind::kUndecodableRecords: return with("undecodable records");
+    case DamageKind::kUndecodableSession: return with("undecodable session record");
+    case DamageKind::kSchemaUnusable: return with("embedded schema unusable");
+  }
+  return d.detail;
+}
 
 std::string describe(const Damage& d) {
   std::string s;
   if (d.block >= 0) s += "block " + std::to_string(d.block) + " ";
-  s += "at offset " + std::to_string(d.offset) + ": " + d.what;
+  s += "at offset " + std::to_string(d.offset) + ": " + reason(d);
   s += " (" + std::to_string(d.bytes) + " bytes";
   if (d.records_lost) s += ", " + std::to_string(d.records_lost) + " records lost";
   s += ")";
@@ -78,7 +85,7 @@ kj::ArrayInputStream& FrameMessage::charge(const uint8_t* data, size_t len, Deco
   words += limits::kMessageOverheadWords;
   for (DecodeBudget* b = &budget; b; b = b->pass)
     if (words > b->words)
-      throw BadInput(std::string("decode budget exhausted: messages decoded in ") + b->what + " exceed " +
+      throw CorruptRecord(std::string("decode budget exhausted: messages decoded in ") + b->what + " exceed " +
                      std::to_string(b->total * 8 >> 20) + " MiB (limit, docs/format.md section 7)");
   for (DecodeBudget* b = &budget; b; b = b->pass) b->words -= words;
   return in_;
@@ -178,8 +185,7 @@ bool CaptureReader::Impl::load_index() {
   if (!trailer) return false;
   const uint64_t index_end = size_ - disk::kTrailerBytes;
   auto unusable = [&](const std::string& why) {
-    add_damage(nullptr, Damage{trailer->index_offset, -1, trailer->index_bytes, 0,
-                               "index unusable (" + why + "); blocks found by scanning instead"});
+    add_damage(nullptr, Damage{DamageKind::kIndexUnusable, trailer->index_offset, -1, trailer->index_bytes, 0, why});
     return false;
   };
   // Written so that no sum can wrap around 2^64 (both fields are untrusted).
@@ -216,15 +222,15 @@ bool CaptureReader::Impl::load_index() {
       auto bh = disk::decode_block_header(base_ + off, &why);
       if (!bh || bh->sequence != e.getSequence() || bh->stored_bytes != e.getStoredBytes() ||
           bh->type != e.getType()) {
-        add_damage(nullptr, Damage{off, static_cast<int64_t>(e.getSequence()), end - off, e.getRecords(),
-                                   bh ? "block header disagrees with the index" : why});
+        add_damage(nullptr, Damage{DamageKind::kIndexMismatch, off, static_cast<int64_t>(e.getSequence()), end - off,
+                                   e.getRecords(), bh ? "" : why});
         continue;
       }
       found.push_back(BlockRef{off, *bh});
     }
   } catch (const kj::Exception& e) {
     return unusable(e.getDescription().cStr());
-  } catch (const BadInput& e) {
+  } catch (const CorruptRecord& e) {
     return unusable(e.what());
   }
   for (const auto& b : found) add_block(b.offset, b.header);
@@ -240,9 +246,7 @@ void CaptureReader::Impl::scan() {
   int64_t next_seq = 0;
   while (pos < end) {
     if (end - pos < disk::kBlockHeaderBytes) {
-      add_damage(nullptr, Damage{pos, next_seq, end - pos, 0,
-                                 "capture ends inside a block header (recorder stopped before finishing)",
-                                 true});
+      add_damage(nullptr, Damage{DamageKind::kTruncatedHeader, pos, next_seq, end - pos, 0, ""});
       return;
     }
     std::string why;
@@ -250,11 +254,10 @@ void CaptureReader::Impl::scan() {
     if (h) {
       uint64_t block_end = pos + disk::kBlockHeaderBytes + h->stored_bytes;
       if (block_end > end) {
-        add_damage(nullptr, Damage{pos, static_cast<int64_t>(h->sequence), end - pos, h->records,
-                                   "capture ends inside this block (" + std::to_string(end - pos) + " of " +
-                                       std::to_string(block_end - pos) +
-                                       " bytes present; recorder stopped before finishing)",
-                                   true});
+        add_damage(nullptr, Damage{DamageKind::kTruncatedBlock, pos, static_cast<int64_t>(h->sequence), end - pos,
+                                   h->records,
+                                   std::to_string(end - pos) + " of " + std::to_string(block_end - pos) +
+                                       " bytes present"});
         return;
       }
       add_block(pos, *h);
@@ -274,7 +277,7 @@ void CaptureReader::Impl::scan() {
         break;
       }
     }
-    add_damage(nullptr, Damage{pos, next_seq, next - pos, 0, why + "; skipped to the next valid block"});
+    add_damage(nullptr, Damage{DamageKind::kBadBlockHeader, pos, next_seq, next - pos, 0, why});
     ++next_seq;
     pos = next;
   }
@@ -283,25 +286,26 @@ void CaptureReader::Impl::scan() {
 bool CaptureReader::Impl::load_payload(const BlockRef& b, std::vector<uint8_t>& out) const {
   const uint8_t* src = base_ + b.offset + disk::kBlockHeaderBytes;
   const auto& h = b.header;
-  auto fail = [&](const std::string& what) {
-    add_damage(&b, Damage{b.offset, static_cast<int64_t>(h.sequence), disk::kBlockHeaderBytes + h.stored_bytes,
-                          h.records, what});
+  auto fail = [&](DamageKind kind) {
+    add_damage(&b, Damage{kind, b.offset, static_cast<int64_t>(h.sequence), disk::kBlockHeaderBytes + h.stored_bytes,
+                          h.records, ""});
     return false;
   };
   if (damaged_offsets_.count(b.offset)) return false;
-  if (disk::crc32(src, h.stored_bytes) != h.payload_crc) return fail("payload checksum mismatch");
+  if (disk::crc32(src, h.stored_bytes) != h.payload_crc) return fail(DamageKind::kChecksum);
   out.resize(h.raw_bytes);
   if (h.codec == disk::kCodecNone) {
     if (h.raw_bytes) std::memcpy(out.data(), src, h.raw_bytes);  // empty: data() may be null
   } else {
     int n = LZ4_decompress_safe(reinterpret_cast<const char*>(src), reinterpret_cast<char*>(out.data()),
                                 static_cast<int>(h.stored_bytes), static_cast<int>(h.raw_bytes));
-    if (n < 0 || static_cast<uint32_t>(n) != h.raw_bytes) return fail("LZ4 decompression failed");
+    if (n < 0 || static_cast<uint32_t>(n) != h.raw_bytes) return fail(DamageKind::kDecompression);
   }
   return true;
 }
 
 void CaptureReader::Impl::for_each_message(const ReadOptions& options, const MessageFn& fn) const {
+  ++decoded_.passes;
   std::vector<uint8_t> payload;
   DecodeBudget budget(size_);
   for (const BlockRef& b : data_blocks_) {
@@ -316,27 +320,37 @@ void CaptureReader::Impl::for_each_message(const ReadOptions& options, const Mes
       options.stats->raw_bytes += h.raw_bytes;
       options.stats->stored_bytes += h.stored_bytes;
     }
+    ++decoded_.blocks;
     uint64_t delivered = 0;
     uint64_t messages = 0;
     DecodeBudget block_budget(disk::kBlockHeaderBytes + h.stored_bytes, limits::kBlockDecodeFloorWords, &budget,
                               "this block");
+    auto undecodable = [&](const char* what) {
+      add_damage(&b, Damage{DamageKind::kUndecodableRecords, b.offset, static_cast<int64_t>(h.sequence),
+                            disk::kBlockHeaderBytes + h.stored_bytes, h.records > delivered ? h.records - delivered : 0,
+                            what});
+    };
     try {
       size_t pos = 0;
       while (pos < payload.size()) {
         if (++messages > limits::kMaxMessagesPerBlock)
-          throw BadInput("more than " + std::to_string(limits::kMaxMessagesPerBlock) + " messages in one block (limit)");
-        if (payload.size() - pos < disk::kFrameBytes) throw BadInput("truncated message frame");
+          throw CorruptRecord("more than " + std::to_string(limits::kMaxMessagesPerBlock) +
+                              " messages in one block (limit)");
+        if (payload.size() - pos < disk::kFrameBytes) throw CorruptRecord("truncated message frame");
         uint16_t kind = disk::get16(payload.data() + pos);
         uint32_t len = disk::get32(payload.data() + pos + 4);
-        if (len > payload.size() - pos - disk::kFrameBytes) throw BadInput("message frame longer than its block");
+        if (len > payload.size() - pos - disk::kFrameBytes) throw CorruptRecord("message frame longer than its block");
         const uint8_t* m = payload.data() + pos + disk::kFrameBytes;
         pos += disk::kFrameBytes + len;
         if (!(options.kinds & kind_bit(kind))) continue;
         FrameMessage msg(m, len, block_budget);
         uint64_t n = fn(b, kind, msg.get(), len + disk::kFrameBytes);
         delivered += n;
+        ++decoded_.messages;
+        decoded_.records += n;
         if (delivered > limits::kMaxRecordsPerBlock)
-          throw BadInput("more than " + std::to_string(limits::kMaxRecordsPerBlock) + " records in one block (limit)");
+          throw CorruptRecord("more than " + std::to_string(limits::kMaxRecordsPerBlock) +
+                              " records in one block (limit)");
         if (options.stats) {
           auto& ks = options.stats->kinds[kind];
           ++ks.messages;
@@ -346,14 +360,12 @@ void CaptureReader::Impl::for_each_message(const ReadOptions& options, const Mes
         }
       }
     } catch (const kj::Exception& e) {
-      add_damage(&b, Damage{b.offset, static_cast<int64_t>(h.sequence), disk::kBlockHeaderBytes + h.stored_bytes,
-                            h.records > delivered ? h.records - delivered : 0,
-                            std::string("undecodable records: ") + e.getDescription().cStr()});
-    } catch (const std::exception& e) {
-      add_damage(&b, Damage{b.offset, static_cast<int64_t>(h.sequence), disk::kBlockHeaderBytes + h.stored_bytes,
-                            h.records > delivered ? h.records - delivered : 0,
-                            std::string("undecodable records: ") + e.what()});
+      undecodable(e.getDescription().cStr());
+    } catch (const CorruptRecord& e) {
+      undecodable(e.what());
     }
+    // Anything else thrown by `fn` (a visitor's bug, bad_alloc) is not damage in
+    // the file: it propagates to the caller.
   }
 }
 
@@ -372,15 +384,14 @@ void CaptureReader::Impl::load_session() {
     DecodeBudget budget(size_);
     FrameMessage msg(payload.data() + disk::kFrameBytes, len, budget);
     auto r = msg.get().getRoot<wire::Record>();
-    if (r.which() == wire::Record::SESSION) session_ = conv::decode(r.getSession());
+    if (r.which() == wire::Record::SESSION) session_ = Kind<RecordKind::kSession>::decode(r.getSession());
   } catch (const kj::Exception& e) {
-    add_damage(&b, Damage{b.offset, static_cast<int64_t>(b.header.sequence),
+    add_damage(&b, Damage{DamageKind::kUndecodableSession, b.offset, static_cast<int64_t>(b.header.sequence),
                           disk::kBlockHeaderBytes + b.header.stored_bytes, b.header.records,
-                          std::string("undecodable session record: ") + e.getDescription().cStr()});
-  } catch (const BadInput& e) {
-    add_damage(&b, Damage{b.offset, static_cast<int64_t>(b.header.sequence),
-                          disk::kBlockHeaderBytes + b.header.stored_bytes, b.header.records,
-                          std::string("undecodable session record: ") + e.what()});
+                          e.getDescription().cStr()});
+  } catch (const CorruptRecord& e) {
+    add_damage(&b, Damage{DamageKind::kUndecodableSession, b.offset, static_cast<int64_t>(b.header.sequence),
+                          disk::kBlockHeaderBytes + b.header.stored_bytes, b.header.records, e.what()});
   }
 }
 
@@ -409,22 +420,20 @@ const capnp::StructSchema* CaptureReader::Impl::embedded_record() const {
       record_schema_ = compiled_record_schema();
       return &*record_schema_;
     }
-    if (std::string why = check_schema_nodes(sb.getNodes()); !why.empty()) throw BadInput(why);
+    if (std::string why = check_schema_nodes(sb.getNodes()); !why.empty()) throw CorruptRecord(why);
     loader_ = std::make_unique<capnp::SchemaLoader>();
     for (auto node : sb.getNodes()) loader_->load(node);
     record_schema_ = loader_->get(sb.getRecordNodeId()).asStruct();
   } catch (const kj::Exception& e) {
     const BlockRef& b = *schema_block_;
-    add_damage(&b, Damage{b.offset, static_cast<int64_t>(b.header.sequence),
-                          disk::kBlockHeaderBytes + b.header.stored_bytes, 0,
-                          std::string("embedded schema unusable: ") + e.getDescription().cStr()});
+    add_damage(&b, Damage{DamageKind::kSchemaUnusable, b.offset, static_cast<int64_t>(b.header.sequence),
+                          disk::kBlockHeaderBytes + b.header.stored_bytes, 0, e.getDescription().cStr()});
     record_schema_.reset();
     return nullptr;
-  } catch (const BadInput& e) {
+  } catch (const CorruptRecord& e) {
     const BlockRef& b = *schema_block_;
-    add_damage(&b, Damage{b.offset, static_cast<int64_t>(b.header.sequence),
-                          disk::kBlockHeaderBytes + b.header.stored_bytes, 0,
-                          std::string("embedded schema unusable: ") + e.what()});
+    add_damage(&b, Damage{DamageKind::kSchemaUnusable, b.offset, static_cast<int64_t>(b.header.sequence),
+                          disk::kBlockHeaderBytes + b.header.stored_bytes, 0, e.what()});
     record_schema_.reset();
     return nullptr;
   }
@@ -447,10 +456,25 @@ const std::vector<BlockInfo>& CaptureReader::blocks() const { return impl_->info
 const std::vector<Damage>& CaptureReader::damage() const { return impl_->damage_; }
 uint64_t CaptureReader::file_bytes() const { return impl_->size_; }
 
+const DecodeCounts& CaptureReader::decoded() const { return impl_->decoded_; }
+
 bool CaptureReader::corrupted() const {
   for (const auto& d : impl_->damage_)
-    if (!d.truncated_tail) return true;
+    if (!d.truncated_tail()) return true;
   return false;
+}
+
+std::vector<std::string> CaptureReader::warnings() const {
+  std::vector<std::string> lines;
+  bool end_explained = false;  // a damage already says why there is no index
+  for (const auto& d : impl_->damage_) {
+    lines.push_back(describe(d));
+    if (d.truncated_tail() || d.kind == DamageKind::kIndexUnusable) end_explained = true;
+  }
+  if (!impl_->has_index_ && !end_explained)
+    lines.push_back("capture not finished (no index: recorder killed or still running); read " +
+                    std::to_string(impl_->infos_.size()) + " complete blocks");
+  return lines;
 }
 
 void CaptureReader::verify() const {
@@ -520,11 +544,30 @@ std::string over_limits(wire::Record::Reader r, uint64_t words) {
   }
 }
 
+// Delivers the records of one message of kind K to the visitor; events outside
+// [begin, end) are skipped. Returns how many were delivered.
+using DeliverFn = uint64_t (*)(wire::Record::Reader, RecordVisitor&, uint64_t begin, uint64_t end);
+
+template <RecordKind K>
+uint64_t deliver(wire::Record::Reader r, RecordVisitor& visitor, uint64_t begin, uint64_t end) {
+  detail::VisitOne<record_t<K>>& to = visitor;
+  uint64_t n = 0;
+  decode_records<K>(r, [&](const record_t<K>& record) {
+    if constexpr (Kind<K>::shape != Shape::kTable) {
+      const uint64_t t = Kind<K>::time(record);
+      if (t < begin || t >= end) return;
+    }
+    to.on(record);
+    ++n;
+  });
+  return n;
+}
+
+constexpr auto kDeliver = kind_array([](auto k) -> DeliverFn { return &deliver<k()>; });
+
 }  // namespace
 
 void CaptureReader::read(RecordVisitor& v, const ReadOptions& o) const {
-  const uint64_t tb = o.time_begin_ns, te = o.time_end_ns;
-  auto in_range = [&](uint64_t t) { return t >= tb && t < te; };
   impl_->for_each_message(o, [&](const BlockRef& blk, uint16_t, capnp::MessageReader& msg, size_t) -> uint64_t {
     auto r = msg.getRoot<wire::Record>();
     uint64_t words = 0;
@@ -535,81 +578,14 @@ void CaptureReader::read(RecordVisitor& v, const ReadOptions& o) const {
     }
     if (std::string why = over_limits(r, words); !why.empty()) {
       // Only this record is refused: the block's other records are sound.
-      impl_->add_damage(&blk, Damage{blk.offset, static_cast<int64_t>(blk.header.sequence),
+      impl_->add_damage(&blk, Damage{DamageKind::kUndecodableRecords, blk.offset,
+                                     static_cast<int64_t>(blk.header.sequence),
                                      disk::kBlockHeaderBytes + blk.header.stored_bytes, 1, "record refused: " + why});
       return 0;
     }
-    switch (r.which()) {
-      case wire::Record::SESSION: return 0;  // session() has it
-      case wire::Record::SESSION_END: v.on(conv::decode(r.getSessionEnd())); return 1;
-      case wire::Record::PROCESS: v.on(conv::decode(r.getProcess())); return 1;
-      case wire::Record::THREAD: v.on(conv::decode(r.getThread())); return 1;
-      case wire::Record::PROCESS_EXIT: v.on(conv::decode(r.getProcessExit())); return 1;
-      case wire::Record::MAPPING: v.on(conv::decode(r.getMapping())); return 1;
-      case wire::Record::STRING: v.on(conv::decode(r.getString())); return 1;
-      case wire::Record::STACK: v.on(conv::decode(r.getStack())); return 1;
-      case wire::Record::LUA_PROTO: v.on(conv::decode(r.getLuaProto())); return 1;
-      case wire::Record::SYMBOL_TABLE: v.on(conv::decode(r.getSymbolTable())); return 1;
-      case wire::Record::KERNEL_SYMBOLS: v.on(conv::decode(r.getKernelSymbols())); return 1;
-      case wire::Record::SOCKET: v.on(conv::decode(r.getSocket())); return 1;
-      case wire::Record::UNWIND_TABLE: v.on(conv::decode(r.getUnwindTable())); return 1;
-      case wire::Record::LUA_VM: v.on(conv::decode(r.getLuaVm())); return 1;
-      case wire::Record::LUA_STACK: v.on(conv::decode(r.getLuaStack())); return 1;
-      case wire::Record::LUA_TRACE: v.on(conv::decode(r.getLuaTrace())); return 1;
-      case wire::Record::STACK_SNAPSHOTS: {
-        uint64_t n = 0;
-        for (auto e : r.getStackSnapshots().getSnapshots())
-          if (in_range(e.getTimeNs())) {
-            v.on(conv::decode(e));
-            ++n;
-          }
-        return n;
-      }
-      case wire::Record::CPU_SAMPLES: {
-        uint64_t n = 0;
-        conv::for_each_sample(r.getCpuSamples(), [&](const CpuSample& s) {
-          if (in_range(s.time_ns)) {
-            v.on(s);
-            ++n;
-          }
-        });
-        return n;
-      }
-      case wire::Record::OFF_CPU_INTERVALS: {
-        uint64_t n = 0;
-        for (auto e : r.getOffCpuIntervals().getIntervals())
-          if (in_range(e.getStartNs())) {
-            v.on(conv::decode(e));
-            ++n;
-          }
-        return n;
-      }
-      case wire::Record::SKB_HOPS: {
-        uint64_t n = 0;
-        for (auto e : r.getSkbHops().getHops())
-          if (in_range(e.getTimeNs())) {
-            v.on(conv::decode(e));
-            ++n;
-          }
-        return n;
-      }
-      case wire::Record::SYSCALLS: {
-        uint64_t n = 0;
-        for (auto e : r.getSyscalls().getEvents())
-          if (in_range(e.getEnterNs())) {
-            v.on(conv::decode(e));
-            ++n;
-          }
-        return n;
-      }
-      case wire::Record::LOST_EVENTS: {
-        auto e = r.getLostEvents();
-        if (!in_range(e.getTimeNs())) return 0;
-        v.on(conv::decode(e));
-        return 1;
-      }
-    }
-    v.on_unknown(static_cast<uint16_t>(r.which()));
+    const auto which = static_cast<uint16_t>(r.which());
+    if (which < kDeliver.size()) return kDeliver[which](r, v, o.time_begin_ns, o.time_end_ns);
+    v.on_unknown(which);
     return 1;
   });
 }

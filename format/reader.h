@@ -11,74 +11,62 @@
 #include <string>
 #include <vector>
 
+#include "format/kinds.h"
 #include "format/records.h"
 
 namespace ebt::format {
 
-// Receives decoded records. Override what you need; the rest are ignored.
-class RecordVisitor {
+namespace detail {
+template <typename T>
+class VisitOne {
  public:
-  virtual ~RecordVisitor() = default;
-  virtual void on(const SessionEnd&) {}
-  virtual void on(const ProcessInfo&) {}
-  virtual void on(const ThreadInfo&) {}
-  virtual void on(const ProcessExit&) {}
-  virtual void on(const Mapping&) {}
-  virtual void on(const StringEntry&) {}
-  virtual void on(const Stack&) {}
-  virtual void on(const LuaProto&) {}
-  virtual void on(const LuaVm&) {}
-  virtual void on(const LuaStack&) {}
-  virtual void on(const LuaTrace&) {}
-  virtual void on(const SymbolTable&) {}
-  virtual void on(const KernelSymbols&) {}
-  virtual void on(const CpuSample&) {}
-  virtual void on(const OffCpuInterval&) {}
-  virtual void on(const SkbHop&) {}
-  virtual void on(const SocketInfo&) {}
-  virtual void on(const SyscallEvent&) {}
-  virtual void on(const LostEvents&) {}
-  virtual void on(const UnwindTable&) {}
-  virtual void on(const StackSnapshot&) {}
+  virtual ~VisitOne() = default;
+  virtual void on(const T&) {}
+};
+template <typename Types>
+class VisitAll;
+template <typename... T>
+class VisitAll<std::tuple<T...>> : public VisitOne<T>... {
+ public:
+  using VisitOne<T>::on...;
+};
+}  // namespace detail
+
+// Receives decoded records: one virtual `on(const T&)` per record type of the
+// list of kinds (format/records.h), the session included. Override what you
+// need; the rest are ignored.
+class RecordVisitor : public detail::VisitAll<RecordTypes> {
+ public:
   // A record kind this build does not know (written by a newer ebtrace).
   virtual void on_unknown(uint16_t kind_ordinal) {}
 };
 
-// The record kinds, by their ordinal in the schema's Record union
-// (format/capture.capnp). Batch kinds hold many events of one type.
-enum class RecordKind : uint16_t {
-  kSession = 0,
-  kSessionEnd = 1,
-  kProcess = 2,
-  kThread = 3,
-  kProcessExit = 4,
-  kMapping = 5,
-  kString = 6,
-  kStack = 7,
-  kLuaProto = 8,
-  kSymbolTable = 9,
-  kKernelSymbols = 10,
-  kCpuSamples = 11,       // CpuSample batch
-  kOffCpuIntervals = 12,  // OffCpuInterval batch
-  kSkbHops = 13,          // SkbHop batch
-  kSocket = 14,
-  kSyscalls = 15,         // SyscallEvent batch
-  kLostEvents = 16,
-  kUnwindTable = 17,
-  kStackSnapshots = 18,   // StackSnapshot batch
-  kLuaVm = 19,
-  kLuaStack = 20,
-  kLuaTrace = 21,
+namespace detail {
+template <typename Derived, typename... T>
+class ForwardEach : public RecordVisitor {};
+template <typename Derived, typename T, typename... Rest>
+class ForwardEach<Derived, T, Rest...> : public ForwardEach<Derived, Rest...> {
+ public:
+  using ForwardEach<Derived, Rest...>::on;
+  void on(const T& record) override { static_cast<Derived*>(this)->record(record); }
 };
-inline constexpr uint16_t kKnownKindCount = 22;
+template <typename Derived, typename Types>
+struct ForwardAll;
+template <typename Derived, typename... T>
+struct ForwardAll<Derived, std::tuple<T...>> {
+  using type = ForwardEach<Derived, T...>;
+};
+}  // namespace detail
 
-// Bit for `kind` in ReadOptions::kinds (ordinals >= 63 share bit 63).
-constexpr uint64_t kind_bit(uint16_t ordinal) { return uint64_t{1} << (ordinal < 63 ? ordinal : 63); }
-constexpr uint64_t kind_bit(RecordKind k) { return kind_bit(static_cast<uint16_t>(k)); }
-inline constexpr uint64_t kAllKinds = ~uint64_t{0};
-
-// The schema name of a known kind ("cpuSamples", "process", ...); "" if unknown.
-const char* kind_name(uint16_t ordinal);
+// A visitor that hands every record, whatever its kind, to one public member
+// template of Derived: `template <typename T> void record(const T&)` (kind_of<T>
+// tells the kind). For visitors that route records by kind (report's fan-out)
+// without one override per kind:
+//   struct Count : format::RecordForwarder<Count> {
+//     template <typename T> void record(const T&) { ++n[static_cast<size_t>(format::kind_of<T>)]; }
+//   };
+template <typename Derived>
+using RecordForwarder = typename detail::ForwardAll<Derived, RecordTypes>::type;
 
 // Per record kind totals, filled by read() when ReadOptions::stats is set.
 struct KindStats {
@@ -103,20 +91,49 @@ struct ReadOptions {
   ReadStats* stats = nullptr;  // optional: per-kind counts and sizes of what was read
 };
 
+// What is wrong with a part of a capture. The first two are not corruption: the
+// file merely ends early (recorder killed, disk full).
+enum class DamageKind : uint8_t {
+  kTruncatedHeader,     // the file ends inside a block header
+  kTruncatedBlock,      // the file ends inside a block whose header is valid
+  kBadBlockHeader,      // an invalid block header: skipped to the next valid one
+  kIndexUnusable,       // the trailer's index cannot be used: blocks found by scanning
+  kIndexMismatch,       // a block header disagrees with its index entry: block skipped
+  kChecksum,            // payload checksum mismatch
+  kDecompression,       // LZ4 decompression failed
+  kUndecodableRecords,  // a frame, a Cap'n Proto message or a batch is inconsistent: rest of the block
+  kUndecodableSession,  // the session record (block 1)
+  kSchemaUnusable,      // the embedded schema: dump falls back to this build's
+};
+
 // One problem found while reading; the reader skips past it and goes on.
 struct Damage {
+  DamageKind kind = DamageKind::kUndecodableRecords;
   uint64_t offset = 0;        // byte offset in the file
   int64_t block = -1;         // block index, -1 if not attributable
   uint64_t bytes = 0;         // bytes that could not be used
   uint64_t records_lost = 0;  // when the block header or index says how many
-  std::string what;           // one line, e.g. "checksum mismatch"
-  // true: the file merely ends early (recorder killed, disk full): not corruption.
-  // Everything before `offset` was recovered.
-  bool truncated_tail = false;
+  std::string detail;         // specifics (the decoder's message, sizes), may be empty
+
+  // The file merely ends early: everything before `offset` was recovered.
+  bool truncated_tail() const {
+    return kind == DamageKind::kTruncatedHeader || kind == DamageKind::kTruncatedBlock;
+  }
 };
 
+// "payload checksum mismatch", "index unusable (checksum mismatch); blocks found by scanning instead"
+std::string reason(const Damage& d);
 // "block 3 at offset 1234: payload checksum mismatch (5678 bytes, 100 records lost)"
 std::string describe(const Damage& d);
+
+// How much a reader has decoded so far (all passes): a report that reads its
+// capture once shows passes == 1 (report -v).
+struct DecodeCounts {
+  uint64_t passes = 0;    // read() / dump_json() / verify() walks over the data blocks
+  uint64_t blocks = 0;    // data blocks decompressed and decoded
+  uint64_t messages = 0;  // Cap'n Proto messages (one per record or batch)
+  uint64_t records = 0;   // records delivered (a batch of N events counts N)
+};
 
 struct BlockInfo {
   uint64_t offset = 0;
@@ -152,9 +169,14 @@ class CaptureReader {
   const std::vector<Damage>& damage() const;
   // True if a damage entry is real corruption (not just a truncated tail).
   bool corrupted() const;
+  // The warnings to show for this capture, one line each: every damage, and that
+  // the capture was not finished when it has no index and no damage says why.
+  std::vector<std::string> warnings() const;
   // Decodes every block once (no visitor) so damage() is complete.
   void verify() const;
   uint64_t file_bytes() const;
+  // What this reader decoded so far, summed over every pass.
+  const DecodeCounts& decoded() const;
 
   void read(RecordVisitor& visitor, const ReadOptions& options = {}) const;
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <functional>
 #include <set>
+#include <stdexcept>
 
 #include <capnp/message.h>
 #include <capnp/schema-loader.h>
@@ -13,6 +14,7 @@
 #include <kj/vector.h>
 
 #include "format/block.h"
+#include "format/kind_table.h"
 #include "format/reader.h"
 
 namespace ebt::format {
@@ -54,6 +56,7 @@ class CaptureReader::Impl {
   std::vector<BlockInfo> infos_;
   mutable std::vector<Damage> damage_;
   mutable std::set<uint64_t> damaged_offsets_;
+  mutable DecodeCounts decoded_;
 
   mutable bool schema_tried_ = false;
   mutable std::unique_ptr<capnp::SchemaLoader> loader_;

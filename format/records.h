@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace ebt {
@@ -32,6 +33,7 @@ struct SessionInfo {
   uint64_t start_ns = 0;               // monotonic
   uint32_t sample_frequency_hz = 0;    // 0 when no on-CPU sampling
   std::string machine;                 // uname -m, e.g. x86_64
+  std::string trigger;                 // flight-recorder dump: what fired it, e.g. "cpu>80%"; else empty
   bool operator==(const SessionInfo&) const = default;
 };
 
@@ -355,15 +357,31 @@ struct StackSnapshot {
   bool operator==(const StackSnapshot&) const = default;
 };
 
+// Why events were lost: one rule for every probe family (record/loss.h).
 enum class LossSource : uint8_t {
-  kRingBuffer = 0,   // bpf_ringbuf_reserve/output failed
-  kStack = 1,        // bpf_get_stack failed
-  kUnwind = 2,       // user-space unwinder could not keep up
-  kOffCpu = 3,
-  kSyscall = 4,
-  kSkb = 5,
-  kOther = 6,
+  kRingBuffer = 0,   // the ring buffer was full (any family)
+  kStack = 1,        // bpf_get_stack failed (the event is kept without the stack)
+  kUnwind = 2,       // the recorder's DWARF unwinder could not keep up
+  kOffCpu = 3,       // the off-CPU task table was full
+  kSyscall = 4,      // no task storage for a syscall in flight
+  kSkb = 5,          // (older captures: an skb hop that did not fit in the ring)
+  kOther = 6,        // malformed events, reasons this build cannot name
 };
+
+// The one name of each reason, used by `info`, the recorder's summary line and
+// the reports.
+inline const char* loss_source_name(LossSource s) {
+  switch (s) {
+    case LossSource::kRingBuffer: return "ring buffer";
+    case LossSource::kStack: return "stack";
+    case LossSource::kUnwind: return "unwind";
+    case LossSource::kOffCpu: return "off-cpu";
+    case LossSource::kSyscall: return "syscall";
+    case LossSource::kSkb: return "skb";
+    case LossSource::kOther: return "other";
+  }
+  return "other";
+}
 
 struct LostEvents {
   uint64_t time_ns = 0;
@@ -372,5 +390,65 @@ struct LostEvents {
   uint64_t count = 0;
   bool operator==(const LostEvents&) const = default;
 };
+
+// ---- the list of record kinds -----------------------------------------------------
+// One entry per member of the Record union in format/capture.capnp, at its ordinal,
+// and its C++ type at the same position of RecordTypes. Everything else format/
+// knows about a kind is its entry in format/kind_table.h. How to add a kind:
+// docs/architecture.md.
+namespace format {
+
+enum class RecordKind : uint16_t {
+  kSession = 0,
+  kSessionEnd = 1,
+  kProcess = 2,
+  kThread = 3,
+  kProcessExit = 4,
+  kMapping = 5,
+  kString = 6,
+  kStack = 7,
+  kLuaProto = 8,
+  kSymbolTable = 9,
+  kKernelSymbols = 10,
+  kCpuSamples = 11,       // CpuSample batch
+  kOffCpuIntervals = 12,  // OffCpuInterval batch
+  kSkbHops = 13,          // SkbHop batch
+  kSocket = 14,
+  kSyscalls = 15,         // SyscallEvent batch
+  kLostEvents = 16,
+  kUnwindTable = 17,
+  kStackSnapshots = 18,   // StackSnapshot batch
+  kLuaVm = 19,
+  kLuaStack = 20,
+  kLuaTrace = 21,
+};
+
+// The C++ type of each kind, in the same order (a batch kind: the type of one event).
+using RecordTypes = std::tuple<
+    SessionInfo,     // kSession
+    SessionEnd,      // kSessionEnd
+    ProcessInfo,     // kProcess
+    ThreadInfo,      // kThread
+    ProcessExit,     // kProcessExit
+    Mapping,         // kMapping
+    StringEntry,     // kString
+    Stack,           // kStack
+    LuaProto,        // kLuaProto
+    SymbolTable,     // kSymbolTable
+    KernelSymbols,   // kKernelSymbols
+    CpuSample,       // kCpuSamples
+    OffCpuInterval,  // kOffCpuIntervals
+    SkbHop,          // kSkbHops
+    SocketInfo,      // kSocket
+    SyscallEvent,    // kSyscalls
+    LostEvents,      // kLostEvents
+    UnwindTable,     // kUnwindTable
+    StackSnapshot,   // kStackSnapshots
+    LuaVm,           // kLuaVm
+    LuaStack,        // kLuaStack
+    LuaTrace         // kLuaTrace
+    >;
+
+}  // namespace format
 
 }  // namespace ebt

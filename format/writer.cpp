@@ -12,6 +12,8 @@
 #include <mutex>
 #include <span>
 #include <thread>
+#include <tuple>
+#include <variant>
 
 #include <capnp/message.h>
 #include <capnp/serialize-packed.h>
@@ -20,8 +22,7 @@
 
 #include "common/error.h"
 #include "format/block.h"
-#include "format/convert.h"
-#include "format/reader.h"
+#include "format/kind_table.h"
 #include "format/schema_util.h"
 
 namespace ebt::format {
@@ -78,6 +79,15 @@ struct EventBatch {
   }
 };
 
+template <RecordKind K>
+using BatchOf = std::conditional_t<Kind<K>::shape == Shape::kBatch, EventBatch<record_t<K>>, std::monostate>;
+template <typename Ordinals>
+struct BatchesFor;
+template <uint16_t... I>
+struct BatchesFor<std::integer_sequence<uint16_t, I...>> {
+  using type = std::tuple<BatchOf<static_cast<RecordKind>(I)>...>;
+};
+
 struct PendingBlock {
   disk::BlockHeader header;
   std::vector<uint8_t> payload;  // raw (uncompressed)
@@ -131,7 +141,7 @@ class CaptureWriter::Impl {
 
     thread_ = std::thread([this] { run(); });
     // Block 1 holds the session alone, so any prefix with two blocks names its session.
-    single(RecordKind::kSession, [&](wire::Record::Builder r) { conv::encode(r, session); });
+    add(session);
     cut();
   }
 
@@ -192,29 +202,25 @@ class CaptureWriter::Impl {
     check_failed();
   }
 
-  // `encoded`: the event's estimated size in the block (cuts blocks, sizes the
-  // batch's first message segment).
+  // Any record: tables and single events are encoded into the block now, batch
+  // events wait in their kind's batch until the block is cut.
   template <typename T>
-  void add_event(EventBatch<T>& batch, RecordKind kind, const T& e, uint64_t time_ns, size_t encoded) {
-    check_open();
-    batch.add(e, encoded);
-    estimate_ += encoded;
-    event_time(time_ns);
-    note(kind, 1);
-    maybe_cut();
-  }
-  void add_sample(const CpuSample& s) { add_event(cpu_, RecordKind::kCpuSamples, s, s.time_ns, 20); }
-  void add_offcpu(const OffCpuInterval& e) { add_event(offcpu_, RecordKind::kOffCpuIntervals, e, e.start_ns, 64); }
-  void add_skb(const SkbHop& e) { add_event(skb_, RecordKind::kSkbHops, e, e.time_ns, 128); }
-  void add_syscall(const SyscallEvent& e) {
-    add_event(sys_, RecordKind::kSyscalls, e, e.enter_ns, 72 + e.payload.size());
-  }
-  void add_snapshot(const StackSnapshot& e) {
-    add_event(snapshots_, RecordKind::kStackSnapshots, e, e.time_ns, 64 + e.stack.size());
-  }
-  void add_lost(const LostEvents& e) {
-    event_time(e.time_ns);
-    single(RecordKind::kLostEvents, [&](wire::Record::Builder r) { conv::encode(r, e); });
+  void add(const T& v) {
+    constexpr RecordKind kind = kind_of<T>;
+    using E = Kind<kind>;
+    if constexpr (E::shape == Shape::kBatch) {
+      check_open();
+      // The event's estimated size in the block cuts blocks and sizes the batch's first segment.
+      const size_t encoded = E::estimate(v);
+      std::get<static_cast<size_t>(kind)>(batches_).add(v, encoded);
+      estimate_ += encoded;
+      event_time(E::time(v));
+      note(kind, 1);
+      maybe_cut();
+    } else {
+      if constexpr (E::shape == Shape::kEvent) event_time(E::time(v));
+      single(kind, [&](wire::Record::Builder r) { E::encode(r, v); });
+    }
   }
 
   void add_raw(uint16_t kind, const void* data, size_t bytes) {
@@ -235,14 +241,15 @@ class CaptureWriter::Impl {
     maybe_cut();
   }
 
-  template <typename T>
-  void batch(std::vector<uint8_t>& out, RecordKind kind, EventBatch<T>& b) {
+  template <RecordKind K>
+  void flush_batch(std::vector<uint8_t>& out) {
+    auto& b = std::get<static_cast<size_t>(K)>(batches_);
     if (b.used == 0) return;
     // A first segment that holds the whole batch (the estimates are rough: half
     // again as much): no segment chain to allocate and flatten.
     capnp::MallocMessageBuilder msg(b.bytes / 8 * 3 / 2 + 64);
-    conv::encode(msg.initRoot<wire::Record>(), b.events());
-    append_frame(out, static_cast<uint16_t>(kind), msg);
+    Kind<K>::encode(msg.initRoot<wire::Record>(), b.events());
+    append_frame(out, static_cast<uint16_t>(K), msg);
     b.clear();
   }
 
@@ -250,14 +257,22 @@ class CaptureWriter::Impl {
   void cut() {
     check_failed();
     if (records_ == 0 && singles_.empty()) return;
+    if (options_.before_cut && !in_before_cut_) {
+      in_before_cut_ = true;
+      try {
+        options_.before_cut();
+      } catch (...) {
+        in_before_cut_ = false;
+        throw;
+      }
+      in_before_cut_ = false;
+    }
     PendingBlock b;
     b.payload = std::move(singles_);
     singles_ = {};
-    batch(b.payload, RecordKind::kCpuSamples, cpu_);
-    batch(b.payload, RecordKind::kOffCpuIntervals, offcpu_);
-    batch(b.payload, RecordKind::kSkbHops, skb_);
-    batch(b.payload, RecordKind::kSyscalls, sys_);
-    batch(b.payload, RecordKind::kStackSnapshots, snapshots_);
+    for_each_kind([&](auto k) {
+      if constexpr (Kind<k()>::shape == Shape::kBatch) flush_batch<k()>(b.payload);
+    });
     if (b.payload.size() > disk::kMaxRawBlockBytes)
       throw RuntimeFailure("capture " + path_ + ": a block of " + std::to_string(b.payload.size()) +
                            " bytes exceeds the format limit (one record too large?)");
@@ -291,7 +306,7 @@ class CaptureWriter::Impl {
     if (finished_) return stats();
     std::string error;
     try {
-      if (end) single(RecordKind::kSessionEnd, [&](wire::Record::Builder r) { conv::encode(r, *end); });
+      if (end) add(*end);
       cut();
     } catch (const std::exception& e) {
       error = e.what();
@@ -354,13 +369,10 @@ class CaptureWriter::Impl {
     return s;
   }
 
-  EventBatch<CpuSample> cpu_;
-  EventBatch<OffCpuInterval> offcpu_;
-  EventBatch<SkbHop> skb_;
-  EventBatch<SyscallEvent> sys_;
-  EventBatch<StackSnapshot> snapshots_;
-
  private:
+  // One EventBatch per batch kind, at its ordinal (std::monostate for the others).
+  BatchesFor<std::make_integer_sequence<uint16_t, kKnownKindCount>>::type batches_;
+
   void check_failed() {
     if (failed_) {
       std::lock_guard lock(mu_);
@@ -439,6 +451,7 @@ class CaptureWriter::Impl {
   WriterOptions options_;
   int fd_ = -1;
   bool finished_ = false;
+  bool in_before_cut_ = false;
 
   // Current block (producer thread).
   std::vector<uint8_t> singles_;
@@ -472,32 +485,14 @@ CaptureWriter::CaptureWriter(const std::string& path, const SessionInfo& session
     : impl_(std::make_unique<Impl>(path, session, std::move(options))) {}
 CaptureWriter::~CaptureWriter() = default;
 
-#define EBT_SINGLE(T, KIND)                                                                    \
-  void CaptureWriter::add(const T& v) {                                                        \
-    impl_->single(RecordKind::KIND, [&](wire::Record::Builder r) { conv::encode(r, v); });    \
-  }
-EBT_SINGLE(ProcessInfo, kProcess)
-EBT_SINGLE(ThreadInfo, kThread)
-EBT_SINGLE(ProcessExit, kProcessExit)
-EBT_SINGLE(Mapping, kMapping)
-EBT_SINGLE(StringEntry, kString)
-EBT_SINGLE(Stack, kStack)
-EBT_SINGLE(LuaProto, kLuaProto)
-EBT_SINGLE(SymbolTable, kSymbolTable)
-EBT_SINGLE(KernelSymbols, kKernelSymbols)
-EBT_SINGLE(SocketInfo, kSocket)
-EBT_SINGLE(UnwindTable, kUnwindTable)
-EBT_SINGLE(LuaVm, kLuaVm)
-EBT_SINGLE(LuaStack, kLuaStack)
-EBT_SINGLE(LuaTrace, kLuaTrace)
-#undef EBT_SINGLE
-
-void CaptureWriter::add(const CpuSample& v) { impl_->add_sample(v); }
-void CaptureWriter::add(const OffCpuInterval& v) { impl_->add_offcpu(v); }
-void CaptureWriter::add(const SkbHop& v) { impl_->add_skb(v); }
-void CaptureWriter::add(const SyscallEvent& v) { impl_->add_syscall(v); }
-void CaptureWriter::add(const StackSnapshot& v) { impl_->add_snapshot(v); }
-void CaptureWriter::add(const LostEvents& v) { impl_->add_lost(v); }
+void CaptureWriter::add_record(RecordKind kind, const void* record) {
+  using AddFn = void (*)(Impl&, const void*);
+  static constexpr auto kAdd = kind_array([](auto k) -> AddFn {
+    using T = record_t<decltype(k)::value>;
+    return [](Impl& impl, const void* r) { impl.add(*static_cast<const T*>(r)); };
+  });
+  kAdd[static_cast<uint16_t>(kind)](*impl_, record);
+}
 void CaptureWriter::add_raw(uint16_t kind, const void* msg, size_t bytes) { impl_->add_raw(kind, msg, bytes); }
 void CaptureWriter::tick() { impl_->tick(); }
 void CaptureWriter::flush() { impl_->flush(); }

@@ -9,11 +9,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "format/records.h"
+#include "format/kinds.h"
 
 namespace ebt::format {
 
@@ -24,6 +25,11 @@ struct WriterOptions {
   // (see format/schema_util.h). Empty: the schema this ebtrace was built with.
   std::vector<uint8_t> schema_block_override;
   size_t max_queued_blocks = 4;  // producer waits when the writer thread lags this much
+  // Called on the producer's thread just before a block is sealed; records it
+  // adds still go into that block. The recorder writes the symbols the
+  // block's stacks need here, so every complete block is named even if the
+  // recorder is killed right after it.
+  std::function<void()> before_cut;
 };
 
 struct WriteStats {
@@ -44,26 +50,14 @@ class CaptureWriter {
   CaptureWriter(const CaptureWriter&) = delete;
   CaptureWriter& operator=(const CaptureWriter&) = delete;
 
-  void add(const ProcessInfo&);
-  void add(const ThreadInfo&);
-  void add(const ProcessExit&);
-  void add(const Mapping&);
-  void add(const StringEntry&);
-  void add(const Stack&);
-  void add(const LuaProto&);
-  void add(const LuaVm&);
-  void add(const LuaStack&);
-  void add(const LuaTrace&);
-  void add(const SymbolTable&);
-  void add(const KernelSymbols&);
-  void add(const CpuSample&);
-  void add(const OffCpuInterval&);
-  void add(const SkbHop&);
-  void add(const SocketInfo&);
-  void add(const UnwindTable&);
-  void add(const SyscallEvent&);
-  void add(const StackSnapshot&);
-  void add(const LostEvents&);
+  // Any record of the list of kinds (format/records.h): tables are written as
+  // they come, events are batched per kind. The session is the constructor's
+  // and the session end finish()'s.
+  template <typename T>
+    requires(kind_of<T> != RecordKind::kSession && kind_of<T> != RecordKind::kSessionEnd)
+  void add(const T& record) {
+    add_record(kind_of<T>, &record);
+  }
   // Tests/tools: a record already encoded as an unpacked Cap'n Proto message
   // (capnp::messageToFlatArray) of the embedded schema's Record struct, union
   // member `kind_ordinal`. Written as a single record (not time-filtered).
@@ -80,6 +74,7 @@ class CaptureWriter {
   WriteStats stats() const;
 
  private:
+  void add_record(RecordKind kind, const void* record);  // `record` is a record_t<kind>
   class Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -19,8 +19,6 @@
 namespace ebt::record {
 namespace {
 
-static_assert(sizeof(ebt_cpu_sample_dwarf) == 96, "ebt_cpu_sample_dwarf layout changed");
-
 // A sample whose turn comes later than this after it was taken is skipped
 // (counted as lost to the unwinder): unwinding never lets the ring buffer fill.
 constexpr uint64_t kMaxLagNs = 500'000'000;
@@ -77,7 +75,8 @@ class DwarfProfileProbe : public Probe {
     }
     if (!ctx.tid_wanted(h.tid)) return;
     if (!keep_ && now > h.time_ns && now - h.time_ns > kMaxLagNs) {
-      lost_[h.cpu]++;  // the unwinder is behind: skip, never let the ring fill
+      lost_++;  // the unwinder is behind: skip, never let the ring fill
+      ctx.count_lost(h.cpu, LossSource::kUnwind);
       return;
     }
     char comm[EBT_TASK_COMM_LEN + 1] = {};
@@ -123,22 +122,15 @@ class DwarfProfileProbe : public Probe {
   }
 
   void finish(RecordContext& ctx) override {
-    uint64_t t = monotonic_ns();
-    for (auto [cpu, n] : lost_) ctx.writer().add(LostEvents{t, cpu, LossSource::kUnwind, n});
     if (lua_) lua_->finish(ctx);
   }
 
   uint64_t samples() const override { return samples_; }
-  uint64_t lost() const override {
-    uint64_t n = 0;
-    for (auto [cpu, k] : lost_) n += k;
-    return n;
-  }
 
   std::string summary() const override {
     std::string lua = lua_ ? "; " + lua_->summary() : "";
     if (keep_) return "dwarf: raw user stacks kept for offline unwinding" + lua;
-    uint64_t lost = this->lost();
+    uint64_t lost = lost_;
     const UnwindStats& st = unwinder_.stats();
     std::string s = "dwarf: " + std::to_string(st.to_end) + "/" + std::to_string(st.samples) +
                     " user stacks unwound to the end";
@@ -156,7 +148,7 @@ class DwarfProfileProbe : public Probe {
   profile_dwarf_bpf* skel_ = nullptr;
   CpuClockAttachment sampling_;
   uint64_t samples_ = 0;
-  std::map<uint32_t, uint64_t> lost_;  // cpu -> samples skipped (unwinder behind)
+  uint64_t lost_ = 0;  // samples skipped (unwinder behind), also counted as lost in the context
   DwarfUnwinder unwinder_;
   std::vector<uint64_t> kernel_, user_;
   StackSnapshot snapshot_;

@@ -82,6 +82,13 @@ bool read_elf_identity(int fd, std::vector<uint8_t>* build_id, std::vector<LoadS
 }
 
 
+void ObjectCache::retain_only(const std::set<const ObjectFile*>& in_use) {
+  std::erase_if(by_dev_inode_, [&](const auto& kv) { return !in_use.count(kv.second); });
+  std::erase_if(by_build_id_, [&](const auto& kv) { return !in_use.count(kv.second); });
+  std::erase_if(objects_, [&](const auto& o) { return !in_use.count(o.get()); });
+  failed_.clear();  // tried again when seen again (the file may be readable now)
+}
+
 ObjectFile* ObjectCache::get(uint32_t pid, const ProcMapping& m) {
   if (m.inode == 0 || m.path.empty() || m.path[0] == '[') return nullptr;
   auto key = std::make_pair(m.dev, m.inode);

@@ -38,6 +38,10 @@ class ObjectCache {
   ObjectFile* get(uint32_t pid, const ProcMapping& m);
   const std::vector<std::unique_ptr<ObjectFile>>& objects() const { return objects_; }
   size_t open_files() const { return objects_.size(); }
+  // Closes and forgets every object but those in `in_use` (called between
+  // files, so that a recording of days does not keep every object it ever saw
+  // open; a forgotten object is opened again if it is seen again).
+  void retain_only(const std::set<const ObjectFile*>& in_use);
 
  private:
   std::map<std::pair<std::string, uint64_t>, ObjectFile*> by_dev_inode_;

@@ -16,8 +16,6 @@
 namespace ebt::record {
 namespace {
 
-static_assert(sizeof(ebt_offcpu_event) == 96, "ebt_offcpu_event layout changed");
-
 // Kernel stacks start inside the tracing machinery (the BPF program,
 // bpf_trace_run*, __traceiter_* when several probes share the tracepoint): how
 // many frames that is varies, so user space cuts each stack at the first frame

@@ -54,6 +54,15 @@ class RecordContext {
   virtual uint32_t intern_string(const std::string& s) = 0;
   // The user-space part of the target filter (--tid): false means drop the event.
   virtual bool tid_wanted(uint32_t tid) const = 0;
+  // An event the family drops in user space (e.g. a sample the unwinder could
+  // not keep up with): written as LostEvents at the end of the current file,
+  // counted in SessionEnd.lost and the summary line (record/loss.h).
+  virtual void count_lost(uint32_t cpu, LossSource reason, uint64_t n = 1) = 0;
+  // The current capture file: 1 for the first, +1 for each rotated file or
+  // flight-recorder segment. Table records a family writes itself (sockets, Lua
+  // protos) are written again in each file that needs them: keep them in a
+  // PerFileSet (record/file_scope.h) keyed by this.
+  virtual uint64_t file_generation() const = 0;
 };
 
 class Probe {
@@ -75,11 +84,8 @@ class Probe {
   virtual void detach() {}
   // Called once after the ring buffer is drained at the end of the recording.
   virtual void finish(RecordContext& ctx) {}
-  // On-CPU samples written (SessionEnd.samples and the summary line).
+  // On-CPU samples written so far (SessionEnd.samples and the summary line).
   virtual uint64_t samples() const { return 0; }
-  // Events dropped in user space (e.g. samples the unwinder could not keep up
-  // with), already written as LostEvents by finish(); part of SessionEnd.lost.
-  virtual uint64_t lost() const { return 0; }
   // A short count for the end-of-recording summary, e.g. "42 off-CPU intervals".
   virtual std::string summary() const { return {}; }
 };

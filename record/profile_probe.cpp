@@ -15,8 +15,6 @@
 namespace ebt::record {
 namespace {
 
-static_assert(sizeof(ebt_cpu_sample) == 64, "ebt_cpu_sample layout changed");
-
 class ProfileProbe : public Probe {
  public:
   explicit ProfileProbe(const RecordOptions& o) : freq_(o.frequency_hz), idle_(o.idle) {}

@@ -48,6 +48,18 @@ struct RecordOptions {
   // Auto-enabled when a target runs LuaJIT; needs call_graph_dwarf.
   bool lua = false;
 
+  // Continuous recording (docs/record.md "Continuous recording"). Every file
+  // is self-contained; symbols are embedded as they are first needed.
+  uint64_t switch_bytes = 0;          // --switch-output=SIZE: a new file after SIZE bytes
+  double switch_seconds = 0;          // --switch-output=TIME: a new file every TIME
+  bool switch_signal = false;         // --switch-output=signal: a new file on SIGUSR2
+  uint32_t switch_max_files = 0;      // --switch-max-files N: delete the oldest beyond N
+  uint64_t max_size = 0;              // --max-size SIZE: the files together stay within SIZE
+  double flight_seconds = 0;          // --flight-recorder DURATION: keep the last DURATION in memory
+  std::vector<std::string> triggers;  // --trigger EXPR: dump the flight recorder when EXPR holds
+  double trigger_window_s = 5;        // --trigger-window: the sliding window EXPR is measured over
+  double trigger_after_s = 5;         // --trigger-after: also record this long after a firing
+
   // What the user typed, for SessionInfo.
   std::vector<std::string> command_line;
   std::string options_text;

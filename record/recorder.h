@@ -21,6 +21,7 @@ struct RecordSummary {
   uint64_t lost = 0;
   uint64_t bytes_written = 0;
   uint64_t symbol_bytes = 0;   // uncompressed bytes of embedded symbol records (approx.)
+  uint64_t files = 0;          // capture files written (rotation, flight-recorder dumps)
   int command_exit_code = -1;  // -- CMD: its exit status (128+signal when killed)
   std::string line;            // "[ ebtrace record: ... ]"
 };
@@ -33,9 +34,11 @@ class Recorder {
   Recorder& operator=(const Recorder&) = delete;
 
   // Records until the duration elapses, the command exits, or `stop` becomes
-  // true (set it from a signal handler). Throws BadInput (unknown pid, command
-  // not found) or RuntimeFailure (privileges, BPF, I/O).
-  RecordSummary run(const std::atomic<bool>* stop = nullptr);
+  // true (set it from a signal handler). `user_signal` (SIGUSR2) switches to a
+  // new file (--switch-output=signal) or dumps the flight recorder; it is
+  // cleared when taken. Throws BadInput (unknown pid, command not found) or
+  // RuntimeFailure (privileges, BPF, I/O).
+  RecordSummary run(const std::atomic<bool>* stop = nullptr, std::atomic<bool>* user_signal = nullptr);
 
  private:
   class Impl;

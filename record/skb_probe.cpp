@@ -17,8 +17,6 @@
 namespace ebt::record {
 namespace {
 
-static_assert(sizeof(ebt_skb_hop) == 136, "ebt_skb_hop layout changed");
-
 const char* const kHookNames[EBT_SKB_HOOK_COUNT] = {
     "net_dev_queue", "net_dev_start_xmit", "net_dev_xmit", "netif_rx",      "netif_receive_skb",
     "napi_gro_receive_entry", "skb_copy_datagram_iovec", "kfree_skb", "consume_skb",

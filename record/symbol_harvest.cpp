@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 #include <string_view>
+#include <unordered_map>
 
 namespace ebt::record {
 namespace {
@@ -110,7 +111,7 @@ std::vector<SourceFrame> locate(Dwfl_Module* mod, Dwarf_Addr bias, uint64_t vadd
   return frames;
 }
 
-void add_locations(const ObjectFile& obj, SymbolTable* table) {
+void add_locations(const ObjectFile& obj, const std::set<uint64_t>& hits, SymbolTable* table) {
   static const Dwfl_Callbacks callbacks = {
       .find_elf = dwfl_build_id_find_elf,
       .find_debuginfo = dwfl_standard_find_debuginfo,
@@ -129,7 +130,7 @@ void add_locations(const ObjectFile& obj, SymbolTable* table) {
   if (mod && dwfl_module_getdwarf(mod, &bias)) {
     Dwarf_Addr elf_bias = 0;
     dwfl_module_getelf(mod, &elf_bias);
-    for (uint64_t vaddr : obj.hits) {
+    for (uint64_t vaddr : hits) {
       SourceLocation loc;
       loc.address = vaddr;
       loc.frames = locate(mod, elf_bias, vaddr);
@@ -174,7 +175,7 @@ std::vector<Symbol> symbols_for_hits(const std::vector<Symbol>& symbols, const s
   return out;
 }
 
-SymbolTable build_symbol_table(const ObjectFile& obj, bool all_symbols) {
+SymbolTable build_symbol_table(const ObjectFile& obj, const std::set<uint64_t>& hits, bool all_symbols) {
   SymbolTable t;
   t.build_id = obj.build_id;
   t.path = obj.path;
@@ -184,61 +185,97 @@ SymbolTable build_symbol_table(const ObjectFile& obj, bool all_symbols) {
     read_symbols(elf, &t.symbols);
     elf_end(elf);
   }
-  if (!all_symbols) t.symbols = symbols_for_hits(t.symbols, obj.hits);
-  add_locations(obj, &t);
+  if (!all_symbols) t.symbols = symbols_for_hits(t.symbols, hits);
+  add_locations(obj, hits, &t);
   return t;
 }
 
-KernelSymbols build_kernel_symbols(const std::set<uint64_t>& addresses) {
-  KernelSymbols out;
-  if (addresses.empty()) return out;
-  // /proc/kallsyms is ~5 MB: read it in one go and parse in place.
-  std::string text;
-  {
+namespace {
+
+// The text symbols of /proc/kallsyms, sorted, names in one pool (~20 bytes a
+// symbol): read once per recording (the embedder asks in batches, and the file
+// is ~5 MB); empty when kptr_restrict hides the addresses.
+struct KernelText {
+  uint64_t address;
+  uint32_t name_at;  // in KernelTextTable::pool
+  uint16_t name_len;
+  uint16_t module;   // index in KernelTextTable::modules; 0: vmlinux
+};
+
+struct KernelTextTable {
+  std::vector<KernelText> symbols;
+  std::string pool;
+  std::vector<std::string> modules{""};
+  std::string name(const KernelText& k) const { return pool.substr(k.name_at, k.name_len); }
+};
+
+const KernelTextTable& kernel_text_symbols() {
+  static const KernelTextTable table = []() -> KernelTextTable {
+    KernelTextTable t;
+    std::vector<KernelText>& out = t.symbols;
+    std::unordered_map<std::string, uint16_t> module_ids;
+    std::string text;
     int fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return out;
+    if (fd < 0) return t;
     char buf[1 << 16];
     ssize_t n;
     while ((n = read(fd, buf, sizeof buf)) > 0) text.append(buf, size_t(n));
     close(fd);
-  }
-  struct Entry {
-    uint64_t address;
-    std::string_view name, module;
-  };
-  std::vector<Entry> all;
-  all.reserve(text.size() / 40);
-  const char* p = text.data();
-  const char* end = p + text.size();
-  while (p < end) {
-    const char* eol = static_cast<const char*>(memchr(p, '\n', size_t(end - p)));
-    if (!eol) eol = end;
-    // "ffffffff81000000 T _stext\t[module]"
-    char* q = nullptr;
-    uint64_t addr = strtoull(p, &q, 16);
-    if (q && q + 3 < eol && q[0] == ' ' && q[2] == ' ') {
-      char type = q[1];
-      // Text symbols only; data symbols would wrongly bound functions.
-      if (addr != 0 && (type == 't' || type == 'T' || type == 'w' || type == 'W')) {
-        const char* name = q + 3;
-        const char* name_end = name;
-        while (name_end < eol && *name_end != '\t' && *name_end != ' ') name_end++;
-        std::string_view module;
-        const char* lb = static_cast<const char*>(memchr(name_end, '[', size_t(eol - name_end)));
-        if (lb) {
-          const char* rb = static_cast<const char*>(memchr(lb, ']', size_t(eol - lb)));
-          if (rb) module = std::string_view(lb + 1, size_t(rb - lb - 1));
+    out.reserve(text.size() / 60);
+    const char* p = text.data();
+    const char* end = p + text.size();
+    while (p < end) {
+      const char* eol = static_cast<const char*>(memchr(p, '\n', size_t(end - p)));
+      if (!eol) eol = end;
+      // "ffffffff81000000 T _stext\t[module]"
+      char* q = nullptr;
+      uint64_t addr = strtoull(p, &q, 16);
+      if (q && q + 3 < eol && q[0] == ' ' && q[2] == ' ') {
+        char type = q[1];
+        // Text symbols only; data symbols would wrongly bound functions.
+        if (addr != 0 && (type == 't' || type == 'T' || type == 'w' || type == 'W')) {
+          const char* name = q + 3;
+          const char* name_end = name;
+          while (name_end < eol && *name_end != '\t' && *name_end != ' ') name_end++;
+          std::string_view module;
+          const char* lb = static_cast<const char*>(memchr(name_end, '[', size_t(eol - name_end)));
+          if (lb) {
+            const char* rb = static_cast<const char*>(memchr(lb, ']', size_t(eol - lb)));
+            if (rb) module = std::string_view(lb + 1, size_t(rb - lb - 1));
+          }
+          uint16_t mod = 0;
+          if (!module.empty()) {
+            auto [it, added] = module_ids.try_emplace(std::string(module), uint16_t(t.modules.size()));
+            if (added) t.modules.emplace_back(module);
+            mod = it->second;
+          }
+          out.push_back({addr, uint32_t(t.pool.size()), uint16_t(name_end - name), mod});
+          t.pool.append(name, size_t(uint16_t(name_end - name)));
         }
-        all.push_back({addr, std::string_view(name, size_t(name_end - name)), module});
       }
+      p = eol + 1;
     }
-    p = eol + 1;
-  }
+    std::stable_sort(out.begin(), out.end(),
+                     [](const KernelText& a, const KernelText& b) { return a.address < b.address; });
+    out.shrink_to_fit();
+    t.pool.shrink_to_fit();
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace
+
+KernelSymbols build_kernel_symbols(const std::set<uint64_t>& addresses) {
+  KernelSymbols out;
+  if (addresses.empty()) return out;
+  const KernelTextTable& table = kernel_text_symbols();
+  const std::vector<KernelText>& all = table.symbols;
   if (all.empty()) return out;  // kptr_restrict hides addresses
-  std::stable_sort(all.begin(), all.end(), [](const Entry& a, const Entry& b) { return a.address < b.address; });
   std::vector<size_t> keep;
   for (uint64_t a : addresses) {
-    auto it = std::upper_bound(all.begin(), all.end(), a, [](uint64_t v, const Entry& s) { return v < s.address; });
+    auto it = std::upper_bound(all.begin(), all.end(), a,
+                               [](uint64_t v, const KernelText& s) { return v < s.address; });
     if (it == all.begin()) continue;
     size_t i = size_t(it - all.begin()) - 1;
     keep.push_back(i);
@@ -246,7 +283,7 @@ KernelSymbols build_kernel_symbols(const std::set<uint64_t>& addresses) {
   }
   std::sort(keep.begin(), keep.end());
   keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
-  for (size_t i : keep) out.symbols.push_back({all[i].address, std::string(all[i].name), std::string(all[i].module)});
+  for (size_t i : keep) out.symbols.push_back({all[i].address, table.name(all[i]), table.modules[all[i].module]});
   return out;
 }
 

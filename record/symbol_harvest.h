@@ -20,7 +20,10 @@ namespace ebt::record {
 // name the hit addresses exactly as the full table would (see
 // symbols_for_hits()): a few dozen instead of thousands for libc, which keeps
 // captures small (docs/record.md).
-SymbolTable build_symbol_table(const ObjectFile& object, bool all_symbols = false);
+SymbolTable build_symbol_table(const ObjectFile& object, const std::set<uint64_t>& hits, bool all_symbols = false);
+inline SymbolTable build_symbol_table(const ObjectFile& object, bool all_symbols = false) {
+  return build_symbol_table(object, object.hits, all_symbols);
+}
 
 // The subset of `symbols` (sorted by address) that answers a "which function
 // contains this address" lookup for every address of `hits` the same way the

@@ -11,14 +11,11 @@
 #include "common/error.h"
 #include "format/writer.h"
 #include "record/bpf_util.h"
+#include "record/file_scope.h"
 #include "syscalls.skel.h"
 
 namespace ebt::record {
 namespace {
-
-static_assert(sizeof(ebt_syscall_event) == 64, "ebt_syscall_event layout changed");
-static_assert(sizeof(ebt_socket_event) == 88, "ebt_socket_event layout changed");
-static_assert(EBT_SC_RECVMSG == static_cast<int>(SyscallKind::kRecvmsg), "syscall kinds diverged");
 
 constexpr int kAfInet = 2;
 constexpr int kAfInet6 = 10;
@@ -87,6 +84,10 @@ class SyscallProbe : public Probe {
     out.fd = e.fd;
     out.ret = e.ret;
     out.socket_id = e.socket_id;
+    // Each capture file describes its sockets (--switch-output, flight recorder).
+    if (auto it = sockets_.find(e.socket_id);
+        it != sockets_.end() && sockets_in_file_.first_in_file(e.socket_id, ctx.file_generation()))
+      ctx.writer().add(it->second.info);
     const uint8_t* p = event.data() + sizeof e;
     out.payload.assign(p, p + e.payload_len);
     ctx.writer().add(out);
@@ -111,12 +112,12 @@ class SyscallProbe : public Probe {
     }
     ebt_socket_event e;
     std::memcpy(&e, event.data(), sizeof e);
-    auto [it, fresh] = sockets_.try_emplace(e.socket_id, e.remote_port != 0);
+    auto [it, fresh] = sockets_.try_emplace(e.socket_id, Socket{e.remote_port != 0, {}});
     if (!fresh) {
-      if (it->second || e.remote_port == 0) return;  // nothing new
-      it->second = true;
+      if (it->second.peer || e.remote_port == 0) return;  // nothing new
+      it->second.peer = true;
     }
-    SocketInfo s;
+    SocketInfo& s = it->second.info;
     s.id = e.socket_id;
     s.pid = h.pid;
     s.fd = e.fd;
@@ -128,6 +129,7 @@ class SyscallProbe : public Probe {
     s.local_port = e.local_port;
     s.remote_port = e.remote_port;
     s.time_ns = h.time_ns;
+    sockets_in_file_.first_in_file(e.socket_id, ctx.file_generation());
     ctx.writer().add(s);
   }
 
@@ -136,7 +138,12 @@ class SyscallProbe : public Probe {
   uint16_t port_;
   syscalls_bpf* skel_ = nullptr;
   ProgramLinks links_;
-  std::unordered_map<uint64_t, bool> sockets_;  // id -> written with a peer address
+  struct Socket {
+    bool peer;        // written with a peer address
+    SocketInfo info;  // as last written
+  };
+  std::unordered_map<uint64_t, Socket> sockets_;
+  PerFileSet<uint64_t> sockets_in_file_;
   SyscallEvent out_;
   uint64_t events_ = 0;
   uint64_t payload_total_ = 0;

@@ -14,9 +14,6 @@
 namespace ebt::record {
 namespace {
 
-static_assert(sizeof(ebt_task_event) == 64, "ebt_task_event layout changed");
-static_assert(sizeof(ebt_mmap_event) == 48, "ebt_mmap_event layout changed");
-
 class TaskProbe : public Probe {
  public:
   explicit TaskProbe(TaskObserver& o) : observer_(o) {}

@@ -41,15 +41,7 @@ std::unique_ptr<Profile> load_profile(const std::string& path,
                                   "user stacks show their sampled address only");
     for (const auto& p : unwinder->problems()) profile->warnings.push_back(path + ": " + p);
   }
-  bool tail_said = false;
-  for (const auto& d : reader.damage()) {
-    profile->warnings.push_back(path + ": " + format::describe(d));
-    if (d.truncated_tail || d.what.rfind("index unusable", 0) == 0) tail_said = true;
-  }
-  if (!reader.has_index() && !tail_said) {
-    profile->warnings.push_back(path + ": capture not finished (no index: recorder killed or still running); read " +
-                                std::to_string(reader.blocks().size()) + " complete blocks");
-  }
+  for (const auto& w : reader.warnings()) profile->warnings.push_back(path + ": " + w);
   profile->corrupted = reader.corrupted();
   return profile;
 }

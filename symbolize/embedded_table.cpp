@@ -36,6 +36,25 @@ long find_symbol(const std::vector<Symbol>& symbols, uint64_t address) {
   return zero;
 }
 
+void merge_symbol_tables(SymbolTable& into, const SymbolTable& more) {
+  if (into.segments.empty()) into.segments = more.segments;
+  into.symbols.insert(into.symbols.end(), more.symbols.begin(), more.symbols.end());
+  std::stable_sort(into.symbols.begin(), into.symbols.end(), [](const Symbol& a, const Symbol& b) {
+    return a.address != b.address ? a.address < b.address : a.name < b.name;
+  });
+  into.symbols.erase(std::unique(into.symbols.begin(), into.symbols.end(),
+                                 [](const Symbol& a, const Symbol& b) {
+                                   return a.address == b.address && a.name == b.name && a.size == b.size;
+                                 }),
+                     into.symbols.end());
+  into.locations.insert(into.locations.end(), more.locations.begin(), more.locations.end());
+  std::stable_sort(into.locations.begin(), into.locations.end(),
+                   [](const SourceLocation& a, const SourceLocation& b) { return a.address < b.address; });
+  into.locations.erase(std::unique(into.locations.begin(), into.locations.end(),
+                                   [](const SourceLocation& a, const SourceLocation& b) { return a.address == b.address; }),
+                       into.locations.end());
+}
+
 EmbeddedObject::EmbeddedObject(SymbolTable table) : table_(std::move(table)) {
   std::stable_sort(table_.symbols.begin(), table_.symbols.end(),
                    [](const Symbol& a, const Symbol& b) { return a.address < b.address; });

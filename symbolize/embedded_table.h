@@ -20,6 +20,11 @@ std::optional<uint64_t> offset_to_vaddr(const std::vector<LoadSegment>& segments
 // Addresses past a sized symbol's end are never attributed to it.
 long find_symbol(const std::vector<Symbol>& symbols, uint64_t address);
 
+// Adds `more` (a later table of the same object: the recorder embeds symbols in
+// batches, as addresses are first seen) to `into`: symbols and locations united,
+// sorted by address, without duplicates.
+void merge_symbol_tables(SymbolTable& into, const SymbolTable& more);
+
 class EmbeddedObject {
  public:
   explicit EmbeddedObject(SymbolTable table);

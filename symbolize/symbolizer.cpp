@@ -158,10 +158,19 @@ void Symbolizer::add(const SymbolTable& table) {
   std::string key = object_key(table.build_id, table.path);
   auto it = objects_.find(key);
   if (it != objects_.end()) {
-    if (!it->second->embedded) it->second->embedded = std::make_unique<EmbeddedObject>(table);
+    Object& o = *it->second;
+    if (!o.embedded) {
+      o.embedded = std::make_unique<EmbeddedObject>(table);
+    } else {  // a later batch of the same object's symbols
+      SymbolTable merged = o.embedded->table();
+      merge_symbol_tables(merged, table);
+      o.embedded = std::make_unique<EmbeddedObject>(std::move(merged));
+    }
+    o.cache.clear();
     return;
   }
-  pending_tables_.emplace(key, table);
+  auto [pending, inserted] = pending_tables_.emplace(key, table);
+  if (!inserted) merge_symbol_tables(pending->second, table);
 }
 
 void Symbolizer::add(const KernelSymbols& symbols) {

@@ -37,7 +37,7 @@ L7Input load_l7_input(const std::string& path, std::vector<std::string>* warning
   in.end_ns = std::max(c.end_ns_, c.last_ns_);
   if (warnings)
     for (const auto& d : reader.damage())
-      warnings->push_back("capture damaged at byte " + std::to_string(d.offset) + ": " + d.what);
+      warnings->push_back("capture damaged at byte " + std::to_string(d.offset) + ": " + format::reason(d));
   return in;
 }
 

@@ -1,5 +1,6 @@
 // Writes a capture as a newer ebtrace would: the embedded schema knows a record
-// kind ("gadget", ordinal 22) that this build's compiled schema does not.
+// kind ("gadget", at the ordinal after the last one this build knows) that this
+// build's compiled schema does not.
 #pragma once
 
 #include <capnp/message.h>
@@ -10,6 +11,9 @@
 #include "tests/format/test_util.h"
 
 namespace ebt::format::testing {
+
+inline constexpr uint16_t kGadgetOrdinal = static_cast<uint16_t>(future::Record::GADGET);
+static_assert(kGadgetOrdinal == kKnownKindCount, "future.capnp is generated with the next ordinal");
 
 inline void write_future_capture(const std::string& path) {
   WriterOptions o;
@@ -27,7 +31,7 @@ inline void write_future_capture(const std::string& path) {
   g.setBlob(kj::arrayPtr(blob, sizeof blob));
   g.setMood(future::Gadget::Mood::GRUMPY);
   auto flat = capnp::messageToFlatArray(msg);
-  w.add_raw(22, flat.begin(), flat.size() * sizeof(capnp::word));
+  w.add_raw(kGadgetOrdinal, flat.begin(), flat.size() * sizeof(capnp::word));
   w.add(CpuSample{1'000'000'000, 1, 2, 0, 1});
   w.finish({2'000'000'000, 1, 0});
 }

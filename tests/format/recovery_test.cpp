@@ -96,7 +96,7 @@ TEST(Recovery, TruncatedAtEveryByteRecoversExactlyTheCompleteBlocks) {
                        });
     if (!r.damage().empty()) {
       ASSERT_EQ(r.damage().size(), 1u);
-      EXPECT_TRUE(r.damage()[0].truncated_tail);
+      EXPECT_TRUE(r.damage()[0].truncated_tail());
       EXPECT_EQ(r.damage()[0].offset + r.damage()[0].bytes, cut);
     } else {
       EXPECT_TRUE(on_boundary || cut >= spans.back().end) << "silent truncation";
@@ -118,7 +118,7 @@ void flip_and_check(const std::vector<uint8_t>& bytes, const BlockSpan& span, si
   ASSERT_TRUE(r.corrupted()) << "flip at " << at << " went unnoticed";
   bool named = false;
   for (const auto& d : r.damage()) {
-    EXPECT_FALSE(d.what.empty());
+    EXPECT_FALSE(reason(d).empty());
     if (d.block == static_cast<int64_t>(span.sequence) && d.offset == span.begin) {
       named = true;
       if (d.records_lost) {
@@ -167,7 +167,8 @@ TEST(Recovery, DamagedIndexFallsBackToScanning) {
   CaptureReader r(path);
   EXPECT_FALSE(r.has_index());
   ASSERT_EQ(r.damage().size(), 1u);
-  EXPECT_NE(r.damage()[0].what.find("index unusable"), std::string::npos);
+  EXPECT_EQ(r.damage()[0].kind, DamageKind::kIndexUnusable);
+  EXPECT_NE(describe(r.damage()[0]).find("index unusable"), std::string::npos);
   Collected c;
   r.read(c);
   EXPECT_EQ(c.total(), all.total());
@@ -300,7 +301,7 @@ TEST(Recovery, CorruptMessagesBehindValidChecksumsNeverCrash) {
     r.read(c);
     EXPECT_LE(c.samples.size(), 120u);
     for (const auto& d : r.damage())
-      if (d.what.find("undecodable") != std::string::npos) ++undecodable;
+      if (d.kind == DamageKind::kUndecodableRecords) ++undecodable;
     std::FILE* devnull = std::fopen("/dev/null", "w");
     r.dump_json(devnull);
     std::fclose(devnull);

@@ -26,14 +26,14 @@ TEST(Schema, UnknownKindIsDumpedThroughTheEmbeddedSchema) {
   testing::write_future_capture(path);
   CaptureReader r(path);
   auto names = r.embedded_kind_names();
-  ASSERT_EQ(names.size(), 23u);
-  EXPECT_EQ(names[22], "gadget");
+  ASSERT_EQ(names.size(), testing::kGadgetOrdinal + 1u);
+  EXPECT_EQ(names[testing::kGadgetOrdinal], "gadget");
   EXPECT_EQ(names[11], "cpuSamples");
-  EXPECT_STREQ(kind_name(22), "");  // this build does not know it
+  EXPECT_STREQ(kind_name(testing::kGadgetOrdinal), "");  // this build does not know it
 
   testing::Collected c;
   r.read(c);
-  EXPECT_EQ(c.unknown, std::vector<uint16_t>{22});
+  EXPECT_EQ(c.unknown, std::vector<uint16_t>{testing::kGadgetOrdinal});
   EXPECT_EQ(c.samples.size(), 1u);
   EXPECT_EQ(c.stacks.size(), 1u);
   EXPECT_TRUE(r.damage().empty()) << testing::damage_text(r);
@@ -47,7 +47,7 @@ TEST(Schema, UnknownKindIsDumpedThroughTheEmbeddedSchema) {
 
   // Kind filter by ordinal works for unknown kinds too.
   ReadOptions only;
-  only.kinds = kind_bit(22);
+  only.kinds = kind_bit(testing::kGadgetOrdinal);
   EXPECT_EQ(dump_to_string(r, only), std::string(testing::kGadgetLine) + "\n");
   ::unlink(path.c_str());
 }

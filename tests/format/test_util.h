@@ -67,7 +67,7 @@ struct Collected : RecordVisitor {
 
 inline std::string damage_text(const CaptureReader& r) {
   std::string s;
-  for (const auto& d : r.damage()) s += describe(d) + (d.truncated_tail ? " [tail]\n" : "\n");
+  for (const auto& d : r.damage()) s += describe(d) + (d.truncated_tail() ? " [tail]\n" : "\n");
   return s;
 }
 

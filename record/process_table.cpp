@@ -1,0 +1,189 @@
+#include "record/process_table.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "format/writer.h"
+
+namespace ebt::record {
+
+void ProcessTable::expect_command(uint32_t pid, const std::string& comm) { procs_[pid].comm = comm; }
+
+void ProcessTable::scan(const Targets& targets, uint32_t skip) {
+  uint64_t t = monotonic_ns();
+  std::vector<uint32_t> pids;
+  if (targets.filter.by_pid) {
+    for (uint32_t pid : targets.pids)
+      if (pid != skip) pids.push_back(pid);
+  } else {
+    pids = list_pids();
+  }
+  uint32_t self = uint32_t(getpid());
+  for (uint32_t pid : pids) {
+    if (pid == self) continue;
+    Proc& p = procs_[pid];
+    if (described(p)) continue;
+    auto info = read_process_info(pid, boot_minus_mono_);
+    if (!info) continue;  // exited meanwhile
+    if (!targets.filter.comm.empty() && info->comm != targets.filter.comm) continue;
+    describe(pid, p, info->comm.c_str(), t);
+    for (uint32_t tid : list_tids(pid)) {
+      if (!targets.tid_wanted(tid)) continue;
+      std::string c = read_thread_comm(pid, tid);
+      if (c.empty()) continue;
+      write_thread(pid, tid, c, t);
+    }
+  }
+}
+
+void ProcessTable::write_mapping(uint32_t pid, const MapEntry& e, uint64_t t) {
+  Mapping rec;
+  rec.pid = pid;
+  rec.start = e.m.start;
+  rec.end = e.m.end;
+  rec.file_offset = e.m.offset;
+  rec.path = e.m.path.empty() ? "//anon" : e.m.path;
+  if (e.obj) rec.build_id = e.obj->build_id;
+  rec.time_ns = t;
+  writer().add(rec);
+}
+
+void ProcessTable::write_thread(uint32_t pid, uint32_t tid, const std::string& comm, uint64_t t) {
+  writer().add(ThreadInfo{pid, tid, comm, t});
+  threads_[tid] = Thread{pid, comm, file_.generation};
+}
+
+void ProcessTable::refresh_maps(uint32_t pid, Proc& p, uint64_t t) {
+  p.last_maps_read_ns = monotonic_ns();
+  auto maps = read_exec_maps(pid);
+  if (!maps) return;  // gone: keep what we knew
+  bool in_file = described(p);  // else all of them are written by describe()
+  std::vector<MapEntry> next;
+  next.reserve(maps->size());
+  for (auto& m : *maps) {
+    const MapEntry* old = nullptr;
+    for (const auto& e : p.maps)
+      if (e.m == m) old = &e;
+    if (old && in_file) {
+      next.push_back(*old);
+      continue;
+    }
+    MapEntry e{m, objects_.get(pid, m)};
+    if (in_file) write_mapping(pid, e, t);
+    next.push_back(std::move(e));
+  }
+  p.maps = std::move(next);
+}
+
+void ProcessTable::describe(uint32_t pid, Proc& p, const char* comm, uint64_t t) {
+  auto info = read_process_info(pid, boot_minus_mono_);
+  if (info) {
+    p.comm = info->comm;
+    p.ppid = info->ppid;
+    p.info = info;
+    refresh_maps(pid, p, t);
+  } else if (p.info) {
+    // Gone since an earlier file described it: the same description again.
+    info = p.info;
+  } else {
+    // Gone before we could look: describe it with what the events told us
+    // (and the mappings inherited from its parent, if any).
+    info = ProcessInfo{};
+    info->pid = pid;
+    info->ppid = p.ppid;
+    info->comm = comm && *comm ? comm : p.comm;
+    info->time_ns = t;
+  }
+  writer().add(*info);
+  p.described_in = file_.generation;
+  described_.insert(pid);
+  for (const auto& e : p.maps) write_mapping(pid, e, t);
+}
+
+void ProcessTable::note_task(uint32_t pid, uint32_t tid, const char* comm) {
+  Proc& p = procs_[pid];
+  if (!described(p)) describe(pid, p, pid == tid ? comm : nullptr, monotonic_ns());
+  auto it = threads_.find(tid);
+  if (it == threads_.end() || (comm && it->second.comm != comm) || it->second.written_in != file_.generation) {
+    std::string name = comm ? comm : (it != threads_.end() ? it->second.comm : "");
+    write_thread(pid, tid, name, monotonic_ns());
+  }
+}
+
+void ProcessTable::on_new_file() {
+  std::erase_if(procs_, [&](const auto& kv) { return kv.second.exited_in && kv.second.exited_in < file_.generation; });
+}
+
+std::set<const ObjectFile*> ProcessTable::objects_in_use() const {
+  std::set<const ObjectFile*> out;
+  for (const auto& [pid, p] : procs_)
+    for (const auto& e : p.maps)
+      if (e.obj) out.insert(e.obj);
+  return out;
+}
+
+void ProcessTable::on_fork(uint32_t pid, uint32_t ppid, const char* comm, uint64_t) {
+  Proc& child = procs_[pid];
+  child = Proc{};  // a reused pid: nothing of the old process carries over
+  child.ppid = ppid;
+  child.comm = comm;
+  // Same address space as the parent until it execs: inherit what we know, so
+  // a child that exits before we read its /proc still resolves.
+  if (auto it = procs_.find(ppid); it != procs_.end()) child.maps = it->second.maps;
+}
+
+void ProcessTable::on_exec(uint32_t pid, uint32_t tid, const char* comm, uint64_t t) {
+  Proc& p = procs_[pid];
+  uint32_t ppid = p.ppid;
+  p = Proc{};
+  p.ppid = ppid;
+  p.comm = comm;
+  threads_.erase(tid);
+  // Read now: a short command may be gone by its first sample's turn.
+  describe(pid, p, comm, t);
+}
+
+void ProcessTable::on_exit(uint32_t pid, uint32_t tid, int32_t code, uint64_t t) {
+  threads_.erase(tid);
+  auto it = procs_.find(pid);
+  if (it == procs_.end()) return;
+  if (pid == tid) it->second.exited_in = file_.generation;
+  if (!described(it->second)) return;
+  writer().add(ProcessExit{pid, tid, code, t});
+}
+
+void ProcessTable::on_comm(uint32_t pid, uint32_t tid, const char* comm, uint64_t) {
+  if (!threads_.count(tid)) return;  // written with its new name when first seen
+  note_task(pid, tid, comm);
+}
+
+void ProcessTable::on_exec_mmap(uint32_t pid, uint64_t, uint64_t, uint64_t t) {
+  auto it = procs_.find(pid);
+  if (it == procs_.end() || !described(it->second)) return;  // read in full when first seen
+  refresh_maps(pid, it->second, t);
+}
+
+const ProcessTable::MapEntry* ProcessTable::find(const Proc& p, uint64_t addr) {
+  auto it = std::upper_bound(p.maps.begin(), p.maps.end(), addr,
+                             [](uint64_t a, const MapEntry& e) { return a < e.m.start; });
+  if (it == p.maps.begin()) return nullptr;
+  --it;
+  return addr < it->m.end ? &*it : nullptr;
+}
+
+const ProcessTable::MapEntry* ProcessTable::find_mapping(uint32_t pid, uint64_t addr) {
+  return find(procs_[pid], addr);
+}
+
+const ProcessTable::MapEntry* ProcessTable::user_mapping(uint32_t pid, uint64_t addr) {
+  Proc& p = procs_[pid];
+  const MapEntry* e = find(p, addr);
+  if (!e && !p.exited_in && monotonic_ns() - p.last_maps_read_ns > 1000000) {
+    refresh_maps(pid, p, monotonic_ns());
+    e = find(p, addr);
+  }
+  return e;
+}
+
+}  // namespace ebt::record

@@ -1,0 +1,94 @@
+// Process and mapping tracking: what the capture says about the recorded
+// processes (ProcessInfo, ThreadInfo, ProcessExit, Mapping), kept up to date
+// from the task probe's events (fork, exec, exit, comm, executable mmap) and
+// /proc, and written into each capture file the first time that file needs it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "format/records.h"
+#include "record/file_scope.h"
+#include "record/objects.h"
+#include "record/proc_reader.h"
+#include "record/targets.h"
+#include "record/task_probe.h"
+
+namespace ebt::record {
+
+class ProcessTable : public TaskObserver {
+ public:
+  struct MapEntry {
+    ProcMapping m;
+    ObjectFile* obj = nullptr;
+  };
+
+  ProcessTable(const CurrentFile& file, ObjectCache& objects, int64_t boot_minus_mono_ns)
+      : file_(file), objects_(objects), boot_minus_mono_(boot_minus_mono_ns) {}
+
+  // The command started with `-- CMD`: known by name until its exec describes it.
+  void expect_command(uint32_t pid, const std::string& comm);
+  // Describes the processes alive at the start: the targets (but `skip`, the
+  // command, described at its exec), or every process with -a (not this one).
+  void scan(const Targets& targets, uint32_t skip);
+  // Makes sure the process and thread are described in the current file.
+  void note_task(uint32_t pid, uint32_t tid, const char* comm);
+  // The mapping of `pid` holding a user address; rereads the mappings once when
+  // none does (something was mapped that we did not hear about).
+  const MapEntry* user_mapping(uint32_t pid, uint64_t addr);
+  // The mapping holding `addr` as last read (no reread).
+  const MapEntry* find_mapping(uint32_t pid, uint64_t addr);
+  // A new capture file begins: forget processes that exited in an earlier file
+  // (memory stays bounded on long recordings; a reused pid starts afresh).
+  void on_new_file();
+  // The objects mapped by the processes known now.
+  std::set<const ObjectFile*> objects_in_use() const;
+  // Distinct processes described so far.
+  size_t processes() const { return described_.size(); }
+
+  // TaskObserver
+  void on_fork(uint32_t pid, uint32_t ppid, const char* comm, uint64_t t) override;
+  void on_thread(uint32_t pid, uint32_t tid, const char* comm, uint64_t t) override {}
+  void on_exec(uint32_t pid, uint32_t tid, const char* comm, uint64_t t) override;
+  void on_exit(uint32_t pid, uint32_t tid, int32_t code, uint64_t t) override;
+  void on_comm(uint32_t pid, uint32_t tid, const char* comm, uint64_t t) override;
+  void on_exec_mmap(uint32_t pid, uint64_t addr, uint64_t len, uint64_t t) override;
+
+ private:
+  struct Proc {
+    uint64_t described_in = 0;  // file generation holding its ProcessInfo + mappings (0: none)
+    uint64_t exited_in = 0;     // file generation it exited in (0: alive)
+    uint32_t ppid = 0;
+    std::string comm;
+    std::optional<ProcessInfo> info;  // as read from /proc, written again in later files
+    std::vector<MapEntry> maps;       // sorted by address (/proc/PID/maps order)
+    uint64_t last_maps_read_ns = 0;
+  };
+  struct Thread {
+    uint32_t pid = 0;
+    std::string comm;
+    uint64_t written_in = 0;  // file generation holding its ThreadInfo
+  };
+
+  format::CaptureWriter& writer() { return *file_.writer; }
+  bool described(const Proc& p) const { return p.described_in == file_.generation; }
+  void describe(uint32_t pid, Proc& p, const char* comm, uint64_t t);
+  void refresh_maps(uint32_t pid, Proc& p, uint64_t t);
+  void write_mapping(uint32_t pid, const MapEntry& e, uint64_t t);
+  void write_thread(uint32_t pid, uint32_t tid, const std::string& comm, uint64_t t);
+  static const MapEntry* find(const Proc& p, uint64_t addr);
+
+  const CurrentFile& file_;
+  ObjectCache& objects_;
+  int64_t boot_minus_mono_;
+  std::unordered_map<uint32_t, Proc> procs_;
+  std::unordered_map<uint32_t, Thread> threads_;  // by tid
+  std::unordered_set<uint32_t> described_;        // pids with a ProcessInfo (the summary's count)
+};
+
+}  // namespace ebt::record
