@@ -113,7 +113,7 @@ struct DecodeBudget {
 // the pass's decode budget (both checked against the segment table before
 // allocating); reading is then bounded by the message's actual size, so a
 // small corrupt message cannot make readers walk gigabytes of aliased pointers.
-// Throws BadInput when the budget is exhausted.
+// Throws CorruptRecord when the budget is exhausted.
 // words(): the message's size, for per-record checks.
 class FrameMessage {
  public:
