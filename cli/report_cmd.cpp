@@ -10,32 +10,22 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <functional>
 #include <sstream>
 
 #include "cli/capture_arg.h"
 #include "cli/commands.h"
 #include "common/error.h"
 #include "report/aggregate.h"
-#include "report/flamegraph_svg.h"
-#include "report/folded.h"
-#include "report/load.h"
-#include "report/offcpu_latency.h"
-#include "report/skb_report.h"
-#include "report/offcpu_profile.h"
-#include "report/offcpu_trace.h"
-#include "report/text_report.h"
-#include "report/l7/l7_load.h"
-#include "report/l7/l7_trace.h"
+#include "report/family.h"
+#include "report/run.h"
 
 namespace ebt::cli {
 namespace {
 
 struct ReportArgs {
   CaptureArg capture;
-  bool folded = false;
   std::string output;
-  std::string flamegraph;
-  std::string title;
   size_t top = 30;
   std::string pids, tids, comms, time;
   bool no_kernel = false;
@@ -47,18 +37,29 @@ struct ReportArgs {
   bool debuginfod_asked = false;  // --debuginfod given explicitly
   bool embedded_only = false;
   bool verbose = false;
-  // off-CPU data and the timeline
-  bool off_cpu = false;
-  bool on_off = false;
-  bool wakers = false;
-  std::string weight;
   std::string trace;
+  std::string trace_max_size;  // "" = 100M
   bool latency = false;
-  bool skb = false;
   std::string format = "text";
-  // L7 requests (syscall payload captures)
-  std::string by;
-  bool show_payload = false;
+  // Every family, created before parsing so it can declare its options.
+  std::vector<std::unique_ptr<report::ReportFamily>> families;
+};
+
+// Family options onto CLI11.
+class CliOptions : public report::OptionSink {
+ public:
+  explicit CliOptions(CLI::App* app) : app_(app) {}
+  void flag(const std::string& names, bool* value, const std::string& help) override {
+    app_->add_flag(names, *value, help);
+  }
+  void option(const std::string& names, std::string* value, const std::string& help, const std::string& type_name,
+              const std::vector<std::string>& choices) override {
+    auto* o = app_->add_option(names, *value, help)->type_name(type_name);
+    if (!choices.empty()) o->check(CLI::IsMember(choices));
+  }
+
+ private:
+  CLI::App* app_;
 };
 
 std::string describe_filters(const ReportArgs& a) {
@@ -75,14 +76,17 @@ std::string describe_filters(const ReportArgs& a) {
 }
 
 // Writes through a temporary file so a failed run never leaves half an output.
-void write_file(const std::string& path, const std::string& content) {
+void write_file(const std::string& path, const std::function<void(std::ostream&)>& write) {
   std::string tmp = path + ".tmp";
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f) throw RuntimeFailure("cannot write " + path + ": " + std::strerror(errno));
-    f << content;
+    write(f);
     f.flush();
-    if (!f) throw RuntimeFailure("cannot write " + path + ": " + std::strerror(errno));
+    if (!f) {
+      std::remove(tmp.c_str());
+      throw RuntimeFailure("cannot write " + path + ": " + std::strerror(errno));
+    }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
@@ -90,24 +94,59 @@ void write_file(const std::string& path, const std::string& content) {
   }
 }
 
-int run_report(const ReportArgs& a) {
-  std::string input;
-  if (a.capture.positional.empty() && a.capture.input.empty()) {
-    input = "capture.ebt";  // like perf's perf.data
-  } else {
-    input = a.capture.path("report");
+// std::ostream onto stdout's FILE (large outputs are streamed, not built in memory).
+class StdoutBuf : public std::streambuf {
+ protected:
+  int_type overflow(int_type c) override {
+    if (c == traits_type::eof()) return traits_type::not_eof(c);
+    return std::fputc(c, stdout) == EOF ? traits_type::eof() : c;
   }
-  report::Filter filter;
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    return static_cast<std::streamsize>(std::fwrite(s, 1, static_cast<size_t>(n), stdout));
+  }
+};
+class StdoutStream : public std::ostream {
+ public:
+  StdoutStream() : std::ostream(&buf_) {}
+
+ private:
+  StdoutBuf buf_;
+};
+
+int run_report(const ReportArgs& a) {
+  report::RunOptions run;
+  if (a.capture.positional.empty() && a.capture.input.empty()) {
+    run.input = "capture.ebt";  // like perf's perf.data
+  } else {
+    run.input = a.capture.path("report");
+  }
+  report::Filter& filter = run.filter;
   if (!a.pids.empty()) filter.pids = report::parse_id_list(a.pids, "--pid");
   if (!a.tids.empty()) filter.tids = report::parse_id_list(a.tids, "--tid");
   if (!a.comms.empty()) filter.comms = report::parse_name_list(a.comms);
   if (!a.time.empty())  // 03:10,03:20: wall-clock (UTC) times
     report::parse_time_range(a.time.find(':') == std::string::npos
                                  ? a.time
-                                 : format::wall_time_range(a.time, format::CaptureReader(input).session()),
+                                 : format::wall_time_range(a.time, format::CaptureReader(run.input).session()),
                              filter);
   filter.no_kernel = a.no_kernel;
   filter.no_inline = a.no_inline;
+  run.filter_text = describe_filters(a);
+  run.output = a.output;
+  run.top = a.top;
+  run.format = a.format == "csv"    ? report::TableFormat::kCsv
+               : a.format == "json" ? report::TableFormat::kJson
+                                    : report::TableFormat::kText;
+  run.trace = a.trace;
+  if (!a.trace_max_size.empty() && a.trace.empty()) throw BadInput("--trace-max-size applies to --trace FILE");
+  run.trace_max_bytes = a.trace_max_size.empty() ? 100ull << 20
+                        : a.trace_max_size == "0" ? 0
+                                                  : report::parse_byte_size(a.trace_max_size, "--trace-max-size");
+  run.latency = a.latency;
+  run.verbose = a.verbose;
+  bool requested = !run.trace.empty() || run.latency;
+  for (const auto& f : a.families) requested = requested || f->requested();
+  run.default_output = !requested;
 
   symbolize::SymbolizerOptions sym;
   sym.symfs = a.symfs;
@@ -143,38 +182,46 @@ int run_report(const ReportArgs& a) {
     t0 = t;
     c0 = c;
   };
-  // A text output goes to -o FILE, else to stdout.
-  auto emit = [&](const std::string& text) {
-    if (a.output.empty() || a.output == "-") {
-      std::fwrite(text.data(), 1, text.size(), stdout);
-      if (std::fflush(stdout) != 0) throw RuntimeFailure("cannot write to stdout");
+  // The text channel: -o FILE, else stdout.
+  auto emit = [&](const std::function<void(std::ostream&)>& write) {
+    if (run.output.empty() || run.output == "-") {
+      StdoutStream out;
+      write(out);
+      out.flush();
+      if (!out || std::fflush(stdout) != 0) throw RuntimeFailure("cannot write to stdout");
     } else {
-      write_file(a.output, text);
+      write_file(run.output, write);
     }
   };
-  auto profile = report::load_profile(input, sym);
+
+  auto ctx = std::make_unique<report::ReportContext>(sym);
+  ctx->lua_only = a.lua_only;
+  std::vector<report::ReportFamily*> families;
+  for (const auto& f : a.families)
+    if (f->enabled(run)) families.push_back(f.get());
+  for (auto* f : families) f->configure(*ctx, run);
+
+  report::PassStats stats = report::read_capture(run.input, *ctx, families);
   phase("load");
-  profile->lua_only = a.lua_only;
-  for (const auto& w : profile->warnings) std::fprintf(stderr, "ebtrace: warning: %s\n", w.c_str());
-  if (profile->samples.empty() && profile->off_cpu.empty() && !a.skb) {
-    std::fprintf(stderr, "ebtrace: warning: %s holds no on-CPU samples\n", input.c_str());
-  }
-  if ((a.off_cpu || a.on_off) && profile->off_cpu.empty())
-    std::fprintf(stderr, "ebtrace: warning: %s holds no off-CPU intervals (record with --off-cpu)\n",
-                 input.c_str());
-  // On-CPU samples by default; off-CPU intervals with --off-cpu (or when that is
-  // all the capture has); both with --on-off.
-  report::StackSelection selection = report::select_stacks(*profile, a.off_cpu, a.on_off, a.weight, a.wakers);
-  report::StackAggregate stacks = report::aggregate(*profile, selection.samples, filter);
+  for (const auto& w : ctx->warnings) std::fprintf(stderr, "ebtrace: warning: %s\n", w.c_str());
+  for (auto* f : families) f->finish(*ctx);
   phase("symbolize+aggregate");
-  stacks.unit = selection.unit;
 
   if (a.verbose) {
-    if (profile->raw_stacks)
+    std::string names;
+    for (auto* f : families) names += std::string(names.empty() ? "" : ", ") + f->name();
+    std::fprintf(stderr,
+                 "ebtrace: read: %llu pass%s over %s (%llu blocks), %llu blocks decoded, %llu records, %.1f MB; "
+                 "families: %s\n",
+                 static_cast<unsigned long long>(stats.passes), stats.passes == 1 ? "" : "es", run.input.c_str(),
+                 static_cast<unsigned long long>(stats.blocks_total),
+                 static_cast<unsigned long long>(stats.blocks_read),
+                 static_cast<unsigned long long>(stats.records), stats.raw_bytes / 1e6, names.c_str());
+    if (ctx->raw_stacks)
       std::fprintf(stderr, "ebtrace: unwound %llu raw user stacks (--keep-stack-bytes): %llu to the outermost frame\n",
-                   static_cast<unsigned long long>(profile->raw_stacks),
-                   static_cast<unsigned long long>(profile->raw_stacks_to_end));
-    for (const auto& o : profile->symbolizer.objects()) {
+                   static_cast<unsigned long long>(ctx->raw_stacks),
+                   static_cast<unsigned long long>(ctx->raw_stacks_to_end));
+    for (const auto& o : ctx->symbolizer.objects()) {
       std::string file = o.file.empty() ? "" : " " + o.file;
       std::fprintf(stderr, "ebtrace: symbols: %s (build-id %s): %s%s%s\n", o.path.c_str(),
                    o.build_id.empty() ? "none" : o.build_id.c_str(), symbolize::symbol_source_name(o.names),
@@ -183,94 +230,27 @@ int run_report(const ReportArgs& a) {
     }
   }
 
-  bool text = !a.folded && a.flamegraph.empty() && a.trace.empty() && !a.latency && !a.skb;
-  // L7 requests from syscall payloads, read only when an output needs them.
-  std::optional<report::l7::L7Analysis> l7;
-  if (!a.trace.empty() || a.latency) {
-    report::l7::L7Input in = report::l7::load_l7_input(input);
-    if (!in.events.empty()) l7 = report::l7::analyze_l7(std::move(in));
+  if (!run.trace.empty()) {
+    std::string note = report::write_trace(run, *ctx, families);
+    std::fprintf(stderr, "ebtrace: %s\n", note.c_str());
   }
-  if (!a.trace.empty()) {
-    report::TraceJson trace = report::start_trace(*profile);
-    size_t n = report::add_offcpu_to_trace(trace, *profile, filter);
-    n += report::add_cpu_samples_to_trace(trace, *profile, filter);
-    // Other record kinds add their tracks to `trace` here.
-    if (l7) n += report::l7::add_l7_trace(*l7, trace);
-    n += report::add_skb_to_trace(trace, *profile);
-    std::ostringstream js;
-    trace.write(js);
-    write_file(a.trace, js.str());
-    std::fprintf(stderr, "ebtrace: wrote %s (%zu records, %zu trace events)\n", a.trace.c_str(), n,
-                 trace.event_count());
+  if (run.latency) {
+    std::string lat = report::latency_tables(run, *ctx, families);
+    if (lat.empty()) std::fprintf(stderr, "ebtrace: warning: %s holds nothing for --latency\n", run.input.c_str());
+    emit([&](std::ostream& os) { os << lat; });
   }
-  if (a.latency) {
-    report::LatencyFormat fmt = a.format == "csv"    ? report::LatencyFormat::kCsv
-                                : a.format == "json" ? report::LatencyFormat::kJson
-                                                     : report::LatencyFormat::kText;
-    std::ostringstream lat;
-    if (!profile->off_cpu.empty()) {
-      report::write_offcpu_latency(
-          lat, report::offcpu_latency(report::filter_intervals(*profile, filter), report::offcpu_naming(*profile)),
-          fmt, a.top);
+  for (auto* f : families) {
+    for (const auto& o : f->outputs(*ctx)) {
+      if (o.path.empty())
+        emit(o.write);
+      else
+        write_file(o.path, o.write);
+      if (!o.note.empty()) std::fprintf(stderr, "ebtrace: %s\n", o.note.c_str());
     }
-    // Other latency sections (e.g. requests) are appended to `lat` here.
-    if (l7) {
-      report::l7::LatencyOptions lo;
-      lo.by = a.by == "conn" ? report::l7::GroupBy::kConn
-              : a.by == "pid" ? report::l7::GroupBy::kPid
-              : a.by == "peer" ? report::l7::GroupBy::kPeer
-                               : report::l7::GroupBy::kNone;
-      lo.format = a.format == "csv"    ? report::l7::TableFormat::kCsv
-                  : a.format == "json" ? report::l7::TableFormat::kJson
-                                       : report::l7::TableFormat::kText;
-      lo.show_payload = a.show_payload;
-      if (!lat.str().empty() && lo.format == report::l7::TableFormat::kText) lat << "\n";
-      report::l7::write_l7_latency(*l7, lo, lat);
-    }
-    if (lat.str().empty())
-      std::fprintf(stderr, "ebtrace: warning: %s holds nothing for --latency\n", input.c_str());
-    emit(lat.str());
-  }
-  if (a.skb) {
-    if (a.format == "csv") throw BadInput("--skb has no csv format (text or json)");
-    if (profile->skb_hops.empty())
-      std::fprintf(stderr, "ebtrace: warning: %s holds no packet hops (record with --skb)\n", input.c_str());
-    report::SkbReport sr = report::skb_report(*profile);
-    std::ostringstream out;
-    if (a.format == "json")
-      report::write_skb_json(sr, out);
-    else
-      report::write_skb_text(sr, a.top, out);
-    emit(out.str());
-  }
-  if (!a.flamegraph.empty()) {
-    report::FlameGraphOptions fo;
-    fo.title = a.title.empty() ? selection.title : a.title;
-    fo.subtitle = report::flamegraph_subtitle(*profile, stacks);
-    fo.unit = stacks.unit;
-    std::ostringstream svg;
-    report::write_flamegraph_svg(*profile, stacks, fo, svg);
-    write_file(a.flamegraph, svg.str());
-    std::fprintf(stderr, "ebtrace: wrote %s (%llu %s, %zu stacks)\n", a.flamegraph.c_str(),
-                 static_cast<unsigned long long>(stacks.total_weight), stacks.unit.c_str(),
-                 stacks.stacks.size());
-  }
-  if (a.folded || text) {
-    std::ostringstream out;
-    if (a.folded) {
-      report::write_folded(*profile, stacks, out);
-    } else {
-      report::TextReportOptions to;
-      to.top = a.top;
-      to.input = input;
-      to.filters = describe_filters(a);
-      report::write_text_report(*profile, stacks, to, out);
-    }
-    emit(out.str());
   }
   phase("output");
   // Like info/dump: what was readable is reported, but corruption is bad input.
-  return profile->corrupted ? kExitBadInput : kExitOk;
+  return ctx->corrupted ? kExitBadInput : kExitOk;
 }
 
 }  // namespace
@@ -281,13 +261,8 @@ void add_report_command(CLI::App& app, RunFn& run) {
   auto a = std::make_shared<ReportArgs>();
   a->capture.recording = true;  // several files, a directory or a glob: one recording
   a->capture.add_to(sub);
-  sub->add_flag("--folded", a->folded,
-                "Print FlameGraph collapsed stacks (comm;root;...;leaf COUNT) instead of the text report");
-  sub->add_option("-o,--output", a->output, "Write the text report or folded stacks to FILE (default stdout)")
+  sub->add_option("-o,--output", a->output, "Write the text report, folded stacks or tables to FILE (default stdout)")
       ->type_name("FILE");
-  sub->add_option("--flamegraph", a->flamegraph, "Write an interactive SVG flame graph to FILE")
-      ->type_name("FILE");
-  sub->add_option("--title", a->title, "Flame graph title");
   sub->add_option("--top", a->top, "Lines per table in the text report (default 30)")->type_name("N");
   sub->add_option("--pid", a->pids, "Only these processes (comma-separated pids)")->type_name("PID[,PID...]");
   sub->add_option("--tid", a->tids, "Only these threads (comma-separated tids)")->type_name("TID[,TID...]");
@@ -310,25 +285,16 @@ void add_report_command(CLI::App& app, RunFn& run) {
   sub->add_flag("--embedded-symbols-only", a->embedded_only,
                 "Name frames only from the symbols embedded in the capture (no local files, --symfs, debug "
                 "directories or debuginfod): the same output on every machine");
-  sub->add_flag("-v,--verbose", a->verbose, "Say on stderr where each object's symbols came from (and, for --keep-stack-bytes captures, how many raw stacks unwound to the end)");
-  sub->add_flag("--off-cpu", a->off_cpu,
-                "Stacks from off-CPU intervals (record --off-cpu) instead of on-CPU samples; the "
-                "default when the capture has no samples");
-  sub->add_flag("--on-off", a->on_off,
-                "On-CPU samples and off-CPU intervals in one flame graph, weighted by time; "
-                "off-CPU stacks sit under an [off-cpu: STATE] frame");
-  sub->add_flag("--wakers", a->wakers,
-                "Waker stacks (record --off-cpu-waker) weighted by the time they made others wait; "
-                "each under a [woke: COMM] frame naming the wakee");
-  sub->add_option("--weight", a->weight,
-                  "Off-CPU weight: time (blocked ns, default) or count (context switches)")
-      ->type_name("time|count");
+  sub->add_flag("-v,--verbose", a->verbose,
+                "Say on stderr what was read (passes, blocks, records), where each object's symbols came from "
+                "and, for --keep-stack-bytes captures, how many raw stacks unwound to the end");
   sub->add_option("--trace", a->trace,
                   "Write a Chrome trace JSON timeline (Perfetto UI, chrome://tracing) to FILE")
       ->type_name("FILE");
-  sub->add_flag("--skb", a->skb,
-                "Packets recorded with --skb: drops by reason and kernel function, the paths packets took "
-                "through the stack, latency between hops (--format json for one JSON object)");
+  sub->add_option("--trace-max-size", a->trace_max_size,
+                  "Keep the --trace file under SIZE (default 100M; 0: no limit): on-CPU samples are merged "
+                  "into coarser slices until it fits, and stderr says so")
+      ->type_name("SIZE");
   sub->add_flag("--latency", a->latency,
                 "Latency tables: off-CPU time per thread and per blocking frame (count, total, p50/p90/p99/max); "
                 "Redis/HTTP/MySQL/PostgreSQL requests per command from --l7 captures (count, errors, req/s, "
@@ -336,11 +302,11 @@ void add_report_command(CLI::App& app, RunFn& run) {
   sub->add_option("--format", a->format, "Format of --latency tables (text, csv or json) and of --skb (text or json)")
       ->check(CLI::IsMember({"text", "csv", "json"}))
       ->type_name("text|csv|json");
-  sub->add_option("--by", a->by, "Regroup the request latency table by connection, process or peer")
-      ->check(CLI::IsMember({"conn", "pid", "peer"}))
-      ->type_name("conn|pid|peer");
-  sub->add_flag("--show-payload", a->show_payload,
-                "Text reports may print payload bytes (first bytes of unrecognised connections)");
+  CliOptions family_options(sub);
+  for (const auto& entry : report::report_families()) {
+    a->families.push_back(entry.create());
+    a->families.back()->add_options(family_options);
+  }
   sub->footer(std::string(kReadExitCodes) +
               "\nEXAMPLES:\n"
               "  ebtrace report                                   # text summary of ./capture.ebt\n"

@@ -301,6 +301,13 @@ bool CaptureReader::Impl::load_payload(const BlockRef& b, std::vector<uint8_t>& 
                                 static_cast<int>(h.stored_bytes), static_cast<int>(h.raw_bytes));
     if (n < 0 || static_cast<uint32_t>(n) != h.raw_bytes) return fail(DamageKind::kDecompression);
   }
+  // The payload is copied out: hand the block's whole file pages back, so a
+  // reader's resident memory stays at one block, not the whole file (they
+  // fault in again from the page cache if read again).
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  uintptr_t first = (reinterpret_cast<uintptr_t>(src) + page - 1) & ~(page - 1);
+  uintptr_t last = (reinterpret_cast<uintptr_t>(src) + h.stored_bytes) & ~(page - 1);
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
   return true;
 }
 

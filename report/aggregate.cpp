@@ -33,24 +33,6 @@ std::optional<double> parse_seconds(const std::string& s, const std::string& who
   return v;
 }
 
-struct GroupKey {
-  uint32_t pid, tid, stack_id, generation, leaf_marker, root_marker, comm;
-  bool operator==(const GroupKey&) const = default;
-};
-struct GroupKeyHash {
-  size_t operator()(const GroupKey& k) const {
-    size_t h = 0;
-    for (uint32_t v : {k.pid, k.tid, k.stack_id, k.generation, k.leaf_marker, k.root_marker, k.comm}) {
-      h = h * 1000003u ^ v;
-    }
-    return h;
-  }
-};
-struct Group {
-  uint64_t first_time = 0;
-  uint64_t weight = 0;
-  uint64_t count = 0;
-};
 struct PathHash {
   size_t operator()(const std::pair<uint32_t, std::vector<uint32_t>>& k) const {
     size_t h = k.first;
@@ -108,37 +90,62 @@ std::string folded_name(const FrameInfo& frame) {
   }
 }
 
-StackAggregate aggregate(Profile& profile, const std::vector<Sample>& samples, const Filter& filter) {
-  const uint64_t origin = profile.start_ns();
-  auto to_ns = [&](double s) { return origin + static_cast<uint64_t>(std::llround(s * 1e9)); };
-  const uint64_t begin = filter.time_begin_s ? to_ns(*filter.time_begin_s) : 0;
-  const uint64_t end = filter.time_end_s ? to_ns(*filter.time_end_s) : UINT64_MAX;
-
-  // 1. Group samples: cheap per-sample work only.
-  std::unordered_map<GroupKey, Group, GroupKeyHash> groups;
-  for (const Sample& s : samples) {
-    if (s.time_ns < begin || s.time_ns > end) continue;
-    if (!filter.pids.empty() && !filter.pids.count(s.pid)) continue;
-    if (!filter.tids.empty() && !filter.tids.count(s.tid)) continue;
-    uint32_t comm = profile.comm_frame(s.pid, s.tid, s.time_ns);
-    if (!filter.comms.empty() && !filter.comms.count(profile.frames[comm].name)) {
-      auto p = profile.processes.find(s.pid);
-      if (p == profile.processes.end() || !filter.comms.count(p->second.comm)) continue;
-    }
-    GroupKey key{s.pid, s.tid, s.stack_id, profile.symbolizer.generation(s.pid, s.time_ns),
-                 s.leaf_marker, s.root_marker, comm};
-    auto [it, inserted] = groups.try_emplace(std::move(key));
-    if (inserted) it->second.first_time = s.time_ns;
-    it->second.weight += s.weight;
-    it->second.count += 1;
+bool passes(ReportContext& ctx, const Filter& filter, uint32_t pid, uint32_t tid, uint64_t time_ns) {
+  if (filter.time_begin_s || filter.time_end_s) {
+    // Session start (every recorder writes it), else the first sample so far.
+    const uint64_t origin = ctx.start_ns();
+    auto to_ns = [&](double s) { return origin + static_cast<uint64_t>(std::llround(s * 1e9)); };
+    if (filter.time_begin_s && time_ns < to_ns(*filter.time_begin_s)) return false;
+    if (filter.time_end_s && time_ns > to_ns(*filter.time_end_s)) return false;
   }
+  if (!filter.pids.empty() && !filter.pids.count(pid)) return false;
+  if (!filter.tids.empty() && !filter.tids.count(tid)) return false;
+  if (!filter.comms.empty()) {
+    if (filter.comms.count(ctx.frames[ctx.comm_frame(pid, tid, time_ns)].name)) return true;
+    auto p = ctx.processes.find(pid);
+    return p != ctx.processes.end() && filter.comms.count(p->second.comm);
+  }
+  return true;
+}
 
+void StackAggregator::add(ReportContext& ctx, const Sample& s) {
+  if (!passes(ctx, filter_, s.pid, s.tid, s.time_ns)) return;
+  uint32_t comm = ctx.comm_frame(s.pid, s.tid, s.time_ns);
+  GroupKey key{s.pid, s.tid, s.stack_id, ctx.symbolizer.generation(s.pid, s.time_ns),
+               s.leaf_marker, s.root_marker, comm, s.aux_id};
+  auto [it, inserted] = groups_.try_emplace(key);
+  if (inserted) it->second.first_time = s.time_ns;
+  it->second.weight += s.weight;
+  it->second.count += 1;
+}
+
+void StackAggregator::merge(const StackAggregator& other, uint64_t scale) {
+  for (const auto& [key, g] : other.groups_) {
+    auto [it, inserted] = groups_.try_emplace(key, Group{g.first_time, 0, 0});
+    it->second.weight += g.weight * scale;
+    it->second.count += g.count;
+  }
+}
+
+StackAggregate StackAggregator::finish(ReportContext& ctx, uint64_t scale) const { return build(ctx, false, scale); }
+StackAggregate StackAggregator::finish_counts(ReportContext& ctx) const { return build(ctx, true, 1); }
+
+StackAggregate aggregate(ReportContext& ctx, const std::vector<Sample>& samples, const Filter& filter) {
+  StackAggregator a(filter);
+  for (const Sample& s : samples) a.add(ctx, s);
+  return a.finish(ctx);
+}
+
+StackAggregate StackAggregator::build(ReportContext& profile, bool counts, uint64_t scale) const {
+  const Filter& filter = filter_;
   // 2. Symbolize each group once and merge equal frame paths.
   std::unordered_map<std::pair<uint32_t, std::vector<uint32_t>>, AggregatedStack, PathHash> paths;
   std::vector<uint32_t> path;
   StackAggregate result;
-  for (const auto& [key, g] : groups) {
-    const auto& leaf_first = profile.symbolized_stack(key.pid, g.first_time, key.stack_id);
+  for (const auto& [key, g0] : groups_) {
+    Group g = g0;
+    g.weight = counts ? g.count : g.weight * scale;
+    const auto& leaf_first = profile.symbolized_stack(StackRef{key.pid, g.first_time, key.stack_id, key.aux_id});
     path.clear();
     path.push_back(key.comm);
     if (key.root_marker != 0) path.push_back(key.root_marker);

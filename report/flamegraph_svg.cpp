@@ -195,7 +195,7 @@ if (m) {
 }
 )JS";
 
-void add_stack(Node& root, const Profile& profile, const AggregatedStack& s) {
+void add_stack(Node& root, const ReportContext& profile, const AggregatedStack& s) {
   Node* n = &root;
   n->weight += s.weight;
   for (uint32_t id : s.frames) {
@@ -224,7 +224,7 @@ int depth_of(const Node& root, double min_weight) {
 }
 
 struct Writer {
-  const Profile& profile;
+  const ReportContext& profile;
   const FlameGraphOptions& opt;
   std::ostream& out;
   double x0, chart_w, per_unit;
@@ -305,7 +305,7 @@ std::string frame_color(const std::string& name, FrameType type) {
   return buf;
 }
 
-std::string flamegraph_subtitle(const Profile& profile, const StackAggregate& stacks) {
+std::string flamegraph_subtitle(const ReportContext& profile, const StackAggregate& stacks) {
   std::string s;
   if (!profile.session.hostname.empty()) s += "host " + profile.session.hostname + " · ";
   uint64_t start = profile.start_ns(), end = profile.end_ns();
@@ -317,7 +317,7 @@ std::string flamegraph_subtitle(const Profile& profile, const StackAggregate& st
   return s;
 }
 
-void write_flamegraph_svg(const Profile& profile, const StackAggregate& stacks,
+void write_flamegraph_svg(const ReportContext& profile, const StackAggregate& stacks,
                           const FlameGraphOptions& options, std::ostream& out) {
   Node root;
   for (const auto& s : stacks.stacks) add_stack(root, profile, s);

@@ -22,12 +22,12 @@ struct FlameGraphOptions {
 };
 
 // "host testhost · 2026-11-22 10:00:00–10:00:30 UTC (30.0 s) · 1234 samples"
-std::string flamegraph_subtitle(const Profile& profile, const StackAggregate& stacks);
+std::string flamegraph_subtitle(const ReportContext& profile, const StackAggregate& stacks);
 
 // rgb() fill for a frame: hue range by type, position in it by a hash of the name.
 std::string frame_color(const std::string& name, FrameType type);
 
-void write_flamegraph_svg(const Profile& profile, const StackAggregate& stacks,
+void write_flamegraph_svg(const ReportContext& profile, const StackAggregate& stacks,
                           const FlameGraphOptions& options, std::ostream& out);
 
 }  // namespace ebt::report

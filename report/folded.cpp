@@ -4,7 +4,7 @@
 
 namespace ebt::report {
 
-std::vector<std::pair<std::string, uint64_t>> folded_lines(const Profile& profile,
+std::vector<std::pair<std::string, uint64_t>> folded_lines(const ReportContext& profile,
                                                            const StackAggregate& stacks) {
   std::map<std::string, uint64_t> merged;
   std::string line;
@@ -19,7 +19,7 @@ std::vector<std::pair<std::string, uint64_t>> folded_lines(const Profile& profil
   return {merged.begin(), merged.end()};
 }
 
-void write_folded(const Profile& profile, const StackAggregate& stacks, std::ostream& out) {
+void write_folded(const ReportContext& profile, const StackAggregate& stacks, std::ostream& out) {
   for (const auto& [line, weight] : folded_lines(profile, stacks)) {
     out << line << ' ' << weight << '\n';
   }

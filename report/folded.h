@@ -14,9 +14,9 @@ namespace ebt::report {
 
 // (line without the weight, weight), sorted by line; stacks of different pids with
 // the same comm and frames are merged.
-std::vector<std::pair<std::string, uint64_t>> folded_lines(const Profile& profile,
+std::vector<std::pair<std::string, uint64_t>> folded_lines(const ReportContext& profile,
                                                            const StackAggregate& stacks);
 
-void write_folded(const Profile& profile, const StackAggregate& stacks, std::ostream& out);
+void write_folded(const ReportContext& profile, const StackAggregate& stacks, std::ostream& out);
 
 }  // namespace ebt::report

@@ -1,6 +1,6 @@
 #include "report/lua_splice.h"
 
-#include "report/profile.h"
+#include "report/context.h"
 
 namespace ebt::report {
 namespace {
@@ -8,7 +8,7 @@ namespace {
 bool anonymous(const symbolize::SymFrame& f) { return !f.resolved && (f.module.empty() || f.module == "anon"); }
 
 // The name of a C function's entry address (outermost of an inline chain).
-std::string c_name(Profile& p, uint32_t pid, uint64_t time_ns, uint64_t address) {
+std::string c_name(ReportContext& p, uint32_t pid, uint64_t time_ns, uint64_t address) {
   const auto& names = p.symbolizer.resolve(pid, time_ns, Frame{address, FrameKind::kUser}, false);
   return names.empty() ? "[unknown]" : names.back().name;
 }
@@ -17,7 +17,7 @@ std::string c_name(Profile& p, uint32_t pid, uint64_t time_ns, uint64_t address)
 // native function the innermost VM activation called without a Lua frame of its
 // own (an FFI call) as C:name on top.
 template <typename InVm>
-std::vector<uint32_t> lua_only_view(Profile& p, uint32_t pid, uint64_t time_ns, const std::vector<Frame>& raw,
+std::vector<uint32_t> lua_only_view(ReportContext& p, uint32_t pid, uint64_t time_ns, const std::vector<Frame>& raw,
                                     const std::vector<symbolize::LuaLabel>& labels, InVm in_vm) {
   using Kind = symbolize::LuaLabel::Kind;
   std::vector<uint32_t> out;
@@ -54,7 +54,7 @@ std::vector<uint32_t> lua_only_view(Profile& p, uint32_t pid, uint64_t time_ns, 
 
 }  // namespace
 
-std::vector<uint32_t> splice_lua(Profile& p, uint32_t pid, uint64_t time_ns, uint32_t native_stack_id,
+std::vector<uint32_t> splice_lua(ReportContext& p, uint32_t pid, uint64_t time_ns, uint32_t native_stack_id,
                                  const LuaStack& lua) {
   // Lua segments, innermost first; C functions are left to their native frames.
   // A segment may be empty (a VM activation that only ran a C function, such as

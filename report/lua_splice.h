@@ -18,11 +18,11 @@
 
 namespace ebt::report {
 
-class Profile;
+class ReportContext;
 
 // Frame ids (leaf first) of the native stack `native_stack_id` of `pid` with the
 // Lua stack spliced in.
-std::vector<uint32_t> splice_lua(Profile& profile, uint32_t pid, uint64_t time_ns, uint32_t native_stack_id,
+std::vector<uint32_t> splice_lua(ReportContext& profile, uint32_t pid, uint64_t time_ns, uint32_t native_stack_id,
                                  const LuaStack& lua);
 
 }  // namespace ebt::report

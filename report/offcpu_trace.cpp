@@ -21,28 +21,9 @@ const char* state_text(TaskState s) {
   }
 }
 
-bool sample_passes(Profile& profile, const Filter& filter, uint32_t pid, uint32_t tid,
-                   uint64_t time_ns) {
-  const uint64_t origin = profile.start_ns();
-  if (filter.time_begin_s &&
-      time_ns < origin + static_cast<uint64_t>(std::llround(*filter.time_begin_s * 1e9)))
-    return false;
-  if (filter.time_end_s &&
-      time_ns > origin + static_cast<uint64_t>(std::llround(*filter.time_end_s * 1e9)))
-    return false;
-  if (!filter.pids.empty() && !filter.pids.count(pid)) return false;
-  if (!filter.tids.empty() && !filter.tids.count(tid)) return false;
-  if (!filter.comms.empty()) {
-    if (filter.comms.count(profile.comm_of(pid, tid, time_ns))) return true;
-    auto p = profile.processes.find(pid);
-    return p != profile.processes.end() && filter.comms.count(p->second.comm);
-  }
-  return true;
-}
-
 }  // namespace
 
-TraceJson start_trace(const Profile& profile) {
+TraceJson start_trace(const ReportContext& profile) {
   const SessionInfo& s = profile.session;
   uint64_t origin = profile.start_ns();
   TraceJson t(origin);
@@ -63,7 +44,7 @@ TraceJson start_trace(const Profile& profile) {
   return t;
 }
 
-void name_trace_track(TraceJson& trace, const Profile& profile, uint32_t pid, uint32_t tid) {
+void name_trace_track(TraceJson& trace, const ReportContext& profile, uint32_t pid, uint32_t tid) {
   uint64_t when = profile.end_ns();
   std::string pcomm;
   if (auto p = profile.processes.find(pid); p != profile.processes.end()) pcomm = p->second.comm;
@@ -72,9 +53,8 @@ void name_trace_track(TraceJson& trace, const Profile& profile, uint32_t pid, ui
   trace.set_thread_name(pid, tid, profile.comm_of(pid, tid, when) + " " + std::to_string(tid));
 }
 
-size_t add_offcpu_to_trace(TraceJson& trace, Profile& profile, const Filter& filter,
+size_t add_offcpu_to_trace(TraceJson& trace, ReportContext& profile, const std::vector<OffCpuInterval>& intervals,
                            const OffCpuTraceOptions& options) {
-  std::vector<OffCpuInterval> intervals = filter_intervals(profile, filter);
   std::set<std::pair<uint32_t, uint32_t>> named;
   auto name = [&](uint32_t pid, uint32_t tid) {
     if (named.emplace(pid, tid).second) name_trace_track(trace, profile, pid, tid);
@@ -112,21 +92,6 @@ size_t add_offcpu_to_trace(TraceJson& trace, Profile& profile, const Filter& fil
                "wakeup");
   }
   return intervals.size();
-}
-
-size_t add_cpu_samples_to_trace(TraceJson& trace, Profile& profile, const Filter& filter) {
-  std::set<std::pair<uint32_t, uint32_t>> named;
-  size_t n = 0;
-  for (const Sample& s : profile.samples) {
-    if (!sample_passes(profile, filter, s.pid, s.tid, s.time_ns)) continue;
-    if (named.emplace(s.pid, s.tid).second) name_trace_track(trace, profile, s.pid, s.tid);
-    std::vector<std::string> names = stack_names(profile, s.pid, s.time_ns, s.stack_id, 8);
-    std::string leaf = names.empty() ? "[no stack]" : names.front();
-    trace.instant(s.pid, s.tid, s.time_ns, leaf, "on-cpu",
-                  {{"cpu", static_cast<uint64_t>(s.cpu)}, {"stack", std::move(names)}});
-    n++;
-  }
-  return n;
 }
 
 }  // namespace ebt::report

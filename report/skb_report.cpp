@@ -17,9 +17,8 @@ namespace {
 // in between is a new packet (the end fell outside the recording or the filters).
 constexpr uint64_t kReuseGapNs = 1'000'000'000;
 
-std::string str(const Profile& p, uint32_t id) {
-  auto it = p.strings.find(id);
-  return it == p.strings.end() ? std::string() : it->second;
+std::string str(const ReportContext& p, uint32_t id) {
+  return p.string(id);
 }
 
 std::string address(const std::vector<uint8_t>& a) {
@@ -59,17 +58,17 @@ std::string micros(uint64_t ns) {
   return b;
 }
 
-std::string hook_at(const Profile& p, const SkbHop& h) {
+std::string hook_at(const ReportContext& p, const SkbHop& h) {
   std::string dev = str(p, h.device_id);
   return str(p, h.location_id) + (dev.empty() ? "" : "@" + dev);
 }
 
 }  // namespace
 
-std::vector<SkbPacket> skb_packets(const Profile& p) {
+std::vector<SkbPacket> skb_packets(const ReportContext& p, const std::vector<SkbHop>& skb_hops) {
   std::vector<const SkbHop*> hops;
-  hops.reserve(p.skb_hops.size());
-  for (const auto& h : p.skb_hops) hops.push_back(&h);
+  hops.reserve(skb_hops.size());
+  for (const auto& h : skb_hops) hops.push_back(&h);
   std::stable_sort(hops.begin(), hops.end(), [](const SkbHop* a, const SkbHop* b) {
     return a->skb != b->skb ? a->skb < b->skb : a->time_ns < b->time_ns;
   });
@@ -121,9 +120,9 @@ std::vector<SkbPacket> skb_packets(const Profile& p) {
   return packets;
 }
 
-SkbReport skb_report(Profile& p) {
+SkbReport skb_report(ReportContext& p, const std::vector<SkbHop>& skb_hops) {
   SkbReport r;
-  r.hops = p.skb_hops.size();
+  r.hops = skb_hops.size();
   struct PathAcc {
     SkbPathRow row;
     std::vector<uint64_t> totals;
@@ -131,7 +130,7 @@ SkbReport skb_report(Profile& p) {
   std::map<std::string, PathAcc> paths;  // by path + outcome
   std::map<std::pair<std::string, std::string>, std::vector<uint64_t>> gaps;
   std::map<std::pair<std::string, std::string>, SkbDropRow> drops;
-  for (const SkbPacket& pk : skb_packets(p)) {
+  for (const SkbPacket& pk : skb_packets(p, skb_hops)) {
     r.packets++;
     std::string path;
     for (size_t i = 0; i < pk.hops.size(); i++) {
@@ -177,10 +176,10 @@ SkbReport skb_report(Profile& p) {
   return r;
 }
 
-size_t add_skb_to_trace(TraceJson& trace, const Profile& p) {
+size_t add_skb_to_trace(TraceJson& trace, const ReportContext& p, const std::vector<SkbHop>& skb_hops) {
   // Above every real pid (pid_max is at most 2^22): the tracks of the network.
   constexpr uint32_t kNetworkPid = 0x7fff0000;
-  std::vector<SkbPacket> packets = skb_packets(p);
+  std::vector<SkbPacket> packets = skb_packets(p, skb_hops);
   if (packets.empty()) return 0;
   trace.set_process_name(kNetworkPid, "network (skb hops)");
   std::map<std::pair<uint32_t, uint32_t>, uint32_t> tracks;  // (device, netns) -> tid

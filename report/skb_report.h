@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "report/offcpu_latency.h"
-#include "report/profile.h"
+#include "report/context.h"
 #include "report/trace_json.h"
 
 namespace ebt::report {
 
-// One packet: its hops in time order (pointers into Profile::skb_hops).
+// One packet: its hops in time order (pointers into the hops given).
 struct SkbPacket {
   std::vector<const SkbHop*> hops;
   std::string flow;     // from its first hop with IP headers
@@ -25,7 +25,7 @@ struct SkbPacket {
 };
 
 // Cuts the hops into packets (see docs/skb.md: which hops belong to one packet).
-std::vector<SkbPacket> skb_packets(const Profile& profile);
+std::vector<SkbPacket> skb_packets(const ReportContext& ctx, const std::vector<SkbHop>& hops);
 
 struct SkbPathRow {
   std::string flow;     // of the first packet that took the path, e.g. "UDP 10.0.0.1:5000 > 10.0.0.2:53"
@@ -56,7 +56,7 @@ struct SkbReport {
   std::vector<SkbDropRow> drops;  // most packets first
 };
 
-SkbReport skb_report(Profile& profile);
+SkbReport skb_report(ReportContext& ctx, const std::vector<SkbHop>& hops);
 
 // Text tables (at most `top` rows each; 0: all) or one JSON object.
 void write_skb_text(const SkbReport& r, size_t top, std::ostream& out);
@@ -65,6 +65,6 @@ void write_skb_json(const SkbReport& r, std::ostream& out);
 // The packets on the trace timeline: a "network" process with one async span per
 // packet (named by its flow) and a track per device with an instant per hop.
 // Returns the number of packets added.
-size_t add_skb_to_trace(TraceJson& trace, const Profile& profile);
+size_t add_skb_to_trace(TraceJson& trace, const ReportContext& ctx, const std::vector<SkbHop>& hops);
 
 }  // namespace ebt::report

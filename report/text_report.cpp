@@ -76,7 +76,7 @@ void function_table(const std::vector<FnRow>& rows, bool children, uint64_t tota
 
 }  // namespace
 
-void write_text_report(const Profile& profile, const StackAggregate& stacks,
+void write_text_report(const ReportContext& profile, const StackAggregate& stacks,
                        const TextReportOptions& options, std::ostream& out) {
   const SessionInfo& s = profile.session;
   const uint64_t total = stacks.total_weight;

@@ -17,7 +17,7 @@ struct TextReportOptions {
   std::string filters;       // human-readable active filters, shown when not empty
 };
 
-void write_text_report(const Profile& profile, const StackAggregate& stacks,
+void write_text_report(const ReportContext& profile, const StackAggregate& stacks,
                        const TextReportOptions& options, std::ostream& out);
 
 }  // namespace ebt::report

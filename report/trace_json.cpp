@@ -67,11 +67,11 @@ std::string args_json(const TraceArgs& args) {
   return o + "}";
 }
 
-std::string ids(uint32_t pid, uint32_t tid) {
+}  // namespace
+
+std::string TraceJson::ids(uint32_t pid, uint32_t tid) {
   return "\"pid\":" + std::to_string(pid) + ",\"tid\":" + std::to_string(tid);
 }
-
-}  // namespace
 
 std::string json_quote(std::string_view s) {
   std::string o;
@@ -201,43 +201,103 @@ uint64_t TraceJson::flow(uint32_t from_pid, uint32_t from_tid, uint64_t from_ts_
   return id;
 }
 
-void TraceJson::write(std::ostream& out) const {
-  out << "{\"traceEvents\":[\n";
+TraceWriteResult TraceJson::write(std::ostream& out, uint64_t max_bytes) {
+  TraceWriteResult r;
+  std::vector<std::string> meta;
+  for (const auto& [pid, name] : process_names_)
+    meta.push_back("{\"name\":\"process_name\",\"ph\":\"M\",\"ts\":0," + ids(pid, pid) +
+                   ",\"args\":{\"name\":" + json_quote(name) + "}}");
+  for (const auto& [pid, idx] : process_sort_)
+    meta.push_back("{\"name\":\"process_sort_index\",\"ph\":\"M\",\"ts\":0," + ids(pid, pid) +
+                   ",\"args\":{\"sort_index\":" + std::to_string(idx) + "}}");
+  for (const auto& [key, name] : thread_names_)
+    meta.push_back("{\"name\":\"thread_name\",\"ph\":\"M\",\"ts\":0," + ids(key.first, key.second) +
+                   ",\"args\":{\"name\":" + json_quote(name) + "}}");
+  for (const auto& [key, idx] : thread_sort_)
+    meta.push_back("{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"ts\":0," + ids(key.first, key.second) +
+                   ",\"args\":{\"sort_index\":" + std::to_string(idx) + "}}");
+  std::string tail = "\n],\"displayTimeUnit\":\"ns\",\"otherData\":{";
+  for (size_t i = 0; i < other_.size(); i++) {
+    if (i) tail += ',';
+    tail += json_quote(other_[i].first) + ':' + json_quote(other_[i].second);
+  }
+  tail += "}}\n";
+
+  // What the buffered part takes; the sources share the rest of the limit.
+  const std::string head = "{\"traceEvents\":[\n";
+  uint64_t fixed = head.size() + tail.size();
+  for (const auto& m : meta) fixed += m.size() + 2;
+  for (const auto& e : events_) fixed += e.json.size() + 2;
+  for (auto& s : sources_) {
+    uint64_t budget = max_bytes == 0 ? 0 : max_bytes > fixed ? (max_bytes - fixed) / sources_.size() : 1;
+    for (auto& n : s->fit(budget)) r.notes.push_back(std::move(n));
+  }
+
+  uint64_t bytes = 0;
   bool first = true;
   auto emit = [&](const std::string& j) {
-    if (!first) out << ",\n";
+    if (!first) {
+      out << ",\n";
+      bytes += 2;
+    }
     first = false;
     out << j;
+    bytes += j.size();
   };
-  for (const auto& [pid, name] : process_names_)
-    emit("{\"name\":\"process_name\",\"ph\":\"M\",\"ts\":0," + ids(pid, pid) +
-         ",\"args\":{\"name\":" + json_quote(name) + "}}");
-  for (const auto& [pid, idx] : process_sort_)
-    emit("{\"name\":\"process_sort_index\",\"ph\":\"M\",\"ts\":0," + ids(pid, pid) +
-         ",\"args\":{\"sort_index\":" + std::to_string(idx) + "}}");
-  for (const auto& [key, name] : thread_names_)
-    emit("{\"name\":\"thread_name\",\"ph\":\"M\",\"ts\":0," + ids(key.first, key.second) +
-         ",\"args\":{\"name\":" + json_quote(name) + "}}");
-  for (const auto& [key, idx] : thread_sort_)
-    emit("{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"ts\":0," + ids(key.first, key.second) +
-         ",\"args\":{\"sort_index\":" + std::to_string(idx) + "}}");
+  out << head;
+  bytes += head.size();
+  for (const auto& m : meta) emit(m);
 
   std::vector<const Event*> order;
   order.reserve(events_.size());
   for (const auto& e : events_) order.push_back(&e);
   std::stable_sort(order.begin(), order.end(),
                    [](const Event* a, const Event* b) { return a->ts_key < b->ts_key; });
-  for (const Event* e : order) emit(e->json);
-
-  out << "\n],\"displayTimeUnit\":\"ns\",\"otherData\":{";
-  for (size_t i = 0; i < other_.size(); i++) {
-    if (i) out << ',';
-    out << json_quote(other_[i].first) << ':' << json_quote(other_[i].second);
+  // Merge the buffered events with every source's, by time (buffered first on ties).
+  struct Pending {
+    bool has = false;
+    int64_t key = 0;
+    std::string json;
+  };
+  std::vector<Pending> pending(sources_.size());
+  auto pull = [&](size_t i) {
+    uint64_t ns = 0;
+    pending[i].has = sources_[i]->next(&ns, &pending[i].json);
+    pending[i].key = static_cast<int64_t>(ns - origin_ns_);
+  };
+  for (size_t i = 0; i < sources_.size(); i++) pull(i);
+  size_t next_buffered = 0;
+  while (true) {
+    int best = -1;
+    for (size_t i = 0; i < pending.size(); i++)
+      if (pending[i].has && (best < 0 || pending[i].key < pending[best].key)) best = static_cast<int>(i);
+    bool buffered = next_buffered < order.size() &&
+                    (best < 0 || order[next_buffered]->ts_key <= pending[best].key);
+    if (buffered) {
+      emit(order[next_buffered++]->json);
+    } else if (best >= 0) {
+      emit(pending[best].json);
+      pull(best);
+    } else {
+      break;
+    }
+    r.events++;
   }
-  out << "}}\n";
+  out << tail;
+  bytes += tail.size();
+  r.bytes = bytes;
+  if (max_bytes && bytes > max_bytes) {
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "%.1f MiB, over --trace-max-size %.1f MiB (events other than on-CPU samples are never "
+                  "merged): narrow it with --time START,END, --pid or --tid",
+                  bytes / 1048576.0, max_bytes / 1048576.0);
+    r.notes.push_back(buf);
+  }
+  return r;
 }
 
-std::string TraceJson::str() const {
+std::string TraceJson::str() {
   std::ostringstream o;
   write(o);
   return o.str();

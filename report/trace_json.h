@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,6 +26,26 @@ namespace ebt::report {
 using TraceArg = std::variant<int64_t, uint64_t, double, bool, std::string,
                               std::vector<std::string>>;
 using TraceArgs = std::vector<std::pair<std::string, TraceArg>>;
+
+// Events produced while the document is written instead of held in memory
+// (on-CPU slices of a long capture): told its byte budget first, then asked
+// for its events in time order.
+class TraceSource {
+ public:
+  virtual ~TraceSource() = default;
+  // Called once, before writing: the bytes this source's events may take in
+  // the file. Returns lines for stderr (how it shrank to fit), if any.
+  virtual std::vector<std::string> fit(uint64_t budget_bytes) = 0;
+  // The next event, in time order: `ts_ns` (monotonic) and its JSON object.
+  // False when there are no more.
+  virtual bool next(uint64_t* ts_ns, std::string* json) = 0;
+};
+
+struct TraceWriteResult {
+  size_t events = 0;               // trace events written (metadata excluded)
+  uint64_t bytes = 0;              // file size
+  std::vector<std::string> notes;  // for stderr: merging, size over the limit
+};
 
 class TraceJson {
  public:
@@ -58,18 +79,28 @@ class TraceJson {
   uint64_t flow(uint32_t from_pid, uint32_t from_tid, uint64_t from_ts_ns, uint32_t to_pid,
                 uint32_t to_tid, uint64_t to_ts_ns, std::string_view name, std::string_view cat);
 
+  // Events from `source`, merged by time with the others when writing.
+  void add_source(std::unique_ptr<TraceSource> source) { sources_.push_back(std::move(source)); }
+
   size_t event_count() const { return events_.size(); }
 
-  // The whole file: {"traceEvents":[...],"displayTimeUnit":"ns","otherData":{...}}.
-  void write(std::ostream& out) const;
-  std::string str() const;
+  // The whole file: {"traceEvents":[...],"displayTimeUnit":"ns","otherData":{...}},
+  // written as a stream. With `max_bytes` (0: no limit), the sources get what
+  // the other events leave of it; a file still over the limit is said in the
+  // result's notes.
+  TraceWriteResult write(std::ostream& out, uint64_t max_bytes = 0);
+  std::string str();
+
+  // The format's time of `ns`: microseconds since the origin, 3 decimals.
+  std::string ts(uint64_t ns) const;
+  // "\"pid\":P,\"tid\":T"
+  static std::string ids(uint32_t pid, uint32_t tid);
 
  private:
   struct Event {
     int64_t ts_key;  // for ordering only
     std::string json;
   };
-  std::string ts(uint64_t ns) const;
   void add(uint64_t ts_ns, std::string json);
 
   uint64_t origin_ns_;
@@ -80,6 +111,7 @@ class TraceJson {
   std::map<std::pair<uint32_t, uint32_t>, int64_t> thread_sort_;
   std::vector<std::pair<std::string, std::string>> other_;
   std::vector<Event> events_;
+  std::vector<std::unique_ptr<TraceSource>> sources_;
 };
 
 // JSON string literal (with quotes) of arbitrary bytes: escapes what JSON needs

@@ -56,7 +56,7 @@ section=$(cat <<MD
 
 Writer and reader throughput of \`format/\` for a synthetic stream of $SAMPLES on-CPU
 samples: $stacks distinct stacks with Zipf(1.1) popularity (each written once, before its
-first use, as the recorder does), 8 processes / 26 threads, 2 CPUs, ~99 Hz per CPU
+first use, as the recorder does), 8 processes / 24 threads, 2 CPUs, ~99 Hz per CPU
 (5.05 ms +- 0.1 ms between samples). Release build, pinned to one CPU; median of
 $ROUNDS runs. "per CPU s" counts the CPU time of the whole process (producer and writer
 thread), so it is what one core sustains; "wall" is elapsed time on the shared,

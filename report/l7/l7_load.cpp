@@ -3,38 +3,29 @@
 #include "format/reader.h"
 
 namespace ebt::report::l7 {
-namespace {
 
-class Collector : public format::RecordVisitor {
- public:
-  explicit Collector(L7Input* in) : in_(in) {}
-  void on(const SessionEnd& e) override { end_ns_ = e.end_ns; }
-  void on(const ProcessInfo& p) override { in_->comms[p.pid] = p.comm; }
-  void on(const SocketInfo& s) override {
-    auto [it, fresh] = in_->sockets.try_emplace(s.id, s);
-    // Keep the sighting that knows the peer (a socket seen before connect()).
-    if (!fresh && it->second.remote_port == 0 && s.remote_port != 0) it->second = s;
-  }
-  void on(const SyscallEvent& e) override {
-    last_ns_ = std::max(last_ns_, e.exit_ns);
-    in_->events.push_back(e);
-  }
-  uint64_t end_ns_ = 0;
-  uint64_t last_ns_ = 0;
+void L7Collector::on(const SocketInfo& s) {
+  auto [it, fresh] = in_.sockets.try_emplace(s.id, s);
+  // Keep the sighting that knows the peer (a socket seen before connect()).
+  if (!fresh && it->second.remote_port == 0 && s.remote_port != 0) it->second = s;
+}
 
- private:
-  L7Input* in_;
-};
+void L7Collector::on(const SyscallEvent& e) {
+  last_ns_ = std::max(last_ns_, e.exit_ns);
+  in_.events.push_back(e);
+}
 
-}  // namespace
+L7Input L7Collector::take(uint64_t session_start_ns) {
+  in_.begin_ns = session_start_ns;
+  in_.end_ns = std::max(end_ns_, last_ns_);
+  return std::move(in_);
+}
 
 L7Input load_l7_input(const std::string& path, std::vector<std::string>* warnings) {
   format::CaptureReader reader(path);
-  L7Input in;
-  Collector c(&in);
+  L7Collector c;
   reader.read(c);
-  in.begin_ns = reader.session().start_ns;
-  in.end_ns = std::max(c.end_ns_, c.last_ns_);
+  L7Input in = c.take(reader.session().start_ns);
   if (warnings)
     for (const auto& d : reader.damage())
       warnings->push_back("capture damaged at byte " + std::to_string(d.offset) + ": " + format::reason(d));

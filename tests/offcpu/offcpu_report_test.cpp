@@ -6,7 +6,10 @@
 #include "report/aggregate.h"
 #include "report/folded.h"
 #include "report/offcpu_profile.h"
+#include "report/cpu_timeline.h"
 #include "report/offcpu_trace.h"
+#include "report/stacks_family.h"
+#include "tests/report/profile_fixture.h"
 #include "tests/offcpu/mini_json.h"
 
 namespace ebt::report {
@@ -81,7 +84,7 @@ std::unique_ptr<Profile> synthetic(uint32_t hz = 0) {
 
 TEST(OffCpuProfile, TimeAndCountWeightsWithStateMarkers) {
   auto p = synthetic();
-  auto time = aggregate(*p, offcpu_samples(*p, OffCpuWeight::kTime), {});
+  auto time = aggregate(*p, offcpu_samples(*p, p->off_cpu, OffCpuWeight::kTime), {});
   EXPECT_EQ(time.total_weight, 3 * 7'000'000u + 3'000'000u);
   EXPECT_EQ(time.total_count, 4u);
   auto lines = folded_lines(*p, time);
@@ -92,7 +95,7 @@ TEST(OffCpuProfile, TimeAndCountWeightsWithStateMarkers) {
   EXPECT_EQ(lines[1].first, "sleeper;[off-cpu: S];fn_caller;fn_leaf");
   EXPECT_EQ(lines[1].second, 21'000'000u);
 
-  auto count = aggregate(*p, offcpu_samples(*p, OffCpuWeight::kCount), {});
+  auto count = aggregate(*p, offcpu_samples(*p, p->off_cpu, OffCpuWeight::kCount), {});
   EXPECT_EQ(count.total_weight, 4u);
   auto clines = folded_lines(*p, count);
   ASSERT_EQ(clines.size(), 2u);
@@ -101,8 +104,12 @@ TEST(OffCpuProfile, TimeAndCountWeightsWithStateMarkers) {
 
 TEST(OffCpuProfile, OnOffWeighsSamplesByFrequency) {
   auto p = synthetic(100);  // 100 Hz: 10 ms per sample
-  auto samples = on_off_samples(*p);
-  auto agg = aggregate(*p, samples, {});
+  // On-CPU samples weigh one period (10 ms) each, intervals their duration.
+  StackAggregator on, off;
+  for (Sample s : p->samples) on.add(*p, s);
+  for (const auto& s : offcpu_samples(*p, p->off_cpu, OffCpuWeight::kTime)) off.add(*p, s);
+  off.merge(on, 10'000'000);
+  auto agg = off.finish(*p);
   EXPECT_EQ(agg.total_weight, 24'000'000u + 5 * 10'000'000u);
   uint64_t unmarked = 0;
   for (const auto& [line, w] : folded_lines(*p, agg))
@@ -115,35 +122,38 @@ TEST(OffCpuProfile, OnOffWeighsSamplesByFrequency) {
 
 TEST(OffCpuProfile, WakerSamplesOnTheWakersThread) {
   auto p = synthetic();
-  auto agg = aggregate(*p, waker_samples(*p, OffCpuWeight::kTime), {});
+  auto agg = aggregate(*p, waker_samples(*p, p->off_cpu, OffCpuWeight::kTime), {});
   auto lines = folded_lines(*p, agg);
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0].first, "waker;[woke: sleeper];fn_other");
   EXPECT_EQ(lines[0].second, 21'000'000u);
-  auto sel = select_stacks(*p, false, false, "count", true);
-  EXPECT_EQ(sel.samples.size(), 3u);
+  EXPECT_EQ(waker_samples(*p, p->off_cpu, OffCpuWeight::kCount).size(), 3u);
+  auto sel = select_view(false, false, "count", true, false, true);
+  EXPECT_EQ(sel.source, StackSource::kWakers);
   EXPECT_EQ(sel.unit, "switches");
-  EXPECT_THROW(select_stacks(*p, false, true, "", true), BadInput);
-  EXPECT_THROW(select_stacks(*p, false, false, "bytes"), BadInput);
+  EXPECT_THROW(select_view(false, true, "", true, false, true), BadInput);
+  EXPECT_THROW(select_view(false, false, "bytes", false, false, true), BadInput);
+  EXPECT_THROW(select_view(false, false, "count", false, true, true), BadInput);  // on-CPU data
+  EXPECT_EQ(select_view(false, false, "", false, false, true).source, StackSource::kOffCpu);
 }
 
 TEST(OffCpuProfile, FilterIntervals) {
   auto p = synthetic();
   Filter f;
   f.tids = {12};
-  EXPECT_TRUE(filter_intervals(*p, f).empty());
+  EXPECT_TRUE(filter_intervals(*p, p->off_cpu, f).empty());
   Filter g;
   g.time_begin_s = 0.015;  // drops the first two intervals (start 0 and 10 ms)
-  EXPECT_EQ(filter_intervals(*p, g).size(), 2u);
+  EXPECT_EQ(filter_intervals(*p, p->off_cpu, g).size(), 2u);
   Filter c;
   c.comms = {"sleeper"};
-  EXPECT_EQ(filter_intervals(*p, c).size(), 4u);
+  EXPECT_EQ(filter_intervals(*p, p->off_cpu, c).size(), 4u);
 }
 
 TEST(OffCpuTrace, SlicesRunnableFlowsAndMetadata) {
   auto p = synthetic();
   TraceJson t = start_trace(*p);
-  EXPECT_EQ(add_offcpu_to_trace(t, *p, {}), 4u);
+  EXPECT_EQ(add_offcpu_to_trace(t, *p, p->off_cpu), 4u);
   Json doc = JsonParser::parse(t.str());
   ASSERT_EQ(test::check_trace_events(doc), "");
   EXPECT_EQ(doc["otherData"]["wall_clock_start"].str, "2023-11-14T22:13:20.123456789Z");
@@ -185,19 +195,29 @@ TEST(OffCpuTrace, SlicesRunnableFlowsAndMetadata) {
   EXPECT_EQ(named_tids, (std::set<double>{11, 12}));
 }
 
-TEST(OffCpuTrace, CpuSamplesAsInstants) {
+TEST(OffCpuTrace, CpuSamplesAsMergedSlices) {
+  // 100 Hz: two runs of 5 samples of one stack (1 ms apart, then 10 ms apart
+  // from 100 ms on), 96 ms between them: two slices of 5 periods (50 ms).
   auto p = synthetic(100);
+  for (int i = 0; i < 5; i++) p->samples.push_back({kStart + 100'000'000ull + 10'000'000ull * i, 10, 12, 0, 2});
+  RunOptions run;
+  run.trace = "unused.json";
+  run.trace_max_bytes = 100 << 20;
+  auto family = make_cpu_timeline_family();
+  family->configure(*p, run);
+  for (const Sample& s : p->samples) family->on(CpuSample{s.time_ns, s.pid, s.tid, s.cpu, s.stack_id});
   TraceJson t = start_trace(*p);
-  EXPECT_EQ(add_cpu_samples_to_trace(t, *p, {}), 5u);
+  EXPECT_EQ(family->add_trace(t, *p), 10u);
   Json doc = JsonParser::parse(t.str());
   ASSERT_EQ(test::check_trace_events(doc), "");
-  int instants = 0;
+  std::vector<std::string> durs;
   for (const auto& e : doc["traceEvents"].arr)
-    if (e["ph"].str == "i") {
-      instants++;
+    if (e["ph"].str == "X" && e["cat"].str == "on-cpu") {
       EXPECT_EQ(e["tid"].num, 12);
+      EXPECT_EQ(e["name"].str, "fn_other");
+      durs.push_back(e["dur"].raw_number + "/" + e["args"]["samples"].raw_number);
     }
-  EXPECT_EQ(instants, 5);
+  EXPECT_EQ(durs, (std::vector<std::string>{"50000.000/5", "50000.000/5"}));
 }
 
 TEST(OffCpuLatencyNaming, TopFrameFallsBackSensibly) {

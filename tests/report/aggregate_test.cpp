@@ -6,7 +6,7 @@
 #include "common/error.h"
 #include "report/aggregate.h"
 #include "report/folded.h"
-#include "report/profile.h"
+#include "tests/report/profile_fixture.h"
 #include "tests/report/test_capture.h"
 
 namespace ebt::report {

@@ -13,8 +13,8 @@
 #include "report/aggregate.h"
 #include "report/flamegraph_svg.h"
 #include "report/folded.h"
-#include "report/load.h"
 #include "report/text_report.h"
+#include "tests/report/profile_fixture.h"
 #include "tests/report/test_capture.h"
 
 namespace ebt::report {

@@ -13,6 +13,7 @@
 #include "report/aggregate.h"
 #include "report/flamegraph_svg.h"
 #include "report/folded.h"
+#include "tests/report/profile_fixture.h"
 #include "tests/report/test_capture.h"
 
 namespace ebt::report {

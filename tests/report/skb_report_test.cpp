@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "report/skb_report.h"
+#include "tests/report/profile_fixture.h"
 
 namespace ebt::report {
 namespace {
@@ -58,7 +59,7 @@ TEST(SkbReport, PacketsEndAtTheirFreeAndCountDrops) {
   h.hop(30, 0xa, "net_dev_queue", "veth0", 54);
   h.hop(31, 0xa, "netif_receive_skb", "veth1", 54);
   h.hop(35, 0xa, "kfree_skb", "veth1", 54);
-  SkbReport r = skb_report(h.profile());
+  SkbReport r = skb_report(h.profile(), h.profile().skb_hops);
   EXPECT_EQ(r.packets, 2u);
   EXPECT_EQ(r.hops, 6u);
   EXPECT_EQ(r.dropped, 1u);
@@ -95,15 +96,15 @@ TEST(SkbReport, ReusedAddressesWithoutAnEndAreCut) {
   h.hop(51, 0xb, "netif_receive_skb", "veth1");
   h.hop(90, 0xb, "net_dev_queue", "veth0");  // identical headers: the repeat cuts it
   h.hop(91, 0xb, "netif_receive_skb", "veth1");
-  std::vector<SkbPacket> packets = skb_packets(h.profile());
+  std::vector<SkbPacket> packets = skb_packets(h.profile(), h.profile().skb_hops);
   ASSERT_EQ(packets.size(), 3u);
   for (const auto& pk : packets) {
     EXPECT_EQ(pk.hops.size(), 2u);
     EXPECT_EQ(pk.outcome, "end not seen");
   }
   std::ostringstream text, json;
-  write_skb_text(skb_report(h.profile()), 0, text);
-  write_skb_json(skb_report(h.profile()), json);
+  write_skb_text(skb_report(h.profile(), h.profile().skb_hops), 0, text);
+  write_skb_json(skb_report(h.profile(), h.profile().skb_hops), json);
   EXPECT_NE(text.str().find("# packets: 3 (6 hops, 0 dropped)"), std::string::npos) << text.str();
   EXPECT_NE(json.str().find("\"packets\":3"), std::string::npos) << json.str();
 }

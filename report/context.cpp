@@ -1,4 +1,4 @@
-#include "report/profile.h"
+#include "report/context.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -27,9 +27,15 @@ uint32_t FrameTable::intern(const std::string& name, FrameType type, const std::
   return intern(symbolize::SymFrame{name, module, "", 0, type, true});
 }
 
-Profile::Profile(symbolize::SymbolizerOptions options) : symbolizer(std::move(options)) {}
+ReportContext::ReportContext(symbolize::SymbolizerOptions options) : symbolizer(std::move(options)) {}
 
-void Profile::note_comm(uint32_t pid, uint32_t tid, const std::string& comm, uint64_t time_ns) {
+const std::string& ReportContext::string(uint32_t id) const {
+  static const std::string kEmpty;
+  auto it = strings.find(id);
+  return it == strings.end() ? kEmpty : it->second;
+}
+
+void ReportContext::note_comm(uint32_t pid, uint32_t tid, const std::string& comm, uint64_t time_ns) {
   if (comm.empty()) return;
   auto& v = comms_[tid];
   CommChange c{time_ns, comm, frames.intern(comm, FrameType::kProcess)};
@@ -38,7 +44,7 @@ void Profile::note_comm(uint32_t pid, uint32_t tid, const std::string& comm, uin
   v.insert(pos, std::move(c));
 }
 
-std::string Profile::comm_of(uint32_t pid, uint32_t tid, uint64_t time_ns) const {
+std::string ReportContext::comm_of(uint32_t pid, uint32_t tid, uint64_t time_ns) const {
   for (uint32_t id : {tid, pid}) {
     auto it = comms_.find(id);
     if (it == comms_.end() || it->second.empty()) continue;
@@ -54,7 +60,7 @@ std::string Profile::comm_of(uint32_t pid, uint32_t tid, uint64_t time_ns) const
   return "[pid " + std::to_string(pid) + "]";
 }
 
-uint32_t Profile::comm_frame(uint32_t pid, uint32_t tid, uint64_t time_ns) {
+uint32_t ReportContext::comm_frame(uint32_t pid, uint32_t tid, uint64_t time_ns) {
   for (uint32_t id : {tid, pid}) {
     auto it = comms_.find(id);
     if (it == comms_.end() || it->second.empty()) continue;
@@ -69,58 +75,51 @@ uint32_t Profile::comm_frame(uint32_t pid, uint32_t tid, uint64_t time_ns) {
   return it->second;
 }
 
-const std::vector<uint32_t>& Profile::symbolized_stack(uint32_t pid, uint64_t time_ns,
-                                                       uint32_t stack_id) {
-  StackKey key{pid, symbolizer.generation(pid, time_ns), stack_id};
+const std::vector<uint32_t>& ReportContext::symbolized_stack(const StackRef& ref) {
+  StackKey key{ref.pid, symbolizer.generation(ref.pid, ref.time_ns), ref.stack_id, ref.aux_id};
   auto it = symbolized_.find(key);
   if (it != symbolized_.end()) return it->second;
   std::vector<uint32_t> ids;
-  auto s = stacks.find(stack_id);
-  if (auto pair = lua_pairs_.find(stack_id); pair != lua_pairs_.end()) {
-    auto l = lua_stacks.find(pair->second.second);
+  auto s = stacks.find(ref.stack_id);
+  if (ref.aux_id != 0) {  // a Lua stack (CpuSample::lua_stack_id): spliced in place of the VM's frames
+    auto l = lua_stacks.find(ref.aux_id);
     static const LuaStack no_lua;
-    ids = splice_lua(*this, pid, time_ns, pair->second.first, l == lua_stacks.end() ? no_lua : l->second);
+    ids = splice_lua(*this, ref.pid, ref.time_ns, ref.stack_id, l == lua_stacks.end() ? no_lua : l->second);
   } else if (s != stacks.end() && symbolized_frames_ + s->second.size() > kMaxSymbolizedFrames) {
     // A crafted capture can make each (pid, stack) pair cost a long stack:
     // past the budget, stacks are shown as this marker instead.
     ids.push_back(frames.intern("[not symbolized: more than 64 Mi frames in this report (limit)]",
                                 FrameType::kMarker));
   } else if (s == stacks.end()) {
-    ids.push_back(frames.intern(stack_id == 0 ? "[no stack]" : "[unknown stack]", FrameType::kMarker));
+    ids.push_back(frames.intern(ref.stack_id == 0 ? "[no stack]" : "[unknown stack]", FrameType::kMarker));
   } else {
     const auto& raw = s->second;
     for (size_t i = 0; i < raw.size(); ++i) {
       // The first frame of each kind run is an interrupted PC, the rest return addresses.
       bool ret = i > 0 && raw[i - 1].kind == raw[i].kind;
-      for (const auto& f : symbolizer.resolve(pid, time_ns, raw[i], ret)) {
+      for (const auto& f : symbolizer.resolve(ref.pid, ref.time_ns, raw[i], ret)) {
         auto [slot, inserted] = frame_ids_.try_emplace(&f, 0);
         if (inserted) slot->second = frames.intern(f);
         ids.push_back(slot->second);
       }
     }
   }
+  for (const auto& t : transforms_) t(ref, ids, *this);
   symbolized_frames_ += ids.size();
   return symbolized_.emplace(key, std::move(ids)).first->second;
 }
 
-uint32_t Profile::lua_stack_pair(uint32_t native_stack_id, uint32_t lua_stack_id) {
-  auto [it, inserted] = lua_pair_ids_.try_emplace(uint64_t(native_stack_id) << 32 | lua_stack_id,
-                                                  uint32_t(kFirstLuaPairId + lua_pair_ids_.size()));
-  if (inserted) lua_pairs_[it->second] = {native_stack_id, lua_stack_id};
-  return it->second;
-}
-
-uint64_t Profile::start_ns() const {
+uint64_t ReportContext::start_ns() const {
   if (session.start_ns != 0) return session.start_ns;
   return first_sample_ns == UINT64_MAX ? 0 : first_sample_ns;
 }
 
-uint64_t Profile::end_ns() const {
+uint64_t ReportContext::end_ns() const {
   if (end && end->end_ns != 0) return end->end_ns;
   return std::max(last_sample_ns, start_ns());
 }
 
-uint64_t Profile::to_realtime(uint64_t monotonic_ns) const {
+uint64_t ReportContext::to_realtime(uint64_t monotonic_ns) const {
   return wall_clock_ns(monotonic_ns, session.clock_monotonic_ns, session.clock_realtime_ns);
 }
 
@@ -129,10 +128,10 @@ std::string wall_clock_utc(uint64_t realtime_ns) {
   return format_wall_clock(realtime_ns, 3, WallClockStyle::kText);
 }
 
-void ProfileBuilder::on(const SessionEnd& e) { p_.end = e; }
+void ContextBuilder::on(const SessionEnd& e) { c_.end = e; }
 
-void ProfileBuilder::on(const ProcessInfo& pi) {
-  ProcessEntry& e = p_.processes[pi.pid];
+void ContextBuilder::on(const ProcessInfo& pi) {
+  ProcessEntry& e = c_.processes[pi.pid];
   e.pid = pi.pid;
   e.ppid = pi.ppid;
   if (!pi.comm.empty()) e.comm = pi.comm;
@@ -140,48 +139,44 @@ void ProfileBuilder::on(const ProcessInfo& pi) {
   if (!pi.cmdline.empty()) e.cmdline = pi.cmdline;
   if (!pi.nspid.empty()) e.nspid = pi.nspid;
   if (pi.start_ns != 0) e.start_ns = pi.start_ns;
-  p_.note_comm(pi.pid, pi.pid, pi.comm, pi.time_ns);
+  c_.note_comm(pi.pid, pi.pid, pi.comm, pi.time_ns);
 }
 
-void ProfileBuilder::on(const ThreadInfo& t) { p_.note_comm(t.pid, t.tid, t.comm, t.time_ns); }
+void ContextBuilder::on(const ThreadInfo& t) { c_.note_comm(t.pid, t.tid, t.comm, t.time_ns); }
 
-void ProfileBuilder::on(const ProcessExit& x) {
+void ContextBuilder::on(const ProcessExit& x) {
   if (x.pid == x.tid) {
-    if (auto it = p_.processes.find(x.pid); it != p_.processes.end()) it->second.exit_ns = x.time_ns;
+    if (auto it = c_.processes.find(x.pid); it != c_.processes.end()) it->second.exit_ns = x.time_ns;
   }
 }
 
-void ProfileBuilder::on(const Mapping& m) { p_.symbolizer.add(m); }
-void ProfileBuilder::on(const StringEntry& s) { p_.strings[s.id] = s.value; }
-void ProfileBuilder::on(const Stack& s) { p_.stacks[s.id] = s.frames; }
-void ProfileBuilder::on(const LuaProto& l) { p_.lua.add(l); }
-void ProfileBuilder::on(const SymbolTable& t) { p_.symbolizer.add(t); }
-void ProfileBuilder::on(const KernelSymbols& k) { p_.symbolizer.add(k); }
+void ContextBuilder::on(const Mapping& m) { c_.symbolizer.add(m); }
+void ContextBuilder::on(const StringEntry& s) { c_.strings[s.id] = s.value; }
+void ContextBuilder::on(const Stack& s) { c_.stacks[s.id] = s.frames; }
+void ContextBuilder::on(const LuaProto& l) { c_.lua.add(l); }
+void ContextBuilder::on(const SymbolTable& t) { c_.symbolizer.add(t); }
+void ContextBuilder::on(const KernelSymbols& k) { c_.symbolizer.add(k); }
 
-void ProfileBuilder::on(const CpuSample& s) {
-  uint32_t stack = s.stack_id;
-  if (s.lua_stack_id) {  // spliced when symbolized
-    stack = p_.lua_stack_pair(s.stack_id, s.lua_stack_id);
-    p_.lua_samples++;
-  }
-  p_.samples.push_back({s.time_ns, s.pid, s.tid, s.cpu, stack, 1, 0, 0});
-  p_.first_sample_ns = std::min(p_.first_sample_ns, s.time_ns);
-  p_.last_sample_ns = std::max(p_.last_sample_ns, s.time_ns);
+void ContextBuilder::on(const CpuSample& s) {
+  c_.samples_seen++;
+  if (s.lua_stack_id) c_.lua_samples++;
+  c_.first_sample_ns = std::min(c_.first_sample_ns, s.time_ns);
+  c_.last_sample_ns = std::max(c_.last_sample_ns, s.time_ns);
 }
 
-void ProfileBuilder::on(const StackSnapshot& s) {
-  snapshots++;
+CpuSample ContextBuilder::sample_of(const StackSnapshot& s) {
+  c_.raw_stacks++;
   user_.clear();
   if (s.ip) {
     if (unwinder_) {
-      if (unwinder_->unwind(s, &user_, 127).to_end) snapshots_to_end++;
+      if (unwinder_->unwind(s, &user_, 127).to_end) c_.raw_stacks_to_end++;
     } else {
       user_.push_back(s.ip);
     }
   }
   std::vector<Frame> frames;
   if (s.kernel_stack_id)
-    if (auto k = p_.stacks.find(s.kernel_stack_id); k != p_.stacks.end()) frames = k->second;
+    if (auto k = c_.stacks.find(s.kernel_stack_id); k != c_.stacks.end()) frames = k->second;
   for (uint64_t a : user_) frames.push_back({a, FrameKind::kUser});
   uint32_t id = 0;
   if (!frames.empty()) {
@@ -192,17 +187,28 @@ void ProfileBuilder::on(const StackSnapshot& s) {
       key += char(f.kind);
     }
     auto [it, inserted] = local_stacks_.try_emplace(key, uint32_t(kFirstLocalStackId + local_stacks_.size()));
-    if (inserted) p_.stacks[it->second] = std::move(frames);
+    if (inserted) c_.stacks[it->second] = std::move(frames);
     id = it->second;
   }
-  on(CpuSample{s.time_ns, s.pid, s.tid, s.cpu, id, s.lua_stack_id});
+  CpuSample sample{s.time_ns, s.pid, s.tid, s.cpu, id, s.lua_stack_id};
+  on(sample);
+  return sample;
 }
 
-void ProfileBuilder::on(const OffCpuInterval& o) { p_.off_cpu.push_back(o); }
+void ContextBuilder::on(const LostEvents& l) {
+  c_.lost += l.count;
+  c_.lost_by_source[l.source] += l.count;
+}
 
-void ProfileBuilder::on(const LostEvents& l) {
-  p_.lost += l.count;
-  p_.lost_by_source[l.source] += l.count;
+uint64_t context_kinds() {
+  using format::RecordKind;
+  uint64_t m = 0;
+  for (RecordKind k : {RecordKind::kSession, RecordKind::kSessionEnd, RecordKind::kProcess, RecordKind::kThread,
+                       RecordKind::kProcessExit, RecordKind::kMapping, RecordKind::kString, RecordKind::kStack,
+                       RecordKind::kLuaProto, RecordKind::kSymbolTable, RecordKind::kKernelSymbols,
+                       RecordKind::kLostEvents, RecordKind::kLuaVm, RecordKind::kLuaStack, RecordKind::kLuaTrace})
+    m |= format::kind_bit(k);
+  return m;
 }
 
 }  // namespace ebt::report

@@ -1,9 +1,11 @@
-// The loaded capture as report/ sees it: session, processes/threads, stacks,
-// events, and symbolized frames interned in one table. Every output (text,
-// folded, flame graph, off-CPU, L7...) starts from a Profile.
+// The shared, read-only part of a report: what the capture says about the
+// world (session, processes and threads, stacks, strings, losses) and the
+// symbolizer with its caches. Built once while the capture is read and lent to
+// every report family (report/family.h); families keep their own state.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -45,19 +47,6 @@ class FrameTable {
   std::unordered_map<std::string, uint32_t> ids_;
 };
 
-// One weighted stack event: an on-CPU sample (weight 1), or anything a later
-// report turns into a stack with a weight (off-CPU nanoseconds...).
-struct Sample {
-  uint64_t time_ns = 0;
-  uint32_t pid = 0;
-  uint32_t tid = 0;
-  uint32_t cpu = 0;
-  uint32_t stack_id = 0;
-  uint64_t weight = 1;
-  uint32_t leaf_marker = 0;  // FrameTable id appended above the leaf (0: none)
-  uint32_t root_marker = 0;  // FrameTable id inserted below the root, after comm (0: none)
-};
-
 struct ProcessEntry {
   uint32_t pid = 0;
   uint32_t ppid = 0;
@@ -69,10 +58,22 @@ struct ProcessEntry {
   uint64_t exit_ns = 0;
 };
 
-class Profile {
- public:
-  explicit Profile(symbolize::SymbolizerOptions options = {});
+// Which stack to symbolize: a captured stack of a process at a time (the
+// mappings valid then). `aux_id` is a second, report-defined id that a stack
+// transformation may use (e.g. an interned Lua stack spliced into the native
+// one); it is part of the cache key. 0: none.
+struct StackRef {
+  uint32_t pid = 0;
+  uint64_t time_ns = 0;
+  uint32_t stack_id = 0;
+  uint32_t aux_id = 0;
+};
 
+class ReportContext {
+ public:
+  explicit ReportContext(symbolize::SymbolizerOptions options = {});
+
+  // ---- tables, filled by ContextBuilder while the capture is read ----
   SessionInfo session;
   std::optional<SessionEnd> end;
   std::vector<std::string> warnings;  // one line per damage found while reading
@@ -84,18 +85,22 @@ class Profile {
   std::map<uint32_t, ProcessEntry> processes;
   std::unordered_map<uint32_t, std::vector<Frame>> stacks;  // by stack id
   std::unordered_map<uint32_t, std::string> strings;        // by string id
-  std::vector<Sample> samples;                               // on-CPU samples, file order
-  std::vector<OffCpuInterval> off_cpu;                       // raw, for the off-CPU report
-  std::vector<SkbHop> skb_hops;                              // raw, for the --skb report
   symbolize::Symbolizer symbolizer;
   FrameTable frames;
-  // --lua captures: names for Lua frames, the Lua stacks, and the sample stack
-  // ids that stand for a (native stack, Lua stack) pair (report/lua_splice.h).
+  // --lua captures: names for Lua frames and the Lua stacks, spliced into the
+  // native stack of a sample whose StackRef::aux_id is a Lua stack id
+  // (report/lua_splice.h).
   symbolize::LuaNamer lua;
   std::unordered_map<uint32_t, LuaStack> lua_stacks;
-  uint64_t lua_samples = 0;
+  uint64_t lua_samples = 0;  // samples with a Lua stack
   bool lua_only = false;  // report --lua-only: Lua frames (and C:name) instead of the spliced stack
-  uint32_t lua_stack_pair(uint32_t native_stack_id, uint32_t lua_stack_id);
+  // Time span of the on-CPU samples seen (for start_ns()/end_ns()).
+  uint64_t first_sample_ns = UINT64_MAX;
+  uint64_t last_sample_ns = 0;
+  uint64_t samples_seen = 0;  // on-CPU samples (raw stacks included) in the capture
+
+  // String table lookup: "" for an unknown id.
+  const std::string& string(uint32_t id) const;
 
   // Records comm names over time (exec renames, thread names).
   void note_comm(uint32_t pid, uint32_t tid, const std::string& comm, uint64_t time_ns);
@@ -105,18 +110,36 @@ class Profile {
   // The same as an interned kProcess frame id (fast: no string copies).
   uint32_t comm_frame(uint32_t pid, uint32_t tid, uint64_t time_ns);
 
+  // ---- symbolized stacks: THE place where a stack becomes frames ----
+  //
   // Symbolized frame ids of a stack, leaf first; cached per (pid, mapping
-  // generation, stack id) so each distinct stack is symbolized once. An unknown
+  // generation, stack id, aux id) so each distinct stack is symbolized (and
+  // transformed) once and each address resolved once per object. An unknown
   // stack id yields one "[unknown stack]" frame.
-  const std::vector<uint32_t>& symbolized_stack(uint32_t pid, uint64_t time_ns, uint32_t stack_id);
+  //
+  // Call this after the whole capture is read (symbol tables and Lua protos
+  // may come late in the file); families aggregate raw ids while reading and
+  // symbolize in finish().
+  const std::vector<uint32_t>& symbolized_stack(const StackRef& ref);
+  const std::vector<uint32_t>& symbolized_stack(uint32_t pid, uint64_t time_ns, uint32_t stack_id) {
+    return symbolized_stack(StackRef{pid, time_ns, stack_id, 0});
+  }
+
+  // A transformation of every symbolized stack, applied once per distinct
+  // stack right after symbolization and before the result is cached, in the
+  // order added. `frames` is leaf first and may be rewritten freely (intern
+  // new frames with `ctx.frames.intern`). Lua frames are spliced just before,
+  // at the same point (a non-zero `aux_id` is a Lua stack: report/lua_splice.h);
+  // other interpreters or frame rewrites hook in here.
+  using StackTransform =
+      std::function<void(const StackRef& ref, std::vector<uint32_t>& frames, ReportContext& ctx)>;
+  void add_stack_transform(StackTransform transform) { transforms_.push_back(std::move(transform)); }
 
   // Time origin for --time and displays: session start, else the first sample.
   uint64_t start_ns() const;
   uint64_t end_ns() const;  // SessionEnd, else the last sample
   // Monotonic -> realtime ns through the session's clock pair (0 if unknown).
   uint64_t to_realtime(uint64_t monotonic_ns) const;
-  uint64_t first_sample_ns = UINT64_MAX;
-  uint64_t last_sample_ns = 0;
 
  private:
   struct CommChange {
@@ -125,17 +148,14 @@ class Profile {
     uint32_t frame_id;
   };
   std::unordered_map<uint32_t, std::vector<CommChange>> comms_;  // by tid
-  static constexpr uint32_t kFirstLuaPairId = 0xc0000000u;
-  std::unordered_map<uint64_t, uint32_t> lua_pair_ids_;                      // (native, lua) -> id
-  std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>> lua_pairs_;  // id -> (native, lua)
   struct StackKey {
-    uint32_t pid, generation, stack_id;
+    uint32_t pid, generation, stack_id, aux_id;
     bool operator==(const StackKey&) const = default;
   };
   struct StackKeyHash {
     size_t operator()(const StackKey& k) const {
       return (static_cast<size_t>(k.pid) * 0x9E3779B97F4A7C15ULL) ^ (static_cast<size_t>(k.generation) << 40) ^
-             k.stack_id;
+             k.stack_id ^ (static_cast<size_t>(k.aux_id) << 20);
     }
   };
   std::unordered_map<StackKey, std::vector<uint32_t>, StackKeyHash> symbolized_;
@@ -145,15 +165,19 @@ class Profile {
   uint64_t symbolized_frames_ = 0;
   std::unordered_map<const symbolize::SymFrame*, uint32_t> frame_ids_;  // symbolizer cache -> id
   std::unordered_map<uint32_t, uint32_t> process_comm_ids_;              // pid -> comm frame id
+  std::vector<StackTransform> transforms_;
 };
 
 // "2026-11-22 10:00:00.123 UTC"; "?" for 0.
 std::string wall_clock_utc(uint64_t realtime_ns);
 
-// Feeds decoded records into a Profile; usable with CaptureReader or directly.
-class ProfileBuilder : public format::RecordVisitor {
+// Fills a ReportContext's tables from decoded records. Raw user stacks
+// (--keep-stack-bytes) are unwound into report-local stacks: on(StackSnapshot)
+// returns the CpuSample they stand for, which the caller hands on like any
+// sample.
+class ContextBuilder : public format::RecordVisitor {
  public:
-  explicit ProfileBuilder(Profile& profile) : p_(profile) {}
+  explicit ContextBuilder(ReportContext& ctx) : c_(ctx) {}
   void on(const SessionEnd&) override;
   void on(const ProcessInfo&) override;
   void on(const ThreadInfo&) override;
@@ -162,27 +186,22 @@ class ProfileBuilder : public format::RecordVisitor {
   void on(const StringEntry&) override;
   void on(const Stack&) override;
   void on(const LuaProto&) override;
-  void on(const LuaVm& v) override { p_.lua.add(v); }
-  void on(const LuaStack& s) override { p_.lua_stacks[s.id] = s; }
-  void on(const LuaTrace& t) override { p_.lua.add(t); }
+  void on(const LuaVm& v) override { c_.lua.add(v); }
+  void on(const LuaStack& s) override { c_.lua_stacks[s.id] = s; }
+  void on(const LuaTrace& t) override { c_.lua.add(t); }
   void on(const SymbolTable&) override;
   void on(const KernelSymbols&) override;
-  void on(const CpuSample&) override;
-  void on(const OffCpuInterval&) override;
-  void on(const SkbHop& h) override { p_.skb_hops.push_back(h); }
+  void on(const CpuSample&) override;  // time span and count only
   void on(const LostEvents&) override;
-  // A raw user stack (--keep-stack-bytes): unwound with the unwinder given to
-  // set_unwinder() (which must hold the capture's mappings and unwind tables
-  // already), else only its ip is kept; then counted like a CpuSample.
-  void on(const StackSnapshot&) override;
+  void on(const StackSnapshot& s) override { sample_of(s); }
+  // A raw user stack: unwound with the unwinder given to set_unwinder() (which
+  // must hold the capture's mappings and unwind tables already), else only its
+  // ip is kept; the sample it becomes (also counted like a CpuSample).
+  CpuSample sample_of(const StackSnapshot& s);
   void set_unwinder(unwind::OfflineUnwinder* unwinder) { unwinder_ = unwinder; }
 
-  // Snapshots seen, and how many unwound to their outermost frame.
-  uint64_t snapshots = 0;
-  uint64_t snapshots_to_end = 0;
-
  private:
-  Profile& p_;
+  ReportContext& c_;
   unwind::OfflineUnwinder* unwinder_ = nullptr;
   // Stacks made here from snapshots get ids from kFirstLocalStackId up (the
   // recorder's ids are small and dense).
@@ -190,5 +209,8 @@ class ProfileBuilder : public format::RecordVisitor {
   std::unordered_map<std::string, uint32_t> local_stacks_;  // frames (as bytes) -> id
   std::vector<uint64_t> user_;
 };
+
+// The record kinds ContextBuilder needs (always read).
+uint64_t context_kinds();
 
 }  // namespace ebt::report

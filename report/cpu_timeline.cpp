@@ -1,0 +1,332 @@
+#include "report/cpu_timeline.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <unordered_map>
+
+#include "report/offcpu_profile.h"
+#include "report/offcpu_trace.h"
+
+namespace ebt::report {
+namespace {
+
+// No slice's JSON is shorter than this: the cap on slices kept while reading.
+constexpr uint64_t kMinSliceBytes = 100;
+constexpr size_t kStackFrames = 8;
+
+size_t digits(uint64_t v) {
+  size_t n = 1;
+  while (v >= 10) {
+    v /= 10;
+    n++;
+  }
+  return n;
+}
+
+class CpuTimeline;
+
+class SliceSource : public TraceSource {
+ public:
+  explicit SliceSource(CpuTimeline* t) : t_(t) {}
+  std::vector<std::string> fit(uint64_t budget_bytes) override;
+  bool next(uint64_t* ts_ns, std::string* json) override;
+
+ private:
+  CpuTimeline* t_;
+  size_t pos_ = 0;
+};
+
+class CpuTimeline : public ReportFamily {
+ public:
+  const char* name() const override { return "cpu-timeline"; }
+  bool enabled(const RunOptions& run) const override { return !run.trace.empty(); }
+  void configure(ReportContext& ctx, const RunOptions& run) override {
+    ctx_ = &ctx;
+    run_ = &run;
+    cap_ = run.trace_max_bytes ? std::max<uint64_t>(run.trace_max_bytes / kMinSliceBytes, 1024) : SIZE_MAX;
+  }
+  uint64_t kinds() const override { return format::kind_bit(format::RecordKind::kCpuSamples); }
+
+  void on(const CpuSample& s) override {
+    if (!passes(*ctx_, run_->filter, s.pid, s.tid, s.time_ns)) return;
+    if (period_ == 0) start();
+    samples_++;
+    uint32_t th = thread_index(s.pid, s.tid);
+    uint32_t key = key_index(s);
+    Thread& t = threads_[th];
+    if (width_ == 0) {
+      if (t.open != kNone && slices_[t.open].key == key && s.time_ns >= slices_[t.open].last &&
+          s.time_ns - slices_[t.open].last <= gap_) {
+        Slice& sl = slices_[t.open];
+        sl.count++;
+        sl.last = s.time_ns;
+        return;
+      }
+      t.open = slices_.size();
+    } else {
+      uint64_t b = bucket(s.time_ns);
+      if (b != t.bucket) {
+        t.bucket = b;
+        t.in_bucket.clear();
+      }
+      auto [it, fresh] = t.in_bucket.try_emplace(key, slices_.size());
+      if (!fresh) {
+        Slice& sl = slices_[it->second];
+        sl.count++;
+        sl.first = std::min(sl.first, s.time_ns);
+        sl.last = std::max(sl.last, s.time_ns);
+        return;
+      }
+    }
+    slices_.push_back({s.time_ns, s.time_ns, th, key, 1});
+    if (slices_.size() > cap_) coarsen(cap_ / 2);
+  }
+
+  size_t add_trace(TraceJson& trace, ReportContext& ctx) override {
+    origin_ = trace_origin_ = ctx.start_ns();
+    for (const Thread& t : threads_) name_trace_track(trace, ctx, t.pid, t.tid);
+    if (!slices_.empty()) trace.add_source(std::make_unique<SliceSource>(this));
+    return samples_;
+  }
+
+ private:
+  friend class SliceSource;
+  static constexpr size_t kNone = SIZE_MAX;
+  struct Slice {
+    uint64_t first, last;  // sample times
+    uint32_t thread, key;
+    uint32_t count;
+  };
+  struct Thread {
+    uint32_t pid, tid;
+    size_t open = kNone;                              // fine merging: the slice to extend
+    uint64_t bucket = UINT64_MAX;                     // bucket merging: the current bucket...
+    std::unordered_map<uint32_t, size_t> in_bucket;  // ...and its slice per stack key
+  };
+  struct Key {
+    uint32_t pid, stack_id, generation, aux;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      return (size_t(k.pid) * 0x9E3779B97F4A7C15ULL) ^ (size_t(k.generation) << 40) ^ k.stack_id ^
+             (size_t(k.aux) << 20);
+    }
+  };
+  struct KeyInfo {
+    uint32_t pid, stack_id, aux;
+    uint64_t first_time;
+  };
+  struct Placed {
+    uint64_t start, dur;
+    uint32_t thread, label, count;
+  };
+
+  void start() {
+    uint32_t hz = ctx_->session.sample_frequency_hz;
+    if (hz == 0) {
+      warn(run_->input + ": sampling frequency unknown (not in the session): on-CPU slices in --trace "
+                         "last 1 ms per sample");
+      period_ = 1'000'000;
+    } else {
+      period_ = static_cast<uint64_t>(std::llround(1e9 / hz));
+    }
+    gap_ = period_ + period_ / 2;
+    origin_ = ctx_->start_ns();
+  }
+
+  uint32_t thread_index(uint32_t pid, uint32_t tid) {
+    uint64_t k = (uint64_t(pid) << 32) | tid;
+    auto [it, fresh] = thread_ids_.try_emplace(k, uint32_t(threads_.size()));
+    if (fresh) threads_.push_back({pid, tid});
+    return it->second;
+  }
+  uint32_t key_index(const CpuSample& s) {
+    Key k{s.pid, s.stack_id, ctx_->symbolizer.generation(s.pid, s.time_ns), s.lua_stack_id};
+    auto [it, fresh] = key_ids_.try_emplace(k, uint32_t(keys_.size()));
+    if (fresh) keys_.push_back({s.pid, s.stack_id, s.lua_stack_id, s.time_ns});
+    return it->second;
+  }
+  uint64_t bucket(uint64_t t) const { return t <= origin_ ? 0 : (t - origin_) / width_; }
+
+  // Merges the slices into buckets of twice the width (the first time: 64
+  // sampling periods) until at most `target` remain.
+  void coarsen(size_t target) {
+    do {
+      width_ = width_ ? width_ * 2 : 64 * period_;
+      std::sort(slices_.begin(), slices_.end(), [&](const Slice& a, const Slice& b) {
+        uint64_t ba = bucket(a.first), bb = bucket(b.first);
+        if (a.thread != b.thread) return a.thread < b.thread;
+        if (ba != bb) return ba < bb;
+        if (a.key != b.key) return a.key < b.key;
+        return a.first < b.first;
+      });
+      size_t out = 0;
+      for (size_t i = 0; i < slices_.size(); i++) {
+        if (out > 0) {
+          Slice& p = slices_[out - 1];
+          const Slice& s = slices_[i];
+          if (p.thread == s.thread && p.key == s.key && bucket(p.first) == bucket(s.first)) {
+            p.count += s.count;
+            p.last = std::max(p.last, s.last);
+            continue;
+          }
+        }
+        slices_[out++] = slices_[i];
+      }
+      slices_.resize(out);
+    } while (slices_.size() > target);
+    slices_.shrink_to_fit();
+    for (Thread& t : threads_) {
+      t.open = kNone;
+      t.bucket = UINT64_MAX;
+      t.in_bucket.clear();
+    }
+  }
+
+  // Names each stack key: leaf and first frames as JSON, deduplicated.
+  void make_labels() {
+    key_label_.resize(keys_.size());
+    std::unordered_map<std::string, uint32_t> ids;
+    for (size_t k = 0; k < keys_.size(); k++) {
+      const KeyInfo& ki = keys_[k];
+      std::vector<std::string> names;
+      if (ki.stack_id != 0)
+        for (uint32_t id : ctx_->symbolized_stack(StackRef{ki.pid, ki.first_time, ki.stack_id, ki.aux})) {
+          const FrameInfo& f = ctx_->frames[id];
+          names.push_back(f.type == FrameType::kKernel ? f.name + " [k]" : f.name);
+          if (names.size() >= kStackFrames) break;
+        }
+      std::string leaf = names.empty() ? "[no stack]" : names.front();
+      std::string stack = "[";
+      for (size_t i = 0; i < names.size(); i++) stack += (i ? "," : "") + json_quote(names[i]);
+      stack += "]";
+      auto [it, fresh] = ids.try_emplace(json_quote(leaf) + '\n' + stack, uint32_t(labels_.size()));
+      if (fresh) labels_.push_back({json_quote(leaf), stack});
+      key_label_[k] = it->second;
+    }
+  }
+
+  // Lays the slices of each thread end to end (a slice starts at its first
+  // sample, or where the previous one ends), merging neighbours with the same
+  // label; returns the JSON bytes they take.
+  uint64_t place() {
+    placed_.clear();
+    std::sort(slices_.begin(), slices_.end(), [](const Slice& a, const Slice& b) {
+      return a.thread != b.thread ? a.thread < b.thread : a.first < b.first;
+    });
+    uint64_t prev_end = 0, prev_last = 0, prev_bucket = 0;
+    for (size_t i = 0; i < slices_.size(); i++) {
+      const Slice& s = slices_[i];
+      uint32_t label = key_label_[s.key];
+      bool same_thread = !placed_.empty() && placed_.back().thread == s.thread;
+      if (!same_thread) prev_end = 0;
+      uint64_t b = width_ ? bucket(s.first) : 0;
+      if (same_thread && placed_.back().label == label &&
+          (width_ ? b == prev_bucket : s.first >= prev_last && s.first - prev_last <= gap_)) {
+        Placed& p = placed_.back();
+        p.count += s.count;
+        p.dur = uint64_t(p.count) * period_;
+        prev_end = p.start + p.dur;
+        prev_last = s.last;
+        continue;
+      }
+      uint64_t start = std::max(s.first, prev_end);
+      placed_.push_back({start, uint64_t(s.count) * period_, s.thread, label, s.count});
+      prev_end = start + placed_.back().dur;
+      prev_last = s.last;
+      prev_bucket = b;
+    }
+    std::stable_sort(placed_.begin(), placed_.end(),
+                     [](const Placed& a, const Placed& b) { return a.start < b.start; });
+    uint64_t bytes = 0;
+    const size_t fixed = std::string(R"({"name":,"cat":"on-cpu","ph":"X","ts":,"dur":,"pid":,"tid":,"args":{"samples":,"stack":}})").size() + 2;
+    for (const Placed& p : placed_) {
+      const Thread& t = threads_[p.thread];
+      uint64_t rel = p.start >= trace_origin_ ? p.start - trace_origin_ : trace_origin_ - p.start;
+      bytes += fixed + digits(rel / 1000) + 4 + (p.start < trace_origin_) + digits(p.dur / 1000) + 4 +
+               digits(t.pid) + digits(t.tid) + digits(p.count) + labels_[p.label].leaf.size() +
+               labels_[p.label].stack.size();
+    }
+    return bytes;
+  }
+
+  std::vector<std::string> fit(uint64_t budget) {
+    std::vector<std::string> notes;
+    make_labels();
+    bool coarsened_before = width_ != 0;
+    uint64_t bytes = place();
+    while (budget && bytes > budget && slices_.size() > threads_.size()) {
+      coarsen(slices_.size() - 1);
+      bytes = place();
+    }
+    if (width_) {
+      char buf[400];
+      std::snprintf(buf, sizeof buf,
+                    "%llu on-CPU samples would take more than --trace-max-size (%.1f MiB left for them): each "
+                    "thread's samples are merged per %.3f s bucket, one slice per stack (%zu slices%s); "
+                    "for full detail narrow it with --time START,END, --pid or --tid, or raise --trace-max-size",
+                    static_cast<unsigned long long>(samples_), budget / 1048576.0, width_ / 1e9, placed_.size(),
+                    coarsened_before ? ", merged while reading" : "");
+      notes.push_back(buf);
+    }
+    slices_.clear();
+    slices_.shrink_to_fit();
+    return notes;
+  }
+
+  bool next(size_t& pos, uint64_t* ts_ns, std::string* json, const TraceJson& fmt) {
+    if (pos >= placed_.size()) return false;
+    const Placed& p = placed_[pos++];
+    const Thread& t = threads_[p.thread];
+    *ts_ns = p.start;
+    json->clear();
+    *json += "{\"name\":";
+    *json += labels_[p.label].leaf;
+    *json += ",\"cat\":\"on-cpu\",\"ph\":\"X\",\"ts\":";
+    *json += fmt.ts(p.start);
+    *json += ",\"dur\":";
+    *json += fmt.ts(trace_origin_ + p.dur);
+    *json += ',';
+    *json += TraceJson::ids(t.pid, t.tid);
+    *json += ",\"args\":{\"samples\":";
+    *json += std::to_string(p.count);
+    *json += ",\"stack\":";
+    *json += labels_[p.label].stack;
+    *json += "}}";
+    return true;
+  }
+
+  ReportContext* ctx_ = nullptr;
+  const RunOptions* run_ = nullptr;
+  size_t cap_ = SIZE_MAX;
+  uint64_t period_ = 0, gap_ = 0, origin_ = 0, trace_origin_ = 0;
+  uint64_t width_ = 0;  // 0: merge consecutive samples only; else bucket width (ns)
+  uint64_t samples_ = 0;
+  std::vector<Thread> threads_;
+  std::unordered_map<uint64_t, uint32_t> thread_ids_;
+  std::vector<KeyInfo> keys_;
+  std::unordered_map<Key, uint32_t, KeyHash> key_ids_;
+  std::vector<Slice> slices_;
+  struct Label {
+    std::string leaf, stack;  // JSON
+  };
+  std::vector<Label> labels_;
+  std::vector<uint32_t> key_label_;
+  std::vector<Placed> placed_;
+  TraceJson formatter_{0};
+};
+
+std::vector<std::string> SliceSource::fit(uint64_t budget_bytes) {
+  t_->formatter_ = TraceJson(t_->trace_origin_);
+  return t_->fit(budget_bytes);
+}
+
+bool SliceSource::next(uint64_t* ts_ns, std::string* json) { return t_->next(pos_, ts_ns, json, t_->formatter_); }
+
+}  // namespace
+
+std::unique_ptr<ReportFamily> make_cpu_timeline_family() { return std::make_unique<CpuTimeline>(); }
+
+}  // namespace ebt::report

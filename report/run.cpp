@@ -1,0 +1,197 @@
+#include "report/run.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "common/error.h"
+#include "report/offcpu_trace.h"
+#include "unwind/offline_unwinder.h"
+
+namespace ebt::report {
+namespace {
+
+using format::RecordKind;
+
+// Feeds the shared tables first, then every family that declared the kind.
+class FanOut : public format::RecordVisitor {
+ public:
+  FanOut(ContextBuilder& builder, const std::vector<ReportFamily*>& families) : builder_(builder) {
+    for (ReportFamily* f : families)
+      for (uint16_t k = 0; k < format::kKnownKindCount; k++)
+        if (f->kinds() & format::kind_bit(k)) by_kind_[k].push_back(f);
+  }
+  void on(const SessionEnd& r) override { both(r, RecordKind::kSessionEnd); }
+  void on(const ProcessInfo& r) override { both(r, RecordKind::kProcess); }
+  void on(const ThreadInfo& r) override { both(r, RecordKind::kThread); }
+  void on(const ProcessExit& r) override { both(r, RecordKind::kProcessExit); }
+  void on(const Mapping& r) override { both(r, RecordKind::kMapping); }
+  void on(const StringEntry& r) override { both(r, RecordKind::kString); }
+  void on(const Stack& r) override { both(r, RecordKind::kStack); }
+  void on(const LuaProto& r) override { both(r, RecordKind::kLuaProto); }
+  void on(const LuaVm& r) override { both(r, RecordKind::kLuaVm); }
+  void on(const LuaStack& r) override { both(r, RecordKind::kLuaStack); }
+  void on(const LuaTrace& r) override { both(r, RecordKind::kLuaTrace); }
+  void on(const SymbolTable& r) override { both(r, RecordKind::kSymbolTable); }
+  void on(const KernelSymbols& r) override { both(r, RecordKind::kKernelSymbols); }
+  void on(const LostEvents& r) override { both(r, RecordKind::kLostEvents); }
+  void on(const CpuSample& r) override { both(r, RecordKind::kCpuSamples); }
+  void on(const OffCpuInterval& r) override { to_families(r, RecordKind::kOffCpuIntervals); }
+  void on(const SkbHop& r) override { to_families(r, RecordKind::kSkbHops); }
+  void on(const SocketInfo& r) override { to_families(r, RecordKind::kSocket); }
+  void on(const SyscallEvent& r) override { to_families(r, RecordKind::kSyscalls); }
+  void on(const UnwindTable& r) override { to_families(r, RecordKind::kUnwindTable); }
+  // A raw stack is unwound once by the shared part and reaches the families
+  // as the on-CPU sample it stands for.
+  void on(const StackSnapshot& r) override {
+    records++;
+    CpuSample s = builder_.sample_of(r);
+    for (ReportFamily* f : by_kind_[size_t(RecordKind::kCpuSamples)]) f->on(s);
+  }
+  uint64_t records = 0;
+
+ private:
+  template <class R>
+  void both(const R& r, RecordKind k) {
+    records++;
+    builder_.on(r);
+    for (ReportFamily* f : by_kind_[size_t(k)]) f->on(r);
+  }
+  template <class R>
+  void to_families(const R& r, RecordKind k) {
+    records++;
+    for (ReportFamily* f : by_kind_[size_t(k)]) f->on(r);
+  }
+  ContextBuilder& builder_;
+  std::vector<ReportFamily*> by_kind_[format::kKnownKindCount];
+};
+
+void add_stats(PassStats& p, const format::ReadStats& s) {
+  p.passes++;
+  p.blocks_read += s.blocks;
+  p.raw_bytes += s.raw_bytes;
+}
+
+}  // namespace
+
+void warn(const std::string& text) { std::fprintf(stderr, "ebtrace: warning: %s\n", text.c_str()); }
+
+PassStats read_capture(const std::string& path, ReportContext& ctx, const std::vector<ReportFamily*>& families) {
+  format::CaptureReader reader(path);
+  ctx.session = reader.session();
+  PassStats stats;
+  stats.blocks_total = reader.blocks().size();
+  ContextBuilder builder(ctx);
+
+  uint64_t wanted = context_kinds();
+  for (ReportFamily* f : families) wanted |= f->kinds();
+  if (wanted & format::kind_bit(RecordKind::kCpuSamples)) wanted |= format::kind_bit(RecordKind::kStackSnapshots);
+
+  // Raw stacks (--keep-stack-bytes) are unwound while they are read, with the
+  // mappings and unwind tables the recorder wrote at the end of the file: only
+  // for such captures, a first pass reads those two kinds (blocks without them
+  // are skipped).
+  std::unique_ptr<unwind::OfflineUnwinder> unwinder;
+  bool snapshots = false;
+  for (const auto& b : reader.blocks())
+    if (b.kind_mask & format::kind_bit(RecordKind::kStackSnapshots)) snapshots = true;
+  if (snapshots && (wanted & format::kind_bit(RecordKind::kStackSnapshots))) {
+    unwinder = std::make_unique<unwind::OfflineUnwinder>();
+    struct TableCollector : format::RecordVisitor {
+      unwind::OfflineUnwinder* u;
+      void on(const Mapping& m) override { u->add(m); }
+      void on(const UnwindTable& t) override { u->add(t); }
+    } collector;
+    collector.u = unwinder.get();
+    format::ReadStats rs;
+    format::ReadOptions only;
+    only.kinds = format::kind_bit(RecordKind::kMapping) | format::kind_bit(RecordKind::kUnwindTable);
+    only.stats = &rs;
+    reader.read(collector, only);
+    add_stats(stats, rs);
+    builder.set_unwinder(unwinder.get());
+  }
+
+  FanOut fan(builder, families);
+  format::ReadStats rs;
+  format::ReadOptions opts;
+  opts.kinds = wanted;
+  opts.stats = &rs;
+  reader.read(fan, opts);
+  add_stats(stats, rs);
+  stats.records = fan.records;
+
+  reader.embedded_kind_names();  // checks the schema block too: its damage is damage
+  if (unwinder) {
+    if (unwinder->tables() == 0)
+      ctx.warnings.push_back(path + ": raw user stacks but no unwind tables (recording not finished?): "
+                             "user stacks show their sampled address only");
+    for (const auto& p : unwinder->problems()) ctx.warnings.push_back(path + ": " + p);
+  }
+  for (const auto& w : reader.warnings()) ctx.warnings.push_back(path + ": " + w);
+  ctx.corrupted = reader.corrupted();
+  return stats;
+}
+
+std::string write_trace(const RunOptions& run, ReportContext& ctx, const std::vector<ReportFamily*>& families) {
+  TraceJson trace = start_trace(ctx);
+  size_t n = 0;
+  for (ReportFamily* f : families) n += f->add_trace(trace, ctx);
+  // Streams the document into a temporary file renamed at the end, so a
+  // failed run never leaves half a timeline.
+  std::string tmp = run.trace + ".tmp";
+  TraceWriteResult r;
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw RuntimeFailure("cannot write " + run.trace + ": " + std::strerror(errno));
+    r = trace.write(out, run.trace_max_bytes);
+    out.flush();
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw RuntimeFailure("cannot write " + run.trace + ": " + std::strerror(errno));
+    }
+  }
+  if (std::rename(tmp.c_str(), run.trace.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw RuntimeFailure("cannot write " + run.trace + ": " + std::strerror(errno));
+  }
+  for (const auto& w : r.notes) warn(run.trace + ": " + w);
+  return "wrote " + run.trace + " (" + std::to_string(n) + " records, " + std::to_string(r.events) +
+         " trace events)";
+}
+
+std::string latency_tables(const RunOptions& run, ReportContext& ctx, const std::vector<ReportFamily*>& families) {
+  std::string all;
+  for (ReportFamily* f : families) {
+    std::ostringstream section;
+    f->write_latency(section, ctx);
+    if (section.str().empty()) continue;
+    if (!all.empty() && run.format == TableFormat::kText) all += "\n";
+    all += section.str();
+  }
+  return all;
+}
+
+uint64_t parse_byte_size(const std::string& text, const char* what) {
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end == text.c_str() || errno != 0 || !std::isfinite(v) || v <= 0)
+    throw BadInput(std::string("invalid ") + what + ": '" + text + "' (e.g. 100M, 1G)");
+  std::string unit = end;
+  double mult = unit.empty() || unit == "B" ? 1
+                : unit == "K" || unit == "KB" || unit == "k" ? 1024.0
+                : unit == "M" || unit == "MB" ? 1024.0 * 1024
+                : unit == "G" || unit == "GB" ? 1024.0 * 1024 * 1024
+                                              : -1;
+  if (mult < 0) throw BadInput(std::string("invalid ") + what + ": '" + text + "' (e.g. 100M, 1G)");
+  double bytes = v * mult;
+  if (bytes < 1024 || bytes > 1e15)
+    throw BadInput(std::string(what) + " '" + text + "' is out of range (1K .. 1P)");
+  return static_cast<uint64_t>(bytes);
+}
+
+}  // namespace ebt::report

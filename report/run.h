@@ -1,0 +1,46 @@
+// One `ebtrace report` run: the capture read once, records fanned out to the
+// enabled families, then the outputs of every channel written in a fixed order
+// (trace timeline, latency tables, each family's own documents).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "report/context.h"
+#include "report/family.h"
+
+namespace ebt::report {
+
+// What the pass read (`report -v`).
+struct PassStats {
+  uint64_t passes = 0;          // reads over the capture (1, plus 1 for raw-stack unwind tables)
+  uint64_t blocks_read = 0;     // blocks decoded (all passes)
+  uint64_t blocks_total = 0;    // blocks in the file
+  uint64_t records = 0;         // records and events decoded
+  uint64_t raw_bytes = 0;       // uncompressed payload bytes decoded
+};
+
+// Reads `path` once into `ctx` and the families (records of the kinds each
+// declared). Throws BadInput for a file that is not a readable capture;
+// damage becomes ctx.warnings (the rest is still read).
+PassStats read_capture(const std::string& path, ReportContext& ctx,
+                       const std::vector<ReportFamily*>& families);
+
+// The trace timeline of `families` (start_trace + each family's tracks),
+// written as a stream to `path` within run.trace_max_bytes (see
+// TraceJson::write). Returns the stderr note.
+std::string write_trace(const RunOptions& run, ReportContext& ctx,
+                        const std::vector<ReportFamily*>& families);
+
+// The --latency sections of `families` joined (a blank line between text
+// sections); "" when none has one.
+std::string latency_tables(const RunOptions& run, ReportContext& ctx,
+                           const std::vector<ReportFamily*>& families);
+
+// Parses "100M", "1G", "512K", "4096" (bytes; K/M/G are powers of 1024).
+// Throws BadInput naming `what`.
+uint64_t parse_byte_size(const std::string& text, const char* what);
+
+}  // namespace ebt::report

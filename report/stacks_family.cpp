@@ -1,0 +1,172 @@
+#include "report/stacks_family.h"
+
+#include <cmath>
+#include <ostream>
+
+#include "common/error.h"
+#include "report/flamegraph_svg.h"
+#include "report/folded.h"
+#include "report/offcpu_profile.h"
+#include "report/text_report.h"
+
+namespace ebt::report {
+
+StackView select_view(bool off_cpu, bool on_off, const std::string& weight, bool wakers, bool has_samples,
+                      bool has_off_cpu) {
+  if (!weight.empty() && weight != "time" && weight != "count")
+    throw BadInput("--weight must be 'time' or 'count', not '" + weight + "'");
+  StackView v;
+  bool count = weight == "count";
+  if (wakers) {
+    if (on_off) throw BadInput("--wakers and --on-off are different views; pick one");
+    v.source = StackSource::kWakers;
+    v.count = count;
+    v.unit = count ? "switches" : "ns";
+    v.title = "Off-CPU Wakers Flame Graph";
+    return v;
+  }
+  if (on_off) {
+    if (count) throw BadInput("--on-off weighs everything by time; --weight count needs --off-cpu");
+    v.source = StackSource::kOnOff;
+    v.unit = "ns";
+    v.title = "On+Off-CPU Flame Graph";
+    return v;
+  }
+  if (off_cpu || (!has_samples && has_off_cpu)) {
+    v.source = StackSource::kOffCpu;
+    v.count = count;
+    v.unit = count ? "switches" : "ns";
+    v.title = count ? "Off-CPU Flame Graph (context switches)" : "Off-CPU Time Flame Graph";
+    return v;
+  }
+  if (!weight.empty())
+    throw BadInput("--weight applies to off-CPU data (this capture has on-CPU samples: add --off-cpu)");
+  v.source = StackSource::kOnCpu;
+  v.unit = "samples";
+  v.title = "CPU Flame Graph";
+  return v;
+}
+
+namespace {
+
+class StacksFamily : public ReportFamily {
+ public:
+  const char* name() const override { return "stacks"; }
+
+  void add_options(OptionSink& o) override {
+    o.flag("--folded", &folded_,
+           "Print FlameGraph collapsed stacks (comm;root;...;leaf COUNT) instead of the text report");
+    o.option("--flamegraph", &flamegraph_, "Write an interactive SVG flame graph to FILE", "FILE");
+    o.option("--title", &title_, "Flame graph title", "TEXT");
+    o.flag("--off-cpu", &off_cpu_,
+           "Stacks from off-CPU intervals (record --off-cpu) instead of on-CPU samples; the "
+           "default when the capture has no samples");
+    o.flag("--on-off", &on_off_,
+           "On-CPU samples and off-CPU intervals in one flame graph, weighted by time; "
+           "off-CPU stacks sit under an [off-cpu: STATE] frame");
+    o.flag("--wakers", &wakers_,
+           "Waker stacks (record --off-cpu-waker) weighted by the time they made others wait; "
+           "each under a [woke: COMM] frame naming the wakee");
+    o.option("--weight", &weight_, "Off-CPU weight: time (blocked ns, default) or count (context switches)",
+             "time|count");
+  }
+  bool requested() const override { return folded_ || !flamegraph_.empty(); }
+  bool enabled(const RunOptions& run) const override { return requested() || run.default_output; }
+
+  void configure(ReportContext& ctx, const RunOptions& run) override {
+    ctx_ = &ctx;
+    run_ = &run;
+    // Option combinations that no data can make valid fail before the read.
+    select_view(off_cpu_, on_off_, weight_, wakers_, false, true);
+    on_ = StackAggregator(run.filter);
+    off_ = StackAggregator(run.filter);
+    wake_ = StackAggregator(run.filter);
+  }
+
+  uint64_t kinds() const override {
+    return format::kind_bit(format::RecordKind::kCpuSamples) |
+           format::kind_bit(format::RecordKind::kOffCpuIntervals);
+  }
+
+  void on(const CpuSample& s) override {
+    samples_++;
+    if (wakers_ || off_cpu_) return;  // not in the view: counted only
+    Sample x;
+    x.time_ns = s.time_ns;
+    x.pid = s.pid;
+    x.tid = s.tid;
+    x.cpu = s.cpu;
+    x.stack_id = s.stack_id;
+    x.aux_id = s.lua_stack_id;  // Lua frames spliced in when symbolized
+    on_.add(*ctx_, x);
+  }
+  void on(const OffCpuInterval& iv) override {
+    intervals_++;
+    if (wakers_) {
+      Sample x;
+      if (waker_sample(*ctx_, iv, OffCpuWeight::kTime, &x)) wake_.add(*ctx_, x);
+      return;
+    }
+    off_.add(*ctx_, offcpu_sample(*ctx_, iv, OffCpuWeight::kTime));
+  }
+
+  void finish(ReportContext& ctx) override {
+    if (ctx.samples_seen == 0 && intervals_ == 0) warn(run_->input + " holds no on-CPU samples");
+    if ((off_cpu_ || on_off_) && intervals_ == 0)
+      warn(run_->input + " holds no off-CPU intervals (record with --off-cpu)");
+    view_ = select_view(off_cpu_, on_off_, weight_, wakers_, ctx.samples_seen > 0, intervals_ > 0);
+    switch (view_.source) {
+      case StackSource::kOnCpu: stacks_ = on_.finish(ctx); break;
+      case StackSource::kOffCpu: stacks_ = view_.count ? off_.finish_counts(ctx) : off_.finish(ctx); break;
+      case StackSource::kWakers: stacks_ = view_.count ? wake_.finish_counts(ctx) : wake_.finish(ctx); break;
+      case StackSource::kOnOff: {
+        // Each on-CPU sample stands for one sampling period of CPU time.
+        uint32_t hz = ctx.session.sample_frequency_hz;
+        StackAggregator both = off_;
+        if (hz != 0) both.merge(on_, static_cast<uint64_t>(std::llround(1e9 / hz)));
+        stacks_ = both.finish(ctx);
+        break;
+      }
+    }
+    stacks_.unit = view_.unit;
+  }
+
+  std::vector<Output> outputs(ReportContext& ctx) override {
+    std::vector<Output> out;
+    if (!flamegraph_.empty()) {
+      FlameGraphOptions fo;
+      fo.title = title_.empty() ? view_.title : title_;
+      fo.subtitle = flamegraph_subtitle(ctx, stacks_);
+      fo.unit = stacks_.unit;
+      out.push_back({flamegraph_, [this, &ctx, fo](std::ostream& os) { write_flamegraph_svg(ctx, stacks_, fo, os); },
+                     "wrote " + flamegraph_ + " (" + std::to_string(stacks_.total_weight) + " " + stacks_.unit +
+                         ", " + std::to_string(stacks_.stacks.size()) + " stacks)"});
+    }
+    if (folded_) {
+      out.push_back({"", [this, &ctx](std::ostream& os) { write_folded(ctx, stacks_, os); }, ""});
+    } else if (run_->default_output) {
+      TextReportOptions to;
+      to.top = run_->top;
+      to.input = run_->input;
+      to.filters = run_->filter_text;
+      out.push_back({"", [this, &ctx, to](std::ostream& os) { write_text_report(ctx, stacks_, to, os); }, ""});
+    }
+    return out;
+  }
+
+ private:
+  bool folded_ = false, off_cpu_ = false, on_off_ = false, wakers_ = false;
+  std::string flamegraph_, title_, weight_;
+  const RunOptions* run_ = nullptr;
+  ReportContext* ctx_ = nullptr;
+  StackAggregator on_, off_, wake_;
+  uint64_t samples_ = 0, intervals_ = 0;
+  StackView view_;
+  StackAggregate stacks_;
+};
+
+}  // namespace
+
+std::unique_ptr<ReportFamily> make_stacks_family() { return std::make_unique<StacksFamily>(); }
+
+}  // namespace ebt::report
