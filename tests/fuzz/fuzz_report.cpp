@@ -1,96 +1,96 @@
-// Fuzz target 2: the whole `ebtrace report` pipeline on a capture: load
-// (symbolizing from the embedded tables, unwinding raw stacks offline with the
-// embedded unwind tables), then one report variant chosen by the input (so
-// each run stays fast), written to memory. Files of this machine are never
-// consulted (no local files, no debug directories, no debuginfod).
+// Fuzz target 2: the whole `ebtrace report` pipeline on a capture, driven the
+// way the CLI drives it (report/run.h): every report family, options chosen by
+// the input (so each run covers one combination and stays fast), one read
+// pass, then the trace, the latency tables and every family's documents,
+// written to memory. Files of this machine are never consulted (no local
+// files, no debug directories, no debuginfod).
+#include <map>
 #include <sstream>
 
 #include "common/error.h"
 #include "format/block.h"
-#include "report/aggregate.h"
-#include "report/flamegraph_svg.h"
-#include "report/folded.h"
-#include "report/l7/l7_load.h"
-#include "report/l7/l7_trace.h"
-#include "report/l7/latency.h"
-#include "report/load.h"
-#include "report/offcpu_latency.h"
-#include "report/offcpu_profile.h"
+#include "report/family.h"
 #include "report/offcpu_trace.h"
-#include "report/skb_report.h"
-#include "report/text_report.h"
+#include "report/run.h"
 #include "tests/fuzz/harness.h"
 
 namespace ebt::fuzz {
 namespace {
+
+// Sets each family option from the next bits of `variant`: a flag on or off,
+// an option with choices to one of them, a free option (a file name or a
+// title) to a fixed text.
+class VariantOptions : public report::OptionSink {
+ public:
+  explicit VariantOptions(uint32_t variant) : bits_(variant) {}
+  void flag(const std::string&, bool* value, const std::string&) override { *value = next(4) == 0; }
+  void option(const std::string&, std::string* value, const std::string&, const std::string&,
+              const std::vector<std::string>& choices) override {
+    uint32_t pick = next(uint32_t(choices.size()) + 2);
+    if (pick == 0) return;  // left unset
+    *value = pick - 1 < choices.size() ? choices[pick - 1] : "out";
+  }
+
+ private:
+  uint32_t next(uint32_t n) {
+    uint32_t v = bits_ % n;
+    bits_ = bits_ / n ^ (bits_ << 7);
+    return v;
+  }
+  uint32_t bits_;
+};
 
 void run(const std::string& path, uint32_t variant) {
   symbolize::SymbolizerOptions sym;
   sym.local_files = false;
   sym.debug_dirs.clear();
   sym.debuginfod = false;
-  sym.inline_frames = (variant >> 8) % 4 != 0;
-  auto profile = report::load_profile(path, sym);
-  report::Filter filter;
-  filter.no_kernel = (variant >> 10) % 5 == 0;
-  filter.no_inline = !sym.inline_frames;
-  if ((variant >> 12) % 6 == 0) report::parse_time_range("0.5,", filter);
-  if ((variant >> 12) % 6 == 1) filter.pids = {uint32_t((variant >> 16) % 4 + 1)};
-  std::ostringstream out;
-  const uint32_t family = variant % 10;
-  if (family <= 5) {
-    bool off_cpu = family == 3, on_off = family == 4, wakers = family == 5;
-    std::string weight = (variant >> 20) % 2 && (off_cpu || wakers) ? "count" : "";
-    report::StackSelection sel;
-    try {
-      sel = report::select_stacks(*profile, off_cpu, on_off, weight, wakers);
-    } catch (const BadInput&) {
-      return;  // an option combination this capture refuses
-    }
-    report::StackAggregate stacks = report::aggregate(*profile, sel.samples, filter);
-    stacks.unit = sel.unit;
-    if (family == 0 || family == 3) {
-      report::TextReportOptions to;
-      to.input = path;
-      report::write_text_report(*profile, stacks, to, out);
-    } else if (family == 1) {
-      report::write_folded(*profile, stacks, out);
-    } else {
-      report::FlameGraphOptions fo;
-      fo.subtitle = report::flamegraph_subtitle(*profile, stacks);
-      fo.unit = stacks.unit;
-      report::write_flamegraph_svg(*profile, stacks, fo, out);
-    }
-  } else if (family == 6 || family == 7) {  // --trace, --latency (with L7)
-    std::optional<report::l7::L7Analysis> l7;
-    report::l7::L7Input in = report::l7::load_l7_input(path);
-    if (!in.events.empty()) l7 = report::l7::analyze_l7(std::move(in));
-    if (family == 6) {
-      report::TraceJson trace = report::start_trace(*profile);
-      report::add_offcpu_to_trace(trace, *profile, filter);
-      report::add_cpu_samples_to_trace(trace, *profile, filter);
-      if (l7) report::l7::add_l7_trace(*l7, trace);
-      report::add_skb_to_trace(trace, *profile);
-      trace.write(out);
-    } else {
-      auto fmt = static_cast<report::LatencyFormat>((variant >> 20) % 3);
-      if (!profile->off_cpu.empty())
-        report::write_offcpu_latency(
-            out, report::offcpu_latency(report::filter_intervals(*profile, filter), report::offcpu_naming(*profile)),
-            fmt, 30);
-      if (l7) {
-        report::l7::LatencyOptions lo;
-        lo.by = static_cast<report::l7::GroupBy>((variant >> 22) % 4);
-        lo.format = static_cast<report::l7::TableFormat>((variant >> 20) % 3);
-        lo.show_payload = true;
-        report::l7::write_l7_latency(*l7, lo, out);
-      }
-    }
-  } else {  // --skb
-    report::SkbReport sr = report::skb_report(*profile);
-    if (family == 8) report::write_skb_text(sr, 30, out);
-    else report::write_skb_json(sr, out);
+  sym.inline_frames = variant % 4 != 0;
+
+  report::RunOptions run;
+  run.input = path;
+  run.filter.no_kernel = (variant >> 2) % 5 == 0;
+  run.filter.no_inline = !sym.inline_frames;
+  if ((variant >> 5) % 6 == 0) report::parse_time_range("0.5,", run.filter);
+  if ((variant >> 5) % 6 == 1) run.filter.pids = {uint32_t((variant >> 8) % 4 + 1)};
+  run.format = static_cast<report::TableFormat>((variant >> 10) % 3);
+  run.latency = (variant >> 12) % 3 == 0;
+  if ((variant >> 14) % 3 == 0) {
+    run.trace = "trace.json";
+    run.trace_max_bytes = (variant >> 16) % 2 ? 0 : 64 * 1024;
   }
+
+  std::vector<std::unique_ptr<report::ReportFamily>> owned;
+  VariantOptions options(variant >> 17 | variant << 15);
+  bool requested = false;
+  for (const auto& entry : report::report_families()) {
+    owned.push_back(entry.create());
+    owned.back()->add_options(options);
+    requested = requested || owned.back()->requested();
+  }
+  run.default_output = !requested;
+
+  report::ReportContext ctx(sym);
+  std::vector<report::ReportFamily*> families;
+  for (const auto& f : owned)
+    if (f->enabled(run)) families.push_back(f.get());
+  try {
+    for (auto* f : families) f->configure(ctx, run);
+  } catch (const BadInput&) {
+    return;  // an option combination the CLI refuses
+  }
+  report::read_capture(path, ctx, families);
+  for (auto* f : families) f->finish(ctx);
+  std::ostringstream out;
+  if (!run.trace.empty()) {
+    // write_trace writes a file: the timeline is built the same way in memory.
+    report::TraceJson trace = report::start_trace(ctx);
+    for (auto* f : families) f->add_trace(trace, ctx);
+    trace.write(out, run.trace_max_bytes);
+  }
+  if (run.latency) out << report::latency_tables(run, ctx, families);
+  for (auto* f : families)
+    for (const auto& o : f->outputs(ctx)) o.write(out);
 }
 
 }  // namespace

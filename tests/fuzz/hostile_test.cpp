@@ -24,7 +24,7 @@
 #include "format/schema_util.h"
 #include "format/writer.h"
 #include "report/flamegraph_svg.h"
-#include "report/load.h"
+#include "report/context.h"
 #include "report/trace_json.h"
 #include "symbolize/demangle.h"
 #include "tests/fuzz/capture_edit.h"
@@ -280,7 +280,7 @@ TEST(Hostile, StacksOverTheFrameLimitAreRefusedAloneAndReportStillPrints) {
 }
 
 TEST(Hostile, FlameGraphOfAVeryDeepPathNeedsNoRecursion) {
-  report::Profile p;
+  report::ReportContext p;
   uint32_t f = p.frames.intern("f", report::FrameType::kUser);
   report::StackAggregate agg;
   agg.stacks.push_back({1, std::vector<uint32_t>(150'000, f), 1, 1});
