@@ -66,7 +66,17 @@ struct ebt_filter {
 	char comm[EBT_TASK_COMM_LEN];
 };
 
-/* EBT_EV_CPU_SAMPLE: followed by kernel_frames + user_frames __u64 addresses. */
+/* Frame-pointer stacks lose the caller of a leaf function that sets up no frame
+ * (a libc syscall wrapper, memcpy, the vDSO): the walk starts at the caller's
+ * frame pointer. With leaf repair (fp mode, the default) the event also carries
+ * the user registers and the first stack_size bytes of the user stack from sp
+ * up; record/leaf_repair.h unwinds the leaf frames with their CFI and splices
+ * the frame-pointer chain after them. */
+#define EBT_LEAF_MAX_STACK 1024 /* --leaf-stack-bytes upper bound */
+
+/* EBT_EV_CPU_SAMPLE: followed by kernel_frames + user_frames __u64 addresses,
+ * then stack_size bytes of user stack (the bytes at sp, sp+1, ...). ip/sp/bp
+ * are valid when h.flags has EBT_DWARF_F_USER_REGS. */
 struct ebt_cpu_sample {
 	struct ebt_event_header h;
 	__u64 cgroup_id;
@@ -74,6 +84,12 @@ struct ebt_cpu_sample {
 	__u32 kernel_frames; /* count, may be 0 */
 	__u32 user_frames;
 	/* __u64 frames[kernel_frames + user_frames]; kernel first, leaf first */
+	__u64 ip;
+	__u64 sp;
+	__u64 bp;
+	__u64 mm_start_stack; /* task->mm->start_stack: changes with every exec */
+	__u32 stack_size;    /* bytes of user stack after the frames (0: no leaf repair) */
+	__u32 reserved;
 };
 
 /* EBT_EV_CPU_SAMPLE_DWARF (--call-graph dwarf, bpf/profile_dwarf.bpf.c): the
@@ -191,7 +207,19 @@ struct ebt_offcpu_event {
 	__u32 waker_user_frames;
 	__u32 reserved;
 	char comm[EBT_TASK_COMM_LEN];
+	/* The user registers at switch-out / at the wake-up (valid when nonzero ip)
+	 * and the bytes of user stack from sp up that follow the frames:
+	 * stack_size bytes of the blocked task's, then waker_stack_size of the
+	 * waker's. fp mode: a small slice for leaf repair (user_frames hold the
+	 * frame-pointer chain); --call-graph dwarf: SIZE bytes and no user frames. */
+	__u64 ip, sp, bp;
+	__u64 mm_start_stack;       /* changes with every exec (record/dwarf_unwinder.h) */
+	__u64 waker_ip, waker_sp, waker_bp;
+	__u64 waker_mm_start_stack;
+	__u32 stack_size;
+	__u32 waker_stack_size;
 };
+#define EBT_OFFCPU_MAX_STACK 16384 /* --off-cpu --call-graph dwarf,SIZE upper bound */
 
 /* EBT_EV_SKB_HOP (--skb, bpf/skb.bpf.c): one packet (sk_buff) seen at one
  * hook of the network stack. Followed by __u64 kernel[kernel_frames]. */

@@ -36,12 +36,18 @@ EBT_ABI_AT(ebt_filter, by_comm, 1);
 EBT_ABI_AT(ebt_filter, pad, 2);
 EBT_ABI_AT(ebt_filter, comm, 8);
 
-EBT_ABI_SIZE(ebt_cpu_sample, 64);
+EBT_ABI_SIZE(ebt_cpu_sample, 104);
 EBT_ABI_AT(ebt_cpu_sample, h, 0);
 EBT_ABI_AT(ebt_cpu_sample, cgroup_id, 32);
 EBT_ABI_AT(ebt_cpu_sample, comm, 40);
 EBT_ABI_AT(ebt_cpu_sample, kernel_frames, 56);
 EBT_ABI_AT(ebt_cpu_sample, user_frames, 60);
+EBT_ABI_AT(ebt_cpu_sample, ip, 64);
+EBT_ABI_AT(ebt_cpu_sample, sp, 72);
+EBT_ABI_AT(ebt_cpu_sample, bp, 80);
+EBT_ABI_AT(ebt_cpu_sample, mm_start_stack, 88);
+EBT_ABI_AT(ebt_cpu_sample, stack_size, 96);
+EBT_ABI_AT(ebt_cpu_sample, reserved, 100);
 
 EBT_ABI_SIZE(ebt_cpu_sample_dwarf, 96);
 EBT_ABI_AT(ebt_cpu_sample_dwarf, h, 0);
@@ -88,7 +94,7 @@ EBT_ABI_AT(ebt_socket_event, reserved, 52);
 EBT_ABI_AT(ebt_socket_event, local_addr, 56);
 EBT_ABI_AT(ebt_socket_event, remote_addr, 72);
 
-EBT_ABI_SIZE(ebt_offcpu_event, 96);
+EBT_ABI_SIZE(ebt_offcpu_event, 168);
 EBT_ABI_AT(ebt_offcpu_event, h, 0);
 EBT_ABI_AT(ebt_offcpu_event, start_ns, 32);
 EBT_ABI_AT(ebt_offcpu_event, wakeup_ns, 40);
@@ -101,6 +107,16 @@ EBT_ABI_AT(ebt_offcpu_event, waker_kernel_frames, 68);
 EBT_ABI_AT(ebt_offcpu_event, waker_user_frames, 72);
 EBT_ABI_AT(ebt_offcpu_event, reserved, 76);
 EBT_ABI_AT(ebt_offcpu_event, comm, 80);
+EBT_ABI_AT(ebt_offcpu_event, ip, 96);
+EBT_ABI_AT(ebt_offcpu_event, sp, 104);
+EBT_ABI_AT(ebt_offcpu_event, bp, 112);
+EBT_ABI_AT(ebt_offcpu_event, mm_start_stack, 120);
+EBT_ABI_AT(ebt_offcpu_event, waker_ip, 128);
+EBT_ABI_AT(ebt_offcpu_event, waker_sp, 136);
+EBT_ABI_AT(ebt_offcpu_event, waker_bp, 144);
+EBT_ABI_AT(ebt_offcpu_event, waker_mm_start_stack, 152);
+EBT_ABI_AT(ebt_offcpu_event, stack_size, 160);
+EBT_ABI_AT(ebt_offcpu_event, waker_stack_size, 164);
 
 EBT_ABI_SIZE(ebt_skb_hop, 136);
 EBT_ABI_AT(ebt_skb_hop, h, 0);

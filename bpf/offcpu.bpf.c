@@ -10,6 +10,7 @@
  * the task dies, so the map is bounded by the number of live wanted threads.
  */
 #include "bpf/maps.bpf.h"
+#include "bpf/user_stack.bpf.h"
 
 #define STACK_BYTES (EBT_MAX_STACK_DEPTH * sizeof(__u64))
 /* task->__state / exit_state bits (include/linux/sched.h) */
@@ -22,6 +23,12 @@
 
 const volatile __u64 min_ns = 1000 * 1000;
 const volatile __u8 waker_stacks = 0;
+/* User stack bytes copied with the registers at switch-out (and wake-up):
+ * fp mode, for leaf repair (at most EBT_LEAF_MAX_STACK, 0: none); with
+ * `dwarf` set, --call-graph dwarf,SIZE (at most EBT_OFFCPU_MAX_STACK) and no
+ * frame-pointer walk of the user stack. */
+const volatile __u32 ustack_bytes = 0;
+const volatile __u8 dwarf = 0;
 /* Kernel frames to skip on top of every stack (BPF_F_SKIP_FIELD_MASK). record/
  * leaves it 0 and trims the tracing machinery itself, whose depth varies. */
 const volatile __u32 kstack_skip = 0;
@@ -37,6 +44,10 @@ struct task_entry {
 	__u32 ubytes;
 	char comm[EBT_TASK_COMM_LEN];
 	__u64 frames[2 * EBT_MAX_STACK_DEPTH];
+	struct ebt_uregs regs;
+	__u32 sbytes;  /* user stack bytes in leaf[] (fp) or in the offcpu_dwarf entry */
+	__u32 pad;
+	__u8 leaf[2 * EBT_LEAF_MAX_STACK];
 };
 
 struct waker_entry {
@@ -44,7 +55,33 @@ struct waker_entry {
 	__u32 kbytes;
 	__u32 ubytes;
 	__u64 frames[2 * EBT_MAX_STACK_DEPTH];
+	struct ebt_uregs regs;
+	__u32 sbytes;
+	__u32 pad;
+	__u8 leaf[2 * EBT_LEAF_MAX_STACK];
 };
+
+/* --call-graph dwarf: the user stack copies, per blocked thread and per wakee
+ * (max_entries 1 when unused). Room for the copy's slack (ebt_copy_user_stack). */
+struct dwarf_stack {
+	__u8 bytes[EBT_OFFCPU_MAX_STACK + EBT_PAGE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dwarf_stack);
+} offcpu_dwarf SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dwarf_stack);
+} offcpu_waker_dwarf SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -63,18 +100,43 @@ struct {
 } offcpu_wakers SEC(".maps");
 
 /* Event assembly (ring buffer reservations must have a constant size) and a
- * template for new map entries. */
+ * template for new map entries. Too big for a per-CPU array value with the
+ * dwarf stacks: a plain array with one slot per CPU (max_entries set by
+ * record/ at load); sched_switch does not nest on one CPU. */
 struct event_buf {
 	struct ebt_offcpu_event e;
 	__u64 frames[4 * (EBT_MAX_STACK_DEPTH + 1)];
+	__u8 stacks[2 * EBT_OFFCPU_MAX_STACK];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct event_buf);
 } offcpu_scratch SEC(".maps");
+
+/* The user registers and stack bytes of the current task into `r` / `leaf`
+ * (fp) or the dwarf map entry of `key`; returns the bytes copied. */
+static __always_inline __u32 save_user_stack(struct ebt_uregs *r, __u8 *leaf, void *dwarf_map, __u32 key)
+{
+	if (!ustack_bytes || !ebt_current_uregs(r))
+		return 0;
+	if (dwarf) {
+		struct dwarf_stack *d = bpf_map_lookup_elem(dwarf_map, &key);
+		if (!d) {
+			__u32 zero = 0;
+			void *t = bpf_map_lookup_elem(&offcpu_scratch, &zero); /* zero enough: only read up to sbytes */
+			if (!t || bpf_map_update_elem(dwarf_map, &key, t, BPF_NOEXIST))
+				return 0;
+			d = bpf_map_lookup_elem(dwarf_map, &key);
+			if (!d)
+				return 0;
+		}
+		return ebt_copy_user_stack(d->bytes, r->sp, ustack_bytes, EBT_OFFCPU_MAX_STACK);
+	}
+	return ebt_copy_user_stack(leaf, r->sp, ustack_bytes, EBT_LEAF_MAX_STACK);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -115,6 +177,11 @@ static __always_inline void on_switch_out(void *ctx, __u32 state, int dead)
 		bpf_map_delete_elem(&offcpu_tasks, &tid);
 		if (waker_stacks)
 			bpf_map_delete_elem(&offcpu_wakers, &tid);
+		if (dwarf) {
+			bpf_map_delete_elem(&offcpu_dwarf, &tid);
+			if (waker_stacks)
+				bpf_map_delete_elem(&offcpu_waker_dwarf, &tid);
+		}
 		return;
 	}
 	bpf_get_current_comm(comm, sizeof(comm));
@@ -143,11 +210,12 @@ static __always_inline void on_switch_out(void *ctx, __u32 state, int dead)
 	klen &= 0x3ff;
 	if (klen > STACK_BYTES)
 		klen = STACK_BYTES;
-	ulen = bpf_get_stack(ctx, (void *)e->frames + klen, STACK_BYTES, BPF_F_USER_STACK);
+	ulen = dwarf ? 0 : bpf_get_stack(ctx, (void *)e->frames + klen, STACK_BYTES, BPF_F_USER_STACK);
 	if (ulen < 0)
 		ulen = 0; /* kernel threads have none */
 	e->kbytes = klen;
 	e->ubytes = ulen;
+	e->sbytes = (dwarf || ulen > 0) ? save_user_stack(&e->regs, e->leaf, &offcpu_dwarf, tid) : 0;
 	e->start_ns = bpf_ktime_get_ns(); /* last: marks the entry complete */
 }
 
@@ -182,11 +250,12 @@ static __always_inline void on_waking(void *ctx, __u32 wakee_tid)
 		klen &= 0x3ff;
 		if (klen > STACK_BYTES)
 			klen = STACK_BYTES;
-		ulen = bpf_get_stack(ctx, (void *)w->frames + klen, STACK_BYTES, BPF_F_USER_STACK);
+		ulen = dwarf ? 0 : bpf_get_stack(ctx, (void *)w->frames + klen, STACK_BYTES, BPF_F_USER_STACK);
 		if (ulen < 0)
 			ulen = 0;
 		w->kbytes = klen;
 		w->ubytes = ulen;
+		w->sbytes = (dwarf || ulen > 0) ? save_user_stack(&w->regs, w->leaf, &offcpu_waker_dwarf, wakee_tid) : 0;
 		w->interval_start = e->start_ns;
 	}
 }
@@ -197,6 +266,7 @@ static __always_inline void on_switch_in(__u32 tid)
 	struct event_buf *b;
 	__u64 now, start, dur;
 	__u32 zero = 0, n, off, size;
+	__u64 sbytes, wbytes, sofs, sn;
 
 	if (!e || e->start_ns == 0)
 		return;
@@ -209,6 +279,7 @@ static __always_inline void on_switch_in(__u32 tid)
 		stat_add(STAT_SHORT_NS, dur);
 		return;
 	}
+	zero = bpf_get_smp_processor_id(); /* this CPU's slot */
 	b = bpf_map_lookup_elem(&offcpu_scratch, &zero);
 	if (!b)
 		return;
@@ -228,6 +299,26 @@ static __always_inline void on_switch_in(__u32 tid)
 	off = n & 0xfff;
 	b->e.waker_kernel_frames = 0;
 	b->e.waker_user_frames = 0;
+	b->e.ip = e->regs.ip;
+	b->e.sp = e->regs.sp;
+	b->e.bp = e->regs.bp;
+	b->e.mm_start_stack = e->regs.mm_start_stack;
+	b->e.waker_ip = b->e.waker_sp = b->e.waker_bp = b->e.waker_mm_start_stack = 0;
+	b->e.stack_size = 0;
+	b->e.waker_stack_size = 0;
+	sbytes = e->sbytes;
+	barrier_var(sbytes);
+	if (sbytes > EBT_OFFCPU_MAX_STACK || (!dwarf && sbytes > EBT_LEAF_MAX_STACK))
+		sbytes = 0;
+	barrier_var(sbytes);
+	if (sbytes && dwarf) {
+		struct dwarf_stack *d = bpf_map_lookup_elem(&offcpu_dwarf, &tid);
+		if (d && bpf_probe_read_kernel(b->stacks, sbytes, d->bytes) == 0)
+			b->e.stack_size = sbytes;
+	} else if (sbytes) {
+		if (bpf_probe_read_kernel(b->stacks, sbytes & (2 * EBT_LEAF_MAX_STACK - 1), e->leaf) == 0)
+			b->e.stack_size = sbytes;
+	}
 	if (waker_stacks) {
 		struct waker_entry *w = bpf_map_lookup_elem(&offcpu_wakers, &tid);
 		if (w && w->interval_start == start) {
@@ -240,9 +331,41 @@ static __always_inline void on_switch_in(__u32 tid)
 				b->e.waker_user_frames = (wn - (w->kbytes & 0x7ff)) / 8;
 				off += wn & 0xfff;
 			}
+			wbytes = w->sbytes;
+			barrier_var(wbytes);
+			if (wbytes > EBT_OFFCPU_MAX_STACK || (!dwarf && wbytes > EBT_LEAF_MAX_STACK))
+				wbytes = 0;
+			barrier_var(wbytes);
+			b->e.waker_ip = w->regs.ip;
+			b->e.waker_sp = w->regs.sp;
+			b->e.waker_bp = w->regs.bp;
+			b->e.waker_mm_start_stack = w->regs.mm_start_stack;
+			sofs = b->e.stack_size;
+			barrier_var(sofs);
+			if (sofs > EBT_OFFCPU_MAX_STACK)
+				sofs = EBT_OFFCPU_MAX_STACK;
+			barrier_var(sofs);
+			if (wbytes && dwarf) {
+				struct dwarf_stack *d = bpf_map_lookup_elem(&offcpu_waker_dwarf, &tid);
+				if (d && bpf_probe_read_kernel(b->stacks + sofs, wbytes, d->bytes) == 0)
+					b->e.waker_stack_size = wbytes;
+			} else if (wbytes) {
+				if (bpf_probe_read_kernel(b->stacks + sofs, wbytes & (2 * EBT_LEAF_MAX_STACK - 1), w->leaf) == 0)
+					b->e.waker_stack_size = wbytes;
+			}
 		}
 	}
-	size = sizeof(b->e) + off;
+	/* the stack bytes follow the frames: move them down (off <= the frames' room) */
+	sn = b->e.stack_size + b->e.waker_stack_size;
+	barrier_var(sn);
+	if (sn > 2 * EBT_OFFCPU_MAX_STACK)
+		sn = 0;
+	barrier_var(sn);
+	if (sn && off <= 4 * (EBT_MAX_STACK_DEPTH + 1) * 8) {
+		if (bpf_probe_read_kernel((void *)b->frames + off, sn, b->stacks))
+			sn = 0;
+	}
+	size = sizeof(b->e) + off + sn;
 	b->e.h.kind = EBT_EV_OFFCPU;
 	b->e.h.flags = 0;
 	b->e.h.size = size;

@@ -12,8 +12,10 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
+#include "bpf/events.h"
 #include "cli/commands.h"
 #include "common/error.h"
 #include "record/lua_vm.h"
@@ -104,6 +106,7 @@ struct RecordArgs {
   bool no_embed = false, no_cpu = false;
   bool l7 = false;  // --l7 preset (syscall payloads)
   std::string call_graph;  // --call-graph fp|dwarf[,SIZE]
+  std::optional<uint32_t> leaf_bytes;  // --leaf-stack-bytes
   bool lua = false, no_lua = false;
   std::string skb_netns, skb_proto, skb_host;
   std::string switch_output, max_size, flight, trigger_window, trigger_after;
@@ -205,6 +208,10 @@ void add_record_command(CLI::App& app, RunFn& run) {
                   "How user stacks are unwound: fp (frame pointers, the default) or dwarf[,SIZE] "
                   "(copy SIZE bytes of user stack per sample, default 8192, unwound by the recorder "
                   "with the objects' CFI: whole stacks without frame pointers)");
+  sub->add_option("--leaf-stack-bytes", args->leaf_bytes,
+                  "fp mode: bytes of user stack copied per sample and per switch to restore the caller of a "
+                  "leaf function without a frame (libc wrappers, memcpy) from its CFI (default 512, at most "
+                  "1024; 0 turns leaf repair off)");
   sub->add_flag("--keep-stack-bytes", o.keep_stack_bytes,
                 "With --call-graph dwarf (implied): store the raw user stacks and the CFI of the objects "
                 "they pass through instead of unwinding while recording; report unwinds offline (perf's "
@@ -304,6 +311,22 @@ void add_record_command(CLI::App& app, RunFn& run) {
           std::fprintf(stderr, "ebtrace: a target runs LuaJIT: recording Lua frames with --call-graph dwarf "
                                "(--no-lua or --call-graph fp turn this off)\n");
         }
+      }
+      if (a.leaf_bytes) {
+        if (opts.call_graph_dwarf)
+          throw BadInput("--leaf-stack-bytes repairs frame-pointer stacks: it has no effect with --call-graph dwarf");
+        if (*a.leaf_bytes > EBT_LEAF_MAX_STACK)
+          throw BadInput("invalid --leaf-stack-bytes: " + std::to_string(*a.leaf_bytes) + " (0.." +
+                         std::to_string(EBT_LEAF_MAX_STACK) + ")");
+        opts.leaf_stack_bytes = (*a.leaf_bytes + 7) / 8 * 8;
+      }
+      if (opts.off_cpu && opts.call_graph_dwarf) {
+        if (opts.keep_stack_bytes)
+          throw BadInput("--keep-stack-bytes with --off-cpu: raw off-CPU stacks cannot be stored yet "
+                         "(off-CPU stacks are unwound while recording; drop --keep-stack-bytes)");
+        if (opts.dwarf_stack_bytes > EBT_OFFCPU_MAX_STACK)
+          throw BadInput("--off-cpu --call-graph dwarf," + std::to_string(opts.dwarf_stack_bytes) +
+                         ": off-CPU stack copies are at most " + std::to_string(EBT_OFFCPU_MAX_STACK) + " bytes");
       }
       if (a.mmap_pages) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);

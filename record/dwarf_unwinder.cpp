@@ -181,4 +181,21 @@ bool DwarfUnwinder::unwind(const UnwindInput& in, std::span<const uint8_t> stack
   return false;
 }
 
+bool DwarfUnwinder::walk_regs(const UnwindInput& in, std::span<const uint8_t> stack,
+                              std::vector<unwind::FrameRegs>* out, size_t max_frames, bool* leaf_cfi) {
+  out->clear();
+  *leaf_cfi = false;
+  if (in.ip == 0) return false;
+  Space* p = proc_for(in, false);
+  impl_->procs[in.pid].last_use = ++impl_->clock;
+  // The leaf in no known module: something was mapped since (exec, dlopen).
+  if (!p->walker.ready() || !p->walker.in_module_pc(in.ip)) p = proc_for(in, true);
+  last_ = p;
+  if (!p->walker.ready()) return false;
+  *leaf_cfi = p->walker.has_cfi(in.ip);
+  return p->walker.walk_regs(in.tid, {in.ip, in.sp, in.bp}, stack, out, max_frames);
+}
+
+bool DwarfUnwinder::has_cfi_last(uint64_t pc) const { return last_ && last_->walker.has_cfi(pc); }
+
 }  // namespace ebt::record

@@ -57,6 +57,15 @@ class DwarfUnwinder {
   bool unwind(const UnwindInput& in, std::span<const uint8_t> stack, std::vector<uint64_t>* out,
               size_t max_frames = 127);
 
+  // One plain CFI walk with each frame's registers (record/leaf_repair.h);
+  // `*leaf_cfi` tells whether CFI covers the leaf ip (without it the walk is a
+  // frame-pointer guess). False when the process's objects are unknown.
+  bool walk_regs(const UnwindInput& in, std::span<const uint8_t> stack, std::vector<unwind::FrameRegs>* out,
+                 size_t max_frames, bool* leaf_cfi);
+
+  // Whether CFI covers `pc` in the process of the last walk_regs().
+  bool has_cfi_last(uint64_t pc) const;
+
   // Drops what is cached for a process (it exited).
   void forget(uint32_t pid);
 
@@ -70,6 +79,7 @@ class DwarfUnwinder {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   UnwindStats stats_;
+  Space* last_ = nullptr;  // of the last walk_regs()
 };
 
 }  // namespace ebt::record

@@ -12,6 +12,8 @@
 #include "format/writer.h"
 #include "offcpu.skel.h"
 #include "record/bpf_util.h"
+#include "record/dwarf_unwinder.h"
+#include "record/leaf_repair.h"
 
 namespace ebt::record {
 namespace {
@@ -79,7 +81,9 @@ TaskState task_state(uint32_t s) {
 class OffCpuProbe : public Probe {
  public:
   explicit OffCpuProbe(const RecordOptions& o)
-      : min_ns_(o.off_cpu_min_us * 1000), waker_stacks_(o.off_cpu_waker), max_tasks_(o.off_cpu_tasks) {}
+      : min_ns_(o.off_cpu_min_us * 1000), waker_stacks_(o.off_cpu_waker), max_tasks_(o.off_cpu_tasks),
+        dwarf_(o.call_graph_dwarf), ustack_bytes_(o.call_graph_dwarf ? o.dwarf_stack_bytes : o.leaf_stack_bytes),
+        repair_(unwinder_) {}
   ~OffCpuProbe() override {
     detach();
     offcpu_bpf__destroy(skel_);
@@ -138,7 +142,9 @@ class OffCpuProbe : public Probe {
              wu = e.waker_user_frames;
     uint64_t n = nk + nu + wk + wu;
     if (nk > EBT_MAX_STACK_DEPTH || nu > EBT_MAX_STACK_DEPTH || wk > EBT_MAX_STACK_DEPTH ||
-        wu > EBT_MAX_STACK_DEPTH || sizeof e + n * 8 > event.size() || e.start_ns > h.time_ns) {
+        wu > EBT_MAX_STACK_DEPTH || e.stack_size > EBT_OFFCPU_MAX_STACK ||
+        e.waker_stack_size > EBT_OFFCPU_MAX_STACK ||
+        sizeof e + n * 8 + e.stack_size + e.waker_stack_size > event.size() || e.start_ns > h.time_ns) {
       malformed_++;
       return;
     }
@@ -158,14 +164,20 @@ class OffCpuProbe : public Probe {
     out.pid = h.pid;
     out.tid = h.tid;
     out.cpu = h.cpu;
-    out.stack_id = ctx.intern_stack(h.pid, {f + ks, nk - ks}, {f + nk, nu});
+    const uint8_t* bytes = event.data() + sizeof e + n * 8;
+    out.stack_id = ctx.intern_stack(
+        h.pid, {f + ks, nk - ks},
+        user_stack({h.pid, h.tid, e.mm_start_stack, e.ip, e.sp, e.bp}, {bytes, e.stack_size}, {f + nk, nu}, &user_));
     out.state = task_state(e.state);
     out.waker_pid = e.waker_pid;
     out.waker_tid = e.waker_tid;
     out.wakeup_ns = e.wakeup_ns;
-    if (wk + wu)
-      out.waker_stack_id =
-          ctx.intern_stack(e.waker_pid, {f + nk + nu + wks, wk - wks}, {f + nk + nu + wk, wu});
+    if (wk + wu || e.waker_ip) {
+      UnwindInput w{e.waker_pid, e.waker_tid, e.waker_mm_start_stack, e.waker_ip, e.waker_sp, e.waker_bp};
+      out.waker_stack_id = ctx.intern_stack(
+          e.waker_pid, {f + nk + nu + wks, wk - wks},
+          user_stack(w, {bytes + e.stack_size, e.waker_stack_size}, {f + nk + nu + wk, wu}, &waker_user_));
+    }
     ctx.writer().add(out);
     intervals_++;
     total_ns_ += out.duration_ns;
@@ -184,6 +196,25 @@ class OffCpuProbe : public Probe {
     }
   }
 
+  // The user part of a stack: the frame-pointer chain as recorded, repaired
+  // (fp with leaf repair), or unwound from the stack copy (--call-graph dwarf).
+  std::span<const uint64_t> user_stack(const UnwindInput& in, std::span<const uint8_t> bytes,
+                                       std::span<const uint64_t> fp, std::vector<uint64_t>* out) {
+    out->clear();
+    if (in.ip == 0 || in.pid == 0) return fp;
+    if (dwarf_) {
+      unwinder_.unwind(in, bytes, out, EBT_MAX_STACK_DEPTH);
+      return *out;
+    }
+    if (bytes.empty()) return fp;
+    repair_.repair(in, bytes, fp, out, EBT_MAX_STACK_DEPTH);
+    return *out;
+  }
+
+  const LeafRepairStats* leaf_repair_stats() const override {
+    return !dwarf_ && ustack_bytes_ ? &repair_.stats() : nullptr;
+  }
+
   std::string summary() const override {
     char buf[256];
     std::snprintf(buf, sizeof buf,
@@ -192,6 +223,13 @@ class OffCpuProbe : public Probe {
                   static_cast<unsigned long long>(stats_[kStatShort]), stats_[kStatShortNs] / 1e6);
     std::string s = buf;
     if (malformed_) s += ", " + std::to_string(malformed_) + " malformed";
+    if (dwarf_) {
+      const UnwindStats& st = unwinder_.stats();
+      s += "; dwarf: " + std::to_string(st.to_end) + "/" + std::to_string(st.samples) +
+           " user stacks unwound to the end";
+    } else if (ustack_bytes_) {
+      s += "; " + repair_.stats().describe();
+    }
     return s;
   }
 
@@ -209,6 +247,13 @@ class OffCpuProbe : public Probe {
     skel_->rodata->min_ns = min_ns_;
     skel_->rodata->waker_stacks = waker_stacks_ ? 1 : 0;
     skel_->rodata->kstack_skip = 0;  // trimmed in user space, see kernel_ranges()
+    skel_->rodata->ustack_bytes = ustack_bytes_;
+    skel_->rodata->dwarf = dwarf_ ? 1 : 0;
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) throw RuntimeFailure("off-cpu: cannot count the possible CPUs");
+    bpf_map__set_max_entries(skel_->maps.offcpu_scratch, uint32_t(ncpu));
+    bpf_map__set_max_entries(skel_->maps.offcpu_dwarf, dwarf_ ? max_tasks_ : 1);
+    bpf_map__set_max_entries(skel_->maps.offcpu_waker_dwarf, dwarf_ && waker_stacks_ ? max_tasks_ : 1);
     bpf_program__set_autoload(skel_->progs.ebt_offcpu_switch_raw, raw);
     bpf_program__set_autoload(skel_->progs.ebt_offcpu_waking_raw, raw);
     bpf_program__set_autoload(skel_->progs.ebt_offcpu_switch_tp, !raw);
@@ -224,6 +269,11 @@ class OffCpuProbe : public Probe {
   uint64_t min_ns_;
   bool waker_stacks_;
   uint32_t max_tasks_;
+  bool dwarf_;
+  uint32_t ustack_bytes_;
+  DwarfUnwinder unwinder_;
+  LeafRepair repair_;
+  std::vector<uint64_t> user_, waker_user_;
   bool raw_ = true;
   offcpu_bpf* skel_ = nullptr;
   ProgramLinks links_;

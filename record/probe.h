@@ -17,6 +17,8 @@ namespace ebt::format { class CaptureWriter; }
 
 namespace ebt::record {
 
+struct LeafRepairStats;  // record/leaf_repair.h
+
 // Maps created once by the core and shared (bpf_map__reuse_fd) by every family.
 // Each .bpf.c declares them with the same names and definitions via
 // bpf/maps.bpf.h, and calls reuse_shared_maps() before load.
@@ -88,6 +90,9 @@ class Probe {
   virtual uint64_t samples() const { return 0; }
   // A short count for the end-of-recording summary, e.g. "42 off-CPU intervals".
   virtual std::string summary() const { return {}; }
+  // Frame-pointer leaf repair counts (record/leaf_repair.h), when this family
+  // repairs stacks; the recorder sums them into the capture's SessionEnd.
+  virtual const LeafRepairStats* leaf_repair_stats() const { return nullptr; }
 };
 
 }  // namespace ebt::record

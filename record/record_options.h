@@ -41,6 +41,9 @@ struct RecordOptions {
   // dwarf: record/dwarf_probe.* (user registers + SIZE bytes of stack, unwound here).
   bool call_graph_dwarf = false;
   uint32_t dwarf_stack_bytes = 8192;  // SIZE, a multiple of 8, at most EBT_DWARF_MAX_STACK
+  // fp mode: bytes of user stack copied with the registers per sample / switch
+  // for leaf repair (record/leaf_repair.h); --leaf-stack-bytes, 0 turns it off.
+  uint32_t leaf_stack_bytes = 512;
   // --keep-stack-bytes: store the raw stacks and the objects' CFI instead of
   // unwinding here; report unwinds offline (perf's model).
   bool keep_stack_bytes = false;

@@ -4,6 +4,7 @@
 #include <elfutils/libdwfl.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 namespace ebt::unwind {
@@ -230,6 +231,65 @@ bool SnapshotWalker::walk_once(uint32_t tid, const UserRegs& regs, uint64_t base
   }
   *sps = std::move(c.sps);
   return rc == 0 && !s.read_failed;
+}
+
+namespace {
+
+struct RegsCollector {
+  std::vector<FrameRegs>* out;
+  size_t max;
+};
+
+int collect_frame_regs(Dwfl_Frame* state, void* arg) {
+  auto* c = static_cast<RegsCollector*>(arg);
+  Dwarf_Addr pc;
+  bool activation = false;
+  if (!dwfl_frame_pc(state, &pc, &activation) || pc == 0) return DWARF_CB_ABORT;
+  FrameRegs f;
+  f.pc = pc;
+  Dwarf_Word v = 0;
+  if (dwfl_frame_reg(state, kRegRsp, &v) == 0) f.sp = v;
+  if (dwfl_frame_reg(state, kRegRbp, &v) == 0) {
+    f.bp = v;
+    f.bp_known = true;
+  }
+  c->out->push_back(f);
+  return c->out->size() >= c->max ? DWARF_CB_ABORT : DWARF_CB_OK;
+}
+
+}  // namespace
+
+bool SnapshotWalker::walk_regs(uint32_t tid, const UserRegs& regs, std::span<const uint8_t> stack,
+                               std::vector<FrameRegs>* out, size_t max_frames) {
+  out->clear();
+  if (!ready_ || regs.ip == 0 || max_frames == 0) return false;
+  Snapshot& s = *snapshot_;
+  s.tid = pid_t(tid);
+  s.regs = regs;
+  s.base = regs.sp;
+  s.stack = stack;
+  s.thread_given = false;
+  s.read_failed = false;
+  RegsCollector c{out, max_frames};
+  dwfl_getthread_frames(dwfl_, pid_t(tid), collect_frame_regs, &c);
+  if (out->empty()) out->push_back(FrameRegs{regs.ip, regs.sp, regs.bp, true});
+  return true;
+}
+
+bool SnapshotWalker::has_cfi(uint64_t pc) const {
+  if (!ready_) return false;
+  Dwfl_Module* m = dwfl_addrmodule(dwfl_, pc);
+  if (!m) return false;
+  for (int pass = 0; pass < 2; pass++) {
+    Dwarf_Addr bias = 0;
+    Dwarf_CFI* cfi = pass == 0 ? dwfl_module_eh_cfi(m, &bias) : dwfl_module_dwarf_cfi(m, &bias);
+    Dwarf_Frame* frame = nullptr;
+    if (cfi && dwarf_cfi_addrframe(cfi, pc - bias, &frame) == 0) {
+      free(frame);
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace ebt::unwind

@@ -32,6 +32,15 @@ struct UserRegs {
   uint64_t bp = 0;
 };
 
+// One frame of a plain CFI walk (SnapshotWalker::walk_regs): its pc (the
+// interrupted ip, then return addresses) and the registers unwound for it.
+struct FrameRegs {
+  uint64_t pc = 0;
+  uint64_t sp = 0;  // 0: unknown
+  uint64_t bp = 0;
+  bool bp_known = false;
+};
+
 struct WalkResult {
   bool to_end = false;           // reached the outermost frame (CFI: return address undefined)
   bool outside_modules = false;  // a frame lies in no reported module (new mapping, JIT code)
@@ -67,6 +76,18 @@ class SnapshotWalker {
   // dropped, and the walk resumes the same way.
   WalkResult walk(uint32_t tid, const UserRegs& regs, std::span<const uint8_t> stack,
                   std::vector<uint64_t>* out, size_t max_frames);
+
+  // One plain CFI walk from `regs`, no resuming past unknown code: each
+  // frame's pc, sp and bp (record/leaf_repair.h splices a frame-pointer chain
+  // after the frames it yields). Returns false when there is no module table.
+  bool walk_regs(uint32_t tid, const UserRegs& regs, std::span<const uint8_t> stack, std::vector<FrameRegs>* out,
+                 size_t max_frames);
+
+  // Whether `pc` lies in a reported module whose CFI (.eh_frame or
+  // .debug_frame) covers it. (Without CFI libdw would fall back to guessing
+  // with frame pointers.)
+  bool has_cfi(uint64_t pc) const;
+  bool in_module_pc(uint64_t pc) const { return ready_ && in_module(pc); }
 
   struct Snapshot;  // the thread callbacks' state (address fixed for the Dwfl's life)
 
