@@ -4,6 +4,7 @@
 #include "report/family.h"
 #include "report/l7_family.h"
 #include "report/offcpu_family.h"
+#include "report/pprof_family.h"
 #include "report/skb_family.h"
 #include "report/stacks_family.h"
 
@@ -17,6 +18,7 @@ const std::vector<ReportFamilyEntry>& report_families() {
       {"l7", make_l7_family, false},
       {"skb", make_skb_family, false},
       {"stacks", make_stacks_family, true},
+      {"pprof", make_pprof_family, false},
   };
   return families;
 }
