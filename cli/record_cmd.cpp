@@ -165,6 +165,29 @@ void parse_call_graph(const std::string& v, record::RecordOptions& o) {
   o.dwarf_stack_bytes = uint32_t((n + 7) / 8 * 8);
 }
 
+// No option is silently ignored (issue 14): an option given where nothing it
+// could act on is recorded fails with one line naming the combination.
+// tests/record/record_options_test.cpp enumerates these.
+void refuse_ineffective(CLI::App& rec, const RecordArgs& a, const record::RecordOptions& o) {
+  auto given = [&](const char* name) { return rec.get_option(name)->count() > 0; };
+  auto refuse = [](const std::string& what) { throw BadInput(what); };
+  const bool stacks = o.cpu || o.off_cpu;
+  if (given("--off-cpu-min") && !o.off_cpu) refuse("--off-cpu-min has no effect without --off-cpu");
+  if (given("--off-cpu-tasks") && !o.off_cpu) refuse("--off-cpu-tasks has no effect without --off-cpu");
+  if (o.idle && !o.cpu) refuse("--idle samples the idle task on-CPU: it has no effect without on-CPU sampling (-F HZ)");
+  if (given("--freq") && !o.cpu) refuse("-F/--freq has no effect with --no-cpu");
+  if (!a.call_graph.empty() && !stacks)
+    refuse("--call-graph has no effect without on-CPU sampling or --off-cpu (no user stacks are recorded)");
+  if (a.leaf_bytes && !stacks)
+    refuse("--leaf-stack-bytes has no effect without on-CPU sampling or --off-cpu (no user stacks are recorded)");
+  if (o.keep_stack_bytes && !o.cpu)
+    refuse("--keep-stack-bytes keeps on-CPU stack copies: it has no effect without on-CPU sampling (-F HZ)");
+  if (o.embed_all_symbols && a.no_embed) refuse("--embed-all-symbols and --no-embed exclude each other");
+  if (!a.buffer_size.empty() && a.mmap_pages) refuse("--buffer-size and -m/--mmap-pages both size the ring buffer: give one");
+  if (given("--trigger-window") && o.triggers.empty()) refuse("--trigger-window has no effect without --trigger");
+  if (given("--trigger-after") && o.triggers.empty()) refuse("--trigger-after has no effect without --trigger");
+}
+
 }  // namespace
 
 void add_record_command(CLI::App& app, RunFn& run) {
@@ -320,6 +343,7 @@ void add_record_command(CLI::App& app, RunFn& run) {
                          std::to_string(EBT_LEAF_MAX_STACK) + ")");
         opts.leaf_stack_bytes = (*a.leaf_bytes + 7) / 8 * 8;
       }
+      refuse_ineffective(*app.get_subcommand("record"), a, opts);
       if (opts.off_cpu && opts.call_graph_dwarf) {
         if (opts.keep_stack_bytes)
           throw BadInput("--keep-stack-bytes with --off-cpu: raw off-CPU stacks cannot be stored yet "
