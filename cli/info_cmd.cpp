@@ -156,6 +156,8 @@ int run_info(const std::string& path) {
     std::printf("session end:    clean at %.6f s (duration %.3f s), %llu samples, %llu lost\n", v.end->end_ns / 1e9,
                 v.end->end_ns > s.start_ns ? (v.end->end_ns - s.start_ns) / 1e9 : 0.0,
                 static_cast<unsigned long long>(v.end->samples), static_cast<unsigned long long>(v.end->lost));
+    if (v.end->leaf_repair.stacks)
+      std::printf("leaf repair:    %s\n", describe(v.end->leaf_repair).c_str());
   } else {
     std::printf("session end:    missing (recorder did not stop cleanly)\n");
   }

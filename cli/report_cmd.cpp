@@ -219,6 +219,8 @@ int run_report(const ReportArgs& a) {
                  static_cast<unsigned long long>(stats.blocks_total),
                  static_cast<unsigned long long>(stats.blocks_read),
                  static_cast<unsigned long long>(stats.records), stats.raw_bytes / 1e6, names.c_str());
+    if (ctx->end && ctx->end->leaf_repair.stacks)
+      std::fprintf(stderr, "ebtrace: leaf repair while recording: %s\n", describe(ctx->end->leaf_repair).c_str());
     if (ctx->raw_stacks)
       std::fprintf(stderr, "ebtrace: unwound %llu raw user stacks (--keep-stack-bytes): %llu to the outermost frame\n",
                    static_cast<unsigned long long>(ctx->raw_stacks),

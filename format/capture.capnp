@@ -32,6 +32,19 @@ struct SessionEnd {
   endNs @0 :UInt64;
   samples @1 :UInt64;
   lost @2 :UInt64;
+  leafRepair @3 :LeafRepairCounts;  # (1.1) fp leaf repair over the recording so far (docs/record.md)
+}
+
+struct LeafRepairCounts {
+  stacks @0 :UInt64;         # fp stacks that came with registers + stack bytes
+  repaired @1 :UInt64;
+  framesAdded @2 :UInt64;
+  intact @3 :UInt64;
+  noCfi @4 :UInt64;          # kept as recorded: the leaf's object has no CFI for it
+  unknownObject @5 :UInt64;
+  shortCopy @6 :UInt64;
+  notFrame @7 :UInt64;       # rbp no frame pointer: only the CFI frames kept
+  maxReach @8 :UInt64;       # most stack bytes a repair needed
 }
 
 struct ProcessInfo {

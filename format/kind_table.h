@@ -136,8 +136,29 @@ struct Kind<RecordKind::kSessionEnd> {
     b.setEndNs(v.end_ns);
     b.setSamples(v.samples);
     b.setLost(v.lost);
+    const LeafRepairCounts& c = v.leaf_repair;
+    if (c.stacks) {
+      auto l = b.initLeafRepair();
+      l.setStacks(c.stacks);
+      l.setRepaired(c.repaired);
+      l.setFramesAdded(c.frames_added);
+      l.setIntact(c.intact);
+      l.setNoCfi(c.no_cfi);
+      l.setUnknownObject(c.unknown_object);
+      l.setShortCopy(c.short_copy);
+      l.setNotFrame(c.not_frame);
+      l.setMaxReach(c.max_reach);
+    }
   }
-  static SessionEnd decode(wire::SessionEnd::Reader r) { return SessionEnd{r.getEndNs(), r.getSamples(), r.getLost()}; }
+  static SessionEnd decode(wire::SessionEnd::Reader r) {
+    SessionEnd e{r.getEndNs(), r.getSamples(), r.getLost(), {}};
+    if (r.hasLeafRepair()) {
+      auto l = r.getLeafRepair();
+      e.leaf_repair = {l.getStacks(),        l.getRepaired(),  l.getFramesAdded(), l.getIntact(),  l.getNoCfi(),
+                       l.getUnknownObject(), l.getShortCopy(), l.getNotFrame(),    l.getMaxReach()};
+    }
+    return e;
+  }
 };
 
 template <>

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -37,11 +38,41 @@ struct SessionInfo {
   bool operator==(const SessionInfo&) const = default;
 };
 
+// Frame-pointer leaf repair counts (record/leaf_repair.h, docs/record.md "Leaf
+// repair"); all zero when it was off or nothing was recorded with it.
+struct LeafRepairCounts {
+  uint64_t stacks = 0, repaired = 0, frames_added = 0, intact = 0, no_cfi = 0, unknown_object = 0, short_copy = 0,
+           not_frame = 0, max_reach = 0;
+  bool operator==(const LeafRepairCounts&) const = default;
+};
+
+// "12/15 repaired (+1.25 frames, 232 stack bytes at most), 2 intact, 1 leaf
+// without CFI (kept)": `ebtrace info` and `report -v`.
+inline std::string describe(const LeafRepairCounts& c) {
+  std::string s = std::to_string(c.repaired) + "/" + std::to_string(c.stacks) + " repaired";
+  if (c.repaired) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, " (+%.2f frames, %llu stack bytes at most)", double(c.frames_added) / double(c.repaired),
+                  static_cast<unsigned long long>(c.max_reach));
+    s += buf;
+  }
+  auto part = [&](uint64_t n, const char* what) {
+    if (n) s += ", " + std::to_string(n) + " " + what;
+  };
+  part(c.intact, "intact");
+  part(c.no_cfi, "leaf without CFI (kept)");
+  part(c.unknown_object, "leaf in no known object (kept)");
+  part(c.short_copy, "stack copy too short (kept)");
+  part(c.not_frame, "rbp not a frame pointer (CFI frames only)");
+  return s;
+}
+
 // Written last by a recorder that stopped cleanly; absent after a crash.
 struct SessionEnd {
   uint64_t end_ns = 0;
   uint64_t samples = 0;
   uint64_t lost = 0;
+  LeafRepairCounts leaf_repair;  // over the recording so far
   bool operator==(const SessionEnd&) const = default;
 };
 

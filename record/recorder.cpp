@@ -1,5 +1,7 @@
 #include "record/recorder.h"
 
+#include "record/leaf_repair.h"
+
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sys/mount.h>
@@ -156,6 +158,7 @@ class Recorder::Impl : public RecordContext {
   void rethrow_callback_error();
   void poll_loop(const std::atomic<bool>* stop, std::atomic<bool>* user_signal);
   uint64_t samples() const;
+  LeafRepairCounts leaf_repair_counts() const;
 
   // Files. One capture (the default), a rotated series (--switch-output), or
   // flight-recorder segments in memory (--flight-recorder): each file or
@@ -412,6 +415,7 @@ format::WriteStats Recorder::Impl::close_file(bool with_end) {
   end.lost = loss_.write(*writer_, monotonic_ns());
   end.end_ns = monotonic_ns();
   end.samples = samples() - file_samples_at_start_;
+  end.leaf_repair = leaf_repair_counts();
   format::WriteStats ws;
   if (with_end) ws = writer_->finish(end);
   file_.writer = nullptr;  // (no symbols from the writer's last cut: all are in)
@@ -535,6 +539,14 @@ void Recorder::Impl::dump_flight_recorder(const std::string& why, uint64_t fire_
   segment_fd_ = memfd_create("ebtrace-flight", MFD_CLOEXEC);
   if (segment_fd_ < 0) throw RuntimeFailure(std::string("memfd_create: ") + strerror(errno));
   open_file("/proc/self/fd/" + std::to_string(segment_fd_), make_session());
+}
+
+LeafRepairCounts Recorder::Impl::leaf_repair_counts() const {
+  LeafRepairStats sum;
+  for (auto& p : probes_)
+    if (const LeafRepairStats* st = p->leaf_repair_stats()) sum.add(*st);
+  return {sum.stacks, sum.repaired,   sum.frames_added, sum.intact,   sum.no_cfi,
+          sum.unknown_object, sum.short_copy, sum.not_frame, sum.max_reach};
 }
 
 uint64_t Recorder::Impl::samples() const {

@@ -199,5 +199,24 @@ TEST_F(LeafRepair, SummaryCountsRepairs) {
   EXPECT_EQ(recorded("fp-norepair").record.err.find("leaf repair"), std::string::npos);
 }
 
+// The capture keeps the counts (SessionEnd): `ebtrace info` and `report -v`
+// show them, with the stacks kept as recorded and why.
+TEST_F(LeafRepair, InfoAndReportShowTheCounts) {
+  const Recording& r = recorded("fp");
+  RunResult info = run({ebtrace_bin(), "info", r.capture}, timeout(60));
+  ASSERT_EQ(info.exit_code, 0) << info.describe();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(info.out, m, std::regex("leaf repair: +([0-9]+)/([0-9]+) repaired"))) << info.out;
+  EXPECT_GT(std::stoull(m[1]), 0u);
+  EXPECT_LE(std::stoull(m[1]), std::stoull(m[2]));
+  RunResult rep = run({ebtrace_bin(), "report", r.capture, "-v", "--folded"}, timeout(60));
+  ASSERT_EQ(rep.exit_code, 0) << rep.describe();
+  EXPECT_NE(rep.err.find("leaf repair while recording: " + std::string(m[1]) + "/" + std::string(m[2])),
+            std::string::npos)
+      << rep.err;
+  RunResult none = run({ebtrace_bin(), "info", recorded("fp-norepair").capture}, timeout(60));
+  EXPECT_EQ(none.out.find("leaf repair"), std::string::npos) << none.out;
+}
+
 }  // namespace
 }  // namespace ebt::test
