@@ -19,6 +19,7 @@ test_pkgs=(
   bpftrace postgresql mariadb-server
   file lintian man-db  # tests/dist: the Debian package (dpkg-dev above)
   libclang-rt-14-dev   # ASan, UBSan and libFuzzer runtimes for the hostile-input stage (docs/security.md)
+  protobuf-compiler libprotobuf-dev  # tests/tcp: --otlp output parsed strictly against the OTLP .proto files
 )
 
 want=("${build_pkgs[@]}")
