@@ -6,6 +6,7 @@
 #include "report/offcpu_family.h"
 #include "report/pprof_family.h"
 #include "report/skb_family.h"
+#include "report/speedscope_family.h"
 #include "report/stacks_family.h"
 
 namespace ebt::report {
@@ -19,6 +20,7 @@ const std::vector<ReportFamilyEntry>& report_families() {
       {"skb", make_skb_family, false},
       {"stacks", make_stacks_family, true},
       {"pprof", make_pprof_family, false},
+      {"speedscope", make_speedscope_family, false},
   };
   return families;
 }
