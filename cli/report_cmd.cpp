@@ -43,6 +43,7 @@ struct ReportArgs {
   std::string trace_max_size;  // "" = 100M
   bool latency = false;
   std::string format = "text";
+  report::StackViewFlags view;  // --off-cpu, --on-off, --wakers, --weight
   // Every family, created before parsing so it can declare its options.
   std::vector<std::unique_ptr<report::ReportFamily>> families;
 };
@@ -171,6 +172,7 @@ int run_report(const ReportArgs& a) {
                         : a.trace_max_size == "0" ? 0
                                                   : report::parse_byte_size(a.trace_max_size, "--trace-max-size");
   run.latency = a.latency;
+  run.view = a.view;
   run.verbose = a.verbose;
   bool requested = !run.trace.empty() || run.latency;
   for (const auto& f : a.families) requested = requested || f->requested();
@@ -330,6 +332,19 @@ void add_report_command(CLI::App& app, RunFn& run) {
   sub->add_option("--format", a->format, "Format of --latency tables (text, csv or json) and of --skb (text or json)")
       ->check(CLI::IsMember({"text", "csv", "json"}))
       ->type_name("text|csv|json");
+  // Which events become stacks, for every stack-shaped output (text, --folded,
+  // --flamegraph, --pprof, --speedscope).
+  sub->add_flag("--off-cpu", a->view.off_cpu,
+                "Stacks from off-CPU intervals (record --off-cpu) instead of on-CPU samples; the "
+                "default when the capture has no samples");
+  sub->add_flag("--on-off", a->view.on_off,
+                "On-CPU samples and off-CPU intervals in one flame graph, weighted by time; "
+                "off-CPU stacks sit under an [off-cpu: STATE] frame");
+  sub->add_flag("--wakers", a->view.wakers,
+                "Waker stacks (record --off-cpu-waker) weighted by the time they made others wait; "
+                "each under a [woke: COMM] frame naming the wakee");
+  sub->add_option("--weight", a->view.weight, "Off-CPU weight: time (blocked ns, default) or count (context switches)")
+      ->type_name("time|count");
   CliOptions family_options(sub);
   for (const auto& entry : report::report_families()) {
     a->families.push_back(entry.create());

@@ -86,6 +86,7 @@ std::vector<uint32_t> splice_lua(ReportContext& p, uint32_t pid, uint64_t time_n
   if (p.lua_only && !labels.empty()) return lua_only_view(p, pid, time_ns, raw, labels, in_vm);
   std::vector<uint32_t> out;
   size_t next = 0;
+  bool next_from_vm = false;  // raw[i - 1] was a VM frame that took segment next - 1
   auto put_segment = [&] {
     if (next < segs.size()) {
       out.insert(out.end(), segs[next].ids.begin(), segs[next].ids.end());
@@ -96,7 +97,18 @@ std::vector<uint32_t> splice_lua(ReportContext& p, uint32_t pid, uint64_t time_n
   };
   for (size_t i = 0; i < raw.size(); ++i) {
     bool ret = i > 0 && raw[i - 1].kind == raw[i].kind;
-    if (in_vm(raw[i]) && put_segment()) continue;
+    // A VM frame right under the VM frame that took a segment cut at a C entry
+    // is the same activation: the VM's leaf helpers (vm_mod, vm_floor, ...) are
+    // entered by `call`, and a new activation entered from C has a C frame
+    // (lua_pcall) in between. Only a coroutine resumed from Lua (hop_after) runs
+    // its activation right on its resumer's VM frame.
+    if (in_vm(raw[i]) && i > 0 && in_vm(raw[i - 1]) && next > 0 && next_from_vm && !segs[next - 1].hop_after)
+      continue;
+    next_from_vm = false;
+    if (in_vm(raw[i]) && put_segment()) {
+      next_from_vm = true;
+      continue;
+    }
     const auto& names = p.symbolizer.resolve(pid, time_ns, raw[i], ret);
     // JIT-compiled code (anonymous memory, no file): it runs inside a VM frame,
     // which follows it, or which the recorder's unwinder jumped over (traces have

@@ -58,17 +58,6 @@ class StacksFamily : public ReportFamily {
            "Print FlameGraph collapsed stacks (comm;root;...;leaf COUNT) instead of the text report");
     o.option("--flamegraph", &flamegraph_, "Write an interactive SVG flame graph to FILE", "FILE");
     o.option("--title", &title_, "Flame graph title", "TEXT");
-    o.flag("--off-cpu", &off_cpu_,
-           "Stacks from off-CPU intervals (record --off-cpu) instead of on-CPU samples; the "
-           "default when the capture has no samples");
-    o.flag("--on-off", &on_off_,
-           "On-CPU samples and off-CPU intervals in one flame graph, weighted by time; "
-           "off-CPU stacks sit under an [off-cpu: STATE] frame");
-    o.flag("--wakers", &wakers_,
-           "Waker stacks (record --off-cpu-waker) weighted by the time they made others wait; "
-           "each under a [woke: COMM] frame naming the wakee");
-    o.option("--weight", &weight_, "Off-CPU weight: time (blocked ns, default) or count (context switches)",
-             "time|count");
   }
   bool requested() const override { return folded_ || !flamegraph_.empty(); }
   bool enabled(const RunOptions& run) const override { return requested() || run.default_output; }
@@ -76,6 +65,10 @@ class StacksFamily : public ReportFamily {
   void configure(ReportContext& ctx, const RunOptions& run) override {
     ctx_ = &ctx;
     run_ = &run;
+    off_cpu_ = run.view.off_cpu;
+    on_off_ = run.view.on_off;
+    wakers_ = run.view.wakers;
+    weight_ = run.view.weight;
     // Option combinations that no data can make valid fail before the read.
     select_view(off_cpu_, on_off_, weight_, wakers_, false, true);
     on_ = StackAggregator(run.filter);

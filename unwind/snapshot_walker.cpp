@@ -162,6 +162,27 @@ WalkResult SnapshotWalker::walk(uint32_t tid, const UserRegs& regs, std::span<co
     }
   if (gap == out->size()) {
     r.to_end = clean;
+    // Only the leaf came out: code whose CFI is wrong at this pc. LuaJIT's VM
+    // covers its whole range with one FDE (CFA = the VM frame), also its leaf
+    // helpers called with `call` (vm_mod, vm_floor, ...), where the return
+    // address is on top of the stack instead. Try that; it counts only if the
+    // walk from there reaches the outermost frame through known code.
+    if (out->size() - start == 1 && max_frames > 1 && stack.size() >= 8) {
+      uint64_t ra;
+      std::memcpy(&ra, stack.data(), 8);
+      std::vector<uint64_t> rest, rest_sps;
+      if (ra >= 2 && in_module(ra - 1) &&
+          walk_once(tid, UserRegs{ra, regs.sp + 8, regs.bp}, regs.sp, stack, &rest, max_frames - 1, &rest_sps) &&
+          rest.size() > 1) {
+        bool all_known = true;
+        for (size_t i = 0; i < rest.size() && all_known; i++) all_known = in_module(rest[i] - (i > 0 ? 1 : 0));
+        if (all_known) {
+          out->insert(out->end(), rest.begin(), rest.end());
+          r.resumed = true;
+          r.to_end = true;
+        }
+      }
+    }
     return r;
   }
   r.outside_modules = true;

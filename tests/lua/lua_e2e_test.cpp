@@ -15,14 +15,14 @@
 namespace ebt::test::lua {
 namespace {
 
-// Disabled: with Debian's luajit -joff about half the samples land in the VM's
-// leaf helpers (vm_mod for split.lua's `%`), which LuaJIT's single VM FDE
-// describes with the VM frame's CFA although they were entered by `call`: the
-// native walk stops at the leaf and the spliced stack has no native frames
-// (no lua_pcall). Fix in progress (unwind/snapshot_walker.cpp: retry with the
-// return address on top of the stack). LuaNoGc64.SplitInterpreter covers the
-// interpreter splice meanwhile; SplitJitLuajitCli still runs.
-TEST(LuaE2E, DISABLED_SplitInterpreterLuajitCli) {
+// With -joff about half the samples land in the VM's leaf helpers (vm_mod for
+// split.lua's `%`), which LuaJIT's one VM FDE describes with the VM frame's CFA
+// although they are entered by `call`: the unwinder retries with the return
+// address on top of the stack (unwind/snapshot_walker.cpp) and the splice
+// takes the helper and its caller for one VM activation (report/lua_splice.cpp).
+// check_split asserts lua_pcall and main under >= 95 % of the leaves, and one
+// native path under the Lua frames.
+TEST(LuaE2E, SplitInterpreterLuajitCli) {
   EBT_REQUIRE_LUA_OR_SKIP();
   EBT_LUA_NEED(have_command("luajit"), "luajit (Debian luajit2) not installed (scripts/setup-deps.sh --with-tests)");
   TempDir dir("ebt-lua-split");
@@ -295,6 +295,8 @@ TEST(LuaE2E, NginxTwoLuaLocations) {
   const std::string chunk = "@" + (dir / "handlers.lua").string();
   const std::string light = label(chunk, 11, "light"), heavy = label(chunk, 13, "heavy");
   uint64_t all = total_count(stacks), n_light = 0, n_heavy = 0, native_ok = 0, with_lua = 0, idle = 0, phantom = 0;
+  uint64_t truncated = 0;
+  std::string phantom_stacks;
   for (const auto& s : stacks) {
     int first_lua = -1;
     for (size_t i = 0; i < s.frames.size() && first_lua < 0; i++)
@@ -306,7 +308,16 @@ TEST(LuaE2E, NginxTwoLuaLocations) {
       continue;
     }
     with_lua += s.count;
-    if (find_native(s, "ngx_http_lua_run_thread") < 0) phantom += s.count;
+    // Lua frames on a whole native stack (down to main) that did not run Lua.
+    // A native walk that stopped early (rare: a JIT trace's C frame not found)
+    // has its Lua frames on top of what it has: counted apart, bounded below.
+    if (find_native(s, "main") < 0) {
+      truncated += s.count;
+    } else if (find_native(s, "ngx_http_lua_run_thread") < 0) {
+      phantom += s.count;
+      std::vector<FoldedStack> one{s};
+      phantom_stacks += top_stacks(one, 1);
+    }
     int l = find_frame(s, light), hv = find_frame(s, heavy);
     if (l >= 0) n_light += s.count;
     if (hv >= 0) n_heavy += s.count;
@@ -316,15 +327,18 @@ TEST(LuaE2E, NginxTwoLuaLocations) {
         has_nginx_native_path(s, first_lua))
       native_ok += s.count;
   }
-  std::printf("nginx: %llu samples, %llu with Lua frames, light %llu, heavy %llu (%.1f%% heavy), %llu idle\n",
-              (unsigned long long)all, (unsigned long long)with_lua, (unsigned long long)n_light,
-              (unsigned long long)n_heavy, 100.0 * double(n_heavy) / double(std::max<uint64_t>(1, n_light + n_heavy)),
-              (unsigned long long)idle);
+  std::printf(
+      "nginx: %llu samples, %llu with Lua frames, light %llu, heavy %llu (%.1f%% heavy), %llu idle, %llu native "
+      "stacks not down to main\n",
+      (unsigned long long)all, (unsigned long long)with_lua, (unsigned long long)n_light, (unsigned long long)n_heavy,
+      100.0 * double(n_heavy) / double(std::max<uint64_t>(1, n_light + n_heavy)), (unsigned long long)idle,
+      (unsigned long long)truncated);
   ASSERT_GE(n_light + n_heavy, 500u) << rec.err << top_stacks(stacks);
   EXPECT_NEAR(double(n_heavy) / double(n_light + n_heavy), 0.75, 0.05) << top_stacks(stacks);
   EXPECT_GE(double(n_light + n_heavy), 0.9 * double(with_lua)) << top_stacks(stacks);
   EXPECT_GE(double(native_ok), 0.95 * double(n_light + n_heavy)) << top_stacks(stacks);
-  EXPECT_EQ(phantom, 0u) << "Lua frames outside ngx_http_lua_run_thread\n" << top_stacks(stacks);
+  EXPECT_EQ(phantom, 0u) << "Lua frames outside ngx_http_lua_run_thread:\n" << phantom_stacks;
+  EXPECT_LE(double(truncated), 0.005 * double(with_lua)) << "native stacks not down to main\n" << top_stacks(stacks);
 
   // The same capture as a flame graph: handlers by name, widths = samples.
   fs::path svg = dir / "nginx.svg", folded = dir / "nginx.folded";

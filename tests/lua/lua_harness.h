@@ -361,6 +361,7 @@ inline void check_split(const SplitRun& run, bool interp, const std::string& wha
   const std::string main_chunk = label(run.chunk, 25);
   const std::string mid = label(run.chunk, 19, "mid");
   uint64_t whole = 0, exact_leaf = 0, traces = 0;
+  std::map<std::string, uint64_t> native_paths;  // the native frames under the main chunk
   for (const auto& s : stacks) {
     int leaf = leaf_lua_index(s);
     if (leaf < 0) continue;
@@ -374,14 +375,27 @@ inline void check_split(const SplitRun& run, bool interp, const std::string& wha
     int pc = find_native(s, "lua_pcall");
     bool contiguous = m >= 0;
     for (int i = m; contiguous && i <= leaf; i++) contiguous = is_lua_frame(s.frames[i]);
-    if (m >= 0 && md == leaf - 1 && m < md && pc >= 0 && pc < m && contiguous) whole += s.count;
+    int mn = find_native(s, "main");
+    if (m >= 0 && md == leaf - 1 && m < md && pc >= 0 && mn >= 0 && mn < pc && pc < m && contiguous) whole += s.count;
+    if (m >= 0) {
+      std::string path;
+      for (int i = 0; i < m; i++) path += strip_suffix(s.frames[i]) + ";";
+      native_paths[path] += s.count;
+    }
     if (l.line == (l.name == "leaf_a" ? 8 : 14)) exact_leaf += s.count;
     for (size_t i = leaf + 1; i < s.frames.size(); i++)
       if (starts_with(strip_suffix(s.frames[i]), "[trace ")) traces += s.count;
   }
   EXPECT_GE(double(whole), 0.95 * double(a + b))
-      << what << ": leaf frames should sit on " << mid << " on " << main_chunk << " on lua_pcall\n"
+      << what << ": leaf frames should sit on " << mid << " on " << main_chunk << " on lua_pcall on main\n"
       << top_stacks(stacks);
+  // One native path under the Lua frames (the VM's frames replaced the same
+  // way wherever the sample landed: interpreter, a VM helper, a trace).
+  uint64_t most = 0;
+  for (const auto& [path, n] : native_paths) most = std::max(most, n);
+  EXPECT_GE(double(most), 0.95 * double(a + b)) << what << ": " << native_paths.size()
+                                                << " different native paths under the Lua frames\n"
+                                                << top_stacks(stacks);
   if (interp) {
     // With the JIT off every sample has a bytecode PC: the leaf line is exact.
     EXPECT_GE(double(exact_leaf), 0.99 * double(a + b)) << what << "\n" << top_stacks(stacks);
