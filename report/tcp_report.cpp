@@ -158,6 +158,10 @@ std::vector<TcpConnection> TcpConnections::build(const ReportContext& ctx, uint6
         default: break;
       }
     }
+    // A passive open began when its SYN-ACK left (the child socket only
+    // appears with the ACK): the handshake is part of the connection's life.
+    if (c.role == TcpRole::kServer && c.handshake_ns && c.established_ns >= *c.handshake_ns)
+      c.open_ns = std::min(c.open_ns, c.established_ns - *c.handshake_ns);
     c.open_before = c.open_ns == 0;
     c.open_at_end = c.close_ns == 0;
     if (c.open_at_end && end_ns > c.last_ns) c.last_ns = end_ns;
