@@ -224,6 +224,7 @@ int run_report(const ReportArgs& a) {
     }
   };
 
+  run.symbols = sym;
   auto ctx = std::make_unique<report::ReportContext>(sym);
   ctx->lua_only = a.lua_only;
   std::vector<report::ReportFamily*> families;
@@ -359,7 +360,9 @@ void add_report_command(CLI::App& app, RunFn& run) {
               "  ebtrace report capture.ebt --symfs /srv/debug    # when the capture was recorded with --no-embed\n"
               "  ebtrace report off.ebt --flamegraph off.svg --weight count  # off-CPU: context switches\n"
               "  ebtrace report both.ebt --on-off --flamegraph wall.svg       # on + off-CPU wall-clock time\n"
-              "  ebtrace report off.ebt --trace trace.json --latency          # timeline + latency tables");
+              "  ebtrace report off.ebt --trace trace.json --latency          # timeline + latency tables\n"
+              "  ebtrace report new.ebt --baseline old.ebt --flamegraph diff.svg  # differential: red more, blue less\n"
+              "  ebtrace report capture.ebt --pprof cpu.pb.gz --speedscope cpu.speedscope.json");
   sub->callback([&run, a, sub] {
     a->debuginfod_asked = a->debuginfod && sub->get_option("--debuginfod")->count() > 0;
     run = [a] { return run_report(*a); };
