@@ -41,6 +41,7 @@ struct ReportArgs {
   std::string trace_max_size;  // "" = 100M
   bool latency = false;
   std::string format = "text";
+  report::StackViewFlags view;  // --off-cpu, --on-off, --wakers, --weight
   // Every family, created before parsing so it can declare its options.
   std::vector<std::unique_ptr<report::ReportFamily>> families;
 };
@@ -143,6 +144,7 @@ int run_report(const ReportArgs& a) {
                         : a.trace_max_size == "0" ? 0
                                                   : report::parse_byte_size(a.trace_max_size, "--trace-max-size");
   run.latency = a.latency;
+  run.view = a.view;
   run.verbose = a.verbose;
   bool requested = !run.trace.empty() || run.latency;
   for (const auto& f : a.families) requested = requested || f->requested();
@@ -194,6 +196,7 @@ int run_report(const ReportArgs& a) {
     }
   };
 
+  run.symbols = sym;
   auto ctx = std::make_unique<report::ReportContext>(sym);
   ctx->lua_only = a.lua_only;
   std::vector<report::ReportFamily*> families;
@@ -302,6 +305,19 @@ void add_report_command(CLI::App& app, RunFn& run) {
   sub->add_option("--format", a->format, "Format of --latency tables (text, csv or json) and of --skb (text or json)")
       ->check(CLI::IsMember({"text", "csv", "json"}))
       ->type_name("text|csv|json");
+  // Which events become stacks, for every stack-shaped output (text, --folded,
+  // --flamegraph, --pprof, --speedscope).
+  sub->add_flag("--off-cpu", a->view.off_cpu,
+                "Stacks from off-CPU intervals (record --off-cpu) instead of on-CPU samples; the "
+                "default when the capture has no samples");
+  sub->add_flag("--on-off", a->view.on_off,
+                "On-CPU samples and off-CPU intervals in one flame graph, weighted by time; "
+                "off-CPU stacks sit under an [off-cpu: STATE] frame");
+  sub->add_flag("--wakers", a->view.wakers,
+                "Waker stacks (record --off-cpu-waker) weighted by the time they made others wait; "
+                "each under a [woke: COMM] frame naming the wakee");
+  sub->add_option("--weight", a->view.weight, "Off-CPU weight: time (blocked ns, default) or count (context switches)")
+      ->type_name("time|count");
   CliOptions family_options(sub);
   for (const auto& entry : report::report_families()) {
     a->families.push_back(entry.create());
@@ -316,7 +332,9 @@ void add_report_command(CLI::App& app, RunFn& run) {
               "  ebtrace report capture.ebt --symfs /srv/debug    # when the capture was recorded with --no-embed\n"
               "  ebtrace report off.ebt --flamegraph off.svg --weight count  # off-CPU: context switches\n"
               "  ebtrace report both.ebt --on-off --flamegraph wall.svg       # on + off-CPU wall-clock time\n"
-              "  ebtrace report off.ebt --trace trace.json --latency          # timeline + latency tables");
+              "  ebtrace report off.ebt --trace trace.json --latency          # timeline + latency tables\n"
+              "  ebtrace report new.ebt --baseline old.ebt --flamegraph diff.svg  # differential: red more, blue less\n"
+              "  ebtrace report capture.ebt --pprof cpu.pb.gz --speedscope cpu.speedscope.json");
   sub->callback([&run, a, sub] {
     a->debuginfod_asked = a->debuginfod && sub->get_option("--debuginfod")->count() > 0;
     run = [a] { return run_report(*a); };

@@ -97,6 +97,13 @@ class StackAggregator {
     uint64_t weight = 0;
     uint64_t count = 0;
   };
+  // Every group as summed (unsymbolized, unordered): for exports that keep
+  // threads and addresses apart (pprof, speedscope).
+  template <class F>
+  void for_each_group(F&& f) const {
+    for (const auto& [key, g] : groups_) f(key, g);
+  }
+  const Filter& filter() const { return filter_; }
   // Adds another aggregator's groups (on + off CPU in one graph).
   void merge(const StackAggregator& other, uint64_t other_weight_scale = 1);
 

@@ -80,6 +80,8 @@ const std::vector<uint32_t>& ReportContext::symbolized_stack(const StackRef& ref
   auto it = symbolized_.find(key);
   if (it != symbolized_.end()) return it->second;
   std::vector<uint32_t> ids;
+  std::vector<FrameSite> sites;
+  bool sited = false;  // sites hold one entry per frame of ids
   auto s = stacks.find(ref.stack_id);
   if (ref.aux_id != 0) {  // a Lua stack (CpuSample::lua_stack_id): spliced in place of the VM's frames
     auto l = lua_stacks.find(ref.aux_id);
@@ -101,12 +103,28 @@ const std::vector<uint32_t>& ReportContext::symbolized_stack(const StackRef& ref
         auto [slot, inserted] = frame_ids_.try_emplace(&f, 0);
         if (inserted) slot->second = frames.intern(f);
         ids.push_back(slot->second);
+        if (keep_sites) {
+          bool kernel = raw[i].kind == FrameKind::kKernel;
+          const Mapping* m = kernel ? nullptr : symbolizer.mapping_of(ref.pid, ref.time_ns, raw[i].address);
+          uint64_t address = ret && raw[i].address > 0 ? raw[i].address - 1 : raw[i].address;
+          sites.push_back(FrameSite{m, address, f.line, static_cast<uint32_t>(i), kernel});
+        }
       }
     }
+    sited = keep_sites;
   }
+  std::vector<uint32_t> before;
+  if (sited && !transforms_.empty()) before = ids;
   for (const auto& t : transforms_) t(ref, ids, *this);
+  if (sited && (transforms_.empty() || before == ids)) sites_.emplace(key, std::move(sites));
   symbolized_frames_ += ids.size();
   return symbolized_.emplace(key, std::move(ids)).first->second;
+}
+
+const std::vector<FrameSite>* ReportContext::stack_sites(const StackRef& ref) {
+  StackKey key{ref.pid, symbolizer.generation(ref.pid, ref.time_ns), ref.stack_id, ref.aux_id};
+  auto it = sites_.find(key);
+  return it == sites_.end() ? nullptr : &it->second;
 }
 
 uint64_t ReportContext::start_ns() const {
@@ -138,6 +156,7 @@ void ContextBuilder::on(const ProcessInfo& pi) {
   if (!pi.exe.empty()) e.exe = pi.exe;
   if (!pi.cmdline.empty()) e.cmdline = pi.cmdline;
   if (!pi.nspid.empty()) e.nspid = pi.nspid;
+  if (!pi.cgroup_path.empty()) e.cgroup_path = pi.cgroup_path;
   if (pi.start_ns != 0) e.start_ns = pi.start_ns;
   c_.note_comm(pi.pid, pi.pid, pi.comm, pi.time_ns);
 }

@@ -54,6 +54,7 @@ struct ProcessEntry {
   std::string exe;
   std::vector<std::string> cmdline;
   std::vector<uint32_t> nspid;  // NSpid chain, outermost first (a container's pid is the last)
+  std::string cgroup_path;      // e.g. /system.slice/docker-<id>.scope ("" if unknown)
   uint64_t start_ns = 0;
   uint64_t exit_ns = 0;
 };
@@ -67,6 +68,17 @@ struct StackRef {
   uint64_t time_ns = 0;
   uint32_t stack_id = 0;
   uint32_t aux_id = 0;
+};
+
+// Where one frame of a symbolized stack came from, for exports that keep
+// addresses and lines (pprof locations). Frames resolved from one captured
+// address (an inline chain, innermost first) share `call`.
+struct FrameSite {
+  const Mapping* mapping = nullptr;  // the capture's mapping of the address (nullptr: kernel / unknown)
+  uint64_t address = 0;              // the captured address; a return address minus 1 (inside its call)
+  uint32_t line = 0;                 // source line, 0 if unknown
+  uint32_t call = 0;                 // index of the captured frame in its stack
+  bool kernel = false;
 };
 
 class ReportContext {
@@ -131,6 +143,14 @@ class ReportContext {
   // new frames with `ctx.frames.intern`). Lua frames are spliced just before,
   // at the same point (a non-zero `aux_id` is a Lua stack: report/lua_splice.h);
   // other interpreters or frame rewrites hook in here.
+  // With keep_sites set before the first symbolized_stack(), the sites of
+  // each frame, parallel to symbolized_stack(ref) (call it first); nullptr for
+  // a stack whose frames are not one per captured address (Lua splicing, a
+  // transformation that rewrote it, markers): exports then show its frames
+  // without addresses.
+  bool keep_sites = false;
+  const std::vector<FrameSite>* stack_sites(const StackRef& ref);
+
   using StackTransform =
       std::function<void(const StackRef& ref, std::vector<uint32_t>& frames, ReportContext& ctx)>;
   void add_stack_transform(StackTransform transform) { transforms_.push_back(std::move(transform)); }
@@ -159,6 +179,7 @@ class ReportContext {
     }
   };
   std::unordered_map<StackKey, std::vector<uint32_t>, StackKeyHash> symbolized_;
+  std::unordered_map<StackKey, std::vector<FrameSite>, StackKeyHash> sites_;  // keep_sites only
   // Frame ids held by symbolized_: bounded so that a small crafted capture (one
   // long stack shared by thousands of pids) cannot take gigabytes.
   static constexpr uint64_t kMaxSymbolizedFrames = 64ull << 20;

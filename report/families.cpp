@@ -4,7 +4,9 @@
 #include "report/family.h"
 #include "report/l7_family.h"
 #include "report/offcpu_family.h"
+#include "report/pprof_family.h"
 #include "report/skb_family.h"
+#include "report/speedscope_family.h"
 #include "report/stacks_family.h"
 
 namespace ebt::report {
@@ -17,6 +19,8 @@ const std::vector<ReportFamilyEntry>& report_families() {
       {"l7", make_l7_family, false},
       {"skb", make_skb_family, false},
       {"stacks", make_stacks_family, true},
+      {"pprof", make_pprof_family, false},
+      {"speedscope", make_speedscope_family, false},
   };
   return families;
 }

@@ -36,6 +36,16 @@ class OptionSink {
 
 enum class TableFormat { kText, kCsv, kJson };
 
+// Which events become stacks: --off-cpu, --on-off, --wakers, --weight. Shared
+// by every stack-shaped output (text report, folded, flame graph, pprof,
+// speedscope), so it is one set of options (stacks_family.h: select_view).
+struct StackViewFlags {
+  bool off_cpu = false;
+  bool on_off = false;
+  bool wakers = false;
+  std::string weight;  // "", "time" or "count"
+};
+
 // Options shared by all families: filters and the output channels the core
 // owns (the text output, --trace, --latency). Set by the CLI before the pass.
 struct RunOptions {
@@ -48,6 +58,8 @@ struct RunOptions {
   std::string trace;          // --trace FILE ("" = no timeline)
   uint64_t trace_max_bytes = 0;
   bool latency = false;       // --latency
+  StackViewFlags view;
+  symbolize::SymbolizerOptions symbols;  // for captures a family reads itself (--baseline)
   bool verbose = false;
   bool default_output = false;  // no family's own output asked for: the default family gives its text
 };

@@ -11,6 +11,7 @@ build_pkgs=(
   libdw-dev libelf-dev libdebuginfod-dev elfutils
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libzstd-dev liblzma-dev libbz2-dev help2man  # ebtrace-static's archives; man pages
+  libprotobuf-dev protobuf-compiler  # report --pprof (profile.proto)
 )
 test_pkgs=(
   debuginfod redis-server redis-tools nginx libnginx-mod-http-lua curl wrk openssh-server
@@ -19,6 +20,7 @@ test_pkgs=(
   bpftrace postgresql mariadb-server
   file lintian man-db  # tests/dist: the Debian package (dpkg-dev above)
   libclang-rt-14-dev   # ASan, UBSan and libFuzzer runtimes for the hostile-input stage (docs/security.md)
+  golang-go nodejs npm # tests/clients: go tool pprof; speedscope's schema (ajv) and app (chromium above)
 )
 
 want=("${build_pkgs[@]}")
@@ -26,6 +28,8 @@ want=("${build_pkgs[@]}")
 
 missing=()
 for p in "${want[@]}"; do
+  # NodeSource's nodejs ships npm (and conflicts with Debian's npm package).
+  [[ $p == npm ]] && command -v npm >/dev/null && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then

@@ -81,6 +81,12 @@ class Symbolizer {
   // The objects looked up so far, sorted by path.
   std::vector<ObjectReport> objects() const;
 
+  // The recorded mapping of `pid` that held `address` at `time_ns` (the one
+  // resolve() uses), nullptr if none. Valid for the Symbolizer's lifetime.
+  const Mapping* mapping_of(uint32_t pid, uint64_t time_ns, uint64_t address) {
+    return find_mapping(pid, time_ns, address);
+  }
+
  private:
   struct Object;
   struct PidMaps;
