@@ -1,0 +1,254 @@
+#include "report/otlp.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <tuple>
+
+#include "report/trace_json.h"
+
+namespace ebt::report {
+namespace {
+
+uint64_t mix(uint64_t x) {  // splitmix64's finalizer: spreads every input bit
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+uint64_t hash_text(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+std::string hex64(uint64_t v) {
+  char b[17];
+  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+std::string address(const std::vector<uint8_t>& a) {
+  char buf[INET6_ADDRSTRLEN] = "";
+  if (a.size() == 4) inet_ntop(AF_INET, a.data(), buf, sizeof buf);
+  if (a.size() == 16) inet_ntop(AF_INET6, a.data(), buf, sizeof buf);
+  return buf;
+}
+
+// Attributes as OTLP JSON KeyValue objects (64-bit integers as decimal strings).
+class Attrs {
+ public:
+  Attrs& str(const std::string& k, const std::string& v) {
+    add(k, "{\"stringValue\":" + json_quote(v) + "}");
+    return *this;
+  }
+  Attrs& num(const std::string& k, int64_t v) {
+    add(k, "{\"intValue\":\"" + std::to_string(v) + "\"}");
+    return *this;
+  }
+  Attrs& flag(const std::string& k, bool v) {
+    add(k, std::string("{\"boolValue\":") + (v ? "true" : "false") + "}");
+    return *this;
+  }
+  std::string json() const { return "[" + body_ + "]"; }
+
+ private:
+  void add(const std::string& k, const std::string& value) {
+    body_ += (body_.empty() ? "" : ",") + std::string("{\"key\":") + json_quote(k) + ",\"value\":" + value + "}";
+  }
+  std::string body_;
+};
+
+enum SpanKind { kInternal = 1, kServer = 2, kClient = 3 };
+
+struct Span {
+  std::string trace_id;  // 32 hex digits
+  uint64_t span_id = 0, parent = 0;
+  std::string name;
+  int kind = kInternal;
+  uint64_t start_ns = 0, end_ns = 0;  // monotonic
+  Attrs attrs;
+  std::vector<std::tuple<uint64_t, std::string>> events;  // (monotonic time, name)
+  bool error = false;
+  std::string message;
+};
+
+struct Resource {
+  uint32_t pid = 0;
+  std::string comm;
+  std::vector<Span> spans;
+};
+
+}  // namespace
+
+OtlpStats write_otlp_json(std::ostream& out, const std::vector<TcpConnection>& connections,
+                          const l7::L7Analysis* l7, const SessionInfo& session, uint64_t end_ns) {
+  const uint64_t seed = mix(hash_text(session.boot_id) ^ mix(session.start_ns));
+  // Unsigned, wrapping: a hostile capture's clocks give nonsense times, not overflow.
+  const uint64_t to_wall = session.clock_realtime_ns - session.clock_monotonic_ns;
+  auto wall = [&](uint64_t mono) { return std::to_string(mono + to_wall); };
+  auto nonzero = [](uint64_t v) { return v ? v : 1; };
+
+  // The other end of each connection, when both were recorded (same host):
+  // the server's span joins the client's trace, as its child.
+  using Tuple = std::tuple<std::vector<uint8_t>, uint16_t, std::vector<uint8_t>, uint16_t>;
+  std::map<Tuple, const TcpConnection*> clients;
+  for (const auto& c : connections)
+    if (c.role == TcpRole::kClient) clients[{c.local_addr, c.local_port, c.remote_addr, c.remote_port}] = &c;
+  auto trace_of = [&](uint64_t cookie) { return hex64(mix(seed ^ cookie)) + hex64(nonzero(mix(seed + cookie))); };
+  auto conn_span_id = [&](uint64_t cookie) { return nonzero(mix(mix(seed ^ 0x5eed) ^ cookie)); };
+
+  // l7 connections by socket id (the syscalls family's socket inode).
+  std::map<std::pair<uint64_t, uint32_t>, const l7::Connection*> l7_by_socket;
+  if (l7)
+    for (const auto& lc : l7->connections) l7_by_socket[{lc.id, lc.pid}] = &lc;
+
+  std::map<uint32_t, Resource> resources;
+  OtlpStats stats;
+  for (const auto& c : connections) {
+    uint64_t begin = c.open_ns ? c.open_ns : std::min(session.start_ns ? session.start_ns : c.first_ns, c.first_ns);
+    uint64_t end = c.close_ns ? c.close_ns : std::max(c.last_ns, end_ns);
+    std::string trace = trace_of(c.cookie);
+    uint64_t parent = 0;
+    if (c.role == TcpRole::kServer) {
+      auto it = clients.find({c.remote_addr, c.remote_port, c.local_addr, c.local_port});
+      if (it != clients.end()) {
+        trace = trace_of(it->second->cookie);
+        parent = conn_span_id(it->second->cookie);
+      }
+    }
+    if (!parent) stats.traces++;
+    Resource& res = resources[c.pid];
+    res.pid = c.pid;
+    res.comm = c.comm;
+    const uint64_t id = conn_span_id(c.cookie);
+    uint64_t child = 0;
+    auto child_id = [&] { return nonzero(mix(id + ++child)); };
+
+    Span s;
+    s.trace_id = trace;
+    s.span_id = id;
+    s.parent = parent;
+    s.kind = c.role == TcpRole::kClient ? kClient : c.role == TcpRole::kServer ? kServer : kInternal;
+    s.name = c.role == TcpRole::kClient   ? "TCP connect " + c.remote()
+             : c.role == TcpRole::kServer ? "TCP accept " + c.local()
+                                          : "TCP " + c.local() + " > " + c.remote();
+    s.start_ns = begin;
+    s.end_ns = end;
+    s.attrs.str("network.transport", "tcp")
+        .str("network.type", c.local_addr.size() == 16 ? "ipv6" : "ipv4")
+        .str("network.local.address", address(c.local_addr))
+        .num("network.local.port", c.local_port)
+        .str("network.peer.address", address(c.remote_addr))
+        .num("network.peer.port", c.remote_port)
+        .str("ebtrace.tcp.role", tcp_role_name(c.role))
+        .str("ebtrace.tcp.outcome", c.outcome)
+        .num("ebtrace.tcp.netns", c.netns)
+        .flag("ebtrace.tcp.open_before", c.open_before)
+        .flag("ebtrace.tcp.open_at_end", c.open_at_end);
+    if (c.pid) s.attrs.num("process.pid", c.pid);
+    if (!c.closed_first.empty()) s.attrs.str("ebtrace.tcp.closed_first", c.closed_first);
+    if (c.has_stats)
+      s.attrs.num("ebtrace.tcp.bytes_sent", int64_t(c.bytes_tx))
+          .num("ebtrace.tcp.bytes_received", int64_t(c.bytes_rx))
+          .num("ebtrace.tcp.retransmits", c.retransmits)
+          .num("ebtrace.tcp.srtt_ns", int64_t(c.srtt_ns));
+    s.attrs.num("ebtrace.tcp.resets_sent", int64_t(c.resets_sent))
+        .num("ebtrace.tcp.resets_received", int64_t(c.resets_received));
+    for (const auto& [t, type] : c.marks)
+      s.events.push_back({t, type == TcpEventType::kRetransmit  ? "retransmit"
+                             : type == TcpEventType::kSendReset ? "reset sent"
+                                                                : "reset received"});
+    if (c.outcome == "refused" || c.outcome == "failed" || c.outcome == "reset") {
+      s.error = true;
+      s.message = "connection " + c.outcome;
+    }
+    res.spans.push_back(std::move(s));
+
+    if (c.handshake_ns && c.established_ns && *c.handshake_ns <= c.established_ns) {
+      Span h;
+      h.trace_id = trace;
+      h.span_id = child_id();
+      h.parent = id;
+      h.name = "TCP handshake";
+      h.start_ns = c.established_ns - *c.handshake_ns;
+      h.end_ns = c.established_ns;
+      h.attrs.str("ebtrace.tcp.handshake",
+                  c.role == TcpRole::kServer ? "SYN-ACK sent -> ACK received" : "SYN sent -> ESTABLISHED");
+      res.spans.push_back(std::move(h));
+    }
+    auto l = l7_by_socket.find({c.socket_id, c.pid});
+    if (c.socket_id && l != l7_by_socket.end()) {
+      for (const auto& rq : l->second->requests) {
+        Span q;
+        q.trace_id = trace;
+        q.span_id = child_id();
+        q.parent = id;
+        q.kind = rq.role == l7::Role::kServer ? kServer : kClient;
+        q.name = rq.target.empty() ? rq.command : rq.command + " " + rq.target;
+        q.start_ns = rq.start_ns;
+        q.end_ns = std::max(rq.end_ns, rq.start_ns);
+        q.attrs.str("ebtrace.l7.protocol", l7::protocol_name(rq.protocol))
+            .num("ebtrace.l7.request_bytes", int64_t(rq.request_bytes))
+            .num("ebtrace.l7.response_bytes", int64_t(rq.response_bytes));
+        if (rq.status) q.attrs.num("http.response.status_code", rq.status);
+        if (rq.error) {
+          q.error = true;
+          q.message = rq.error_text.empty() ? "error" : rq.error_text;
+        }
+        res.spans.push_back(std::move(q));
+      }
+    }
+    if (c.teardown_ns && c.close_ns >= c.teardown_ns && c.outcome != "refused" && c.outcome != "failed") {
+      Span t;
+      t.trace_id = trace;
+      t.span_id = child_id();
+      t.parent = id;
+      t.name = "TCP teardown";
+      t.start_ns = c.teardown_ns;
+      t.end_ns = c.close_ns;
+      t.attrs.str("ebtrace.tcp.closed_first", c.closed_first);
+      res.spans.push_back(std::move(t));
+    }
+  }
+
+  out << "{\"resourceSpans\":[";
+  bool first_res = true;
+  for (const auto& [pid, res] : resources) {
+    Attrs ra;
+    ra.str("service.name", pid ? res.comm : "unknown (owner not known)").str("host.name", session.hostname);
+    if (pid) ra.num("process.pid", pid).str("process.executable.name", res.comm);
+    out << (first_res ? "" : ",") << "{\"resource\":{\"attributes\":" << ra.json()
+        << "},\"scopeSpans\":[{\"scope\":{\"name\":\"ebtrace\",\"version\":" << json_quote(session.ebtrace_version)
+        << "},\"spans\":[";
+    first_res = false;
+    for (size_t i = 0; i < res.spans.size(); i++) {
+      const Span& s = res.spans[i];
+      out << (i ? "," : "") << "{\"traceId\":\"" << s.trace_id << "\",\"spanId\":\"" << hex64(s.span_id) << "\"";
+      if (s.parent) out << ",\"parentSpanId\":\"" << hex64(s.parent) << "\"";
+      out << ",\"name\":" << json_quote(s.name) << ",\"kind\":" << s.kind << ",\"startTimeUnixNano\":\""
+          << wall(s.start_ns) << "\",\"endTimeUnixNano\":\"" << wall(std::max(s.end_ns, s.start_ns))
+          << "\",\"attributes\":" << s.attrs.json();
+      if (!s.events.empty()) {
+        out << ",\"events\":[";
+        for (size_t k = 0; k < s.events.size(); k++)
+          out << (k ? "," : "") << "{\"timeUnixNano\":\"" << wall(std::get<0>(s.events[k])) << "\",\"name\":"
+              << json_quote(std::get<1>(s.events[k])) << "}";
+        out << "]";
+      }
+      out << ",\"status\":{";
+      if (s.error) out << "\"message\":" << json_quote(s.message) << ",\"code\":2";
+      out << "}}";
+      stats.spans++;
+    }
+    out << "]}]}";
+  }
+  out << "]}\n";
+  return stats;
+}
+
+}  // namespace ebt::report
