@@ -59,6 +59,7 @@ struct RunOptions {
   uint64_t trace_max_bytes = 0;
   bool latency = false;       // --latency
   StackViewFlags view;
+  symbolize::SymbolizerOptions symbols;  // for captures a family reads itself (--baseline)
   bool verbose = false;
   bool default_output = false;  // no family's own output asked for: the default family gives its text
 };

@@ -223,6 +223,34 @@ int depth_of(const Node& root, double min_weight) {
   return d;
 }
 
+// A frame's change of share against the baseline, in points; exactly 0 when
+// the shares are equal (so identical inputs give an all-neutral graph).
+double share_delta(uint64_t w, uint64_t total, uint64_t b, uint64_t base_total) {
+  if (static_cast<unsigned __int128>(w) * base_total == static_cast<unsigned __int128>(b) * total) return 0;
+  double now = total ? static_cast<double>(w) / static_cast<double>(total) : 0;
+  double was = base_total ? static_cast<double>(b) / static_cast<double>(base_total) : 0;
+  return 100.0 * (now - was);
+}
+
+const Node* child_of(const Node* n, const std::string& key) {
+  if (!n) return nullptr;
+  auto it = n->children.find(key);
+  return it == n->children.end() ? nullptr : it->second.get();
+}
+
+// The largest |change| over the frames of `root` (paired with `base`).
+double max_delta(const Node& root, const Node& base, uint64_t total, uint64_t base_total) {
+  double m = 0;
+  std::vector<std::pair<const Node*, const Node*>> todo{{&root, &base}};
+  while (!todo.empty()) {
+    auto [n, b] = todo.back();
+    todo.pop_back();
+    m = std::max(m, std::fabs(share_delta(n->weight, total, b ? b->weight : 0, base_total)));
+    for (const auto& [key, c] : n->children) todo.push_back({c.get(), child_of(b, key)});
+  }
+  return m;
+}
+
 struct Writer {
   const ReportContext& profile;
   const FlameGraphOptions& opt;
@@ -230,6 +258,9 @@ struct Writer {
   double x0, chart_w, per_unit;
   int bottom;  // y of the root frame's top edge
   uint64_t total;
+  const Node* base_root = nullptr;  // differential graph: the baseline's tree
+  uint64_t base_total = 0;
+  double max_abs = 0;
 
   // Every frame, parents before children (preorder), without recursion.
   void frames(const Node& root, double x0) {
@@ -237,17 +268,18 @@ struct Writer {
       const Node* n;
       double x;
       int depth;
+      const Node* base;
     };
-    std::vector<Todo> todo{{&root, x0, 0}};
+    std::vector<Todo> todo{{&root, x0, 0, base_root}};
     std::vector<Todo> kids;
     while (!todo.empty()) {
       Todo t = todo.back();
       todo.pop_back();
-      if (!frame(*t.n, t.x, t.depth)) continue;
+      if (!frame(*t.n, t.x, t.depth, t.base)) continue;
       kids.clear();
       double cx = t.x;
       for (const auto& [key, c] : t.n->children) {
-        kids.push_back({c.get(), cx, t.depth + 1});
+        kids.push_back({c.get(), cx, t.depth + 1, child_of(t.base, key)});
         cx += static_cast<double>(c->weight) * per_unit;
       }
       todo.insert(todo.end(), kids.rbegin(), kids.rend());
@@ -255,7 +287,7 @@ struct Writer {
   }
 
   // One frame; false when it is too narrow to draw (and so are its children).
-  bool frame(const Node& n, double x, int depth) {
+  bool frame(const Node& n, double x, int depth, const Node* base) {
     double w = static_cast<double>(n.weight) * per_unit;
     if (w < opt.min_width_px) return false;
     const FrameInfo* info = n.frame ? &profile.frames[n.frame] : nullptr;
@@ -267,14 +299,23 @@ struct Writer {
     std::string title = label + " (" + weight_text(n.weight, opt.unit) + ", " + fmt("%.2f", pct) + "%)";
     if (info && !info->module.empty() && type != FrameType::kProcess) title += " [" + info->module + "]";
     if (info && !info->file.empty()) title += " " + info->file;
+    std::string fill = frame_color(name, type), diff_attr;
+    if (base_root) {
+      uint64_t b = base ? base->weight : 0;
+      double d = share_delta(n.weight, total, b, base_total);
+      double was = base_total ? 100.0 * static_cast<double>(b) / static_cast<double>(base_total) : 0;
+      fill = diff_color(d, max_abs);
+      title += " baseline " + fmt("%.2f", was) + "%, change " + (d > 0 ? "+" : "") + fmt("%.2f", d) + " points";
+      diff_attr = "\" data-d=\"" + fmt("%.2f", d);
+    }
     int chars = static_cast<int>(std::floor((w - 6) / 7));
     std::string text;
     if (chars >= 3) text = static_cast<int>(label.size()) <= chars ? label : label.substr(0, chars - 2) + "..";
     out << "<g class=\"f\" data-n=\"" << xml_escape(label) << "\" data-t=\""
-        << symbolize::frame_type_name(type) << "\" data-v=\"" << n.weight << "\">"
+        << symbolize::frame_type_name(type) << "\" data-v=\"" << n.weight << diff_attr << "\">"
         << "<title>" << xml_escape(title) << "</title>"
         << "<rect x=\"" << fmt("%.2f", x) << "\" y=\"" << y << "\" width=\"" << fmt("%.2f", w)
-        << "\" height=\"" << opt.frame_height - 1 << "\" fill=\"" << frame_color(name, type)
+        << "\" height=\"" << opt.frame_height - 1 << "\" fill=\"" << fill
         << "\" rx=\"2\"/><text x=\"" << fmt("%.2f", x + 3) << "\" y=\"" << y + opt.frame_height - 5
         << "\">" << xml_escape(text) << "</text></g>\n";
     return true;
@@ -302,6 +343,16 @@ std::string frame_color(const std::string& name, FrameType type) {
   hsl_to_rgb(h0 + (h1 - h0) * a, s, std::min(0.9, l + 0.12 * (b - 0.5)), rgb);
   char buf[32];
   std::snprintf(buf, sizeof buf, "rgb(%d,%d,%d)", rgb[0], rgb[1], rgb[2]);
+  return buf;
+}
+
+std::string diff_color(double delta, double max_abs) {
+  if (delta == 0) return "rgb(250,250,250)";
+  double r = max_abs > 0 ? std::min(1.0, std::fabs(delta) / max_abs) : 1.0;
+  int v = static_cast<int>(std::lround(235 * (1 - r)));
+  char buf[32];
+  if (delta > 0) std::snprintf(buf, sizeof buf, "rgb(255,%d,%d)", v, v);
+  else std::snprintf(buf, sizeof buf, "rgb(%d,%d,255)", v, v);
   return buf;
 }
 
@@ -353,6 +404,13 @@ void write_flamegraph_svg(const ReportContext& profile, const StackAggregate& st
   if (root.weight > 0) {
     Writer w{profile, options, out, xpad, chart_w, per_unit,
              top + depth * options.frame_height, root.weight};
+    Node base;
+    if (options.baseline && options.baseline_profile) {
+      for (const auto& s : options.baseline->stacks) add_stack(base, *options.baseline_profile, s);
+      w.base_root = &base;
+      w.base_total = base.weight;
+      w.max_abs = max_delta(root, base, root.weight, base.weight);
+    }
     w.frames(root, xpad);
   }
   out << "</g>\n<script type=\"text/ecmascript\"><![CDATA[" << kScript << "]]></script>\n</svg>\n";

@@ -4,9 +4,11 @@
 #include <ostream>
 
 #include "common/error.h"
+#include "report/diff.h"
 #include "report/flamegraph_svg.h"
 #include "report/folded.h"
 #include "report/offcpu_profile.h"
+#include "report/run.h"
 #include "report/text_report.h"
 
 namespace ebt::report {
@@ -58,8 +60,12 @@ class StacksFamily : public ReportFamily {
            "Print FlameGraph collapsed stacks (comm;root;...;leaf COUNT) instead of the text report");
     o.option("--flamegraph", &flamegraph_, "Write an interactive SVG flame graph to FILE", "FILE");
     o.option("--title", &title_, "Flame graph title", "TEXT");
+    o.option("--baseline", &baseline_,
+             "Compare with the capture BASE: differential flame graph (width = this capture, colour = change "
+             "of share: red more, blue less), tables of gainers and losers, --folded with both weights",
+             "BASE.ebt");
   }
-  bool requested() const override { return folded_ || !flamegraph_.empty(); }
+  bool requested() const override { return folded_ || !flamegraph_.empty() || !baseline_.empty(); }
   bool enabled(const RunOptions& run) const override { return requested() || run.default_output; }
 
   void configure(ReportContext& ctx, const RunOptions& run) override {
@@ -122,10 +128,54 @@ class StacksFamily : public ReportFamily {
       }
     }
     stacks_.unit = view_.unit;
+    if (!baseline_.empty()) read_baseline(ctx);
+  }
+
+  // The baseline capture through its own context and a stacks family of the
+  // same view: symbolized with its own tables, matched by name later.
+  void read_baseline(ReportContext& ctx) {
+    base_run_ = *run_;
+    base_run_.input = baseline_;
+    base_run_.trace.clear();
+    base_run_.latency = false;
+    base_ctx_ = std::make_unique<ReportContext>(run_->symbols);
+    base_ctx_->lua_only = ctx.lua_only;
+    base_ = std::make_unique<StacksFamily>();
+    base_->configure(*base_ctx_, base_run_);
+    read_capture(baseline_, *base_ctx_, {base_.get()});
+    for (const auto& w : base_ctx_->warnings) warn(baseline_ + ": " + w);
+    if (base_ctx_->corrupted) ctx.corrupted = true;
+    base_->finish(*base_ctx_);
+    if (base_->stacks_.unit != stacks_.unit)
+      throw BadInput("--baseline " + baseline_ + " gives " + base_->stacks_.unit + " where " + run_->input +
+                     " gives " + stacks_.unit + ": compare captures with the same kind of data");
   }
 
   std::vector<Output> outputs(ReportContext& ctx) override {
     std::vector<Output> out;
+    if (base_) {
+      DiffSide now{ctx, stacks_, run_->input}, base{*base_ctx_, base_->stacks_, baseline_};
+      if (!flamegraph_.empty()) {
+        FlameGraphOptions fo;
+        fo.title = title_.empty() ? "Differential " + view_.title : title_;
+        fo.subtitle = flamegraph_subtitle(ctx, stacks_) + " · against " + baseline_ + " (" +
+                      std::to_string(base_->stacks_.total_weight) + " " + base_->stacks_.unit + ")";
+        fo.unit = stacks_.unit;
+        fo.baseline = &base_->stacks_;
+        fo.baseline_profile = base_ctx_.get();
+        out.push_back({flamegraph_, [this, &ctx, fo](std::ostream& os) { write_flamegraph_svg(ctx, stacks_, fo, os); },
+                       "wrote " + flamegraph_ + " (differential: " + run_->input + " against " + baseline_ + ")"});
+      }
+      if (folded_) {
+        out.push_back({"", [now, base](std::ostream& os) { write_diff_folded(now, base, os); }, ""});
+      } else if (flamegraph_.empty() || run_->default_output) {
+        DiffTableOptions to;
+        to.top = run_->top;
+        to.filters = run_->filter_text;
+        out.push_back({"", [now, base, to](std::ostream& os) { write_diff_table(now, base, to, os); }, ""});
+      }
+      return out;
+    }
     if (!flamegraph_.empty()) {
       FlameGraphOptions fo;
       fo.title = title_.empty() ? view_.title : title_;
@@ -149,7 +199,10 @@ class StacksFamily : public ReportFamily {
 
  private:
   bool folded_ = false, off_cpu_ = false, on_off_ = false, wakers_ = false;
-  std::string flamegraph_, title_, weight_;
+  std::string flamegraph_, title_, weight_, baseline_;
+  RunOptions base_run_;
+  std::unique_ptr<ReportContext> base_ctx_;
+  std::unique_ptr<StacksFamily> base_;
   const RunOptions* run_ = nullptr;
   ReportContext* ctx_ = nullptr;
   StackAggregator on_, off_, wake_;

@@ -29,7 +29,7 @@ static volatile uint64_t sink;
     double until = now(CLOCK_THREAD_CPUTIME_ID) + (slice);               \
     uint64_t s = sink;                                                   \
     while (now(CLOCK_THREAD_CPUTIME_ID) < until)                         \
-      for (int i = 0; i < 20000; i++) s = s * 6364136223846793005ULL + 1; \
+      for (int i = 0; i < 500000; i++) s = s * 6364136223846793005ULL + 1; \
     sink = s;                                                            \
   } while (0)
 

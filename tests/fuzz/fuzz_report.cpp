@@ -60,6 +60,12 @@ void run(const std::string& path, uint32_t variant) {
     run.trace_max_bytes = (variant >> 16) % 2 ? 0 : 64 * 1024;
   }
 
+  // Which events become stacks (shared by the stack-shaped families).
+  run.view.off_cpu = (variant >> 18) % 4 == 0;
+  run.view.on_off = (variant >> 20) % 5 == 0;
+  run.view.wakers = (variant >> 23) % 5 == 0;
+  if ((variant >> 26) % 3 == 0) run.view.weight = (variant >> 28) % 2 ? "count" : "time";
+
   std::vector<std::unique_ptr<report::ReportFamily>> owned;
   VariantOptions options(variant >> 17 | variant << 15);
   bool requested = false;
