@@ -261,8 +261,6 @@ TEST_F(NoEmbed, ResolvedFromLocalDebuginfod) {
   EXPECT_TRUE(cached) << "no debuginfo in DEBUGINFOD_CACHE_PATH: the report did not ask debuginfod";
 }
 
-}  // namespace
-}  // namespace ebt::test
 
 // `record -a -- CMD` records every process while CMD runs (perf record -a), not
 // only CMD: a spinner started before the recording is in it.
@@ -306,3 +304,6 @@ TEST(OnCpuE2E, DurationHoldsWhenEventsOutpaceTheRecorder) {
   RunResult info = run({ebtrace_bin(), "info", "-i", cap});
   EXPECT_EQ(info.exit_code, 0) << info.describe();
 }
+
+}  // namespace
+}  // namespace ebt::test
