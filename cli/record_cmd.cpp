@@ -180,7 +180,7 @@ void add_record_command(CLI::App& app, RunFn& run) {
       "  ebtrace record -F 999 -- ./myprog arg    # a command and its children\n"
       "  ebtrace record --call-graph dwarf -p 42  # whole stacks without frame pointers");
   auto& o = args->opts;
-  sub->add_flag("-a,--all-cpus", o.all, "Record all processes on all CPUs (the default)");
+  sub->add_flag("-a,--all-cpus", o.all, "Record all processes on all CPUs (the default without -p/--tid/COMMAND; with a COMMAND: everything while it runs, like perf)");
   sub->add_option("-p,--pid", args->pids, "Record these processes (and the children they start): PID[,PID...]");
   sub->add_option("--tid", args->tids, "Record these threads only: TID[,TID...]");
   sub->add_option("--comm", o.comm, "Record only tasks with this exact comm (15 bytes)");

@@ -64,10 +64,14 @@ class Attrs {
 };
 
 enum SpanKind { kInternal = 1, kServer = 2, kClient = 3 };
+constexpr size_t kMaxHopEvents = 1000;  // packet hops per connection span; more are counted as dropped
 
 struct Span {
   std::string trace_id;  // 32 hex digits
   uint64_t span_id = 0, parent = 0;
+  std::string link_trace;  // a link to another span ("" none): a proxied request's own connection
+  uint64_t link_span = 0;
+  uint32_t dropped_events = 0;
   std::string name;
   int kind = kInternal;
   uint64_t start_ns = 0, end_ns = 0;  // monotonic
@@ -86,7 +90,8 @@ struct Resource {
 }  // namespace
 
 OtlpStats write_otlp_json(std::ostream& out, const std::vector<TcpConnection>& connections,
-                          const l7::L7Analysis* l7, const SessionInfo& session, uint64_t end_ns) {
+                          const l7::L7Analysis* l7, const std::vector<OtlpHop>& hops, const SessionInfo& session,
+                          uint64_t end_ns) {
   const uint64_t seed = mix(hash_text(session.boot_id) ^ mix(session.start_ns));
   // Unsigned, wrapping: a hostile capture's clocks give nonsense times, not overflow.
   const uint64_t to_wall = session.clock_realtime_ns - session.clock_monotonic_ns;
@@ -101,31 +106,72 @@ OtlpStats write_otlp_json(std::ostream& out, const std::vector<TcpConnection>& c
     if (c.role == TcpRole::kClient) clients[{c.local_addr, c.local_port, c.remote_addr, c.remote_port}] = &c;
   auto trace_of = [&](uint64_t cookie) { return hex64(mix(seed ^ cookie)) + hex64(nonzero(mix(seed + cookie))); };
   auto conn_span_id = [&](uint64_t cookie) { return nonzero(mix(mix(seed ^ 0x5eed) ^ cookie)); };
+  auto request_span_id = [&](uint64_t conn_span, size_t k) { return nonzero(mix(conn_span ^ (0x1000 + k))); };
+  struct Place {
+    std::string trace;
+    uint64_t span = 0;
+  };
+  std::vector<Place> conn_place(connections.size());
+  for (size_t i = 0; i < connections.size(); i++) {
+    const TcpConnection& c = connections[i];
+    conn_place[i] = {trace_of(c.cookie), conn_span_id(c.cookie)};
+    if (c.role == TcpRole::kServer) {
+      auto it = clients.find({c.remote_addr, c.remote_port, c.local_addr, c.local_port});
+      if (it != clients.end()) conn_place[i].trace = trace_of(it->second->cookie);
+    }
+  }
 
-  // l7 connections by socket id (the syscalls family's socket inode).
-  std::map<std::pair<uint64_t, uint32_t>, const l7::Connection*> l7_by_socket;
+  // l7 connections by socket id (the syscalls family's socket inode) and pid,
+  // and where each l7 connection's TCP connection span is.
+  std::map<std::pair<uint64_t, uint32_t>, size_t> l7_by_socket;
   if (l7)
-    for (const auto& lc : l7->connections) l7_by_socket[{lc.id, lc.pid}] = &lc;
+    for (size_t i = 0; i < l7->connections.size(); i++)
+      l7_by_socket[{l7->connections[i].id, l7->connections[i].pid}] = i;
+  std::map<size_t, Place> l7_conn_place;  // l7 connection index -> its TCP connection span
+  for (size_t i = 0; i < connections.size(); i++) {
+    auto l = l7_by_socket.find({connections[i].socket_id, connections[i].pid});
+    if (connections[i].socket_id && l != l7_by_socket.end()) l7_conn_place[l->second] = conn_place[i];
+  }
+  // Proxy hops (report/l7/proxy.h): the request a proxy forwarded upstream is a
+  // child of the request it received, in that request's trace; it links to its
+  // own (upstream) connection's span.
+  std::map<std::pair<size_t, size_t>, Place> forwarded;  // outbound request -> its parent request
+  if (l7)
+    for (const auto& hop : l7->proxy.hops) {
+      auto in = l7_conn_place.find(hop.inbound.conn);
+      if (in == l7_conn_place.end() || !l7_conn_place.count(hop.outbound.conn)) continue;
+      forwarded[{hop.outbound.conn, hop.outbound.req}] = {in->second.trace,
+                                                         request_span_id(in->second.span, hop.inbound.req)};
+    }
+
+  // Packet hops (--skb) of TCP segments, by flow (either direction) and netns.
+  std::map<std::tuple<uint32_t, std::vector<uint8_t>, uint16_t, std::vector<uint8_t>, uint16_t>,
+           std::vector<const OtlpHop*>>
+      hops_by_flow;
+  for (const auto& h : hops) {
+    auto key = std::tuple{h.netns, h.src_addr, h.src_port, h.dst_addr, h.dst_port};
+    if (std::tie(h.dst_addr, h.dst_port) < std::tie(h.src_addr, h.src_port))
+      key = std::tuple{h.netns, h.dst_addr, h.dst_port, h.src_addr, h.src_port};
+    hops_by_flow[key].push_back(&h);
+  }
 
   std::map<uint32_t, Resource> resources;
   OtlpStats stats;
-  for (const auto& c : connections) {
+  for (size_t ci = 0; ci < connections.size(); ci++) {
+    const TcpConnection& c = connections[ci];
     uint64_t begin = c.open_ns ? c.open_ns : std::min(session.start_ns ? session.start_ns : c.first_ns, c.first_ns);
     uint64_t end = c.close_ns ? c.close_ns : std::max(c.last_ns, end_ns);
-    std::string trace = trace_of(c.cookie);
+    std::string trace = conn_place[ci].trace;
     uint64_t parent = 0;
     if (c.role == TcpRole::kServer) {
       auto it = clients.find({c.remote_addr, c.remote_port, c.local_addr, c.local_port});
-      if (it != clients.end()) {
-        trace = trace_of(it->second->cookie);
-        parent = conn_span_id(it->second->cookie);
-      }
+      if (it != clients.end()) parent = conn_span_id(it->second->cookie);
     }
     if (!parent) stats.traces++;
     Resource& res = resources[c.pid];
     res.pid = c.pid;
     res.comm = c.comm;
-    const uint64_t id = conn_span_id(c.cookie);
+    const uint64_t id = conn_place[ci].span;
     uint64_t child = 0;
     auto child_id = [&] { return nonzero(mix(id + ++child)); };
 
@@ -163,6 +209,23 @@ OtlpStats write_otlp_json(std::ostream& out, const std::vector<TcpConnection>& c
       s.events.push_back({t, type == TcpEventType::kRetransmit  ? "retransmit"
                              : type == TcpEventType::kSendReset ? "reset sent"
                                                                 : "reset received"});
+    {
+      auto key = std::tuple{c.netns, c.local_addr, c.local_port, c.remote_addr, c.remote_port};
+      if (std::tie(c.remote_addr, c.remote_port) < std::tie(c.local_addr, c.local_port))
+        key = std::tuple{c.netns, c.remote_addr, c.remote_port, c.local_addr, c.local_port};
+      auto f = hops_by_flow.find(key);
+      if (f != hops_by_flow.end())
+        for (const OtlpHop* h : f->second) {
+          if (h->time_ns < begin || h->time_ns > end) continue;
+          if (s.events.size() >= kMaxHopEvents) {
+            s.dropped_events++;
+            continue;
+          }
+          s.events.push_back({h->time_ns, h->name});
+        }
+      std::stable_sort(s.events.begin(), s.events.end(),
+                       [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
+    }
     if (c.outcome == "refused" || c.outcome == "failed" || c.outcome == "reset") {
       s.error = true;
       s.message = "connection " + c.outcome;
@@ -183,13 +246,22 @@ OtlpStats write_otlp_json(std::ostream& out, const std::vector<TcpConnection>& c
     }
     auto l = l7_by_socket.find({c.socket_id, c.pid});
     if (c.socket_id && l != l7_by_socket.end()) {
-      for (const auto& rq : l->second->requests) {
+      const auto& requests = l7->connections[l->second].requests;
+      for (size_t k = 0; k < requests.size(); k++) {
+        const auto& rq = requests[k];
         Span q;
         q.trace_id = trace;
-        q.span_id = child_id();
+        q.span_id = request_span_id(id, k);
         q.parent = id;
+        auto fw = forwarded.find({l->second, k});
+        if (fw != forwarded.end()) {  // forwarded by a proxy: under the request it received
+          q.trace_id = fw->second.trace;
+          q.parent = fw->second.span;
+          q.link_trace = trace;
+          q.link_span = id;
+        }
         q.kind = rq.role == l7::Role::kServer ? kServer : kClient;
-        q.name = rq.target.empty() ? rq.command : rq.command + " " + rq.target;
+        q.name = l7::request_name(rq);
         q.start_ns = rq.start_ns;
         q.end_ns = std::max(rq.end_ns, rq.start_ns);
         q.attrs.str("ebtrace.l7.protocol", l7::protocol_name(rq.protocol))
@@ -240,6 +312,9 @@ OtlpStats write_otlp_json(std::ostream& out, const std::vector<TcpConnection>& c
               << json_quote(std::get<1>(s.events[k])) << "}";
         out << "]";
       }
+      if (s.dropped_events) out << ",\"droppedEventsCount\":" << s.dropped_events;
+      if (!s.link_trace.empty())
+        out << ",\"links\":[{\"traceId\":\"" << s.link_trace << "\",\"spanId\":\"" << hex64(s.link_span) << "\"}]";
       out << ",\"status\":{";
       if (s.error) out << "\"message\":" << json_quote(s.message) << ",\"code\":2";
       out << "}}";

@@ -41,7 +41,8 @@ class TcpFamily : public ReportFamily {
     // --otlp: L7 requests become child spans of their connection.
     if (!otlp_.empty())
       k |= format::kind_bit(RecordKind::kSessionEnd) | format::kind_bit(RecordKind::kProcess) |
-           format::kind_bit(RecordKind::kSocket) | format::kind_bit(RecordKind::kSyscalls);
+           format::kind_bit(RecordKind::kSocket) | format::kind_bit(RecordKind::kSyscalls) |
+           format::kind_bit(RecordKind::kSkbHops);
     return k;
   }
   void on(const TcpEvent& e) override { events_.add(e); }
@@ -49,6 +50,10 @@ class TcpFamily : public ReportFamily {
   void on(const ProcessInfo& p) override { l7_.on(p); }
   void on(const SocketInfo& s) override { l7_.on(s); }
   void on(const SyscallEvent& e) override { l7_.on(e); }
+  // --otlp: TCP segments' packet hops become events of their connection's span.
+  void on(const SkbHop& h) override {
+    if (h.l4_protocol == 6 && !h.src_addr.empty()) skb_.push_back(h);
+  }
 
   void finish(ReportContext& ctx) override {
     end_ns_ = ctx.end ? ctx.end->end_ns : 0;
@@ -57,6 +62,14 @@ class TcpFamily : public ReportFamily {
     if (!otlp_.empty()) {
       l7::L7Input in = l7_.take(ctx.session.start_ns);
       if (!in.events.empty()) analysis_ = l7::analyze_l7(std::move(in));
+      for (const SkbHop& h : skb_) {
+        OtlpHop o{h.time_ns, h.netns, h.src_addr, h.dst_addr, h.src_port, h.dst_port, ctx.string(h.location_id)};
+        std::string dev = ctx.string(h.device_id);
+        if (!dev.empty()) o.name += "@" + dev;
+        if (h.reason_id) o.name += " " + ctx.string(h.reason_id);
+        hops_.push_back(std::move(o));
+      }
+      skb_.clear();
     }
   }
   size_t add_trace(TraceJson& trace, ReportContext&) override {
@@ -69,7 +82,8 @@ class TcpFamily : public ReportFamily {
     if (!otlp_.empty()) {
       const SessionInfo* session = &ctx.session;
       out.push_back({otlp_, [this, session](std::ostream& os) {
-                       write_otlp_json(os, connections_, analysis_ ? &*analysis_ : nullptr, *session, end_ns_);
+                       write_otlp_json(os, connections_, analysis_ ? &*analysis_ : nullptr, hops_, *session,
+                                       end_ns_);
                      },
                      "wrote " + otlp_ + " (" + std::to_string(connections_.size()) + " TCP connections as OTLP spans)"});
     }
@@ -92,6 +106,8 @@ class TcpFamily : public ReportFamily {
   std::string by_, otlp_;
   l7::L7Collector l7_;
   std::optional<l7::L7Analysis> analysis_;
+  std::vector<SkbHop> skb_;
+  std::vector<OtlpHop> hops_;
   const RunOptions* run_ = nullptr;
   TcpConnections events_;
   std::vector<TcpConnection> connections_;

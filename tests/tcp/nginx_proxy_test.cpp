@@ -3,7 +3,8 @@
 // client in another namespace over a veth pair. Recorded with --tcp --l7 -p
 // NGINX: the connections on both of nginx's sides are attributed to nginx,
 // and the upstream keep-alive is ONE long connection carrying every request,
-// which --otlp shows as that connection's child request spans.
+// --otlp links every forwarded request to, each a child of the request
+// nginx received (the proxy hop).
 #include "tests/bpf_guard.h"
 #include "tests/tcp/otlp_check.h"
 #include "tests/tcp/tcp_harness.h"
@@ -107,22 +108,36 @@ TEST(TcpNginx, ProxyBothSidesOwnedByNginxUpstreamKeepAliveIsOneConnection) {
   ASSERT_EQ(doc.error, "");
   EXPECT_EQ(check_span_tree(doc), "");
   EXPECT_EQ(doc.resources, 1u);  // nginx
-  std::map<std::string, int> gets_under;  // connection span id -> its GET children
+  // The request nginx forwarded upstream is a child of the request it received
+  // (the proxy hop), and links to the one upstream connection that carried it.
+  std::map<std::string, const OtlpSpan*> by_id;
+  for (const auto& s : doc.spans) by_id[s.span_id] = &s;
   std::string upstream_span;
   int accepts = 0;
   for (const auto& s : doc.spans) {
     EXPECT_EQ(s.service, "nginx");
     if (s.name == "TCP connect 127.0.0.1:8081") upstream_span = s.span_id;
     if (s.name.rfind("TCP accept", 0) == 0) accepts++;
-    if (s.name.rfind("GET /p", 0) == 0) gets_under[s.parent_id]++;
   }
   EXPECT_EQ(accepts, 5);
   ASSERT_FALSE(upstream_span.empty()) << read_text(otlp);
-  EXPECT_EQ(gets_under[upstream_span], 5) << "the keep-alive connection carried every request";
-  int inbound_with_get = 0;
-  for (const auto& [parent, n] : gets_under)
-    if (parent != upstream_span) inbound_with_get += n == 1;
-  EXPECT_EQ(inbound_with_get, 5);
+  int received = 0, forwarded = 0;
+  for (const auto& s : doc.spans) {
+    if (s.name.rfind("GET /p", 0) != 0) continue;
+    const OtlpSpan* parent = by_id.at(s.parent_id);
+    if (parent->name.rfind("TCP accept", 0) == 0) {
+      received++;
+      EXPECT_EQ(s.kind, 2);  // SERVER
+    } else {
+      forwarded++;
+      EXPECT_EQ(parent->name, s.name) << "forwarded under the request it received";
+      EXPECT_EQ(s.kind, 3);  // CLIENT
+      ASSERT_EQ(s.links.size(), 1u);
+      EXPECT_EQ(s.links[0].second, upstream_span) << "carried by the one keep-alive connection";
+    }
+  }
+  EXPECT_EQ(received, 5);
+  EXPECT_EQ(forwarded, 5);
 }
 
 }  // namespace

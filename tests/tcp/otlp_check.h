@@ -23,6 +23,7 @@ struct OtlpSpan {
   uint64_t start_ns = 0, end_ns = 0;
   std::map<std::string, std::string> attrs;  // values as text
   std::vector<std::string> events;
+  std::vector<std::pair<std::string, std::string>> links;  // (trace id, span id), raw bytes
   int status = 0;
   std::string service;  // its resource's service.name
 };
@@ -110,6 +111,7 @@ inline OtlpDoc parse_otlp_strict(const std::string& json) {
                                                    : "?";
         }
         for (const auto& e : s.events()) o.events.push_back(e.name());
+        for (const auto& l : s.links()) o.links.push_back({l.trace_id(), l.span_id()});
         o.status = s.status().code();
         o.service = service;
         doc.spans.push_back(o);

@@ -88,6 +88,27 @@ fs::path write_capture(const TempDir& dir) {
                      bytes(req)});
   w.add(SyscallEvent{T + 1 * kMs + 20 * kUs, T + 2 * kMs, 100, 100, SyscallKind::kRead, 3, int64_t(resp.size()), 5001,
                      bytes(resp)});
+  // --skb data: two hops of a segment of the client connection, one of another flow.
+  w.add(StringEntry{1, "net_dev_queue"});
+  w.add(StringEntry{2, "netif_receive_skb"});
+  w.add(StringEntry{3, "veth0"});
+  SkbHop h;
+  h.time_ns = T + 1 * kMs + 5 * kUs;
+  h.skb = 0xffff888000001000;
+  h.location_id = 1;
+  h.device_id = 3;
+  h.netns = 4026531840u;
+  h.l4_protocol = 6;
+  h.src_addr = {10, 0, 0, 1};
+  h.dst_addr = {10, 0, 0, 2};
+  h.src_port = 40000;
+  h.dst_port = 80;
+  w.add(h);
+  h.time_ns += 10 * kUs;
+  h.location_id = 2;
+  w.add(h);
+  h.dst_port = 9999;
+  w.add(h);
   w.finish(SessionEnd{T + 20 * kMs, 0, 0});
   return path;
 }
@@ -134,6 +155,9 @@ TEST(Otlp, SpanTreeParsesStrictlyAsOtlpJson) {
   EXPECT_EQ(client->attrs.at("ebtrace.tcp.retransmits"), "0");
   EXPECT_EQ(server->attrs.at("process.pid"), "200");
   EXPECT_EQ(refused->attrs.at("ebtrace.tcp.outcome"), "refused");
+  std::vector<std::string> hop_events{"net_dev_queue@veth0", "netif_receive_skb@veth0"};
+  EXPECT_EQ(client->events, hop_events);
+  EXPECT_EQ(server->events, hop_events);  // the same segments (same host, same netns)
   ASSERT_EQ(refused->events.size(), 1u);
   EXPECT_EQ(refused->events[0], "reset received");
 
