@@ -31,6 +31,7 @@ enum ebt_event_kind {
 	EBT_EV_SOCKET = 7,  /* first sighting of a socket (syscalls family) */
 	EBT_EV_CPU_SAMPLE_DWARF = 8, /* --call-graph dwarf: user regs + stack bytes */
 	EBT_EV_LUA_STACK = 9,   /* --lua: raw LuaJIT frames of the next dwarf sample */
+	EBT_EV_TCP = 10,        /* --tcp: a connection's state change, retransmit, reset, accept */
 };
 
 /* Reasons indexing the per-CPU `lost` counter array shared by all programs:
@@ -297,6 +298,44 @@ struct ebt_lua_stack {
 	__u32 nframes;
 	__u32 flags;        /* EBT_LUA_F_* */
 	__u32 pad;
+};
+
+/* --tcp (bpf/tcp.bpf.c, record/tcp_probe.*): TCP connection lifecycle. */
+enum ebt_tcp_event_type {
+	EBT_TCP_STATE = 0,        /* sock:inet_sock_set_state: old_state -> new_state (TCP_* numbers) */
+	EBT_TCP_RETRANSMIT = 1,   /* tcp:tcp_retransmit_skb */
+	EBT_TCP_SEND_RESET = 2,   /* tcp:tcp_send_reset (on a socket) */
+	EBT_TCP_RECV_RESET = 3,   /* tcp:tcp_receive_reset */
+	EBT_TCP_ACCEPT = 4,       /* accept()/accept4() returned the socket: h.pid/h.tid own it */
+	EBT_TCP_TYPE_COUNT = 5,
+};
+#define EBT_TCP_F_OWNER 0x1    /* h.pid, h.tid and comm are the socket's owner (else 0: unknown yet) */
+#define EBT_TCP_F_STATS 0x2    /* the counters are set (a full TCP socket) */
+#define EBT_TCP_F_UNWANTED 0x4 /* ACCEPT by a task the filters drop: forget the socket */
+
+/* EBT_EV_TCP. h.pid/h.tid are the owner (EBT_TCP_F_OWNER), never the task a
+ * softirq interrupted. Addresses and ports: local and remote of the socket. */
+struct ebt_tcp_event {
+	struct ebt_event_header h;
+	__u64 cookie;         /* socket cookie: unique for the socket's life */
+	__u64 socket_ino;     /* inode of its struct socket (the syscalls family's socket id); 0: none */
+	__u64 bytes_sent;     /* STATS: payload bytes sent, retransmissions excluded */
+	__u64 bytes_received; /* STATS: payload bytes received in order, FIN excluded */
+	__u64 bytes_retrans;  /* STATS: payload bytes retransmitted */
+	__u64 srtt_ns;        /* STATS: smoothed RTT (at a passive open's ESTABLISHED: the SYN-ACK's RTT) */
+	__u32 segs_out;       /* STATS */
+	__u32 segs_in;
+	__u32 retransmits;    /* STATS: total_retrans */
+	__u32 netns;          /* network namespace inode */
+	__u16 sport;          /* local port, host order */
+	__u16 dport;          /* remote port */
+	__u8 type;            /* enum ebt_tcp_event_type */
+	__u8 old_state;
+	__u8 new_state;
+	__u8 family;          /* 4 or 6 */
+	__u8 saddr[16];       /* local address, network order (4 bytes for IPv4) */
+	__u8 daddr[16];       /* remote */
+	char comm[EBT_TASK_COMM_LEN]; /* the owner's */
 };
 
 /* Every size and field offset above, asserted on both sides. */

@@ -106,6 +106,7 @@ struct RecordArgs {
   std::string call_graph;  // --call-graph fp|dwarf[,SIZE]
   bool lua = false, no_lua = false;
   std::string skb_netns, skb_proto, skb_host;
+  std::string tcp_host;  // --host (with --tcp)
   std::string switch_output, max_size, flight, trigger_window, trigger_after;
   bool check = false;  // --check: kernel preflight only (record/preflight.h)
 };
@@ -135,11 +136,11 @@ uint8_t parse_l4(const std::string& v) {
   return uint8_t(n);
 }
 
-std::vector<uint8_t> parse_host(const std::string& v) {
+std::vector<uint8_t> parse_host(const std::string& v, const char* option = "--skb-host") {
   uint8_t b[16];
   if (inet_pton(AF_INET, v.c_str(), b) == 1) return {b, b + 4};
   if (inet_pton(AF_INET6, v.c_str(), b) == 1) return {b, b + 16};
-  throw BadInput("invalid --skb-host: " + v + " (an IPv4 or IPv6 address)");
+  throw BadInput(std::string("invalid ") + option + ": " + v + " (an IPv4 or IPv6 address)");
 }
 
 // --call-graph fp|dwarf[,SIZE], perf's meaning: SIZE bytes of user stack per
@@ -200,7 +201,13 @@ void add_record_command(CLI::App& app, RunFn& run) {
                   "each event is as long as the bytes it keeps; payloads can hold secrets)");
   sub->add_flag("--l7", args->l7, "Preset for L7 latency: --syscalls on sockets, --payload-bytes 4096 (unless given)");
   sub->add_flag("--all-fds", o.all_fds, "With --syscalls: all file descriptors, not only sockets");
-  sub->add_option("--port", o.port, "With --syscalls: only sockets with this local or remote port");
+  sub->add_option("--port", o.port,
+                  "With --syscalls: only sockets with this local or remote port; with --tcp: only connections "
+                  "with this local or remote port");
+  sub->add_flag("--tcp", o.tcp,
+                "Record TCP connections: every state change, retransmits, resets, bytes/segments/RTT at close, "
+                "the owning process (docs/tcp.md); alone, no on-CPU sampling: add -F HZ for both");
+  sub->add_option("--host", args->tcp_host, "With --tcp: only connections from or to this IPv4/IPv6 address");
   sub->add_option("--call-graph", args->call_graph,
                   "How user stacks are unwound: fp (frame pointers, the default) or dwarf[,SIZE] "
                   "(copy SIZE bytes of user stack per sample, default 8192, unwound by the recorder "
@@ -273,14 +280,25 @@ void add_record_command(CLI::App& app, RunFn& run) {
       if (!a.skb_host.empty()) opts.skb.addr = parse_host(a.skb_host);
       if (!a.skb_netns.empty() || !a.skb_proto.empty() || !a.skb_host.empty() || opts.skb.port || opts.skb.stacks)
         opts.skb_hops = true;
-      if ((opts.off_cpu || opts.skb_hops) && app.get_subcommand("record")->get_option("--freq")->count() == 0)
+      if (!a.tcp_host.empty()) {
+        if (!opts.tcp) throw BadInput("--host filters --tcp connections: it needs --tcp");
+        opts.tcp_filter.addr = parse_host(a.tcp_host, "--host");
+      }
+      if (opts.tcp) {
+        if (!opts.tids.empty())
+          throw BadInput("--tcp records connections of processes: --tid cannot select them (use -p)");
+        opts.tcp_filter.port = opts.port;
+      }
+      if ((opts.off_cpu || opts.skb_hops || opts.tcp) &&
+          app.get_subcommand("record")->get_option("--freq")->count() == 0)
         opts.cpu = false;  // --off-cpu / --skb alone: no perf_event sampling
       if (opts.off_cpu && opts.off_cpu_tasks == 0) throw BadInput("--off-cpu-tasks must be at least 1");
       if (a.l7) {
         opts.syscalls = true;
         if (opts.payload_bytes == 0) opts.payload_bytes = 4096;  // a pipelined batch fits: docs/l7.md
       }
-      if (opts.payload_bytes > 0 || opts.all_fds || opts.port != 0) opts.syscalls = true;
+      // --port alone selects syscalls; with --tcp it filters the connections.
+      if (opts.payload_bytes > 0 || opts.all_fds || (opts.port != 0 && !opts.tcp)) opts.syscalls = true;
       if (!a.buffer_size.empty()) opts.buffer_bytes = parse_size(a.buffer_size);
       if (!a.call_graph.empty()) parse_call_graph(a.call_graph, opts);
       if (opts.keep_stack_bytes) {

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <algorithm>
+#include <map>
 #include <memory>
 #include <optional>
 #include <functional>
@@ -54,14 +56,40 @@ class CliOptions : public report::OptionSink {
   void flag(const std::string& names, bool* value, const std::string& help) override {
     app_->add_flag(names, *value, help);
   }
+  // Two families may declare the same option (e.g. --by, for l7 and tcp): one
+  // CLI11 option sets both, and accepts the choices of either.
   void option(const std::string& names, std::string* value, const std::string& help, const std::string& type_name,
               const std::vector<std::string>& choices) override {
-    auto* o = app_->add_option(names, *value, help)->type_name(type_name);
-    if (!choices.empty()) o->check(CLI::IsMember(choices));
+    auto it = shared_.find(names);
+    if (it != shared_.end()) {
+      Shared& s = *it->second;
+      s.targets.push_back(value);
+      for (const auto& c : choices)
+        if (std::find(s.choices->begin(), s.choices->end(), c) == s.choices->end()) s.choices->push_back(c);
+      std::string all;
+      for (const auto& c : *s.choices) all += (all.empty() ? "" : "|") + c;
+      s.option->description(s.option->get_description() + "; " + help);
+      if (!s.choices->empty()) s.option->type_name(all);
+      return;
+    }
+    auto s = std::make_shared<Shared>();
+    s->targets.push_back(value);
+    *s->choices = choices;
+    s->option = app_->add_option_function<std::string>(
+                        names, [s](const std::string& v) { for (auto* t : s->targets) *t = v; }, help)
+                    ->type_name(type_name);
+    if (!choices.empty()) s->option->check(CLI::IsMember(s->choices));
+    shared_[names] = s;
   }
 
  private:
+  struct Shared {
+    std::vector<std::string*> targets;
+    std::shared_ptr<std::vector<std::string>> choices = std::make_shared<std::vector<std::string>>();
+    CLI::Option* option = nullptr;
+  };
   CLI::App* app_;
+  std::map<std::string, std::shared_ptr<Shared>> shared_;
 };
 
 std::string describe_filters(const ReportArgs& a) {

@@ -357,6 +357,46 @@ struct SyscallBatch {
   events @0 :List(SyscallEvent);
 }
 
+# --tcp (docs/tcp.md): one event of a TCP connection. Connections are told
+# apart by `cookie`; addresses and ports are the socket's local and remote ones.
+enum TcpEventType {
+  state @0;          # oldState -> newState (Linux TCP_* numbers: 1 ESTABLISHED ... 12 NEW_SYN_RECV)
+  retransmit @1;     # tcp:tcp_retransmit_skb
+  sendReset @2;      # tcp:tcp_send_reset
+  receiveReset @3;   # tcp:tcp_receive_reset
+  accept @4;         # accept()/accept4() returned the socket to pid/tid
+  other @5;
+}
+
+struct TcpEvent {
+  timeNs @0 :UInt64;
+  type @1 :TcpEventType;
+  cookie @2 :UInt64;        # socket cookie: unique per socket
+  pid @3 :UInt32;           # the connection's owner; 0: not known (yet)
+  tid @4 :UInt32;
+  oldState @5 :UInt8;
+  newState @6 :UInt8;
+  localAddr @7 :Data;       # 4 or 16 bytes, network order
+  remoteAddr @8 :Data;
+  localPort @9 :UInt16;
+  remotePort @10 :UInt16;
+  netns @11 :UInt32;        # network namespace inode
+  socketId @12 :UInt64;     # inode of the socket (SocketInfo.id, SyscallEvent.socketId); 0: not known
+  hasStats @13 :Bool;       # the counters below are set
+  bytesSent @14 :UInt64;    # payload bytes sent, retransmissions excluded (socket totals so far)
+  bytesReceived @15 :UInt64;
+  bytesRetrans @16 :UInt64;
+  segsOut @17 :UInt32;
+  segsIn @18 :UInt32;
+  srttNs @19 :UInt64;       # smoothed RTT; at a passive open's ESTABLISHED the SYN-ACK's RTT
+  retransmits @20 :UInt32;  # the socket's total_retrans
+  ownerFromProc @21 :Bool;  # pid found by the recorder in /proc (the socket was open before the recording)
+}
+
+struct TcpEventBatch {
+  events @0 :List(TcpEvent);
+}
+
 # A user stack kept raw for offline unwinding (--keep-stack-bytes): the user
 # registers x86_64 unwinding starts from and the bytes from sp upwards.
 struct StackSnapshot {
@@ -419,6 +459,7 @@ struct Record {
     luaVm @19 :LuaVm;
     luaStack @20 :LuaStack;
     luaTrace @21 :LuaTrace;
+    tcpEvents @22 :TcpEventBatch;
   }
 }
 

@@ -919,6 +919,72 @@ struct Kind<RecordKind::kStackSnapshots> {
   }
 };
 
+template <>
+struct Kind<RecordKind::kTcpEvents> {
+  static constexpr auto member = wire::Record::TCP_EVENTS;
+  static constexpr Shape shape = Shape::kBatch;
+  static constexpr const char* time_field = "timeNs";
+  static uint64_t time(const TcpEvent& v) { return v.time_ns; }
+  static size_t estimate(const TcpEvent&) { return 136; }
+  static auto get(wire::Record::Reader r) { return r.getTcpEvents(); }
+  static auto rows(wire::TcpEventBatch::Reader b) { return b.getEvents(); }
+  static void encode(wire::Record::Builder r, std::span<const TcpEvent> v) {
+    auto l = r.initTcpEvents().initEvents(v.size());
+    for (unsigned i = 0; i < v.size(); ++i) {
+      auto b = l[i];
+      const auto& e = v[i];
+      b.setTimeNs(e.time_ns);
+      b.setType(static_cast<wire::TcpEventType>(e.type));
+      b.setCookie(e.cookie);
+      b.setPid(e.pid);
+      b.setTid(e.tid);
+      b.setOldState(e.old_state);
+      b.setNewState(e.new_state);
+      if (!e.local_addr.empty()) b.setLocalAddr(field::bytes(e.local_addr));
+      if (!e.remote_addr.empty()) b.setRemoteAddr(field::bytes(e.remote_addr));
+      b.setLocalPort(e.local_port);
+      b.setRemotePort(e.remote_port);
+      b.setNetns(e.netns);
+      b.setSocketId(e.socket_id);
+      b.setHasStats(e.has_stats);
+      b.setBytesSent(e.bytes_sent);
+      b.setBytesReceived(e.bytes_received);
+      b.setBytesRetrans(e.bytes_retrans);
+      b.setSegsOut(e.segs_out);
+      b.setSegsIn(e.segs_in);
+      b.setSrttNs(e.srtt_ns);
+      b.setRetransmits(e.retransmits);
+      b.setOwnerFromProc(e.owner_from_proc);
+    }
+  }
+  static TcpEvent decode(wire::TcpEvent::Reader r) {
+    TcpEvent v;
+    v.time_ns = r.getTimeNs();
+    v.type = field::enum_in(r.getType(), TcpEventType::kOther);
+    v.cookie = r.getCookie();
+    v.pid = r.getPid();
+    v.tid = r.getTid();
+    v.old_state = r.getOldState();
+    v.new_state = r.getNewState();
+    v.local_addr = field::bytes(r.getLocalAddr());
+    v.remote_addr = field::bytes(r.getRemoteAddr());
+    v.local_port = r.getLocalPort();
+    v.remote_port = r.getRemotePort();
+    v.netns = r.getNetns();
+    v.socket_id = r.getSocketId();
+    v.has_stats = r.getHasStats();
+    v.bytes_sent = r.getBytesSent();
+    v.bytes_received = r.getBytesReceived();
+    v.bytes_retrans = r.getBytesRetrans();
+    v.segs_out = r.getSegsOut();
+    v.segs_in = r.getSegsIn();
+    v.srtt_ns = r.getSrttNs();
+    v.retransmits = r.getRetransmits();
+    v.owner_from_proc = r.getOwnerFromProc();
+    return v;
+  }
+};
+
 // ---- derived from the entries ------------------------------------------------------
 
 template <RecordKind K>

@@ -391,6 +391,35 @@ struct LostEvents {
   bool operator==(const LostEvents&) const = default;
 };
 
+// --tcp: one event of a TCP connection (docs/tcp.md).
+enum class TcpEventType : uint8_t { kState = 0, kRetransmit = 1, kSendReset = 2, kReceiveReset = 3, kAccept = 4, kOther = 5 };
+
+struct TcpEvent {
+  uint64_t time_ns = 0;
+  TcpEventType type = TcpEventType::kOther;
+  uint64_t cookie = 0;              // socket cookie: unique per socket
+  uint32_t pid = 0;                 // owner; 0: not known (yet)
+  uint32_t tid = 0;
+  uint8_t old_state = 0;            // Linux TCP_* numbers
+  uint8_t new_state = 0;
+  std::vector<uint8_t> local_addr;  // 4 or 16 bytes, network order
+  std::vector<uint8_t> remote_addr;
+  uint16_t local_port = 0;
+  uint16_t remote_port = 0;
+  uint32_t netns = 0;
+  uint64_t socket_id = 0;           // socket inode (SocketInfo.id); 0: not known
+  bool has_stats = false;           // the counters are set
+  uint64_t bytes_sent = 0;          // payload, retransmissions excluded
+  uint64_t bytes_received = 0;
+  uint64_t bytes_retrans = 0;
+  uint32_t segs_out = 0;
+  uint32_t segs_in = 0;
+  uint64_t srtt_ns = 0;
+  uint32_t retransmits = 0;
+  bool owner_from_proc = false;     // pid from the recorder's /proc scan (open before the recording)
+  bool operator==(const TcpEvent&) const = default;
+};
+
 // ---- the list of record kinds -----------------------------------------------------
 // One entry per member of the Record union in format/capture.capnp, at its ordinal,
 // and its C++ type at the same position of RecordTypes. Everything else format/
@@ -421,6 +450,7 @@ enum class RecordKind : uint16_t {
   kLuaVm = 19,
   kLuaStack = 20,
   kLuaTrace = 21,
+  kTcpEvents = 22,        // TcpEvent batch
 };
 
 // The C++ type of each kind, in the same order (a batch kind: the type of one event).
@@ -446,7 +476,8 @@ using RecordTypes = std::tuple<
     StackSnapshot,   // kStackSnapshots
     LuaVm,           // kLuaVm
     LuaStack,        // kLuaStack
-    LuaTrace         // kLuaTrace
+    LuaTrace,        // kLuaTrace
+    TcpEvent         // kTcpEvents
     >;
 
 }  // namespace format

@@ -5,6 +5,7 @@
 #include "record/profile_probe.h"
 #include "record/skb_probe.h"
 #include "record/syscall_probe.h"
+#include "record/tcp_probe.h"
 
 namespace ebt::record {
 
@@ -15,6 +16,7 @@ const std::vector<ProbeFamily>& probe_families() {
       {"offcpu", [](const RecordOptions& o) { return o.off_cpu; }, make_offcpu_probe},
       {"syscalls", [](const RecordOptions& o) { return o.syscalls; }, make_syscall_probe},
       {"skb", [](const RecordOptions& o) { return o.skb_hops; }, make_skb_probe},
+      {"tcp", [](const RecordOptions& o) { return o.tcp; }, make_tcp_probe},
       // One line per family, e.g.:
       // {"offcpu", [](const RecordOptions& o) { return o.off_cpu; }, make_offcpu_probe},
   };

@@ -17,6 +17,12 @@ struct SkbFilter {
   bool stacks = false;           // --skb-stack: kernel stack at every hop (default: drops only)
 };
 
+// Which connections --tcp keeps (all must match; unset: any).
+struct TcpFilter {
+  uint16_t port = 0;             // --port: local or remote
+  std::vector<uint8_t> addr;     // --host: local or remote address, 4 or 16 bytes, network order
+};
+
 struct RecordOptions {
   // Targets (perf's names). Nothing given: all processes (-a).
   bool all = false;                   // -a/--all-cpus
@@ -82,6 +88,10 @@ struct RecordOptions {
   // Packet hops (record/skb_probe.*).
   bool skb_hops = false;              // --skb
   SkbFilter skb;
+
+  // TCP connection lifecycle (record/tcp_probe.*).
+  bool tcp = false;                   // --tcp
+  TcpFilter tcp_filter;               // --port / --host with --tcp
 };
 
 }  // namespace ebt::record

@@ -8,6 +8,7 @@
 #include "report/skb_family.h"
 #include "report/speedscope_family.h"
 #include "report/stacks_family.h"
+#include "report/tcp_family.h"
 
 namespace ebt::report {
 
@@ -18,6 +19,7 @@ const std::vector<ReportFamilyEntry>& report_families() {
       {"cpu-timeline", make_cpu_timeline_family, false},
       {"l7", make_l7_family, false},
       {"skb", make_skb_family, false},
+      {"tcp", make_tcp_family, false},
       {"stacks", make_stacks_family, true},
       {"pprof", make_pprof_family, false},
       {"speedscope", make_speedscope_family, false},

@@ -2,6 +2,8 @@
 
 #include <optional>
 
+#include "common/error.h"
+
 #include "report/l7/l7_load.h"
 #include "report/l7/l7_trace.h"
 
@@ -18,7 +20,11 @@ class L7Family : public ReportFamily {
            "Text reports may print payload bytes (first bytes of unrecognised connections)");
   }
   bool enabled(const RunOptions& run) const override { return run.latency || !run.trace.empty(); }
-  void configure(ReportContext&, const RunOptions& run) override { run_ = &run; }
+  void configure(ReportContext&, const RunOptions& run) override {
+    // --by is shared with the tcp family (report/tcp_family.cpp): port is its own.
+    if (run.latency && by_ == "port") throw BadInput("--by port groups --tcp connections; --latency groups by conn, pid or peer");
+    run_ = &run;
+  }
   uint64_t kinds() const override {
     using format::RecordKind;
     return format::kind_bit(RecordKind::kSessionEnd) | format::kind_bit(RecordKind::kProcess) |

@@ -46,6 +46,7 @@ class FanOut : public format::RecordVisitor {
   void on(const SocketInfo& r) override { to_families(r, RecordKind::kSocket); }
   void on(const SyscallEvent& r) override { to_families(r, RecordKind::kSyscalls); }
   void on(const UnwindTable& r) override { to_families(r, RecordKind::kUnwindTable); }
+  void on(const TcpEvent& r) override { to_families(r, RecordKind::kTcpEvents); }
   // A raw stack is unwound once by the shared part and reaches the families
   // as the on-CPU sample it stands for.
   void on(const StackSnapshot& r) override {

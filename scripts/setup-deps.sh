@@ -18,6 +18,7 @@ test_pkgs=(
   luajit2 libluajit2-5.1-dev dpkg-dev
   iproute2 python3 chromium linux-perf procps
   bpftrace postgresql mariadb-server
+  libbpf-tools  # scripts/bench-tcp.sh: tcplife
   file lintian man-db  # tests/dist: the Debian package (dpkg-dev above)
   libclang-rt-14-dev   # ASan, UBSan and libFuzzer runtimes for the hostile-input stage (docs/security.md)
   golang-go nodejs npm # tests/clients: go tool pprof; speedscope's schema (ajv) and app (chromium above)

@@ -45,12 +45,14 @@ TEST(Kinds, TimeFieldsNameFieldsOfTheSchema) {
 TEST(Kinds, EventMaskAndDumpNames) {
   EXPECT_EQ(kEventKinds, kind_bit(RecordKind::kCpuSamples) | kind_bit(RecordKind::kOffCpuIntervals) |
                              kind_bit(RecordKind::kSkbHops) | kind_bit(RecordKind::kSyscalls) |
-                             kind_bit(RecordKind::kLostEvents) | kind_bit(RecordKind::kStackSnapshots));
+                             kind_bit(RecordKind::kLostEvents) | kind_bit(RecordKind::kStackSnapshots) |
+                             kind_bit(RecordKind::kTcpEvents));
   EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kCpuSamples)), "cpuSample");
   EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kOffCpuIntervals)), "offCpuInterval");
   EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kSkbHops)), "skbHop");
   EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kSyscalls)), "syscallEvent");
   EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kStackSnapshots)), "stackSnapshot");
+  EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kTcpEvents)), "tcpEvent");
   EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kProcess)), "");
   EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kLostEvents)), "");
 }

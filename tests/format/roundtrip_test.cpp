@@ -39,6 +39,8 @@ struct AllKinds {
                      {{0, {0x7f, 'E', 'L', 'F'}}, {0x1c000, {1, 0x1b, 3, 0x3b}}, {0x1d000, {0x14, 0, 0, 0}}}};
   StackSnapshot snapshot{2'500'000'000, 4242, 4243, 1, 3, 0x555500001234, 0x7ffc00001000, 0x7ffc00001100,
                          {0x34, 0x12, 0, 0, 0x55, 0x55, 0, 0, 0xff}};
+  TcpEvent tcp{2'600'000'000, TcpEventType::kState, 0x1234, 4242, 4243, 1, 4, {10, 0, 0, 1}, {10, 0, 0, 2},
+               34510, 7300, 4026531840u, 99887, true, 1000, 2345, 100, 5, 6, 40'000, 2, true};
   SessionEnd end{3'000'000'000, 1, 17};
 };
 
@@ -63,6 +65,7 @@ TEST(RoundTrip, EveryKindEveryField) {
     w.add(k.lost);
     w.add(k.unwind);
     w.add(k.snapshot);
+    w.add(k.tcp);
     w.add(k.exit);
     WriteStats st = w.finish(k.end);
     EXPECT_GE(st.blocks, 3u);
@@ -109,6 +112,8 @@ TEST(RoundTrip, EveryKindEveryField) {
   EXPECT_EQ(c.unwind_tables[0], k.unwind);
   ASSERT_EQ(c.snapshots.size(), 1u);
   EXPECT_EQ(c.snapshots[0], k.snapshot);
+  ASSERT_EQ(c.tcp.size(), 1u);
+  EXPECT_EQ(c.tcp[0], k.tcp);
   ASSERT_EQ(c.ends.size(), 1u);
   EXPECT_EQ(c.ends[0], k.end);
   EXPECT_TRUE(c.unknown.empty());

@@ -31,6 +31,7 @@ struct Collected : RecordVisitor {
   std::vector<CpuSample> samples;
   std::vector<OffCpuInterval> offcpu;
   std::vector<SkbHop> hops;
+  std::vector<TcpEvent> tcp;
   std::vector<SocketInfo> sockets;
   std::vector<SyscallEvent> syscalls;
   std::vector<LostEvents> lost;
@@ -53,6 +54,7 @@ struct Collected : RecordVisitor {
   void on(const StackSnapshot& v) override { snapshots.push_back(v); }
   void on(const OffCpuInterval& v) override { offcpu.push_back(v); }
   void on(const SkbHop& v) override { hops.push_back(v); }
+  void on(const TcpEvent& v) override { tcp.push_back(v); }
   void on(const SocketInfo& v) override { sockets.push_back(v); }
   void on(const SyscallEvent& v) override { syscalls.push_back(v); }
   void on(const LostEvents& v) override { lost.push_back(v); }

@@ -80,6 +80,45 @@ void offcpu(CaptureWriter& w) {
   w.add(OffCpuInterval{kT0 + 10'000'000, 1'000, kPid, kPid + 1, 1, 2, TaskState::kUninterruptible, 0, 0, 0, 0});
 }
 
+// A client connection (handshake, close) and a refused connect (--tcp).
+void tcp(CaptureWriter& w) {
+  TcpEvent e;
+  e.type = TcpEventType::kState;
+  e.cookie = 7;
+  e.pid = e.tid = kPid;
+  e.local_addr = {10, 0, 0, 1};
+  e.remote_addr = {10, 0, 0, 2};
+  e.local_port = 40000;
+  e.remote_port = 80;
+  auto at = [&](uint64_t t, uint8_t from, uint8_t to) {
+    e.time_ns = kT0 + t;
+    e.old_state = from;
+    e.new_state = to;
+    w.add(e);
+  };
+  at(100, 7, 2);
+  at(200, 2, 1);
+  at(300, 1, 4);
+  e.has_stats = true;
+  e.bytes_sent = 10;
+  e.bytes_received = 20;
+  e.srtt_ns = 100;
+  at(400, 4, 7);
+  e = TcpEvent{};
+  e.cookie = 8;
+  e.pid = e.tid = kPid;
+  e.local_addr = {10, 0, 0, 1};
+  e.remote_addr = {10, 0, 0, 2};
+  e.local_port = 40001;
+  e.remote_port = 81;
+  e.type = TcpEventType::kState;
+  at(500, 7, 2);
+  e.type = TcpEventType::kReceiveReset;
+  at(600, 0, 0);
+  e.type = TcpEventType::kState;
+  at(600, 2, 7);
+}
+
 void skb(CaptureWriter& w) {
   w.add(StringEntry{1, "net_dev_queue"});
   w.add(StringEntry{2, "kfree_skb"});
@@ -232,6 +271,7 @@ int main(int argc, char** argv) {
     syscalls(w);
     misc(w);
     raw_stacks(w);
+    tcp(w);
   };
   for (const char* target : {"/reader/", "/report/"}) {
     std::string d = dir + target;
@@ -240,6 +280,7 @@ int main(int argc, char** argv) {
     write(d + "offcpu.ebt", [](CaptureWriter& w) { process(w); symbols(w); stacks(w); offcpu(w); });
     write(d + "skb.ebt", [](CaptureWriter& w) { stacks(w); skb(w); misc(w); });
     write(d + "l7.ebt", [](CaptureWriter& w) { process(w); syscalls(w); });
+    write(d + "tcp.ebt", [](CaptureWriter& w) { process(w); syscalls(w); tcp(w); });
     write(d + "rawstack.ebt", [](CaptureWriter& w) { process(w); stacks(w); raw_stacks(w); });
     write(d + "all.ebt", all);
     write(d + "killed.ebt", all, false);
