@@ -79,6 +79,31 @@ static __always_inline __u64 lj_check_g(const struct ebt_lua_config *c, __u64 g,
 	return g;
 }
 
+/* G from the words above the user sp: DISPATCH is r14 in the VM, so a C
+ * function the VM called (and everything it calls) either keeps it in r14 or
+ * saves it on the stack before using r14 (callee-saved). Used when r14 is not
+ * DISPATCH and no G is known yet for the process (a thread seen first while
+ * blocked in a C or FFI call); the G found is kept (ebt_lua_config.g). */
+#define LJ_SCAN_WORDS 128
+
+struct lj_scan {
+	const struct ebt_lua_config *c;
+	__u64 sp, g, l;
+};
+
+static long lj_scan_step(__u32 index, void *ctx)
+{
+	struct lj_scan *s = ctx;
+	__u64 w = 0;
+
+	if (bpf_probe_read_user(&w, sizeof(w), (void *)(s->sp + index * 8)))
+		return 1;
+	if (w <= s->c->g2disp || w >= (1ULL << 47) || ((w - s->c->g2disp) & 7))
+		return 0;
+	s->g = lj_check_g(s->c, w - s->c->g2disp, &s->l);
+	return s->g ? 1 : 0;
+}
+
 struct lj_walk {
 	struct ebt_lua_config c; /* a copy: the loop callback reads only its context */
 	__u64 g, frame, bottom, top, l, prev_link, pc;
@@ -239,10 +264,13 @@ static long lj_step(__u32 index, void *ctx)
 	return 0;
 }
 
-/* Sends the Lua stack of the sampled thread, if it runs Lua, as an
- * EBT_EV_LUA_STACK with the time and tid of the sample `sh` (sent after it). */
-static __always_inline void ebt_lua_sample(__u32 tgid, const struct ebt_event_header *sh, __u64 ip,
-					   __u64 r14, __u64 rdx, __u64 rbx)
+/* Walks the Lua stack of the current thread (of process `tgid`), from the
+ * user registers ip, r14, rdx, rbx, into this CPU's lua_scratch, and returns it
+ * with every field but the event header set; NULL when the process has no
+ * identified VM, the VM is not found, or it is not running Lua. `oncpu`: count
+ * the walk in the process's sample counters (on-CPU samples only). */
+static __always_inline struct lua_buf *ebt_lua_walk(__u32 tgid, __u64 ip, __u64 sp, __u64 r14, __u64 rdx,
+						    __u64 rbx, int oncpu)
 {
 	struct ebt_lua_config *c;
 	struct lua_buf *b;
@@ -253,20 +281,28 @@ static __always_inline void ebt_lua_sample(__u32 tgid, const struct ebt_event_he
 	int bad = 0;
 
 	if (!lua_enabled)
-		return;
+		return NULL;
 	c = bpf_map_lookup_elem(&lua_procs, &tgid);
 	if (!c)
-		return;
-	__sync_fetch_and_add(&c->samples, 1);
+		return NULL;
+	if (oncpu)
+		__sync_fetch_and_add(&c->samples, 1);
 	/* In interpreter (and GC64 trace) code r14 is DISPATCH; elsewhere it may be
 	 * anything, and the check rejects it. */
 	if (r14 > c->g2disp)
 		g = lj_check_g(c, r14 - c->g2disp, &l);
 	if (!g && c->g)
 		g = lj_check_g(c, c->g, &l);
+	if (!g && sp) {
+		struct lj_scan s = {.c = c, .sp = sp};
+		bpf_loop(LJ_SCAN_WORDS, lj_scan_step, &s, 0);
+		g = s.g;
+		l = s.l;
+	}
 	if (!g) {
-		__sync_fetch_and_add(&c->no_g, 1);
-		return;
+		if (oncpu)
+			__sync_fetch_and_add(&c->no_g, 1);
+		return NULL;
 	}
 	if (g != c->g)
 		c->g = g;
@@ -274,14 +310,15 @@ static __always_inline void ebt_lua_sample(__u32 tgid, const struct ebt_event_he
 	vmstate = (__s32)lj_u32(g + c->g_vmstate, &bad);
 	cf = lj_u64(l + c->l_cframe, &bad);
 	if (bad)
-		return;
+		return NULL;
 	if ((vmstate == -1 || vmstate == -2) && cf == 0) {
-		__sync_fetch_and_add(&c->idle, 1);
-		return;
+		if (oncpu)
+			__sync_fetch_and_add(&c->idle, 1);
+		return NULL;
 	}
 	b = bpf_map_lookup_elem(&lua_scratch, &zero);
 	if (!b)
-		return;
+		return NULL;
 
 	__builtin_memset(&w, 0, sizeof(w));
 	w.c = *c;
@@ -308,24 +345,47 @@ static __always_inline void ebt_lua_sample(__u32 tgid, const struct ebt_event_he
 		}
 	}
 	if (bad)
-		return;
+		return NULL;
 	bpf_loop(EBT_LUA_MAX_FRAMES + 8, lj_step, &w, 0);
 	flags |= w.flags ? w.flags : EBT_LUA_F_TRUNCATED;
 	/* the callback may have stored frames through its own lookup of b */
 
-	b->s.h = *sh;
-	b->s.h.kind = EBT_EV_LUA_STACK;
-	b->s.h.flags = 0;
+	if (w.n > EBT_LUA_MAX_FRAMES)
+		return NULL;
 	b->s.g = g;
 	b->s.l = l;
 	b->s.cframe = cf;
 	b->s.vmstate = vmstate;
 	b->s.flags = flags;
 	b->s.pad = 0;
-	if (w.n > EBT_LUA_MAX_FRAMES)
-		return;
 	b->s.nframes = w.n;
-	b->s.h.size = sizeof(b->s) + w.n * sizeof(struct ebt_lua_frame);
+	return b;
+}
+
+/* The event header of a Lua stack that belongs to the event `sh` (same time
+ * and tid: record/ pairs them), which is sent right after it. */
+static __always_inline void ebt_lua_header(struct lua_buf *b, const struct ebt_event_header *sh)
+{
+	__u32 n = b->s.nframes;
+
+	if (n > EBT_LUA_MAX_FRAMES)
+		n = EBT_LUA_MAX_FRAMES;
+	b->s.h = *sh;
+	b->s.h.kind = EBT_EV_LUA_STACK;
+	b->s.h.flags = 0;
+	b->s.h.size = sizeof(b->s) + n * sizeof(struct ebt_lua_frame);
+}
+
+/* Sends the Lua stack of the sampled thread, if it runs Lua, as an
+ * EBT_EV_LUA_STACK with the time and tid of the sample `sh` (sent after it). */
+static __always_inline void ebt_lua_sample(__u32 tgid, const struct ebt_event_header *sh, __u64 ip,
+					   __u64 sp, __u64 r14, __u64 rdx, __u64 rbx)
+{
+	struct lua_buf *b = ebt_lua_walk(tgid, ip, sp, r14, rdx, rbx, 1);
+
+	if (!b)
+		return;
+	ebt_lua_header(b, sh);
 	ebt_output(b, b->s.h.size, sizeof(*b));
 }
 

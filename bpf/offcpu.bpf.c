@@ -10,6 +10,7 @@
  * the task dies, so the map is bounded by the number of live wanted threads.
  */
 #include "bpf/maps.bpf.h"
+#include "bpf/lua.bpf.h"
 
 #define STACK_BYTES (EBT_MAX_STACK_DEPTH * sizeof(__u64))
 /* task->__state / exit_state bits (include/linux/sched.h) */
@@ -100,6 +101,57 @@ static __always_inline void stat_add(__u32 which, __u64 v)
 		*n += v;
 }
 
+/* --lua: the Lua stack each blocked thread of a LuaJIT process left the CPU in,
+ * walked at switch-out (bpf/lua.bpf.h, from the user registers saved at kernel
+ * entry) and sent just before its interval's event, with the same time and tid.
+ * The header's time_ns holds the start of the interval it belongs to until
+ * then. max_entries 1 when --lua is off. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct lua_buf);
+} offcpu_lua SEC(".maps");
+
+static __always_inline void lua_switch_out(__u32 tgid, __u32 tid)
+{
+	struct task_entry *e;
+	struct pt_regs *u;
+	struct lua_buf *b;
+
+	if (!lua_enabled || !bpf_map_lookup_elem(&lua_procs, &tgid))
+		return;
+	e = bpf_map_lookup_elem(&offcpu_tasks, &tid);
+	if (!e || e->start_ns == 0)
+		return;
+	u = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	b = ebt_lua_walk(tgid, BPF_CORE_READ(u, ip), BPF_CORE_READ(u, sp), BPF_CORE_READ(u, r14),
+			 BPF_CORE_READ(u, dx), BPF_CORE_READ(u, bx), 0);
+	if (!b) {
+		bpf_map_delete_elem(&offcpu_lua, &tid);
+		return;
+	}
+	b->s.h.time_ns = e->start_ns;
+	if (bpf_map_update_elem(&offcpu_lua, &tid, b, BPF_ANY))
+		ebt_count_lost(EBT_LOST_OFFCPU);
+}
+
+/* The Lua stack of the interval (tid, start) that ends now, if walked. */
+static __always_inline void lua_switch_in(__u32 tid, __u64 start, const struct ebt_event_header *ih)
+{
+	struct lua_buf *b;
+
+	if (!lua_enabled)
+		return;
+	b = bpf_map_lookup_elem(&offcpu_lua, &tid);
+	if (!b || b->s.h.time_ns != start)
+		return;
+	ebt_lua_header(b, ih);
+	ebt_output(b, b->s.h.size, sizeof(*b));
+	b->s.h.time_ns = 0;
+}
+
 /* `prev` is current: its stacks are the ones it blocked in. */
 static __always_inline void on_switch_out(void *ctx, __u32 state, int dead)
 {
@@ -113,6 +165,8 @@ static __always_inline void on_switch_out(void *ctx, __u32 state, int dead)
 		return; /* idle */
 	if (dead) {
 		bpf_map_delete_elem(&offcpu_tasks, &tid);
+		if (lua_enabled)
+			bpf_map_delete_elem(&offcpu_lua, &tid);
 		if (waker_stacks)
 			bpf_map_delete_elem(&offcpu_wakers, &tid);
 		return;
@@ -149,6 +203,7 @@ static __always_inline void on_switch_out(void *ctx, __u32 state, int dead)
 	e->kbytes = klen;
 	e->ubytes = ulen;
 	e->start_ns = bpf_ktime_get_ns(); /* last: marks the entry complete */
+	lua_switch_out(tgid, tid);
 }
 
 static __always_inline void on_waking(void *ctx, __u32 wakee_tid)
@@ -251,6 +306,7 @@ static __always_inline void on_switch_in(__u32 tid)
 	b->e.h.tid = tid;
 	b->e.h.cpu = bpf_get_smp_processor_id();
 	b->e.h.reserved = 0;
+	lua_switch_in(tid, start, &b->e.h); /* --lua: its Lua stack goes first */
 	if (ebt_output(b, size, sizeof(*b)) == 0)
 		stat_add(STAT_EMITTED, 1);
 }

@@ -84,7 +84,7 @@ int ebt_profile_dwarf(struct bpf_perf_event_data *ctx)
 			rbx = BPF_CORE_READ(uregs, bx);
 		}
 		/* --lua: the Lua stack goes out first, with this sample's time. */
-		ebt_lua_sample(tgid, &b->s.h, b->s.ip, r14, rdx, rbx);
+		ebt_lua_sample(tgid, &b->s.h, b->s.ip, b->s.sp, r14, rdx, rbx);
 		b->s.mm_start_stack = BPF_CORE_READ(task, mm, start_stack);
 		b->s.h.flags = EBT_DWARF_F_USER_REGS;
 

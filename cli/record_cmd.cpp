@@ -180,7 +180,7 @@ void add_record_command(CLI::App& app, RunFn& run) {
       "  ebtrace record -F 999 -- ./myprog arg    # a command and its children\n"
       "  ebtrace record --call-graph dwarf -p 42  # whole stacks without frame pointers");
   auto& o = args->opts;
-  sub->add_flag("-a,--all-cpus", o.all, "Record all processes on all CPUs (the default)");
+  sub->add_flag("-a,--all-cpus", o.all, "Record all processes on all CPUs (the default without -p/--tid/COMMAND; with a COMMAND: everything while it runs, like perf)");
   sub->add_option("-p,--pid", args->pids, "Record these processes (and the children they start): PID[,PID...]");
   sub->add_option("--tid", args->tids, "Record these threads only: TID[,TID...]");
   sub->add_option("--comm", o.comm, "Record only tasks with this exact comm (15 bytes)");
@@ -217,8 +217,8 @@ void add_record_command(CLI::App& app, RunFn& run) {
                 "they pass through instead of unwinding while recording; report unwinds offline (perf's "
                 "model: less recorder CPU, much larger captures)");
   sub->add_flag("--lua", args->lua,
-                "LuaJIT frames in the on-CPU stacks (implies --call-graph dwarf); on by default when a target "
-                "runs LuaJIT");
+                "LuaJIT frames in the on-CPU stacks and, with --off-cpu, in the off-CPU ones (implies "
+                "--call-graph dwarf); on by default when a target runs LuaJIT");
   sub->add_flag("--no-lua", args->no_lua, "No LuaJIT frames, even when a target runs LuaJIT");
   sub->add_flag("--skb", o.skb_hops,
                 "Record packet hops through the kernel network stack (device queue/xmit, receive, copy to "
@@ -307,14 +307,17 @@ void add_record_command(CLI::App& app, RunFn& run) {
                          a.call_graph);
         opts.call_graph_dwarf = true;
       }
-      // --lua (docs/lua.md): the Lua walk runs in the dwarf sampler.
+      // --lua (docs/lua.md): the Lua walk runs in the dwarf sampler and, with
+      // --off-cpu, at each switch-out.
       const bool fp_asked = !a.call_graph.empty() && !opts.call_graph_dwarf;
+      const bool lua_can = opts.cpu || opts.off_cpu;
       if (a.lua && a.no_lua) throw BadInput("--lua and --no-lua exclude each other");
       if (a.lua) {
         if (fp_asked) throw BadInput("--lua needs --call-graph dwarf: frame pointers cannot cross the LuaJIT VM");
-        if (!opts.cpu) throw BadInput("--lua adds Lua frames to on-CPU samples: it needs on-CPU sampling");
+        if (!lua_can)
+          throw BadInput("--lua adds Lua frames to on-CPU samples and off-CPU intervals: it needs -F or --off-cpu");
         opts.lua = opts.call_graph_dwarf = true;
-      } else if (!a.no_lua && opts.cpu && !fp_asked) {
+      } else if (!a.no_lua && lua_can && !fp_asked) {
         if (opts.call_graph_dwarf) {
           opts.lua = true;  // costs nothing for processes without a VM
         } else if (record::lua_in_targets(opts)) {

@@ -296,6 +296,7 @@ struct OffCpuInterval {
   wakerTid @8 :UInt32;
   wakerStackId @9 :UInt32;
   wakeupNs @10 :UInt64;  # sched_waking time; 0 = not woken (preempted) or unknown
+  luaStackId @11 :UInt32;  # --lua: LuaStack the thread blocked in (0: none)
 }
 
 struct OffCpuBatch {

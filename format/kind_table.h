@@ -758,6 +758,7 @@ struct Kind<RecordKind::kOffCpuIntervals> {
       b.setWakerTid(e.waker_tid);
       b.setWakerStackId(e.waker_stack_id);
       b.setWakeupNs(e.wakeup_ns);
+      b.setLuaStackId(e.lua_stack_id);
     }
   }
   static OffCpuInterval decode(wire::OffCpuInterval::Reader r) {
@@ -773,6 +774,7 @@ struct Kind<RecordKind::kOffCpuIntervals> {
     v.waker_tid = r.getWakerTid();
     v.waker_stack_id = r.getWakerStackId();
     v.wakeup_ns = r.getWakeupNs();
+    v.lua_stack_id = r.getLuaStackId();
     return v;
   }
 };

@@ -1,7 +1,7 @@
 #include "format/recording.h"
 
 #include <fcntl.h>
-#include <glob.h>
+#include <fnmatch.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,12 +47,19 @@ std::vector<std::string> expand_args(const std::vector<std::string>& args) {
       if (in_dir.empty()) throw BadInput(a + ": no capture files in this directory");
       files.insert(files.end(), in_dir.begin(), in_dir.end());
     } else if (!fs::exists(a, ec) && a.find_first_of("*?[") != std::string::npos) {
-      glob_t g{};
-      int rc = ::glob(a.c_str(), 0, nullptr, &g);
-      if (rc == 0)
-        for (size_t i = 0; i < g.gl_pathc; i++) files.push_back(g.gl_pathv[i]);
-      globfree(&g);
-      if (rc != 0) throw BadInput(a + ": no file matches");
+      // Wildcards in the file name only, matched here: glob(3) would link the
+      // name service (~user expansion) into the static binary.
+      fs::path pattern(a);
+      fs::path dir = pattern.has_parent_path() ? pattern.parent_path() : fs::path(".");
+      if (dir.string().find_first_of("*?[") != std::string::npos)
+        throw BadInput(a + ": wildcards are matched in the file name only, not in directories");
+      std::vector<std::string> matched;
+      for (const auto& e : fs::directory_iterator(dir, ec))
+        if (::fnmatch(pattern.filename().c_str(), e.path().filename().c_str(), FNM_PERIOD) == 0)
+          matched.push_back(pattern.has_parent_path() ? e.path().string() : e.path().filename().string());
+      if (matched.empty()) throw BadInput(a + ": no file matches");
+      std::sort(matched.begin(), matched.end());
+      files.insert(files.end(), matched.begin(), matched.end());
     } else {
       files.push_back(a);  // CaptureReader says what is wrong with it
     }

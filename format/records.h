@@ -267,6 +267,7 @@ struct OffCpuInterval {
   uint32_t waker_tid = 0;
   uint32_t waker_stack_id = 0;
   uint64_t wakeup_ns = 0;  // when the waker woke it (sched_waking); 0: not woken / unknown
+  uint32_t lua_stack_id = 0;  // --lua: LuaStack the thread blocked in (0: none)
   bool operator==(const OffCpuInterval&) const = default;
 };
 

@@ -44,11 +44,14 @@ class DwarfProfileProbe : public Probe {
     skel_->rodata->include_idle = idle_ ? 1 : 0;
     skel_->rodata->stack_bytes = stack_bytes_;
     skel_->rodata->lua_enabled = want_lua_ ? 1 : 0;
+    if (want_lua_) {
+      lua_ = LuaRecorder::shared();
+      lua_->use_map(skel_->obj);
+    }
     int ncpu = libbpf_num_possible_cpus();
     if (ncpu <= 0) throw RuntimeFailure("profile-dwarf: cannot count the possible CPUs");
     bpf_map__set_max_entries(skel_->maps.dwarf_scratch, uint32_t(ncpu));
     bpf_call_or_throw("profile-dwarf", "loading the BPF program", [&] { return profile_dwarf_bpf__load(skel_); });
-    if (want_lua_) lua_ = std::make_unique<LuaRecorder>(bpf_map__fd(skel_->maps.lua_procs));
   }
 
   void attach() override { sampling_.attach("profile-dwarf", skel_->progs.ebt_profile_dwarf, freq_); }
@@ -70,7 +73,9 @@ class DwarfProfileProbe : public Probe {
     // --lua: the walk starts once the process's VM is known (first samples: native only).
     uint32_t lua_stack = 0;
     if (lua_) {
-      lua_->note_process(h.pid, now, ctx);
+      char c[EBT_TASK_COMM_LEN + 1] = {};
+      std::memcpy(c, s.comm, EBT_TASK_COMM_LEN);
+      lua_->note_process(h.pid, now, ctx, c);
       if (ctx.tid_wanted(h.tid)) lua_stack = lua_->take(h, ctx);
     }
     if (!ctx.tid_wanted(h.tid)) return;
@@ -128,7 +133,8 @@ class DwarfProfileProbe : public Probe {
   uint64_t samples() const override { return samples_; }
 
   std::string summary() const override {
-    std::string lua = lua_ ? "; " + lua_->summary() : "";
+    std::string lua = lua_ ? lua_->summary_once() : "";
+    if (!lua.empty()) lua = "; " + lua;
     if (keep_) return "dwarf: raw user stacks kept for offline unwinding" + lua;
     uint64_t lost = lost_;
     const UnwindStats& st = unwinder_.stats();
@@ -144,7 +150,7 @@ class DwarfProfileProbe : public Probe {
   uint32_t stack_bytes_;
   bool keep_;
   bool want_lua_;
-  std::unique_ptr<LuaRecorder> lua_;
+  std::shared_ptr<LuaRecorder> lua_;
   profile_dwarf_bpf* skel_ = nullptr;
   CpuClockAttachment sampling_;
   uint64_t samples_ = 0;

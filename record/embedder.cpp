@@ -89,9 +89,11 @@ uint64_t Embedder::write_pending() {
   for (const auto& obj : objects_.objects()) {
     if (obj->hits.empty() || obj->build_id.empty()) continue;
     auto [done, first] = embedded_.try_emplace(obj.get());
+    // Per hit, not a merge over everything written so far: that grows with the
+    // file and runs at every block cut (quadratic at high sample rates).
     std::set<uint64_t> fresh;
-    std::set_difference(obj->hits.begin(), obj->hits.end(), done->second.begin(), done->second.end(),
-                        std::inserter(fresh, fresh.end()));
+    for (uint64_t a : obj->hits)
+      if (!done->second.contains(a)) fresh.insert(fresh.end(), a);
     obj->hits.clear();
     if (fresh.empty()) continue;
     // Every symbol once per file with --embed-all-symbols; the later batches
@@ -102,8 +104,8 @@ uint64_t Embedder::write_pending() {
     done->second.insert(fresh.begin(), fresh.end());
   }
   std::set<uint64_t> kernel;
-  std::set_difference(hits_.kernel.begin(), hits_.kernel.end(), kernel_embedded_.begin(), kernel_embedded_.end(),
-                      std::inserter(kernel, kernel.end()));
+  for (uint64_t a : hits_.kernel)
+    if (!kernel_embedded_.contains(a)) kernel.insert(kernel.end(), a);
   hits_.kernel.clear();
   if (!kernel.empty()) {
     KernelSymbols ks = build_kernel_symbols(kernel);

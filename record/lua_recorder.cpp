@@ -1,6 +1,7 @@
 #include "record/lua_recorder.h"
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <set>
 
+#include "common/error.h"
 #include "format/writer.h"
 #include "record/proc_reader.h"
 
@@ -51,6 +53,7 @@ uint32_t lua_proto_fingerprint(const uint8_t* h) {
 
 struct LuaRecorder::Proc {
   uint32_t pid = 0;
+  std::set<std::string> comms;  // thread names seen (a new one: look again)
   bool found = false;
   uint64_t next_look_ns = 0, backoff_ns = kFirstRecheckNs;
   LuaVmInfo vm;
@@ -91,8 +94,31 @@ struct LuaRecorder::Proc {
   }
 };
 
-LuaRecorder::LuaRecorder(int procs_map_fd) : map_fd_(procs_map_fd) {}
-LuaRecorder::~LuaRecorder() = default;
+LuaRecorder::LuaRecorder() {
+  map_fd_ = bpf_map_create(BPF_MAP_TYPE_HASH, "lua_procs", sizeof(uint32_t), sizeof(ebt_lua_config),
+                           EBT_LUA_MAX_PROCS, nullptr);
+  if (map_fd_ < 0) throw RuntimeFailure(std::string("--lua: cannot create the lua_procs map: ") + strerror(errno));
+}
+
+LuaRecorder::~LuaRecorder() {
+  if (map_fd_ >= 0) close(map_fd_);
+}
+
+std::shared_ptr<LuaRecorder> LuaRecorder::shared() {
+  static std::weak_ptr<LuaRecorder> current;
+  auto r = current.lock();
+  if (!r) {
+    r = std::make_shared<LuaRecorder>();
+    current = r;
+  }
+  return r;
+}
+
+void LuaRecorder::use_map(bpf_object* obj) const {
+  bpf_map* m = bpf_object__find_map_by_name(obj, "lua_procs");
+  if (!m || bpf_map__reuse_fd(m, map_fd_) != 0)
+    throw RuntimeFailure(std::string("--lua: cannot share the lua_procs map: ") + strerror(errno));
+}
 
 LuaRecorder::Proc& LuaRecorder::proc(uint32_t pid) {
   auto& p = procs_[pid];
@@ -103,9 +129,14 @@ LuaRecorder::Proc& LuaRecorder::proc(uint32_t pid) {
   return *p;
 }
 
-void LuaRecorder::note_process(uint32_t pid, uint64_t now, RecordContext& ctx) {
+void LuaRecorder::note_process(uint32_t pid, uint64_t now, RecordContext& ctx, const char* comm) {
   Proc& p = proc(pid);
-  if (p.found || now < p.next_look_ns) return;
+  if (p.found) return;
+  if (comm && p.comms.size() < 16 && p.comms.insert(comm).second) {  // a comm not seen yet: an exec?
+    p.next_look_ns = 0;
+    p.backoff_ns = kFirstRecheckNs;
+  }
+  if (now < p.next_look_ns) return;
   p.next_look_ns = now + p.backoff_ns;
   p.backoff_ns = std::min(p.backoff_ns * 2, kMaxRecheckNs);
   auto maps = read_exec_maps(pid);
@@ -250,7 +281,7 @@ uint32_t LuaRecorder::trace_id(Proc& p, uint64_t g, uint32_t traceno, uint64_t n
   return t.id;
 }
 
-uint32_t LuaRecorder::take(const ebt_event_header& h, RecordContext& ctx) {
+uint32_t LuaRecorder::take(const ebt_event_header& h, RecordContext& ctx, bool offcpu) {
   auto it = pending_.find(h.tid);
   if (it == pending_.end() || it->second.event.empty()) return 0;
   Pending pe = std::move(it->second);
@@ -291,8 +322,12 @@ uint32_t LuaRecorder::take(const ebt_event_header& h, RecordContext& ctx) {
   if (s.vmstate >= 0) st.trace_id = trace_id(p, s.g, uint32_t(s.vmstate), monotonic_ns(), ctx);
   if (s.flags & EBT_LUA_F_BAD) p.bad++;
   if (s.flags & EBT_LUA_F_TRUNCATED) p.truncated++;
-  p.lua_samples++;
-  lua_samples_++;
+  if (offcpu) {
+    offcpu_stacks_++;
+  } else {
+    p.lua_samples++;
+    lua_samples_++;
+  }
 
   std::string k;
   k.reserve(16 + st.frames.size() * 24);
@@ -322,6 +357,8 @@ void LuaRecorder::forget(uint32_t pid) {
 }
 
 void LuaRecorder::finish(RecordContext& ctx) {
+  if (finished_) return;
+  finished_ = true;
   for (auto& [pid, p] : procs_) {
     if (!p->found || !p->vm.identified) continue;
     LuaVm r = p->vm.record;
@@ -347,11 +384,18 @@ void LuaRecorder::finish(RecordContext& ctx) {
   }
 }
 
+std::string LuaRecorder::summary_once() {
+  if (summarized_) return {};
+  summarized_ = true;
+  return summary();
+}
+
 std::string LuaRecorder::summary() const {
   if (!vms_) return "lua: no LuaJIT VM identified";
   uint64_t bad = 0;
   for (const auto& [pid, p] : procs_) bad += p->bad;
-  return "lua: " + std::to_string(lua_samples_) + " samples with Lua stacks in " + std::to_string(vms_) +
+  std::string off = offcpu_ ? ", " + std::to_string(offcpu_stacks_) + " off-CPU intervals" : "";
+  return "lua: " + std::to_string(lua_samples_) + " samples" + off + " with Lua stacks in " + std::to_string(vms_) +
          " VM(s), " + std::to_string(protos_) + " protos, " + std::to_string(traces_) + " traces, " +
          std::to_string(bad) + " inconsistent walks";
 }

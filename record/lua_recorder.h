@@ -21,25 +21,43 @@
 #include "record/lua_vm.h"
 #include "record/probe.h"
 
+struct bpf_object;
+
 namespace ebt::record {
 
 class LuaRecorder {
  public:
-  explicit LuaRecorder(int procs_map_fd);
+  // The recording's one LuaRecorder, shared by the families whose BPF programs
+  // walk Lua stacks (profile-dwarf: on-CPU samples; offcpu: switch-outs), so
+  // VMs, protos and stacks have one set of ids; made by the first to ask,
+  // gone with the last holder.
+  static std::shared_ptr<LuaRecorder> shared();
+  // Makes `obj` (before load) use this recorder's `lua_procs` map, the VM
+  // configurations every walk reads (bpf/lua.bpf.h).
+  void use_map(bpf_object* obj) const;
+  // The off-CPU family walks Lua stacks too (the summary counts its intervals).
+  void expect_offcpu() { offcpu_ = true; }
+
+  LuaRecorder();
   ~LuaRecorder();
   LuaRecorder(const LuaRecorder&) = delete;
   LuaRecorder& operator=(const LuaRecorder&) = delete;
 
-  // A sample of `pid` arrived: look for its VM the first time (and again, less
-  // and less often, while none is found: a library may be loaded later).
-  void note_process(uint32_t pid, uint64_t now_ns, RecordContext& ctx);
+  // An event of `pid` (its thread's `comm`) arrived: look for its VM the first
+  // time (and again, less and less often, while none is found: a library may be
+  // loaded later), and at once for a comm not seen before in it (an exec:
+  // `record -- CMD` sees the child before it runs CMD).
+  void note_process(uint32_t pid, uint64_t now_ns, RecordContext& ctx, const char* comm = nullptr);
   // An EBT_EV_LUA_STACK: kept until its sample arrives.
   void on_stack_event(const ebt_event_header& h, std::span<const uint8_t> event);
-  // The LuaStack id for the sample (h.pid, h.tid, h.time_ns); 0 if none.
-  uint32_t take(const ebt_event_header& h, RecordContext& ctx);
+  // The LuaStack id for the event (h.pid, h.tid, h.time_ns): an on-CPU sample,
+  // or with `offcpu` an off-CPU interval ending then; 0 if none.
+  uint32_t take(const ebt_event_header& h, RecordContext& ctx, bool offcpu = false);
   void forget(uint32_t pid);
-  // Final LuaVm records with the counters.
+  // Final LuaVm records with the counters (once, whoever calls first).
   void finish(RecordContext& ctx);
+  // The summary-line part, the first time only (each holder asks).
+  std::string summary_once();
   std::string summary() const;
 
   uint64_t lua_samples() const { return lua_samples_; }
@@ -50,7 +68,8 @@ class LuaRecorder {
   uint32_t proto_id(Proc& p, uint64_t addr, uint32_t fp, RecordContext& ctx);
   uint32_t trace_id(Proc& p, uint64_t g, uint32_t traceno, uint64_t now, RecordContext& ctx);
 
-  int map_fd_;
+  int map_fd_ = -1;  // lua_procs, owned
+  bool finished_ = false, summarized_ = false, offcpu_ = false;
   std::unordered_map<uint32_t, std::unique_ptr<Proc>> procs_;
   struct Pending {
     uint64_t time_ns = 0;
@@ -59,7 +78,7 @@ class LuaRecorder {
   std::unordered_map<uint32_t, Pending> pending_;  // tid -> Lua stack waiting for its sample
   std::unordered_map<std::string, uint32_t> stacks_;
   uint32_t next_stack_ = 1, next_proto_ = 1, next_trace_ = 1;
-  uint64_t lua_samples_ = 0, protos_ = 0, traces_ = 0, vms_ = 0;
+  uint64_t lua_samples_ = 0, offcpu_stacks_ = 0, protos_ = 0, traces_ = 0, vms_ = 0;
 };
 
 // The fingerprint the BPF walk computes over 16 bytes of a proto header.

@@ -12,6 +12,8 @@
 #include "format/writer.h"
 #include "offcpu.skel.h"
 #include "record/bpf_util.h"
+#include "record/lua_recorder.h"
+#include "record/proc_reader.h"
 
 namespace ebt::record {
 namespace {
@@ -79,14 +81,21 @@ TaskState task_state(uint32_t s) {
 class OffCpuProbe : public Probe {
  public:
   explicit OffCpuProbe(const RecordOptions& o)
-      : min_ns_(o.off_cpu_min_us * 1000), waker_stacks_(o.off_cpu_waker), max_tasks_(o.off_cpu_tasks) {}
+      : min_ns_(o.off_cpu_min_us * 1000), waker_stacks_(o.off_cpu_waker), max_tasks_(o.off_cpu_tasks),
+        want_lua_(o.lua) {}
   ~OffCpuProbe() override {
     detach();
     offcpu_bpf__destroy(skel_);
   }
 
   std::string name() const override { return "offcpu"; }
-  std::vector<uint16_t> event_kinds() const override { return {EBT_EV_OFFCPU}; }
+  // --lua: the Lua stack of an interval comes just before it (with on-CPU
+  // sampling the dwarf family sends that kind too: one shared LuaRecorder takes
+  // both, whichever family the core hands them to).
+  std::vector<uint16_t> event_kinds() const override {
+    if (want_lua_) return {EBT_EV_OFFCPU, EBT_EV_LUA_STACK};
+    return {EBT_EV_OFFCPU};
+  }
 
   void load(const SharedMaps& maps, const TargetFilter& filter) override {
     // raw_tp first (no trace-event record built per switch); the classic
@@ -128,6 +137,10 @@ class OffCpuProbe : public Probe {
   void detach() override { links_.detach(); }
 
   void handle(const ebt_event_header& h, std::span<const uint8_t> event, RecordContext& ctx) override {
+    if (h.kind == EBT_EV_LUA_STACK) {
+      if (lua_) lua_->on_stack_event(h, event);  // its interval follows
+      return;
+    }
     if (event.size() < sizeof(ebt_offcpu_event)) {
       malformed_++;
       return;
@@ -141,6 +154,15 @@ class OffCpuProbe : public Probe {
         wu > EBT_MAX_STACK_DEPTH || sizeof e + n * 8 > event.size() || e.start_ns > h.time_ns) {
       malformed_++;
       return;
+    }
+    // --lua: a process's VM is looked for at its first events (switch-outs
+    // before that have native frames only).
+    uint32_t lua_stack = 0;
+    if (lua_) {
+      char c[EBT_TASK_COMM_LEN + 1] = {};
+      std::memcpy(c, e.comm, EBT_TASK_COMM_LEN);
+      lua_->note_process(h.pid, monotonic_ns(), ctx, c);
+      if (ctx.tid_wanted(h.tid)) lua_stack = lua_->take(h, ctx, /*offcpu=*/true);
     }
     if (!ctx.tid_wanted(h.tid)) return;
     std::vector<uint64_t> frames(n);
@@ -163,6 +185,7 @@ class OffCpuProbe : public Probe {
     out.waker_pid = e.waker_pid;
     out.waker_tid = e.waker_tid;
     out.wakeup_ns = e.wakeup_ns;
+    out.lua_stack_id = lua_stack;
     if (wk + wu)
       out.waker_stack_id =
           ctx.intern_stack(e.waker_pid, {f + nk + nu + wks, wk - wks}, {f + nk + nu + wk, wu});
@@ -171,7 +194,8 @@ class OffCpuProbe : public Probe {
     total_ns_ += out.duration_ns;
   }
 
-  void finish(RecordContext&) override {
+  void finish(RecordContext& ctx) override {
+    if (lua_) lua_->finish(ctx);
     if (!skel_) return;
     int ncpu = libbpf_num_possible_cpus();
     if (ncpu <= 0) return;
@@ -192,6 +216,10 @@ class OffCpuProbe : public Probe {
                   static_cast<unsigned long long>(stats_[kStatShort]), stats_[kStatShortNs] / 1e6);
     std::string s = buf;
     if (malformed_) s += ", " + std::to_string(malformed_) + " malformed";
+    if (lua_) {
+      std::string lua = lua_->summary_once();  // unless the dwarf family said it
+      if (!lua.empty()) s += "; " + lua;
+    }
     return s;
   }
 
@@ -215,6 +243,15 @@ class OffCpuProbe : public Probe {
     bpf_program__set_autoload(skel_->progs.ebt_offcpu_waking_tp, !raw);
     bpf_map__set_max_entries(skel_->maps.offcpu_tasks, max_tasks_);
     bpf_map__set_max_entries(skel_->maps.offcpu_wakers, waker_stacks_ ? max_tasks_ : 1);
+    bpf_map__set_max_entries(skel_->maps.offcpu_lua, want_lua_ ? max_tasks_ : 1);
+    skel_->rodata->lua_enabled = want_lua_ ? 1 : 0;
+    if (want_lua_) {
+      if (!lua_) {
+        lua_ = LuaRecorder::shared();
+        lua_->expect_offcpu();
+      }
+      lua_->use_map(skel_->obj);
+    }
     bpf_call_or_throw("off-cpu", std::string("loading the BPF programs (") +
                                      (raw ? "raw_tp/sched_switch" : "tracepoint/sched/sched_switch") + ")",
                       [&] { return offcpu_bpf__load(skel_); });
@@ -224,6 +261,8 @@ class OffCpuProbe : public Probe {
   uint64_t min_ns_;
   bool waker_stacks_;
   uint32_t max_tasks_;
+  bool want_lua_;
+  std::shared_ptr<LuaRecorder> lua_;
   bool raw_ = true;
   offcpu_bpf* skel_ = nullptr;
   ProgramLinks links_;

@@ -179,6 +179,13 @@ class Recorder::Impl : public RecordContext {
   SharedMaps maps_;
   ring_buffer* rb_ = nullptr;
   std::exception_ptr callback_error_;
+  // While polling: when to hand control back to the loop even if events keep
+  // coming (a consumer slower than the producers would otherwise never leave
+  // ring_buffer__consume, and -d, signals and file rotation would wait for it).
+  // 0: no limit (the final drains after detaching).
+  uint64_t yield_at_ns_ = 0;
+  uint32_t events_since_check_ = 0;
+  static constexpr int kYield = -EAGAIN;
   std::vector<std::unique_ptr<Probe>> probes_;
   std::unordered_map<uint16_t, Probe*> dispatch_;
 
@@ -269,6 +276,9 @@ int Recorder::Impl::ring_callback(void* ctx, void* data, size_t size) {
     self->callback_error_ = std::current_exception();
     return -ECANCELED;
   }
+  // libbpf has already moved past this record when a callback returns < 0.
+  if (self->yield_at_ns_ && ++self->events_since_check_ % 256 == 0 && monotonic_ns() >= self->yield_at_ns_)
+    return kYield;
   return 0;
 }
 
@@ -318,11 +328,14 @@ void Recorder::Impl::poll_loop(const std::atomic<bool>* stop, std::atomic<bool>*
                       : Clock::time_point::max();
   bool has_child = command_.started();
   while (!(stop && stop->load())) {
+    yield_at_ns_ = monotonic_ns() + 200'000'000;
     int n = ring_buffer__poll(rb_, 100);
     // The programs wake us only when the ring fills up (ebt_ringbuf_wakeup_flags):
     // a poll that timed out still has events to take.
     if (n == 0) n = ring_buffer__consume(rb_);
+    yield_at_ns_ = 0;
     rethrow_callback_error();
+    if (n == kYield) n = 0;  // more to take: first the deadline, signals, rotation
     if (n < 0 && n != -EINTR) throw RuntimeFailure(std::string("reading the ring buffer: ") + strerror(-n));
     file_.writer->tick();
     uint64_t now = monotonic_ns();

@@ -69,7 +69,10 @@ Targets resolve_targets(RecordOptions& o) {
                      " Hz (/proc/sys/kernel/perf_event_max_sample_rate)");
   }
   if (o.duration_s < 0 || std::isnan(o.duration_s)) throw BadInput("-d/--duration must be positive");
-  t.filter.by_pid = !o.pids.empty() || !o.tids.empty() || !o.command.empty();
+  if (o.all && (!o.pids.empty() || !o.tids.empty()))
+    throw BadInput("-a/--all-cpus with -p/--tid: give either all processes or the ones to record");
+  // Like perf record -a -- CMD: everything, for as long as CMD runs.
+  t.filter.by_pid = !o.pids.empty() || !o.tids.empty() || (!o.command.empty() && !o.all);
   t.filter.all = !t.filter.by_pid;
   t.filter.tids = o.tids;
   t.filter.comm = o.comm;

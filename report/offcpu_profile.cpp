@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string_view>
+#include <tuple>
 
 #include "common/error.h"
 
@@ -39,6 +40,7 @@ Sample offcpu_sample(ReportContext& ctx, const OffCpuInterval& iv, OffCpuWeight 
   s.tid = iv.tid;
   s.cpu = iv.cpu;
   s.stack_id = iv.stack_id;
+  s.aux_id = iv.lua_stack_id;  // --lua: the Lua frames it blocked in, spliced like on-CPU ones
   s.weight = weight == OffCpuWeight::kTime ? iv.duration_ns : 1;
   s.root_marker = ctx.frames.intern(offcpu_marker_name(iv.state), FrameType::kMarker);
   return s;
@@ -77,10 +79,10 @@ std::vector<Sample> waker_samples(ReportContext& ctx, const std::vector<OffCpuIn
 }
 
 std::vector<std::string> stack_names(ReportContext& profile, uint32_t pid, uint64_t time_ns,
-                                     uint32_t stack_id, size_t max) {
+                                     uint32_t stack_id, size_t max, uint32_t lua_stack_id) {
   std::vector<std::string> names;
-  if (stack_id == 0) return names;
-  for (uint32_t id : profile.symbolized_stack(pid, time_ns, stack_id)) {
+  if (stack_id == 0 && lua_stack_id == 0) return names;
+  for (uint32_t id : profile.symbolized_stack(StackRef{pid, time_ns, stack_id, lua_stack_id})) {
     const FrameInfo& f = profile.frames[id];
     names.push_back(f.type == FrameType::kKernel ? f.name + " [k]" : f.name);
     if (max && names.size() >= max) break;
@@ -89,8 +91,8 @@ std::vector<std::string> stack_names(ReportContext& profile, uint32_t pid, uint6
 }
 
 std::string offcpu_top_frame(ReportContext& profile, const OffCpuInterval& iv) {
-  if (iv.stack_id == 0) return "[no stack]";
-  const auto& ids = profile.symbolized_stack(iv.pid, iv.start_ns, iv.stack_id);
+  if (iv.stack_id == 0 && iv.lua_stack_id == 0) return "[no stack]";
+  const auto& ids = profile.symbolized_stack(StackRef{iv.pid, iv.start_ns, iv.stack_id, iv.lua_stack_id});
   for (uint32_t id : ids) {
     const FrameInfo& f = profile.frames[id];
     if (user_side(f.type)) return f.name;
@@ -124,9 +126,9 @@ OffCpuNaming offcpu_naming(ReportContext& profile) {
   n.thread_name = [&profile](uint32_t pid, uint32_t tid) {
     return profile.comm_of(pid, tid, profile.end_ns());
   };
-  auto cache = std::make_shared<std::map<std::pair<uint32_t, uint32_t>, std::string>>();
+  auto cache = std::make_shared<std::map<std::tuple<uint32_t, uint32_t, uint32_t>, std::string>>();
   n.top_frame = [&profile, cache](const OffCpuInterval& iv) {
-    auto key = std::make_pair(iv.pid, iv.stack_id);
+    auto key = std::make_tuple(iv.pid, iv.stack_id, iv.lua_stack_id);
     auto it = cache->find(key);
     if (it != cache->end()) return it->second;
     std::string name = offcpu_top_frame(profile, iv);

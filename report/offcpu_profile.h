@@ -40,9 +40,10 @@ std::string offcpu_marker_name(TaskState state);
 // innermost kernel frame that is not scheduler plumbing (kernel threads).
 std::string offcpu_top_frame(ReportContext& ctx, const OffCpuInterval& interval);
 
-// Symbolized frame names of a stack, leaf first, at most `max` (0: all).
+// Symbolized frame names of a stack, leaf first, at most `max` (0: all), with
+// the Lua stack `lua_stack_id` spliced in (0: none).
 std::vector<std::string> stack_names(ReportContext& ctx, uint32_t pid, uint64_t time_ns,
-                                     uint32_t stack_id, size_t max = 0);
+                                     uint32_t stack_id, size_t max = 0, uint32_t lua_stack_id = 0);
 
 // True when the recorded waker stack shows the wake-up ran in interrupt context
 // (timer, I/O completion): the waker pid/tid is then just the interrupted task.

@@ -67,7 +67,7 @@ size_t add_offcpu_to_trace(TraceJson& trace, ReportContext& profile, const std::
     args.emplace_back("state", std::string(state_text(iv.state)));
     args.emplace_back("duration_us", static_cast<double>(iv.duration_ns) / 1e3);
     args.emplace_back("cpu", static_cast<uint64_t>(iv.cpu));
-    args.emplace_back("stack", stack_names(profile, iv.pid, iv.start_ns, iv.stack_id, options.max_frames));
+    args.emplace_back("stack", stack_names(profile, iv.pid, iv.start_ns, iv.stack_id, options.max_frames, iv.lua_stack_id));
     bool woken = iv.wakeup_ns > iv.start_ns && iv.wakeup_ns <= end;
     bool irq = waker_in_interrupt(profile, iv);
     if (iv.waker_tid != 0 || irq) {

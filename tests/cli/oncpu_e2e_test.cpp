@@ -261,5 +261,49 @@ TEST_F(NoEmbed, ResolvedFromLocalDebuginfod) {
   EXPECT_TRUE(cached) << "no debuginfo in DEBUGINFOD_CACHE_PATH: the report did not ask debuginfod";
 }
 
+
+// `record -a -- CMD` records every process while CMD runs (perf record -a), not
+// only CMD: a spinner started before the recording is in it.
+TEST(OnCpuE2E, AllCpusWithCommandRecordsEveryProcess) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir("ebt-all");
+  Proc spinner({"sh", "-c", "while :; do :; done"});
+  std::string cap = (dir.path() / "all.ebt").string();
+  RunResult rec = run({ebtrace_bin(), "record", "-a", "-F", "99", "-o", cap, "--", "sleep", "1.5"}, timeout(60));
+  ASSERT_EQ(rec.exit_code, 0) << rec.describe();
+  RunResult rep = run({ebtrace_bin(), "report", "-i", cap, "--pid", std::to_string(spinner.pid()), "--folded"});
+  ASSERT_EQ(rep.exit_code, 0) << rep.describe();
+  uint64_t samples = 0;
+  for (const auto& s : parse_folded(rep.out)) samples += s.count;
+  EXPECT_GT(samples, 20u) << "the spinner (pid " << spinner.pid() << ") is missing:\n" << rep.describe();
+
+  RunResult both = run({ebtrace_bin(), "record", "-a", "-p", std::to_string(spinner.pid()), "-o", cap});
+  EXPECT_EQ(both.exit_code, 2) << both.describe();
+  EXPECT_NE(both.err.find("-a/--all-cpus with -p/--tid"), std::string::npos) << both.err;
+}
+
+// -d holds when the events come faster than the recorder takes them (dwarf
+// samples at a high rate on a busy machine): the recorder leaves the ring
+// buffer to check the deadline and counts what it could not take as lost,
+// instead of draining forever.
+TEST(OnCpuE2E, DurationHoldsWhenEventsOutpaceTheRecorder) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  TempDir dir("ebt-flood");
+  Proc spin1({"sh", "-c", "while :; do :; done"});
+  Proc spin2({"sh", "-c", "while :; do :; done"});
+  std::string cap = (dir.path() / "flood.ebt").string();
+  auto t0 = std::chrono::steady_clock::now();
+  RunResult rec = run({ebtrace_bin(), "record", "-a", "-F", "20000", "--call-graph", "dwarf,65528", "-d", "2",
+                       "-o", cap},
+                      timeout(120));
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(rec.exit_code, 0) << rec.describe();
+  // 2 s of recording, plus start-up (symbol harvest) and the final drain of
+  // one ring buffer on a loaded machine: far less than a minute.
+  EXPECT_LT(secs, 45.0) << rec.describe();
+  RunResult info = run({ebtrace_bin(), "info", "-i", cap});
+  EXPECT_EQ(info.exit_code, 0) << info.describe();
+}
+
 }  // namespace
 }  // namespace ebt::test

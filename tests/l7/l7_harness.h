@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -153,7 +154,8 @@ inline fs::path make_temp_dir(const std::string& tag) {
 // child; ready once the recorder wrote its ready file.
 class Recording {
  public:
-  Recording(const fs::path& dir, const std::vector<std::string>& target_args) : cap_(dir / "cap.ebt") {
+  Recording(const fs::path& dir, const std::vector<std::string>& target_args)
+      : cap_(dir / "cap.ebt"), command_(std::find(target_args.begin(), target_args.end(), "--") != target_args.end()) {
     fs::path ready = dir / "ready";
     std::vector<std::string> argv = {EBT_EBTRACE_BIN, "record", "--l7", "--no-cpu", "-o", cap_.string(),
                                      "--ready-file", ready.string()};
@@ -163,8 +165,11 @@ class Recording {
     if (!wait_until([&] { return fs::exists(ready); }, 60))
       throw std::runtime_error("recorder not ready: " + read_file(log_));
   }
-  // Stops the recorder (SIGINT) and returns its exit status.
+  // Stops the recorder (SIGINT) and returns its exit status. With `-- CMD` the
+  // recorder stops by itself when CMD exits: waited for, never interrupted (a
+  // loaded machine may take longer than any fixed delay to run CMD).
   int stop() {
+    if (command_) return rec_.stop(0, 120);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the ring buffer drain
     return rec_.stop(SIGINT, 60);
   }
@@ -173,6 +178,7 @@ class Recording {
 
  private:
   fs::path cap_;
+  bool command_;
   fs::path log_;
   Child rec_;
 };

@@ -197,7 +197,7 @@ TEST(Continuous, FlightRecorderDumpsOnSigusr2) {
   Capture c = Capture::load(files[0]);
   expect_consistent_end(c);
   EXPECT_EQ(c.session.trigger.rfind("SIGUSR2", 0), 0u);
-  EXPECT_GT(c.samples.size(), 50u);
+  EXPECT_GT(c.samples.size(), 20u);  // 1 s at 199 Hz, a busy loop that a loaded machine may give a quarter of a CPU
 }
 
 // Killed mid-run: the capture opens, and every sample of its complete blocks

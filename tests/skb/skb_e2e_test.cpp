@@ -102,7 +102,8 @@ class Recording {
 // and a sender.
 const char* kUdpListen =
     "import socket,sys\n"
-    "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind((sys.argv[1],int(sys.argv[2]))); s.settimeout(3)\n"
+    "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind((sys.argv[1],int(sys.argv[2]))); s.settimeout(60)\n"
+    "print('bound',flush=True)\n"
     "n=0\n"
     "try:\n"
     "  while True: s.recv(2000); n+=1; s.settimeout(1)\n"
@@ -123,10 +124,11 @@ TEST(SkbE2E, UdpDeliveredAndDroppedExactly) {
   Proc listener(net.in(net.ns_b(), {"python3", "-c", kUdpListen, net.addr_b(), "7001"}), timeout(60));
   Recording rec(dir, {"--skb", "--skb-proto", "udp", "--skb-host", net.addr_b()});
   ASSERT_TRUE(rec.ready());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the listener is bound
+  // Bound before anything is sent (a loaded machine may take seconds to start python).
+  ASSERT_TRUE(listener.wait_for_output([](const std::string& out, const std::string&) { return out == "bound\n"; }, 60));
   ASSERT_EQ(run(net.in(net.ns_a(), {"python3", "-c", kUdpSend, net.addr_b(), "7001", "40"}), timeout(30)).exit_code, 0);
   ASSERT_EQ(run(net.in(net.ns_a(), {"python3", "-c", kUdpSend, net.addr_b(), "7002", "15"}), timeout(30)).exit_code, 0);
-  ASSERT_EQ(listener.wait(30).out, "40\n");
+  ASSERT_EQ(listener.wait(30).out, "bound\n40\n");
   std::string text;
   Json r = rec.stop_and_report(&text);
 
@@ -175,7 +177,7 @@ TEST(SkbE2E, PortFilterKeepsOnlyThatFlow) {
   Proc listener(net.in(net.ns_b(), {"python3", "-c", kUdpListen, net.addr_b(), "7001"}), timeout(60));
   Recording rec(dir, {"--skb", "--skb-port", "7002", "--skb-stack"});
   ASSERT_TRUE(rec.ready());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(listener.wait_for_output([](const std::string& out, const std::string&) { return out == "bound\n"; }, 60));
   run(net.in(net.ns_a(), {"python3", "-c", kUdpSend, net.addr_b(), "7001", "20"}), timeout(30));
   run(net.in(net.ns_a(), {"python3", "-c", kUdpSend, net.addr_b(), "7002", "7"}), timeout(30));
   listener.wait(30);

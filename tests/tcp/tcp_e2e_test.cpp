@@ -4,6 +4,7 @@
 // refused by a closed port, one reset by the server, one still open when the
 // recording stops. Counts, bytes each way, roles, owners and outcomes exact.
 #include <map>
+#include <set>
 
 #include "tests/bpf_guard.h"
 #include "tests/tcp/otlp_check.h"
@@ -298,6 +299,68 @@ TEST(TcpE2E, ConnectionsBytesRolesAndOutcomesExact) {
   }
   EXPECT_EQ(tracks, 17u);
   EXPECT_EQ(handshakes, 5u * 2 + 2 + 2);  // short, reset and hold: both ends
+}
+
+// IPv6, and IPv4 on a dual-stack (AF_INET6) server socket, shown and filtered as IPv4.
+TEST(TcpE2E, Ipv6AndDualStack) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  VethPair net;
+  net.add_ipv6();
+  TempDir dir("ebt-tcp-v6");
+  const char* server = R"(
+import socket, sys
+s = socket.socket(socket.AF_INET6)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(('::', 7410))
+s.listen()
+open(sys.argv[1], 'w').close()
+for i in range(2):
+    c, _ = s.accept()
+    n = 0
+    while n < 100: n += len(c.recv(65536))
+    c.sendall(b'y' * 50)
+    c.close()
+)";
+  const char* client = R"(
+import socket, sys
+for a in sys.argv[1:]:
+    s = socket.create_connection((a, 7410))
+    s.sendall(b'x' * 100)
+    n = 0
+    while True:
+        b = s.recv(65536)
+        if not b: break
+        n += len(b)
+    assert n == 50, n
+    s.close()
+)";
+  Proc srv(net.in(net.ns_b(), {"python3", "-c", server, (dir / "ready").string()}), timeout(60));
+  wait_for_file(dir / "ready", 30);
+  ASSERT_TRUE(fs::exists(dir / "ready")) << srv.wait(1).describe();
+  TcpRecording all(dir, {"--tcp", "--port", "7410"}, "all.ebt");
+  ASSERT_TRUE(all.ready()) << all.why_not_ready();
+  TcpRecording v6(dir, {"--tcp", "--host", net.v6_b()}, "v6.ebt");
+  ASSERT_TRUE(v6.ready()) << v6.why_not_ready();
+  RunResult c = run(net.in(net.ns_a(), {"python3", "-c", client, net.v6_b(), net.addr_b()}), timeout(60));
+  ASSERT_EQ(c.exit_code, 0) << c.describe();
+  EXPECT_EQ(srv.wait(30).exit_code, 0);
+  all.stop();
+  v6.stop();
+
+  Json r = all.report_json();
+  ASSERT_EQ(r["connections"].arr.size(), 4u) << all.report_text();
+  std::set<std::string> locals;
+  for (const auto& conn : r["connections"].arr) {
+    locals.insert(conn["role"].str + " " + conn["local"].str.substr(0, conn["local"].str.rfind(':')));
+    bool client_end = conn["role"].str == "client";
+    EXPECT_EQ(num(conn, client_end ? "bytes_tx" : "bytes_rx"), 100u);
+    EXPECT_EQ(num(conn, client_end ? "bytes_rx" : "bytes_tx"), 50u);
+  }
+  std::set<std::string> want{"client [" + net.v6_a() + "]", "server [" + net.v6_b() + "]", "client " + net.addr_a(),
+                             "server " + net.addr_b()};
+  EXPECT_EQ(locals, want) << all.report_text();
+  EXPECT_EQ(v6.report_json()["connections"].arr.size(), 2u) << v6.report_text();
 }
 
 TEST(TcpE2E, BadOptionsExit2) {

@@ -32,6 +32,13 @@ class VethPair {
        ns_a() + " link set " + tag_ + "va up && ip -n " + ns_b() + " link set " + tag_ + "vb up && ip -n " + ns_a() +
        " link set lo up && ip -n " + ns_b() + " link set lo up");
   }
+  // fd00:<n>::1 in a, fd00:<n>::2 in b (no duplicate address detection: usable at once).
+  void add_ipv6() {
+    sh("ip -n " + ns_a() + " -6 addr add " + v6_a() + "/64 dev " + tag_ + "va nodad && ip -n " + ns_b() +
+       " -6 addr add " + v6_b() + "/64 dev " + tag_ + "vb nodad");
+  }
+  std::string v6_a() const { return "fd00:" + a_.substr(3, a_.find('.', 3) - 3) + "::1"; }
+  std::string v6_b() const { return "fd00:" + a_.substr(3, a_.find('.', 3) - 3) + "::2"; }
   ~VethPair() { run({"sh", "-c", "ip netns del " + ns_a() + "; ip netns del " + ns_b()}, timeout(20)); }
   std::string ns_a() const { return tag_ + "a"; }
   std::string ns_b() const { return tag_ + "b"; }
