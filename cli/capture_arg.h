@@ -42,6 +42,23 @@ struct CaptureArg {
     for (const auto& n : notes) std::fprintf(stderr, "ebtrace: warning: %s\n", n.c_str());
     return path;
   }
+  // `report a.ebt b.ebt`: one path per recording (format::open_recordings).
+  std::vector<std::string> paths(const char* cmd) const {
+    path(cmd == nullptr ? "report" : cmd, true);
+    std::vector<std::string> notes;
+    auto out = format::open_recordings(positional.empty() ? std::vector<std::string>{input} : positional, &notes);
+    for (const auto& n : notes) std::fprintf(stderr, "ebtrace: warning: %s\n", n.c_str());
+    return out;
+  }
+  // Only the argument checks of path().
+  void path(const char* cmd, bool check_only) const {
+    std::string one = positional.empty() ? "" : positional.front();
+    if (!one.empty() && !input.empty() && (positional.size() > 1 || one != input))
+      throw BadInput(std::string(cmd) + ": give the capture either as FILE or with -i, not both");
+    if (positional.empty() && input.empty())
+      throw BadInput(std::string(cmd) + ": no capture file given (ebtrace " + cmd + " FILE)");
+    (void)check_only;
+  }
 };
 
 inline constexpr const char* kReadExitCodes =

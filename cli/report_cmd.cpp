@@ -44,6 +44,7 @@ struct ReportArgs {
   bool latency = false;
   std::string format = "text";
   report::StackViewFlags view;  // --off-cpu, --on-off, --wakers, --weight
+  bool by_host = false;
   // Every family, created before parsing so it can declare its options.
   std::vector<std::unique_ptr<report::ReportFamily>> families;
 };
@@ -147,8 +148,11 @@ int run_report(const ReportArgs& a) {
   if (a.capture.positional.empty() && a.capture.input.empty()) {
     run.input = "capture.ebt";  // like perf's perf.data
   } else {
-    run.input = a.capture.path("report");
+    std::vector<std::string> inputs = a.capture.paths("report");
+    run.input = inputs.front();
+    run.more_inputs.assign(inputs.begin() + 1, inputs.end());
   }
+  run.by_host = a.by_host;
   report::Filter& filter = run.filter;
   if (!a.pids.empty()) filter.pids = report::parse_id_list(a.pids, "--pid");
   if (!a.tids.empty()) filter.tids = report::parse_id_list(a.tids, "--tid");
@@ -230,6 +234,14 @@ int run_report(const ReportArgs& a) {
   std::vector<report::ReportFamily*> families;
   for (const auto& f : a.families)
     if (f->enabled(run)) families.push_back(f.get());
+  if (!run.more_inputs.empty()) {
+    // Several captures (separate recorders) merge into the stack outputs only.
+    for (auto* f : families)
+      if (std::string(f->name()) != "stacks")
+        throw BadInput(std::string("several captures are merged into the text report, --folded and --flamegraph "
+                                   "only; ") + f->name() + " (--trace, --latency, --skb, --pprof, --speedscope) "
+                                   "reads one capture (or one --switch-output recording) at a time");
+  }
   for (auto* f : families) f->configure(*ctx, run);
 
   report::PassStats stats = report::read_capture(run.input, *ctx, families);
@@ -348,6 +360,8 @@ void add_report_command(CLI::App& app, RunFn& run) {
                 "each under a [woke: COMM] frame naming the wakee");
   sub->add_option("--weight", a->view.weight, "Off-CPU weight: time (blocked ns, default) or count (context switches)")
       ->type_name("time|count");
+  sub->add_flag("--by-host", a->by_host,
+                "Group stacks by host: each under a [host: NAME] root frame (with several captures)");
   CliOptions family_options(sub);
   for (const auto& entry : report::report_families()) {
     a->families.push_back(entry.create());

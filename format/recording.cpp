@@ -33,7 +33,9 @@ bool is_capture(const std::string& path) {
 
 }  // namespace
 
-std::string open_recording(const std::vector<std::string>& args, std::vector<std::string>* notes) {
+namespace {
+
+std::vector<std::string> expand_args(const std::vector<std::string>& args) {
   namespace fs = std::filesystem;
   std::vector<std::string> files;
   for (const auto& a : args) {
@@ -62,6 +64,13 @@ std::string open_recording(const std::vector<std::string>& args, std::vector<std
       files.push_back(a);  // CaptureReader says what is wrong with it
     }
   }
+  return files;
+}
+
+}  // namespace
+
+std::string open_recording(const std::vector<std::string>& args, std::vector<std::string>* notes) {
+  std::vector<std::string> files = expand_args(args);
   if (files.size() == 1) return files[0];
   // Time order: the wall-clock start of each file's session.
   std::vector<std::pair<long double, std::string>> by_start;
@@ -80,6 +89,44 @@ std::string open_recording(const std::vector<std::string>& args, std::vector<std
   std::string path = "/proc/self/fd/" + std::to_string(fd);
   splice_captures(ordered.front(), ordered, path, notes);
   return path;
+}
+
+std::vector<std::string> open_recordings(const std::vector<std::string>& args, std::vector<std::string>* notes) {
+  std::vector<std::string> files = expand_args(args);
+  if (files.size() == 1) return files;
+  struct File {
+    long double start;
+    std::string path, identity;
+    bool rotated;
+  };
+  std::vector<File> all;
+  for (const auto& f : files) {
+    CaptureReader r(f);  // BadInput for a file that is not a capture
+    const SessionInfo& s = r.session();
+    long double start = (long double)s.clock_realtime_ns + ((long double)s.start_ns - (long double)s.clock_monotonic_ns);
+    std::string id = s.hostname + '\n' + s.boot_id + '\n' + s.options + '\n' + s.ebtrace_version;
+    for (const auto& a : s.command_line) id += '\n' + a;
+    bool rotated = s.options.find("--switch-output") != std::string::npos ||
+                   s.options.find("--flight-recorder") != std::string::npos;
+    all.push_back({start, f, id, rotated});
+  }
+  std::stable_sort(all.begin(), all.end(), [](const File& a, const File& b) { return a.start < b.start; });
+  std::vector<std::vector<std::string>> groups;
+  std::vector<std::string> group_ids;
+  for (const auto& f : all) {
+    size_t g = groups.size();
+    if (f.rotated)
+      for (size_t i = 0; i < groups.size(); ++i)
+        if (group_ids[i] == f.identity) g = i;
+    if (g == groups.size()) {
+      groups.emplace_back();
+      group_ids.push_back(f.rotated ? f.identity : "");
+    }
+    groups[g].push_back(f.path);
+  }
+  std::vector<std::string> out;
+  for (const auto& g : groups) out.push_back(g.size() == 1 ? g[0] : open_recording(g, notes));
+  return out;
 }
 
 std::string wall_time_range(const std::string& text, const SessionInfo& s) {

@@ -18,6 +18,16 @@ namespace ebt::format {
 // go to `notes`. BadInput when nothing matches or a file is not a capture.
 std::string open_recording(const std::vector<std::string>& args, std::vector<std::string>* notes = nullptr);
 
+// The same arguments as open_recording, for `report a.ebt b.ebt`: files are
+// grouped into recordings and each group is opened like open_recording (one
+// path per recording, by wall-clock start). Files belong to one recording
+// only when it was rotated (--switch-output, --flight-recorder in its
+// options) and they share host, boot id, command line and options: a rotated
+// recording's files share the recorder's ids, captures of separate recorders
+// do not and are never spliced.
+std::vector<std::string> open_recordings(const std::vector<std::string>& args,
+                                         std::vector<std::string>* notes = nullptr);
+
 // `--time 03:10,03:20`: a range of UTC wall-clock times (HH:MM[:SS[.frac]], or
 // YYYY-MM-DDTHH:MM[:SS]) as START,END seconds from the session's start, the
 // form report's --time takes; a time of day is taken on the day that puts it

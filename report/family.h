@@ -49,7 +49,9 @@ struct StackViewFlags {
 // Options shared by all families: filters and the output channels the core
 // owns (the text output, --trace, --latency). Set by the CLI before the pass.
 struct RunOptions {
-  std::string input;          // capture path
+  std::string input;          // capture path (the first one: report a.ebt b.ebt)
+  std::vector<std::string> more_inputs;  // further captures merged into the stack outputs
+  bool by_host = false;       // --by-host: stacks under a [host: NAME] root frame
   std::string output;         // -o FILE for the text channel ("" or "-": stdout)
   Filter filter;
   std::string filter_text;    // the active filters as the user typed them

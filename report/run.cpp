@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "common/error.h"
@@ -77,6 +79,51 @@ void add_stats(PassStats& p, const format::ReadStats& s) {
 }
 
 }  // namespace
+
+void merge_stacks(ReportContext& dst_ctx, StackAggregate& dst, uint32_t dst_host, const ReportContext& src_ctx,
+                  const StackAggregate& src, uint32_t src_host) {
+  std::map<std::pair<uint32_t, std::vector<uint32_t>>, AggregatedStack> paths;
+  auto add = [&](AggregatedStack st, uint32_t host) {
+    if (host) st.frames.insert(st.frames.begin(), host);
+    auto& p = paths[{st.pid, st.frames}];
+    if (p.frames.empty()) {
+      p.pid = st.pid;
+      p.frames = st.frames;
+    }
+    p.weight += st.weight;
+    p.count += st.count;
+  };
+  for (const auto& st : dst.stacks) add(st, dst_host);
+  std::vector<uint32_t> ids(src_ctx.frames.size(), 0);
+  for (const auto& st : src.stacks) {
+    AggregatedStack t = st;
+    for (uint32_t& id : t.frames) {
+      if (!ids[id]) {
+        const FrameInfo& f = src_ctx.frames[id];
+        ids[id] = dst_ctx.frames.intern(symbolize::SymFrame{f.name, f.module, f.file, 0, f.type, f.resolved});
+      }
+      id = ids[id];
+    }
+    add(std::move(t), src_host);
+  }
+  dst.total_weight += src.total_weight;
+  dst.total_count += src.total_count;
+  dst.stacks.clear();
+  for (auto& [k, st] : paths) dst.stacks.push_back(std::move(st));
+  // StackAggregator's order: folded names frame by frame, then pid.
+  std::vector<std::string> names(dst_ctx.frames.size());
+  for (size_t i = 1; i < names.size(); ++i) names[i] = folded_name(dst_ctx.frames[static_cast<uint32_t>(i)]);
+  std::sort(dst.stacks.begin(), dst.stacks.end(), [&](const AggregatedStack& a, const AggregatedStack& b) {
+    size_t n = std::min(a.frames.size(), b.frames.size());
+    for (size_t i = 0; i < n; ++i) {
+      if (a.frames[i] == b.frames[i]) continue;
+      int c = names[a.frames[i]].compare(names[b.frames[i]]);
+      if (c != 0) return c < 0;
+    }
+    if (a.frames.size() != b.frames.size()) return a.frames.size() < b.frames.size();
+    return a.pid < b.pid;
+  });
+}
 
 void warn(const std::string& text) { std::fprintf(stderr, "ebtrace: warning: %s\n", text.c_str()); }
 

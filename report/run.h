@@ -39,6 +39,14 @@ std::string write_trace(const RunOptions& run, ReportContext& ctx,
 std::string latency_tables(const RunOptions& run, ReportContext& ctx,
                            const std::vector<ReportFamily*>& families);
 
+// Several captures in one report (report a.ebt b.ebt): `src`, symbolized in
+// its own `src_ctx`, added to `dst` (frames of `dst_ctx`): frames re-interned
+// by type, module and name into dst_ctx.frames, stacks with the same pid and
+// frames merged, the order StackAggregator gives. `src_host` / `dst_host`
+// (frame ids in dst_ctx, 0: none) go first, below the comm frame: --by-host.
+void merge_stacks(ReportContext& dst_ctx, StackAggregate& dst, uint32_t dst_host, const ReportContext& src_ctx,
+                  const StackAggregate& src, uint32_t src_host);
+
 // Parses "100M", "1G", "512K", "4096" (bytes; K/M/G are powers of 1024).
 // Throws BadInput naming `what`.
 uint64_t parse_byte_size(const std::string& text, const char* what);

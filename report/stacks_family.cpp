@@ -128,7 +128,48 @@ class StacksFamily : public ReportFamily {
       }
     }
     stacks_.unit = view_.unit;
+    if (!run_->more_inputs.empty() || run_->by_host) merge_captures(ctx);
     if (!baseline_.empty()) read_baseline(ctx);
+  }
+
+  // report a.ebt b.ebt: every further capture through its own context and a
+  // stacks family of the same view, merged by name into this one's stacks.
+  void merge_captures(ReportContext& ctx) {
+    if (!baseline_.empty() && !run_->more_inputs.empty())
+      throw BadInput("--baseline compares two captures: give one capture besides it");
+    auto host = [&](const ReportContext& c) {
+      return run_->by_host ? ctx.frames.intern("[host: " + (c.session.hostname.empty() ? std::string("?") : c.session.hostname) +
+                                                   "]",
+                                               FrameType::kMarker)
+                           : 0u;
+    };
+    uint32_t own_host = host(ctx);
+    if (run_->more_inputs.empty()) {
+      StackAggregate none;
+      merge_stacks(ctx, stacks_, own_host, ctx, none, 0);
+      return;
+    }
+    for (const std::string& path : run_->more_inputs) {
+      RunOptions r = *run_;
+      r.input = path;
+      r.more_inputs.clear();
+      r.by_host = false;
+      ReportContext other(run_->symbols);
+      other.lua_only = ctx.lua_only;
+      StacksFamily f;
+      f.configure(other, r);
+      read_capture(path, other, {&f});
+      for (const auto& w : other.warnings) warn(w);
+      if (other.corrupted) ctx.corrupted = true;
+      f.finish(other);
+      for (const auto& [pid, p] : other.processes) ctx.processes.emplace(pid, p);  // names for the text report
+      if (f.stacks_.unit != stacks_.unit)
+        throw BadInput(path + " gives " + f.stacks_.unit + " where " + run_->input + " gives " + stacks_.unit +
+                       ": merge captures with the same kind of data");
+      merge_stacks(ctx, stacks_, own_host, other, f.stacks_, host(other));
+      own_host = 0;  // already in front of this side's stacks
+      inputs_text_ += " + " + path;
+    }
   }
 
   // The baseline capture through its own context and a stacks family of the
@@ -190,7 +231,7 @@ class StacksFamily : public ReportFamily {
     } else if (run_->default_output) {
       TextReportOptions to;
       to.top = run_->top;
-      to.input = run_->input;
+      to.input = run_->input + inputs_text_;
       to.filters = run_->filter_text;
       out.push_back({"", [this, &ctx, to](std::ostream& os) { write_text_report(ctx, stacks_, to, os); }, ""});
     }
@@ -203,6 +244,7 @@ class StacksFamily : public ReportFamily {
   RunOptions base_run_;
   std::unique_ptr<ReportContext> base_ctx_;
   std::unique_ptr<StacksFamily> base_;
+  std::string inputs_text_;  // " + b.ebt" per merged capture
   const RunOptions* run_ = nullptr;
   ReportContext* ctx_ = nullptr;
   StackAggregator on_, off_, wake_;

@@ -131,8 +131,11 @@ void write_text_report(const ReportContext& profile, const StackAggregate& stack
   std::map<FnKey, FnRow> fns;
   std::set<FnKey> seen;
   for (const auto& st : stacks.stacks) {
-    if (st.frames.size() < 2) continue;  // only the comm frame left (e.g. --no-kernel)
-    const std::string& comm = profile.frames[st.frames[0]].name;
+    // The comm frame: the first, or after a [host: NAME] frame (--by-host).
+    size_t first = 0;
+    while (first + 1 < st.frames.size() && profile.frames[st.frames[first]].type != FrameType::kProcess) first++;
+    if (st.frames.size() < first + 2) continue;  // only the comm frame left (e.g. --no-kernel)
+    const std::string& comm = profile.frames[st.frames[first]].name;
     auto key_of = [&](uint32_t id) {
       const FrameInfo& f = profile.frames[id];
       return FnKey{comm, f.module, f.name, f.type};
@@ -142,7 +145,7 @@ void write_text_report(const ReportContext& profile, const StackAggregate& stack
     row.key = leaf;
     row.self += st.weight;
     seen.clear();
-    for (size_t i = 1; i < st.frames.size(); ++i) {
+    for (size_t i = first + 1; i < st.frames.size(); ++i) {
       FnKey k = key_of(st.frames[i]);
       if (!seen.insert(k).second) continue;  // recursion counts once
       auto& r = fns[k];
