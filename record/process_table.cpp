@@ -57,7 +57,10 @@ void ProcessTable::write_thread(uint32_t pid, uint32_t tid, const std::string& c
 void ProcessTable::refresh_maps(uint32_t pid, Proc& p, uint64_t t) {
   p.last_maps_read_ns = monotonic_ns();
   auto maps = read_exec_maps(pid);
-  if (!maps) return;  // gone: keep what we knew
+  // Gone, or exiting (an exiting process or a zombie has no address space left
+  // and reads as no mappings): keep what we knew. Its last samples may still be
+  // in the ring buffer, e.g. when a rotated file is opened as it exits.
+  if (!maps || maps->empty()) return;
   bool in_file = described(p);  // else all of them are written by describe()
   std::vector<MapEntry> next;
   next.reserve(maps->size());
