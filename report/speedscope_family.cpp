@@ -174,8 +174,9 @@ void SpeedscopeFamily::write(ReportContext& ctx, std::ostream& os) {
   };
   auto take = [&](const Timeline& t) {
     for (const auto& [id, events] : t) {
+      const auto& key = id;  // clang before 16 cannot capture a structured binding
       auto pos = std::find_if(threads.begin(), threads.end(),
-                              [&](const Thread& th) { return th.pid == id.first && th.tid == id.second; });
+                              [&](const Thread& th) { return th.pid == key.first && th.tid == key.second; });
       if (pos == threads.end()) {
         threads.push_back({id.first, id.second, {}, 0});
         pos = threads.end() - 1;
