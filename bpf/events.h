@@ -43,7 +43,8 @@ enum ebt_lost_reason {
 	EBT_LOST_STACK = 1,   /* bpf_get_stack failed: the event is kept without it */
 	EBT_LOST_OFFCPU = 2,  /* the off-CPU task table was full */
 	EBT_LOST_SYSCALL = 3, /* no task storage for a syscall in flight */
-	/* 4, 5, 6: no longer used (skb, task and Lua stack events that did not fit the ring) */
+	EBT_LOST_SCHED = 4,   /* --sched: a full table (wake-up stamps or aggregates) */
+	/* 5, 6: no longer used (task and Lua stack events that did not fit the ring); 4 was skb's */
 	EBT_LOST_MAX = 8,
 };
 
@@ -364,6 +365,55 @@ struct ebt_tcp_event {
 	__u8 saddr[16];       /* local address, network order (4 bytes for IPv4) */
 	__u8 daddr[16];       /* remote */
 	char comm[EBT_TASK_COMM_LEN]; /* the owner's */
+};
+
+/* --sched (bpf/sched.bpf.c, record/sched_probe.*): scheduler latency,
+ * aggregated in the kernel (no ring-buffer events). record/ reads the maps
+ * every second and writes what changed. Map keys and values: */
+
+/* Run-queue latency histogram slots: quarter octaves of nanoseconds. Slot s < 8
+ * holds exactly s ns; above, slot 4 * (l - 1) + m holds [(4 + m) << (l - 2),
+ * (5 + m) << (l - 2)) for l = floor(log2(ns)), m = the two bits below the top
+ * one. The last slot also takes everything above (about 1100 s). */
+#define EBT_RQ_SLOTS 160
+
+/* sched_rq: one histogram per (thread, CPU it was switched in on). */
+struct ebt_rq_key {
+	__u32 pid;   /* tgid */
+	__u32 tid;
+	__u32 cpu;
+	__u32 pad;
+};
+
+struct ebt_rq_hist {
+	__u64 total_ns;   /* sum of the latencies */
+	__u64 max_ns;     /* since the recording started */
+	char comm[EBT_TASK_COMM_LEN]; /* at its latest switch-in (names threads gone by the next read) */
+	__u64 slots[EBT_RQ_SLOTS];
+};
+
+/* sched_preempt: involuntary switch-outs of a recorded thread (it left the CPU
+ * runnable) by the task that took the CPU. */
+struct ebt_preempt_key {
+	__u32 pid;       /* the preempted thread */
+	__u32 tid;
+	__u32 by_pid;    /* the task switched in */
+	__u32 by_tid;
+};
+
+struct ebt_preempt_val {
+	__u64 count;
+	char by_comm[EBT_TASK_COMM_LEN]; /* the preemptor's comm at its first preemption */
+};
+
+/* sched_cgswitch: switches between two tasks (neither idle, one recorded) per
+ * CPU and pair of cgroups (ids of the hierarchy record/ chose: the cpu
+ * controller's, v1 or v2). Same-cgroup pairs too: they are the denominator. */
+struct ebt_cgswitch_key {
+	__u32 cpu;
+	__u32 pad;
+	__u64 prev_cgroup;
+	__u64 next_cgroup;
 };
 
 /* Every size and field offset above, asserted on both sides. */

@@ -208,8 +208,32 @@ EBT_ABI_AT(ebt_tcp_event, daddr, 120);
 EBT_ABI_AT(ebt_tcp_event, comm, 136);
 EBT_ABI_ASSERT(EBT_TCP_TYPE_COUNT == 5, "bpf/events.h: tcp event types changed: update record/tcp_probe.cpp");
 
+EBT_ABI_SIZE(ebt_rq_key, 16);
+EBT_ABI_AT(ebt_rq_key, pid, 0);
+EBT_ABI_AT(ebt_rq_key, tid, 4);
+EBT_ABI_AT(ebt_rq_key, cpu, 8);
+EBT_ABI_AT(ebt_rq_key, pad, 12);
+EBT_ABI_SIZE(ebt_rq_hist, 32 + 8 * EBT_RQ_SLOTS);
+EBT_ABI_AT(ebt_rq_hist, total_ns, 0);
+EBT_ABI_AT(ebt_rq_hist, max_ns, 8);
+EBT_ABI_AT(ebt_rq_hist, comm, 16);
+EBT_ABI_AT(ebt_rq_hist, slots, 32);
+EBT_ABI_SIZE(ebt_preempt_key, 16);
+EBT_ABI_AT(ebt_preempt_key, pid, 0);
+EBT_ABI_AT(ebt_preempt_key, tid, 4);
+EBT_ABI_AT(ebt_preempt_key, by_pid, 8);
+EBT_ABI_AT(ebt_preempt_key, by_tid, 12);
+EBT_ABI_SIZE(ebt_preempt_val, 24);
+EBT_ABI_AT(ebt_preempt_val, count, 0);
+EBT_ABI_AT(ebt_preempt_val, by_comm, 8);
+EBT_ABI_SIZE(ebt_cgswitch_key, 24);
+EBT_ABI_AT(ebt_cgswitch_key, cpu, 0);
+EBT_ABI_AT(ebt_cgswitch_key, pad, 4);
+EBT_ABI_AT(ebt_cgswitch_key, prev_cgroup, 8);
+EBT_ABI_AT(ebt_cgswitch_key, next_cgroup, 16);
+
 EBT_ABI_ASSERT(EBT_SKB_HOOK_COUNT == 9, "bpf/events.h: skb hooks changed: update record/skb_probe.cpp's names");
-EBT_ABI_ASSERT(EBT_LOST_SYSCALL < EBT_LOST_MAX, "bpf/events.h: more loss reasons than the lost array holds");
+EBT_ABI_ASSERT(EBT_LOST_SCHED < EBT_LOST_MAX, "bpf/events.h: more loss reasons than the lost array holds");
 
 #ifdef __cplusplus
 #include "format/records.h"

@@ -12,15 +12,9 @@
 #include "bpf/maps.bpf.h"
 #include "bpf/user_stack.bpf.h"
 #include "bpf/lua.bpf.h"
+#include "bpf/sched_state.bpf.h"
 
 #define STACK_BYTES (EBT_MAX_STACK_DEPTH * sizeof(__u64))
-/* task->__state / exit_state bits (include/linux/sched.h) */
-#define TASK_INTERRUPTIBLE 0x1
-#define TASK_UNINTERRUPTIBLE 0x2
-#define EXIT_DEAD 0x10
-#define EXIT_ZOMBIE 0x20
-#define TASK_DEAD 0x80
-#define TASK_NOLOAD 0x400
 
 const volatile __u64 min_ns = 1000 * 1000;
 const volatile __u8 waker_stacks = 0;
@@ -436,7 +430,7 @@ static __always_inline void on_switch_in(__u32 tid)
 
 static __always_inline __u32 state_from_raw(int preempt, __u64 s)
 {
-	if (preempt || s == 0)
+	if (ebt_switch_involuntary(preempt, s))
 		return EBT_OFFCPU_PREEMPTED;
 	if (s & TASK_NOLOAD)
 		return EBT_OFFCPU_OTHER; /* TASK_IDLE kthreads */

@@ -233,6 +233,10 @@ void add_record_command(CLI::App& app, RunFn& run) {
   sub->add_flag("--tcp", o.tcp,
                 "Record TCP connections: every state change, retransmits, resets, bytes/segments/RTT at close, "
                 "the owning process (docs/tcp.md); alone, no on-CPU sampling: add -F HZ for both");
+  sub->add_flag("--sched", o.sched,
+                "Record scheduler latency (docs/sched.md): run-queue latency per thread and CPU, preemptions "
+                "and who preempted, switches between cgroups per CPU, CPU throttling (cpu.stat) of the recorded "
+                "cgroups; alone, no on-CPU sampling: add -F HZ for both");
   sub->add_option("--host", args->tcp_host, "With --tcp: only connections from or to this IPv4/IPv6 address");
   sub->add_option("--call-graph", args->call_graph,
                   "How user stacks are unwound: fp (frame pointers, the default) or dwarf[,SIZE] "
@@ -319,7 +323,7 @@ void add_record_command(CLI::App& app, RunFn& run) {
           throw BadInput("--tcp records connections of processes: --tid cannot select them (use -p)");
         opts.tcp_filter.port = opts.port;
       }
-      if ((opts.off_cpu || opts.skb_hops || opts.tcp) &&
+      if ((opts.off_cpu || opts.skb_hops || opts.tcp || opts.sched) &&
           app.get_subcommand("record")->get_option("--freq")->count() == 0)
         opts.cpu = false;  // --off-cpu / --skb alone: no perf_event sampling
       if (opts.off_cpu && opts.off_cpu_tasks == 0) throw BadInput("--off-cpu-tasks must be at least 1");

@@ -411,6 +411,86 @@ struct TcpEventBatch {
   events @0 :List(TcpEvent);
 }
 
+# --sched (docs/sched.md): scheduler latency, aggregated in the kernel and
+# written by the recorder about once a second. Each row covers [startNs, endNs):
+# what happened between two reads of the kernel's tables.
+struct RunqLatency {
+  startNs @0 :UInt64;
+  endNs @1 :UInt64;
+  pid @2 :UInt32;
+  tid @3 :UInt32;
+  cpu @4 :UInt32;              # the CPU it was switched in on
+  count @5 :UInt64;            # switch-ins after a wait on the run queue
+  totalNs @6 :UInt64;          # their summed latency
+  maxNs @7 :UInt64;            # the largest when it was a new maximum of (pid, tid, cpu); 0: not above an earlier row's
+  slots @8 :List(UInt16);      # histogram slots with a count (quarter octaves, docs/sched.md)
+  slotCounts @9 :List(UInt64); # the count of each slot in `slots`
+}
+
+struct RunqLatencyBatch {
+  entries @0 :List(RunqLatency);
+}
+
+# Involuntary switch-outs (the thread stayed runnable) of pid/tid, by the task
+# switched in (byTid 0: the idle task: a throttled cgroup or a migration).
+struct Preemption {
+  startNs @0 :UInt64;
+  endNs @1 :UInt64;
+  pid @2 :UInt32;
+  tid @3 :UInt32;
+  byPid @4 :UInt32;
+  byTid @5 :UInt32;
+  byComm @6 :Text;
+  count @7 :UInt64;
+}
+
+struct PreemptionBatch {
+  preemptions @0 :List(Preemption);
+}
+
+# Switches on a CPU between two tasks (neither idle, one recorded) by the
+# cgroups of the previous and the next task; same-cgroup pairs included.
+struct CgroupSwitch {
+  startNs @0 :UInt64;
+  endNs @1 :UInt64;
+  cpu @2 :UInt32;
+  prevCgroup @3 :UInt64;       # cgroup ids of CgroupCpuSample.hierarchy
+  nextCgroup @4 :UInt64;
+  count @5 :UInt64;
+}
+
+struct CgroupSwitchBatch {
+  switches @0 :List(CgroupSwitch);
+}
+
+enum CgroupHierarchy {
+  unknown @0;
+  v2 @1;         # the unified hierarchy (ids as bpf_get_current_cgroup_id())
+  v1Cpu @2;      # the cgroup v1 cpu controller's hierarchy
+}
+
+# A cgroup of the recording (of a recorded process, or met in a CgroupSwitch):
+# its name and CPU-bandwidth throttling counters (cpu.stat), sampled at the
+# start, about every second and at the end. Counters are the kernel's totals.
+struct CgroupCpuSample {
+  timeNs @0 :UInt64;
+  cgroupId @1 :UInt64;         # its directory's inode in `hierarchy`; 0: not known
+  hierarchy @2 :CgroupHierarchy;
+  path @3 :Text;               # from the hierarchy's root ("/" for the root)
+  statKnown @4 :Bool;          # the counters below were read
+  nrPeriods @5 :UInt64;        # enforcement periods that had runnable tasks
+  nrThrottled @6 :UInt64;      # periods in which the quota ran out
+  throttledNs @7 :UInt64;      # time the cgroup's tasks were throttled
+  quotaUs @8 :Int64;           # CPU quota per period (cpu.max / cpu.cfs_quota_us); -1: none
+  periodUs @9 :UInt64;
+  unknownReason @10 :Text;     # why statKnown is false
+  pids @11 :List(UInt32);      # recorded processes seen in it since the previous sample
+}
+
+struct CgroupCpuBatch {
+  samples @0 :List(CgroupCpuSample);
+}
+
 # A user stack kept raw for offline unwinding (--keep-stack-bytes): the user
 # registers x86_64 unwinding starts from and the bytes from sp upwards.
 struct StackSnapshot {
@@ -438,6 +518,7 @@ enum LossSource {
   syscall @4;
   skb @5;
   other @6;
+  sched @7;
 }
 
 struct LostEvents {
@@ -474,6 +555,10 @@ struct Record {
     luaStack @20 :LuaStack;
     luaTrace @21 :LuaTrace;
     tcpEvents @22 :TcpEventBatch;
+    runqLatency @23 :RunqLatencyBatch;
+    preemptions @24 :PreemptionBatch;
+    cgroupSwitches @25 :CgroupSwitchBatch;
+    cgroupCpu @26 :CgroupCpuBatch;
   }
 }
 

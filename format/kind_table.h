@@ -1008,6 +1008,171 @@ struct Kind<RecordKind::kTcpEvents> {
   }
 };
 
+// --sched (docs/sched.md): aggregates written about once a second.
+template <>
+struct Kind<RecordKind::kRunqLatency> {
+  static constexpr auto member = wire::Record::RUNQ_LATENCY;
+  static constexpr Shape shape = Shape::kBatch;
+  static constexpr const char* time_field = "startNs";
+  static uint64_t time(const RunqLatency& v) { return v.start_ns; }
+  static size_t estimate(const RunqLatency& v) { return 48 + 10 * v.slots.size(); }
+  static auto get(wire::Record::Reader r) { return r.getRunqLatency(); }
+  static auto rows(wire::RunqLatencyBatch::Reader b) { return b.getEntries(); }
+  static void encode(wire::Record::Builder r, std::span<const RunqLatency> v) {
+    auto l = r.initRunqLatency().initEntries(v.size());
+    for (unsigned i = 0; i < v.size(); ++i) {
+      auto b = l[i];
+      const auto& e = v[i];
+      b.setStartNs(e.start_ns);
+      b.setEndNs(e.end_ns);
+      b.setPid(e.pid);
+      b.setTid(e.tid);
+      b.setCpu(e.cpu);
+      b.setCount(e.count);
+      b.setTotalNs(e.total_ns);
+      b.setMaxNs(e.max_ns);
+      auto s = b.initSlots(e.slots.size());
+      for (unsigned j = 0; j < e.slots.size(); ++j) s.set(j, e.slots[j]);
+      auto c = b.initSlotCounts(e.slot_counts.size());
+      for (unsigned j = 0; j < e.slot_counts.size(); ++j) c.set(j, e.slot_counts[j]);
+    }
+  }
+  static RunqLatency decode(wire::RunqLatency::Reader r) {
+    RunqLatency v;
+    v.start_ns = r.getStartNs();
+    v.end_ns = r.getEndNs();
+    v.pid = r.getPid();
+    v.tid = r.getTid();
+    v.cpu = r.getCpu();
+    v.count = r.getCount();
+    v.total_ns = r.getTotalNs();
+    v.max_ns = r.getMaxNs();
+    for (auto s : r.getSlots()) v.slots.push_back(s);
+    for (auto c : r.getSlotCounts()) v.slot_counts.push_back(c);
+    if (v.slots.size() != v.slot_counts.size()) throw CorruptRecord("runq latency row has slots and counts of different lengths");
+    return v;
+  }
+};
+
+template <>
+struct Kind<RecordKind::kPreemptions> {
+  static constexpr auto member = wire::Record::PREEMPTIONS;
+  static constexpr Shape shape = Shape::kBatch;
+  static constexpr const char* time_field = "startNs";
+  static uint64_t time(const Preemption& v) { return v.start_ns; }
+  static size_t estimate(const Preemption&) { return 64; }
+  static auto get(wire::Record::Reader r) { return r.getPreemptions(); }
+  static auto rows(wire::PreemptionBatch::Reader b) { return b.getPreemptions(); }
+  static void encode(wire::Record::Builder r, std::span<const Preemption> v) {
+    auto l = r.initPreemptions().initPreemptions(v.size());
+    for (unsigned i = 0; i < v.size(); ++i) {
+      auto b = l[i];
+      const auto& e = v[i];
+      b.setStartNs(e.start_ns);
+      b.setEndNs(e.end_ns);
+      b.setPid(e.pid);
+      b.setTid(e.tid);
+      b.setByPid(e.by_pid);
+      b.setByTid(e.by_tid);
+      b.setByComm(e.by_comm);
+      b.setCount(e.count);
+    }
+  }
+  static Preemption decode(wire::Preemption::Reader r) {
+    Preemption v;
+    v.start_ns = r.getStartNs();
+    v.end_ns = r.getEndNs();
+    v.pid = r.getPid();
+    v.tid = r.getTid();
+    v.by_pid = r.getByPid();
+    v.by_tid = r.getByTid();
+    v.by_comm = field::text(r.getByComm());
+    v.count = r.getCount();
+    return v;
+  }
+};
+
+template <>
+struct Kind<RecordKind::kCgroupSwitches> {
+  static constexpr auto member = wire::Record::CGROUP_SWITCHES;
+  static constexpr Shape shape = Shape::kBatch;
+  static constexpr const char* time_field = "startNs";
+  static uint64_t time(const CgroupSwitch& v) { return v.start_ns; }
+  static size_t estimate(const CgroupSwitch&) { return 48; }
+  static auto get(wire::Record::Reader r) { return r.getCgroupSwitches(); }
+  static auto rows(wire::CgroupSwitchBatch::Reader b) { return b.getSwitches(); }
+  static void encode(wire::Record::Builder r, std::span<const CgroupSwitch> v) {
+    auto l = r.initCgroupSwitches().initSwitches(v.size());
+    for (unsigned i = 0; i < v.size(); ++i) {
+      auto b = l[i];
+      const auto& e = v[i];
+      b.setStartNs(e.start_ns);
+      b.setEndNs(e.end_ns);
+      b.setCpu(e.cpu);
+      b.setPrevCgroup(e.prev_cgroup);
+      b.setNextCgroup(e.next_cgroup);
+      b.setCount(e.count);
+    }
+  }
+  static CgroupSwitch decode(wire::CgroupSwitch::Reader r) {
+    CgroupSwitch v;
+    v.start_ns = r.getStartNs();
+    v.end_ns = r.getEndNs();
+    v.cpu = r.getCpu();
+    v.prev_cgroup = r.getPrevCgroup();
+    v.next_cgroup = r.getNextCgroup();
+    v.count = r.getCount();
+    return v;
+  }
+};
+
+template <>
+struct Kind<RecordKind::kCgroupCpu> {
+  static constexpr auto member = wire::Record::CGROUP_CPU;
+  static constexpr Shape shape = Shape::kBatch;
+  static constexpr const char* time_field = "timeNs";
+  static uint64_t time(const CgroupCpuSample& v) { return v.time_ns; }
+  static size_t estimate(const CgroupCpuSample& v) { return 80 + v.path.size() + v.unknown_reason.size() + 4 * v.pids.size(); }
+  static auto get(wire::Record::Reader r) { return r.getCgroupCpu(); }
+  static auto rows(wire::CgroupCpuBatch::Reader b) { return b.getSamples(); }
+  static void encode(wire::Record::Builder r, std::span<const CgroupCpuSample> v) {
+    auto l = r.initCgroupCpu().initSamples(v.size());
+    for (unsigned i = 0; i < v.size(); ++i) {
+      auto b = l[i];
+      const auto& e = v[i];
+      b.setTimeNs(e.time_ns);
+      b.setCgroupId(e.cgroup_id);
+      b.setHierarchy(static_cast<wire::CgroupHierarchy>(e.hierarchy));
+      b.setPath(e.path);
+      b.setStatKnown(e.stat_known);
+      b.setNrPeriods(e.nr_periods);
+      b.setNrThrottled(e.nr_throttled);
+      b.setThrottledNs(e.throttled_ns);
+      b.setQuotaUs(e.quota_us);
+      b.setPeriodUs(e.period_us);
+      b.setUnknownReason(e.unknown_reason);
+      auto p = b.initPids(e.pids.size());
+      for (unsigned j = 0; j < e.pids.size(); ++j) p.set(j, e.pids[j]);
+    }
+  }
+  static CgroupCpuSample decode(wire::CgroupCpuSample::Reader r) {
+    CgroupCpuSample v;
+    v.time_ns = r.getTimeNs();
+    v.cgroup_id = r.getCgroupId();
+    v.hierarchy = field::enum_in(r.getHierarchy(), CgroupHierarchy::kUnknown);
+    v.path = field::text(r.getPath());
+    v.stat_known = r.getStatKnown();
+    v.nr_periods = r.getNrPeriods();
+    v.nr_throttled = r.getNrThrottled();
+    v.throttled_ns = r.getThrottledNs();
+    v.quota_us = r.getQuotaUs();
+    v.period_us = r.getPeriodUs();
+    v.unknown_reason = field::text(r.getUnknownReason());
+    for (auto p : r.getPids()) v.pids.push_back(p);
+    return v;
+  }
+};
+
 // ---- derived from the entries ------------------------------------------------------
 
 template <RecordKind K>

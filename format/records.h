@@ -398,6 +398,7 @@ enum class LossSource : uint8_t {
   kSyscall = 4,      // no task storage for a syscall in flight
   kSkb = 5,          // (older captures: an skb hop that did not fit in the ring)
   kOther = 6,        // malformed events, reasons this build cannot name
+  kSched = 7,        // --sched: a full kernel table (wake-up stamps or aggregates)
 };
 
 // The one name of each reason, used by `info`, the recorder's summary line and
@@ -411,6 +412,7 @@ inline const char* loss_source_name(LossSource s) {
     case LossSource::kSyscall: return "syscall";
     case LossSource::kSkb: return "skb";
     case LossSource::kOther: return "other";
+    case LossSource::kSched: return "sched";
   }
   return "other";
 }
@@ -452,6 +454,53 @@ struct TcpEvent {
   bool operator==(const TcpEvent&) const = default;
 };
 
+// --sched (docs/sched.md): scheduler latency aggregated while recording; a row
+// covers [start_ns, end_ns), between two reads of the kernel's tables.
+struct RunqLatency {
+  uint64_t start_ns = 0, end_ns = 0;
+  uint32_t pid = 0, tid = 0;
+  uint32_t cpu = 0;                  // switched in on
+  uint64_t count = 0;
+  uint64_t total_ns = 0;
+  uint64_t max_ns = 0;               // a new maximum of (pid, tid, cpu) in this row; 0: not above an earlier row's
+  std::vector<uint16_t> slots;       // histogram slots with a count (report/sched_report.h slot bounds)
+  std::vector<uint64_t> slot_counts; // parallel to slots
+  bool operator==(const RunqLatency&) const = default;
+};
+
+struct Preemption {
+  uint64_t start_ns = 0, end_ns = 0;
+  uint32_t pid = 0, tid = 0;         // the thread that left the CPU runnable
+  uint32_t by_pid = 0, by_tid = 0;   // the task switched in (0: idle)
+  std::string by_comm;
+  uint64_t count = 0;
+  bool operator==(const Preemption&) const = default;
+};
+
+struct CgroupSwitch {
+  uint64_t start_ns = 0, end_ns = 0;
+  uint32_t cpu = 0;
+  uint64_t prev_cgroup = 0, next_cgroup = 0;  // ids of CgroupCpuSample::hierarchy
+  uint64_t count = 0;
+  bool operator==(const CgroupSwitch&) const = default;
+};
+
+enum class CgroupHierarchy : uint8_t { kUnknown = 0, kV2 = 1, kV1Cpu = 2 };
+
+struct CgroupCpuSample {
+  uint64_t time_ns = 0;
+  uint64_t cgroup_id = 0;            // 0: not known
+  CgroupHierarchy hierarchy = CgroupHierarchy::kUnknown;
+  std::string path;                  // from the hierarchy's root
+  bool stat_known = false;           // cpu.stat was read
+  uint64_t nr_periods = 0, nr_throttled = 0, throttled_ns = 0;  // kernel totals
+  int64_t quota_us = -1;             // -1: no quota
+  uint64_t period_us = 0;
+  std::string unknown_reason;        // why !stat_known
+  std::vector<uint32_t> pids;        // recorded processes seen in it since the previous sample
+  bool operator==(const CgroupCpuSample&) const = default;
+};
+
 // ---- the list of record kinds -----------------------------------------------------
 // One entry per member of the Record union in format/capture.capnp, at its ordinal,
 // and its C++ type at the same position of RecordTypes. Everything else format/
@@ -483,6 +532,10 @@ enum class RecordKind : uint16_t {
   kLuaStack = 20,
   kLuaTrace = 21,
   kTcpEvents = 22,        // TcpEvent batch
+  kRunqLatency = 23,      // RunqLatency batch
+  kPreemptions = 24,      // Preemption batch
+  kCgroupSwitches = 25,   // CgroupSwitch batch
+  kCgroupCpu = 26,        // CgroupCpuSample batch
 };
 
 // The C++ type of each kind, in the same order (a batch kind: the type of one event).
@@ -509,7 +562,11 @@ using RecordTypes = std::tuple<
     LuaVm,           // kLuaVm
     LuaStack,        // kLuaStack
     LuaTrace,        // kLuaTrace
-    TcpEvent         // kTcpEvents
+    TcpEvent,        // kTcpEvents
+    RunqLatency,     // kRunqLatency
+    Preemption,      // kPreemptions
+    CgroupSwitch,    // kCgroupSwitches
+    CgroupCpuSample  // kCgroupCpu
     >;
 
 }  // namespace format

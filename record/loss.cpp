@@ -15,6 +15,7 @@ LossSource loss_source(uint32_t reason) {
     case EBT_LOST_STACK: return LossSource::kStack;
     case EBT_LOST_OFFCPU: return LossSource::kOffCpu;
     case EBT_LOST_SYSCALL: return LossSource::kSyscall;
+    case EBT_LOST_SCHED: return LossSource::kSched;
     default: return LossSource::kOther;
   }
 }

@@ -64,6 +64,7 @@ std::string family_label(const std::string& name) {
   if (name == "syscalls") return "syscalls (--l7, --syscalls, --payload-bytes; kernel 6.2+)";
   if (name == "skb") return "skb (--skb)";
   if (name == "tcp") return "tcp (--tcp; tp_btf)";
+  if (name == "sched") return "sched (--sched)";
   return name;
 }
 

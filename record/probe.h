@@ -86,6 +86,12 @@ class Probe {
   virtual void detach() {}
   // Called once after the ring buffer is drained at the end of the recording.
   virtual void finish(RecordContext& ctx) {}
+  // Called after every poll of the ring buffer (at least every 100 ms), for
+  // families that read kernel tables instead of events (record/sched_probe.h).
+  virtual void tick(RecordContext& ctx) {}
+  // A rotated file or flight-recorder segment is about to be closed: write
+  // what belongs in it (tick()-driven families).
+  virtual void before_file_close(RecordContext& ctx) {}
   // On-CPU samples written so far (SessionEnd.samples and the summary line).
   virtual uint64_t samples() const { return 0; }
   // A short count for the end-of-recording summary, e.g. "42 off-CPU intervals".

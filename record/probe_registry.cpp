@@ -3,6 +3,7 @@
 #include "record/dwarf_probe.h"
 #include "record/offcpu_probe.h"
 #include "record/profile_probe.h"
+#include "record/sched_probe.h"
 #include "record/skb_probe.h"
 #include "record/syscall_probe.h"
 #include "record/tcp_probe.h"
@@ -17,6 +18,7 @@ const std::vector<ProbeFamily>& probe_families() {
       {"syscalls", [](const RecordOptions& o) { return o.syscalls; }, make_syscall_probe},
       {"skb", [](const RecordOptions& o) { return o.skb_hops; }, make_skb_probe},
       {"tcp", [](const RecordOptions& o) { return o.tcp; }, make_tcp_probe},
+      {"sched", [](const RecordOptions& o) { return o.sched; }, make_sched_probe},
       // One line per family, e.g.:
       // {"offcpu", [](const RecordOptions& o) { return o.off_cpu; }, make_offcpu_probe},
   };

@@ -95,6 +95,10 @@ struct RecordOptions {
   // TCP connection lifecycle (record/tcp_probe.*).
   bool tcp = false;                   // --tcp
   TcpFilter tcp_filter;               // --port / --host with --tcp
+
+  // Scheduler latency (record/sched_probe.*): run-queue latency, preemptions,
+  // cgroup switches, cpu.stat throttling.
+  bool sched = false;                 // --sched
 };
 
 }  // namespace ebt::record

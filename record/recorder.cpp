@@ -340,6 +340,7 @@ void Recorder::Impl::poll_loop(const std::atomic<bool>* stop, std::atomic<bool>*
     rethrow_callback_error();
     if (n == kYield) n = 0;  // more to take: first the deadline, signals, rotation
     if (n < 0 && n != -EINTR) throw RuntimeFailure(std::string("reading the ring buffer: ") + strerror(-n));
+    for (auto& p : probes_) p->tick(*this);
     file_.writer->tick();
     uint64_t now = monotonic_ns();
     bool signalled = user_signal && user_signal->exchange(false);
@@ -449,6 +450,7 @@ bool Recorder::Impl::switch_due(uint64_t now) const {
 }
 
 void Recorder::Impl::switch_file() {
+  for (auto& p : probes_) p->before_file_close(*this);
   uint64_t samples_in_file = samples() - file_samples_at_start_;
   std::string done = file_path_;
   format::WriteStats ws = close_file(true);
@@ -467,6 +469,7 @@ void Recorder::Impl::switch_file() {
 
 void Recorder::Impl::next_segment(uint64_t now) {
   // Complete the current segment and keep it; start the next one.
+  for (auto& p : probes_) p->before_file_close(*this);
   Segment seg;
   seg.fd = segment_fd_;
   seg.path = file_path_;
@@ -498,6 +501,7 @@ void Recorder::Impl::dump_flight_recorder(const std::string& why, uint64_t fire_
     close(segments_.front().fd);
     segments_.pop_front();
   }
+  for (auto& p : probes_) p->before_file_close(*this);
   uint64_t samples_total = samples() - file_samples_at_start_, lost_total = 0;
   for (const auto& seg : segments_) {
     samples_total += seg.samples;

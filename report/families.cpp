@@ -5,6 +5,7 @@
 #include "report/l7_family.h"
 #include "report/offcpu_family.h"
 #include "report/pprof_family.h"
+#include "report/sched_family.h"
 #include "report/skb_family.h"
 #include "report/speedscope_family.h"
 #include "report/stacks_family.h"
@@ -20,6 +21,7 @@ const std::vector<ReportFamilyEntry>& report_families() {
       {"l7", make_l7_family, false},
       {"skb", make_skb_family, false},
       {"tcp", make_tcp_family, false},
+      {"sched", make_sched_family, false},
       {"stacks", make_stacks_family, true},
       {"pprof", make_pprof_family, false},
       {"speedscope", make_speedscope_family, false},

@@ -47,6 +47,10 @@ class FanOut : public format::RecordVisitor {
   void on(const SyscallEvent& r) override { to_families(r, RecordKind::kSyscalls); }
   void on(const UnwindTable& r) override { to_families(r, RecordKind::kUnwindTable); }
   void on(const TcpEvent& r) override { to_families(r, RecordKind::kTcpEvents); }
+  void on(const RunqLatency& r) override { to_families(r, RecordKind::kRunqLatency); }
+  void on(const Preemption& r) override { to_families(r, RecordKind::kPreemptions); }
+  void on(const CgroupSwitch& r) override { to_families(r, RecordKind::kCgroupSwitches); }
+  void on(const CgroupCpuSample& r) override { to_families(r, RecordKind::kCgroupCpu); }
   // A raw stack is unwound once by the shared part and reaches the families
   // as the on-CPU sample it stands for.
   void on(const StackSnapshot& r) override {

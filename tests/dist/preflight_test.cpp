@@ -30,6 +30,7 @@ TEST(Check, EveryCapabilityAndFamilyHereAsRoot) {
       std::string("ok       syscalls (--l7, --syscalls, --payload-bytes; kernel 6.2+): loads") + kNotNeeded,
       std::string("ok       skb (--skb): loads") + kNotNeeded,
       std::string("ok       tcp (--tcp; tp_btf): loads") + kNotNeeded,
+      std::string("ok       sched (--sched): loads") + kNotNeeded,
   };
   auto got = lines_of(r.out);
   ASSERT_EQ(got.size(), want.size()) << r.out;

@@ -46,13 +46,19 @@ TEST(Kinds, EventMaskAndDumpNames) {
   EXPECT_EQ(kEventKinds, kind_bit(RecordKind::kCpuSamples) | kind_bit(RecordKind::kOffCpuIntervals) |
                              kind_bit(RecordKind::kSkbHops) | kind_bit(RecordKind::kSyscalls) |
                              kind_bit(RecordKind::kLostEvents) | kind_bit(RecordKind::kStackSnapshots) |
-                             kind_bit(RecordKind::kTcpEvents));
+                             kind_bit(RecordKind::kTcpEvents) | kind_bit(RecordKind::kRunqLatency) |
+                             kind_bit(RecordKind::kPreemptions) | kind_bit(RecordKind::kCgroupSwitches) |
+                             kind_bit(RecordKind::kCgroupCpu));
   EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kCpuSamples)), "cpuSample");
   EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kOffCpuIntervals)), "offCpuInterval");
   EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kSkbHops)), "skbHop");
   EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kSyscalls)), "syscallEvent");
   EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kStackSnapshots)), "stackSnapshot");
   EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kTcpEvents)), "tcpEvent");
+  EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kRunqLatency)), "runqLatency");
+  EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kPreemptions)), "preemption");
+  EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kCgroupSwitches)), "cgroupSwitch");
+  EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kCgroupCpu)), "cgroupCpuSample");
   EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kProcess)), "");
   EXPECT_STREQ(event_name(static_cast<uint16_t>(RecordKind::kLostEvents)), "");
 }

@@ -41,6 +41,11 @@ struct AllKinds {
                          {0x34, 0x12, 0, 0, 0x55, 0x55, 0, 0, 0xff}};
   TcpEvent tcp{2'600'000'000, TcpEventType::kState, 0x1234, 4242, 4243, 1, 4, {10, 0, 0, 1}, {10, 0, 0, 2},
                34510, 7300, 4026531840u, 99887, true, 1000, 2345, 100, 5, 6, 40'000, 2, true};
+  RunqLatency runq{2'700'000'000, 2'800'000'000, 4242, 4243, 1, 5, 123'456, 80'000, {20, 21, 60}, {1, 3, 1}};
+  Preemption preemption{2'700'000'000, 2'800'000'000, 4242, 4243, 4242, 4244, "pair_b", 12};
+  CgroupSwitch cgroup_switch{2'700'000'000, 2'800'000'000, 1, 4026531835u, 4026532000u, 99};
+  CgroupCpuSample cgroup_cpu{2'800'000'000, 4026532000u, CgroupHierarchy::kV1Cpu, "/ebt-test", true, 10, 8,
+                             640'000'000, 20'000, 100'000, "", {4242, 4250}};
   SessionEnd end{3'000'000'000, 1, 17};
 };
 
@@ -66,6 +71,10 @@ TEST(RoundTrip, EveryKindEveryField) {
     w.add(k.unwind);
     w.add(k.snapshot);
     w.add(k.tcp);
+    w.add(k.runq);
+    w.add(k.preemption);
+    w.add(k.cgroup_switch);
+    w.add(k.cgroup_cpu);
     w.add(k.exit);
     WriteStats st = w.finish(k.end);
     EXPECT_GE(st.blocks, 3u);
@@ -114,6 +123,14 @@ TEST(RoundTrip, EveryKindEveryField) {
   EXPECT_EQ(c.snapshots[0], k.snapshot);
   ASSERT_EQ(c.tcp.size(), 1u);
   EXPECT_EQ(c.tcp[0], k.tcp);
+  ASSERT_EQ(c.runq.size(), 1u);
+  EXPECT_EQ(c.runq[0], k.runq);
+  ASSERT_EQ(c.preemptions.size(), 1u);
+  EXPECT_EQ(c.preemptions[0], k.preemption);
+  ASSERT_EQ(c.cgroup_switches.size(), 1u);
+  EXPECT_EQ(c.cgroup_switches[0], k.cgroup_switch);
+  ASSERT_EQ(c.cgroup_cpu.size(), 1u);
+  EXPECT_EQ(c.cgroup_cpu[0], k.cgroup_cpu);
   ASSERT_EQ(c.ends.size(), 1u);
   EXPECT_EQ(c.ends[0], k.end);
   EXPECT_TRUE(c.unknown.empty());

@@ -32,6 +32,10 @@ struct Collected : RecordVisitor {
   std::vector<OffCpuInterval> offcpu;
   std::vector<SkbHop> hops;
   std::vector<TcpEvent> tcp;
+  std::vector<RunqLatency> runq;
+  std::vector<Preemption> preemptions;
+  std::vector<CgroupSwitch> cgroup_switches;
+  std::vector<CgroupCpuSample> cgroup_cpu;
   std::vector<SocketInfo> sockets;
   std::vector<SyscallEvent> syscalls;
   std::vector<LostEvents> lost;
@@ -55,6 +59,10 @@ struct Collected : RecordVisitor {
   void on(const OffCpuInterval& v) override { offcpu.push_back(v); }
   void on(const SkbHop& v) override { hops.push_back(v); }
   void on(const TcpEvent& v) override { tcp.push_back(v); }
+  void on(const RunqLatency& v) override { runq.push_back(v); }
+  void on(const Preemption& v) override { preemptions.push_back(v); }
+  void on(const CgroupSwitch& v) override { cgroup_switches.push_back(v); }
+  void on(const CgroupCpuSample& v) override { cgroup_cpu.push_back(v); }
   void on(const SocketInfo& v) override { sockets.push_back(v); }
   void on(const SyscallEvent& v) override { syscalls.push_back(v); }
   void on(const LostEvents& v) override { lost.push_back(v); }

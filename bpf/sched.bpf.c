@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: GPL-2.0
+/* --sched: scheduler latency, on the sched tracepoints --off-cpu uses.
+ *
+ *  - run-queue latency: sched_wakeup / sched_wakeup_new (and an involuntary
+ *    switch-out: the task stays runnable) stamp the thread as queued; its next
+ *    switch-in adds now - stamp to the histogram of (thread, CPU);
+ *  - preemptions: an involuntary switch-out of a recorded thread counts one
+ *    for (thread, the task switched in);
+ *  - cgroup switches: every switch between two tasks (neither idle, one of
+ *    them recorded) counts one for (CPU, prev's cgroup, next's cgroup).
+ *
+ * Why aggregated here and not events: a switch-heavy workload (perf bench
+ * sched pipe: two switches per round trip, ~10^5-10^6 a second) would cost one
+ * ring-buffer record per switch plus the recorder's decoding and writing of it,
+ * several times what runqlat (libbpf-tools) spends. Like runqlat, the hot path
+ * is a few hash-map lookups and in-place increments; unlike it, no map update
+ * or delete per switch: the wake-up stamp is rewritten and cleared in place
+ * (an entry lives as long as its thread), and the aggregates are keyed by CPU,
+ * so only the CPU that owns a key ever writes it (no atomics, no locks).
+ * record/sched_probe.cpp reads the maps every second and writes what changed;
+ * the histograms keep the exact sum and max, and quarter-octave slots (a
+ * percentile is known within its slot: at most 25 % of the slot's lower bound).
+ */
+#include "bpf/maps.bpf.h"
+#include "bpf/sched_state.bpf.h"
+
+/* Cgroup ids from the v1 cpu controller's hierarchy (hybrid and v1 hosts:
+ * record/ sets it when the cpu controller is mounted as v1), else the default
+ * (v2) hierarchy's, the ids bpf_get_current_cgroup_id() returns. */
+const volatile __u8 cgroup_v1_cpu = 0;
+/* --tid: only the threads in sched_tids. */
+const volatile __u8 by_tid = 0;
+
+/* tid -> when it became runnable (0: not queued). Preallocated like runqlat's:
+ * no allocation on the hot path; removed when the thread dies. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} sched_start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, struct ebt_rq_key);
+	__type(value, struct ebt_rq_hist);
+} sched_rq SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, struct ebt_preempt_key);
+	__type(value, struct ebt_preempt_val);
+} sched_preempt SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, struct ebt_cgswitch_key);
+	__type(value, __u64);
+} sched_cgswitch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* --tid: set by record/ */
+	__type(key, __u32);
+	__type(value, __u8);
+} sched_tids SEC(".maps");
+
+/* A zeroed histogram to insert new keys from (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebt_rq_hist);
+} sched_zero SEC(".maps");
+
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 r, shift;
+
+	r = (v > 0xFFFFFFFFULL) << 5;
+	v >>= r;
+	shift = (v > 0xFFFF) << 4;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0xFF) << 3;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0xF) << 2;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0x3) << 1;
+	v >>= shift;
+	r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
+/* bpf/events.h EBT_RQ_SLOTS */
+static __always_inline __u32 rq_slot(__u64 ns)
+{
+	__u32 l, s;
+
+	if (ns < 8)
+		return ns;
+	l = log2_u64(ns);
+	s = 4 * (l - 1) + ((ns >> (l - 2)) & 3);
+	return s < EBT_RQ_SLOTS ? s : EBT_RQ_SLOTS - 1;
+}
+
+/* The common filter (bpf/maps.bpf.h) for a task that need not be current,
+ * plus --tid. */
+static __always_inline int task_wanted(struct task_struct *t, __u32 tgid, __u32 tid)
+{
+	char comm[EBT_TASK_COMM_LEN] = {};
+
+	if (by_tid && !bpf_map_lookup_elem(&sched_tids, &tid))
+		return 0;
+	if (ebt_filter.by_comm)
+		BPF_CORE_READ_STR_INTO(&comm, t, comm);
+	return ebt_task_wanted(tgid, comm);
+}
+
+static __always_inline __u64 task_cgroup(struct task_struct *t)
+{
+	if (cgroup_v1_cpu) {
+		struct css_set *cs = BPF_CORE_READ(t, cgroups);
+		struct cgroup_subsys_state *css = NULL;
+		int idx = bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id);
+
+		if (!cs || idx < 0 || idx >= 64)
+			return 0;
+		bpf_core_read(&css, sizeof(css), &cs->subsys[idx]);
+		if (!css)
+			return 0;
+		return BPF_CORE_READ(css, cgroup, kn, id);
+	}
+	return BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+}
+
+static __always_inline void mark_queued(__u32 tid, __u64 now)
+{
+	__u64 *ts = bpf_map_lookup_elem(&sched_start, &tid);
+
+	if (ts) {
+		*ts = now;
+		return;
+	}
+	if (bpf_map_update_elem(&sched_start, &tid, &now, BPF_ANY))
+		ebt_count_lost(EBT_LOST_SCHED);
+}
+
+static __always_inline void on_wakeup(struct task_struct *p)
+{
+	__u32 tid = BPF_CORE_READ(p, pid), tgid = BPF_CORE_READ(p, tgid);
+
+	if (tid == 0 || !task_wanted(p, tgid, tid))
+		return;
+	mark_queued(tid, bpf_ktime_get_ns());
+}
+
+static __always_inline void count_preemption(__u32 tgid, __u32 tid, struct task_struct *next, __u32 next_tgid,
+					     __u32 next_tid)
+{
+	struct ebt_preempt_key k = {.pid = tgid, .tid = tid, .by_pid = next_tgid, .by_tid = next_tid};
+	struct ebt_preempt_val *v = bpf_map_lookup_elem(&sched_preempt, &k);
+	struct ebt_preempt_val n = {.count = 1};
+
+	if (v) {
+		v->count++; /* only the preempted thread's CPU writes this key now */
+		return;
+	}
+	BPF_CORE_READ_STR_INTO(&n.by_comm, next, comm);
+	if (bpf_map_update_elem(&sched_preempt, &k, &n, BPF_NOEXIST))
+		ebt_count_lost(EBT_LOST_SCHED);
+}
+
+static __always_inline void switch_in(struct task_struct *next, __u32 tgid, __u32 tid, __u32 cpu, __u64 now)
+{
+	struct ebt_rq_key k = {.pid = tgid, .tid = tid, .cpu = cpu};
+	struct ebt_rq_hist *h;
+	__u64 *ts = bpf_map_lookup_elem(&sched_start, &tid);
+	__u64 d;
+	__u32 zero = 0, s;
+
+	if (!ts || *ts == 0)
+		return;
+	d = now - *ts;
+	*ts = 0;
+	if ((__s64)d < 0)
+		return;
+	h = bpf_map_lookup_elem(&sched_rq, &k);
+	if (!h) {
+		struct ebt_rq_hist *z = bpf_map_lookup_elem(&sched_zero, &zero);
+
+		if (!z || bpf_map_update_elem(&sched_rq, &k, z, BPF_NOEXIST)) {
+			ebt_count_lost(EBT_LOST_SCHED);
+			return;
+		}
+		h = bpf_map_lookup_elem(&sched_rq, &k);
+		if (!h)
+			return;
+	}
+	h->total_ns += d;
+	if (d > h->max_ns)
+		h->max_ns = d;
+	BPF_CORE_READ_INTO(&h->comm, next, comm);
+	s = rq_slot(d);
+	barrier_var(s); /* keep the bound check on the register used as the index */
+	if (s < EBT_RQ_SLOTS)
+		h->slots[s]++;
+}
+
+static __always_inline void count_cgroup_switch(__u32 cpu, struct task_struct *prev, struct task_struct *next)
+{
+	struct ebt_cgswitch_key k = {.cpu = cpu};
+	__u64 *n, one = 1;
+
+	k.prev_cgroup = cgroup_v1_cpu ? task_cgroup(prev) : bpf_get_current_cgroup_id();
+	k.next_cgroup = task_cgroup(next);
+	n = bpf_map_lookup_elem(&sched_cgswitch, &k);
+	if (n) {
+		(*n)++;
+		return;
+	}
+	if (bpf_map_update_elem(&sched_cgswitch, &k, &one, BPF_NOEXIST))
+		ebt_count_lost(EBT_LOST_SCHED);
+}
+
+SEC("raw_tp/sched_wakeup")
+int BPF_PROG(ebt_sched_wakeup, struct task_struct *p)
+{
+	on_wakeup(p);
+	return 0;
+}
+
+SEC("raw_tp/sched_wakeup_new")
+int BPF_PROG(ebt_sched_wakeup_new, struct task_struct *p)
+{
+	on_wakeup(p);
+	return 0;
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(ebt_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	__u32 prev_tid = BPF_CORE_READ(prev, pid), next_tid = BPF_CORE_READ(next, pid);
+	__u32 prev_tgid = BPF_CORE_READ(prev, tgid), next_tgid = BPF_CORE_READ(next, tgid);
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 now = bpf_ktime_get_ns();
+	int prev_wanted = 0;
+
+	if (prev_tid) {
+		prev_wanted = task_wanted(prev, prev_tgid, prev_tid);
+		if (prev_wanted && ebt_switch_involuntary(preempt, prev_state)) {
+			mark_queued(prev_tid, now);
+			count_preemption(prev_tgid, prev_tid, next, next_tgid, next_tid);
+		} else if (prev_state & TASK_DEAD) {
+			bpf_map_delete_elem(&sched_start, &prev_tid); /* its last switch */
+		}
+	}
+	if (next_tid)
+		switch_in(next, next_tgid, next_tid, cpu, now);
+	if (prev_tid && next_tid && (prev_wanted || task_wanted(next, next_tgid, next_tid)))
+		count_cgroup_switch(cpu, prev, next);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

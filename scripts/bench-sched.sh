@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Scheduler-latency recording overhead on a context-switch-heavy workload:
+#
+#   perf bench sched pipe -l LOOPS            (two processes ping-ponging a pipe)
+#   untraced | ebtrace record --sched -a | libbpf-tools runqlat (-L: per thread, like --sched)
+#            | runqlat (one global histogram) | perf sched record
+#
+# Rounds are interleaved (every tool once per round, in a rotating order); the
+# median CPU per operation (the bench's own CPU plus the tracer process's) is
+# reported with its ratio to untraced. The in-kernel cost lands on the bench's
+# CPU time (the programs run in the switching tasks' context).
+#
+# usage: sudo scripts/bench-sched.sh [BUILD_DIR] [ROUNDS=5] [LOOPS=200000]
+# Prints a Markdown table (for docs/benchmarks.md) on stdout; details on stderr.
+set -euo pipefail
+
+build=${1:-build}
+rounds=${2:-5}
+loops=${3:-200000}
+cpu=${BENCH_CPU:-1}
+ebtrace=$build/cli/ebtrace
+[[ -x $ebtrace ]] || { echo "bench-sched: $ebtrace not built" >&2; exit 2; }
+[[ $(id -u) == 0 ]] || { echo "bench-sched: needs root" >&2; exit 2; }
+command -v perf >/dev/null || { echo "bench-sched: perf (linux-perf) missing" >&2; exit 2; }
+runqlat=$(command -v runqlat || true)
+
+work=$(mktemp -d /tmp/ebt-bench-sched-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# One `perf bench sched pipe` run pinned to CPU $cpu: "OPS_PER_S CPU_SECONDS"
+# (wall-clock throughput; user + sys CPU of its two processes).
+bench() {
+  bash -c 'taskset -c "$1" perf bench sched pipe -l "$2" >"$3" 2>&1; times' _ "$cpu" "$loops" "$work/bench.out" |
+    awk -v f="$work/bench.out" '
+      function sec(t,  m, s) { m = t; sub(/m.*/, "", m); s = t; sub(/^[0-9]+m/, "", s); sub(/s$/, "", s); return m * 60 + s }
+      NR == 2 { cpu = sec($1) + sec($2) }
+      END { while ((getline l < f) > 0) if (l ~ /ops\/sec/) { split(l, a, " "); ops = a[1] } printf "%s %.3f\n", ops, cpu }'
+}
+
+# CPU seconds (user + sys, all threads) a process has used so far.
+cpu_of() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+
+bench_with() {  # bench while tracer PID runs: "OPS CPU TRACER_CPU"
+  local before after r
+  before=$(cpu_of "$1")
+  r=$(bench)
+  after=$(cpu_of "$1")
+  echo "$r $(awk -v a="$after" -v b="$before" 'BEGIN {printf "%.3f", a - b}')"
+}
+
+stop() {  # SIGINT and wait for it to finish writing
+  kill -INT "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+run_untraced() { echo "$(bench) 0"; }
+
+run_ebtrace() {
+  rm -f "$work/ready" "$work/e.ebt"
+  "$ebtrace" record --sched -a -o "$work/e.ebt" --ready-file "$work/ready" >"$work/ebtrace.out" 2>"$work/ebtrace.err" &
+  local pid=$!
+  for ((i = 0; i < 400; i++)); do [[ -e $work/ready ]] && break; sleep 0.05; done
+  [[ -e $work/ready ]] || { echo "bench-sched: ebtrace did not start" >&2; cat "$work/ebtrace.err" >&2; exit 1; }
+  bench_with "$pid"
+  stop "$pid"
+  echo "  ebtrace: $(tail -1 "$work/ebtrace.err")" >&2
+  stat -c %s "$work/e.ebt" >"$work/last_bytes"
+}
+
+run_runqlat() {  # run_runqlat [runqlat options...]
+  "$runqlat" "$@" >"$work/rq.out" 2>"$work/rq.err" &
+  local pid=$!
+  sleep 2  # it prints nothing until it exits; loading takes well under this
+  kill -0 "$pid" 2>/dev/null || { echo "bench-sched: runqlat failed" >&2; cat "$work/rq.err" >&2; exit 1; }
+  bench_with "$pid"
+  stop "$pid"
+}
+
+run_perf() {
+  rm -f "$work/p.data"
+  perf sched record -a -o "$work/p.data" >"$work/perf.out" 2>"$work/perf.err" &
+  local pid=$!
+  sleep 1.5  # perf has no readiness signal; it attaches well within this
+  bench_with "$pid"
+  stop "$pid"
+  echo "  perf: $(grep -E 'samples|written' "$work/perf.err" | tail -1)" >&2
+  stat -c %s "$work/p.data" >"$work/last_bytes"
+}
+
+echo "bench-sched: load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+tools=(${BENCH_TOOLS:-untraced ebtrace perf})
+[[ -n $runqlat && -z ${BENCH_TOOLS:-} ]] && tools+=(runqlat_L runqlat)
+declare -A ops cpus bytes
+for ((r = 0; r < rounds; r++)); do
+  n=${#tools[@]}
+  for ((k = 0; k < n; k++)); do
+    t=${tools[$(((k + r) % n))]}
+    rm -f "$work/last_bytes"
+    case $t in
+      untraced) v=$(run_untraced) ;;
+      ebtrace) v=$(run_ebtrace) ;;
+      runqlat) v=$(run_runqlat) ;;
+      runqlat_L) v=$(run_runqlat -L) ;;
+      perf) v=$(run_perf) ;;
+      *) echo "bench-sched: unknown tool $t" >&2; exit 2 ;;
+    esac
+    read -r o c tc <<<"$v"
+    us=$(awk -v c="$c" -v tc="$tc" -v l="$loops" 'BEGIN {printf "%.3f", (c + tc) * 1e6 / l}')
+    echo "round $((r + 1)) $t: $o ops/s, bench cpu $c s + tracer cpu $tc s = $us us/op" >&2
+    ops[$t]+="$o "
+    cpus[$t]+="$us "
+    [[ -e $work/last_bytes ]] && bytes[$t]+="$(cat "$work/last_bytes") "
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+label() {
+  case $1 in
+    untraced) echo "untraced" ;;
+    ebtrace) echo "\`ebtrace record --sched -a\`" ;;
+    runqlat) echo "libbpf-tools \`runqlat\` (one histogram)" ;;
+    runqlat_L) echo "libbpf-tools \`runqlat -L\` (a histogram per thread)" ;;
+    perf) echo "\`perf sched record -a\`" ;;
+  esac
+}
+base_cpu=$(echo "${cpus[untraced]}" | median)
+base_ops=$(echo "${ops[untraced]}" | median)
+echo "| tracer | CPU us/op (median) | CPU vs untraced | added us/op | ops/s wall (median) | ops/s vs untraced | capture bytes | CPU us/op per round |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|"
+for t in "${tools[@]}"; do
+  c=$(echo "${cpus[$t]}" | median)
+  o=$(echo "${ops[$t]}" | median)
+  b="-"
+  [[ -n ${bytes[$t]:-} ]] && b=$(echo "${bytes[$t]}" | median)
+  awk -v l="$(label "$t")" -v c="$c" -v bc="$base_cpu" -v o="$o" -v bo="$base_ops" -v b="$b" -v runs="${cpus[$t]}" \
+    'BEGIN {printf "| %s | %.2f | %.2fx | %+.2f | %d | %.2f | %s | %s|\n", l, c, c / bc, c - bc, o, o / bo, b, runs}'
+done
+echo
+echo "\`perf bench sched pipe -l $loops\` pinned to CPU $cpu (2 context switches per op), $rounds interleaved rounds,"
+echo "$(nproc) CPUs, kernel $(uname -r), load average at start $(cut -d' ' -f1-3 /proc/loadavg)."

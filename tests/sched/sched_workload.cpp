@@ -1,0 +1,126 @@
+// Workloads with known scheduling for tests/sched (no dependencies).
+//
+//   sched_workload pair CPU_PAIR CPU_LONE MS
+//     threads "pair_a" and "pair_b" pinned to CPU_PAIR busy-loop until each
+//     used MS ms of CPU: they take turns, each waiting on the run queue while
+//     the other runs (a time slice). Thread "lone", pinned to CPU_LONE, uses MS
+//     ms of CPU in 500 us bursts with 500 us sleeps: its waits are wake-ups
+//     with nothing of its own process to wait for. The pair runs at nice -20
+//     (the rest of a busy machine barely delays them: they wait for each
+//     other), "lone" as SCHED_FIFO: its wake-ups preempt whatever else runs on
+//     its CPU, so its waits stay the scheduler's own latency on a loaded
+//     machine (a lone pure busy loop would only ever wait for what else runs
+//     there, which a shared CI machine decides).
+//     Prints {"pid":P,"pair_a":T,"pair_b":T,"lone":T} before they start.
+//
+//   sched_workload spin CPU SECONDS
+//     one thread pinned to CPU busy-loops for SECONDS of wall-clock time.
+#include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+namespace {
+
+uint64_t ns_of(clockid_t c) {
+  timespec ts{};
+  clock_gettime(c, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+void pin(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof set, &set) != 0) {
+    std::perror("sched_setaffinity");
+    std::exit(2);
+  }
+}
+
+volatile uint64_t sink;
+
+void spin_cpu(uint64_t ns) {  // until this thread used `ns` more of CPU time
+  uint64_t end = ns_of(CLOCK_THREAD_CPUTIME_ID) + ns;
+  while (ns_of(CLOCK_THREAD_CPUTIME_ID) < end)
+    for (int i = 0; i < 1000; i++) sink = sink + i;
+}
+
+struct Thread {
+  const char* name;
+  int cpu;
+  bool bursts;
+  std::atomic<int> tid{0};
+};
+
+// Everyone starts together; waiting blocks (a sched_yield() loop would itself
+// be hundreds of switches between the pair).
+pthread_barrier_t start;
+uint64_t g_ms = 0;
+
+void run(Thread* t) {
+  prctl(PR_SET_NAME, t->name);
+  t->tid = int(syscall(SYS_gettid));
+  pin(t->cpu);
+  setpriority(PRIO_PROCESS, 0, -20);  // this thread (Linux: per-thread nice)
+  if (t->bursts) {
+    // Real-time: its wake-ups preempt whatever else a busy machine runs on
+    // its CPU, so its waits are the scheduler's own latency.
+    sched_param sp{};
+    sp.sched_priority = 10;
+    if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) != 0) {
+      std::fprintf(stderr, "sched_workload: SCHED_FIFO refused (needs root)\n");
+      std::exit(2);
+    }
+  }
+  pthread_barrier_wait(&start);
+  if (!t->bursts) {
+    spin_cpu(g_ms * 1000000ull);
+    return;
+  }
+  for (uint64_t used = 0; used < g_ms * 1000000ull; used += 500000) {
+    spin_cpu(500000);
+    timespec d{0, 500000};
+    nanosleep(&d, nullptr);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "pair" && argc == 5) {
+    g_ms = std::strtoull(argv[4], nullptr, 10);
+    Thread a{"pair_a", std::atoi(argv[2]), false}, b{"pair_b", std::atoi(argv[2]), false},
+        lone{"lone", std::atoi(argv[3]), true};
+    pthread_barrier_init(&start, nullptr, 4);
+    std::thread ta(run, &a), tb(run, &b), tl(run, &lone);
+    pthread_barrier_wait(&start);
+    std::printf("{\"pid\":%d,\"pair_a\":%d,\"pair_b\":%d,\"lone\":%d}\n", int(getpid()), a.tid.load(), b.tid.load(),
+                lone.tid.load());
+    std::fflush(stdout);
+    ta.join();
+    tb.join();
+    tl.join();
+    return 0;
+  }
+  if (mode == "spin" && argc == 4) {
+    pin(std::atoi(argv[2]));
+    uint64_t end = ns_of(CLOCK_MONOTONIC) + uint64_t(std::atof(argv[3]) * 1e9);
+    while (ns_of(CLOCK_MONOTONIC) < end)
+      for (int i = 0; i < 1000; i++) sink = sink + i;
+    return 0;
+  }
+  std::fprintf(stderr, "usage: sched_workload pair CPU_PAIR CPU_LONE MS | spin CPU SECONDS\n");
+  return 2;
+}
