@@ -79,11 +79,12 @@ run_ebtrace() {
   stop "$pid"
   local line; line=$(tail -1 "$work/ebtrace.err")
   echo "  ebtrace: $line" >&2
-  echo "$line" | grep -o '[0-9]* lost' | awk '{print $1}' >>"$work/lost.ebtrace"
+  # (grep finding nothing must not end the script: set -e with pipefail)
+  { echo "$line" | grep -o '[0-9]* lost' || echo 0; } | awk '{print $1}' >>"$work/lost.ebtrace"
   # "N syscalls on M sockets (P payload bytes)": ring bytes per request, variable
   # vs fixed 256-byte slots; and the capture file's bytes per request.
-  local sc pb; sc=$(grep -o '[0-9]* syscalls on' "$work/ebtrace.err" | tail -1 | awk '{print $1}')
-  pb=$(grep -o '[0-9]* payload bytes' "$work/ebtrace.err" | tail -1 | awk '{print $1}')
+  local sc pb; sc=$({ grep -o '[0-9]* syscalls on' "$work/ebtrace.err" || true; } | tail -1 | awk '{print $1}')
+  pb=$({ grep -o '[0-9]* payload bytes' "$work/ebtrace.err" || true; } | tail -1 | awk '{print $1}')
   awk -v sc="${sc:-0}" -v pb="${pb:-0}" -v f="$(stat -c %s "$work/e.ebt")" -v n="$requests" \
     'BEGIN {printf "%.1f %.1f %.1f\n", (sc * 64 + pb) / (2 * n), sc * (64 + 256) / (2 * n), f / (2 * n)}' \
     >>"$work/bytes.ebtrace"
@@ -117,7 +118,7 @@ tracepoint:syscalls:sys_enter_write /pid == $P/ { printf(\"W %d %r\n\", args->co
   for ((i = 0; i < 400; i++)); do grep -q Attaching "$work/bt.out" 2>/dev/null && break; sleep 0.05; done
   bench
   stop "$pid"
-  local lost; lost=$(grep -o 'Lost [0-9]* events' "$work/bt.out" "$work/bt.err" 2>/dev/null | awk '{s+=$2} END {print s+0}')
+  local lost; lost=$({ grep -ho 'Lost [0-9]* events' "$work/bt.out" "$work/bt.err" 2>/dev/null || true; } | awk '{s+=$2} END {print s+0}')
   echo "  bpftrace: $(grep -c '^[RW] ' "$work/bt.out") payload lines, $lost lost" >&2
   echo "$lost" >>"$work/lost.bpftrace"
 }
@@ -131,7 +132,7 @@ run_perf() {
   stop "$pid"
   echo "  perf trace: $(wc -l <"$work/p.trace") lines" >&2
   # perf trace reports LOST events in its output
-  grep -o 'LOST [0-9]* events' "$work/p.trace" | awk '{s+=$2} END {print s+0}' >>"$work/lost.perf" || echo 0 >>"$work/lost.perf"
+  { grep -o 'LOST [0-9]* events' "$work/p.trace" || true; } | awk '{s+=$2} END {print s+0}' >>"$work/lost.perf"
 }
 
 configs=(untraced)
