@@ -73,6 +73,7 @@ class StacksFamily : public ReportFamily {
   void configure(ReportContext& ctx, const RunOptions& run) override {
     ctx_ = &ctx;
     run_ = &run;
+    if (!title_.empty() && flamegraph_.empty()) throw BadInput("--title names the --flamegraph FILE: give that too");
     if (!run.diff_base.empty()) {
       if (!baseline_.empty()) throw BadInput("--diff BASE NEW and --baseline BASE say the same thing: give one");
       baseline_ = run.diff_base;
@@ -117,8 +118,10 @@ class StacksFamily : public ReportFamily {
 
   void finish(ReportContext& ctx) override {
     if (ctx.samples_seen == 0 && intervals_ == 0) warn(run_->input + " holds no on-CPU samples");
-    if ((off_cpu_ || on_off_) && intervals_ == 0)
+    if ((off_cpu_ || on_off_ || wakers_) && intervals_ == 0)
       warn(run_->input + " holds no off-CPU intervals (record with --off-cpu)");
+    if (ctx.lua_only && ctx.lua.empty())
+      warn(run_->input + " holds no LuaJIT VM (--lua-only shows native stacks unchanged; record with --lua)");
     view_ = select_view(off_cpu_, on_off_, weight_, wakers_, ctx.samples_seen > 0, intervals_ > 0);
     switch (view_.source) {
       case StackSource::kOnCpu: stacks_ = on_.finish(ctx); break;
