@@ -388,7 +388,8 @@ struct ebt_rq_key {
 struct ebt_rq_hist {
 	__u64 total_ns;   /* sum of the latencies */
 	__u64 max_ns;     /* since the recording started */
-	char comm[EBT_TASK_COMM_LEN]; /* at its latest switch-in (names threads gone by the next read) */
+	__u64 last_ns;    /* its latest switch-in */
+	char comm[EBT_TASK_COMM_LEN]; /* then (names threads gone by the next read) */
 	__u64 slots[EBT_RQ_SLOTS];
 };
 

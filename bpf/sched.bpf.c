@@ -209,6 +209,7 @@ static __always_inline void switch_in(struct task_struct *next, __u32 tgid, __u3
 	h->total_ns += d;
 	if (d > h->max_ns)
 		h->max_ns = d;
+	h->last_ns = now;
 	BPF_CORE_READ_INTO(&h->comm, next, comm);
 	s = rq_slot(d);
 	barrier_var(s); /* keep the bound check on the register used as the index */

@@ -215,7 +215,14 @@ class SchedProbe : public Probe {
 
     // Run-queue latency: what each histogram gained since the last read.
     int rq_fd = bpf_map__fd(skel_->maps.sched_rq);
-    for (const auto& [k, h] : read_map<ebt_rq_key, ebt_rq_hist>(rq_fd)) {
+    auto rq = read_map<ebt_rq_key, ebt_rq_hist>(rq_fd);
+    // A thread's name as of its latest switch-in on any CPU.
+    std::map<std::pair<uint32_t, uint32_t>, const ebt_rq_hist*> latest;
+    for (const auto& [k, h] : rq) {
+      auto& l = latest[{k.pid, k.tid}];
+      if (!l || h.last_ns > l->last_ns) l = &h;
+    }
+    for (const auto& [k, h] : rq) {
       ebt_rq_hist& base = rq_seen_[k];
       RunqLatency row;
       row.start_ns = start;
@@ -243,7 +250,7 @@ class SchedProbe : public Probe {
       base = h;
       if (!ctx.tid_wanted(k.tid)) continue;
       char comm[EBT_TASK_COMM_LEN + 1] = {};
-      std::memcpy(comm, h.comm, EBT_TASK_COMM_LEN);
+      std::memcpy(comm, latest[{k.pid, k.tid}]->comm, EBT_TASK_COMM_LEN);
       name_thread(ctx, k.pid, k.tid, comm, /*current=*/true);
       pids.insert(k.pid);
       switch_ins_ += row.count;
