@@ -56,12 +56,7 @@ TEST(LuaE2E, EmbeddedCLuaCLuaAlternates) {
   EBT_REQUIRE_LUA_OR_SKIP();
   EBT_LUA_NEED(std::string(EBT_LUA_EMBED_HOST) != "",
                "the embedding host was not built: libluajit2-5.1-dev missing at configure time");
-  // JIT on is not run: with traces the report splices the Lua segments above
-  // the wrong native frames (@embed.lua before _start, inner under embed_bridge,
-  // a trace's [anon+...] frame left on top) and names outer's caller line with
-  // its first line (9) instead of the call line (10). Re-add `false` when
-  // report/lua_splice.cpp splices JIT-on stacks correctly.
-  for (bool interp : {true}) {
+  for (bool interp : {true, false}) {
     TempDir dir("ebt-lua-embed");
     fs::copy_file(samples_dir() / "embed.lua", dir / "embed.lua");
     const std::string chunk = "@" + (dir / "embed.lua").string();
@@ -123,11 +118,7 @@ TEST(LuaE2E, EmbeddedCLuaCLuaAlternates) {
 TEST(LuaE2E, CoroutineResumedFromLua) {
   EBT_REQUIRE_LUA_OR_SKIP();
   EBT_LUA_NEED(have_command("luajit"), "luajit (Debian luajit2) not installed (scripts/setup-deps.sh --with-tests)");
-  // JIT on is not run: the Lua segments are spliced above lua_cpcall instead of
-  // lua_pcall with [luajit+0x...] frames left in between, and driver shows its
-  // first line (17) instead of the call line (18). Re-add `false` when
-  // report/lua_splice.cpp splices JIT-on stacks correctly.
-  for (bool interp : {true}) {
+  for (bool interp : {true, false}) {
     TempDir dir("ebt-lua-co");
     fs::copy_file(samples_dir() / "coroutine.lua", dir / "coroutine.lua");
     const std::string chunk = "@" + (dir / "coroutine.lua").string();
@@ -173,10 +164,7 @@ TEST(LuaE2E, CoroutineResumedFromLua) {
 TEST(LuaE2E, ProtoReusedAfterGcNotMixedUp) {
   EBT_REQUIRE_LUA_OR_SKIP();
   EBT_LUA_NEED(have_command("luajit"), "luajit (Debian luajit2) not installed (scripts/setup-deps.sh --with-tests)");
-  // JIT on is not run: a few samples of the first phase are named with the
-  // second phase's chunk (a proto reused at the same address while a trace of
-  // the first still ran). Re-add `false` when that is fixed.
-  for (bool interp : {true}) {
+  for (bool interp : {true, false}) {
     TempDir dir("ebt-lua-reuse");
     fs::copy_file(samples_dir() / "reuse.lua", dir / "reuse.lua");
     fs::path cap = dir / "reuse.ebt";
