@@ -52,6 +52,7 @@ struct RunOptions {
   std::string input;          // capture path (the first one: report a.ebt b.ebt)
   std::vector<std::string> more_inputs;  // further captures merged into the stack outputs
   bool by_host = false;       // --by-host: stacks under a [host: NAME] root frame
+  std::string diff_base;      // report --diff BASE NEW: BASE (then `input` is NEW), like --baseline BASE
   std::string output;         // -o FILE for the text channel ("" or "-": stdout)
   Filter filter;
   std::string filter_text;    // the active filters as the user typed them
