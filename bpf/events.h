@@ -63,7 +63,8 @@ struct ebt_event_header {
 struct ebt_filter {
 	__u8 by_pid;   /* only tgids present in the `targets` map */
 	__u8 by_comm;  /* only tasks whose comm equals `comm` */
-	__u8 pad[6];
+	__u8 by_cgroup; /* only tasks under the cgroup in `cgroup_filter` (--cgroup, --container) */
+	__u8 pad[5];
 	char comm[EBT_TASK_COMM_LEN];
 };
 

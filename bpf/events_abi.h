@@ -33,7 +33,8 @@ EBT_ABI_AT(ebt_event_header, reserved, 28);
 EBT_ABI_SIZE(ebt_filter, 24);
 EBT_ABI_AT(ebt_filter, by_pid, 0);
 EBT_ABI_AT(ebt_filter, by_comm, 1);
-EBT_ABI_AT(ebt_filter, pad, 2);
+EBT_ABI_AT(ebt_filter, by_cgroup, 2);
+EBT_ABI_AT(ebt_filter, pad, 3);
 EBT_ABI_AT(ebt_filter, comm, 8);
 
 EBT_ABI_SIZE(ebt_cpu_sample, 104);

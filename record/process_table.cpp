@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "format/writer.h"
+#include "record/cgroups.h"
 
 namespace ebt::record {
 
@@ -27,6 +28,7 @@ void ProcessTable::scan(const Targets& targets, uint32_t skip) {
     auto info = read_process_info(pid, boot_minus_mono_);
     if (!info) continue;  // exited meanwhile
     if (!targets.filter.comm.empty() && info->comm != targets.filter.comm) continue;
+    if (!targets.cgroup.empty() && !cgroup_under(info->cgroup_path, targets.cgroup)) continue;
     describe(pid, p, info->comm.c_str(), t);
     for (uint32_t tid : list_tids(pid)) {
       if (!targets.tid_wanted(tid)) continue;
@@ -98,6 +100,7 @@ void ProcessTable::describe(uint32_t pid, Proc& p, const char* comm, uint64_t t)
     info->comm = comm && *comm ? comm : p.comm;
     info->time_ns = t;
   }
+  cgroups_.note(*info);
   writer().add(*info);
   p.described_in = file_.generation;
   described_.insert(pid);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "format/records.h"
+#include "record/containers.h"
 #include "record/file_scope.h"
 #include "record/objects.h"
 #include "record/proc_reader.h"
@@ -29,7 +30,7 @@ class ProcessTable : public TaskObserver {
   };
 
   ProcessTable(const CurrentFile& file, ObjectCache& objects, int64_t boot_minus_mono_ns)
-      : file_(file), objects_(objects), boot_minus_mono_(boot_minus_mono_ns) {}
+      : file_(file), objects_(objects), boot_minus_mono_(boot_minus_mono_ns), cgroups_(file) {}
 
   // The command started with `-- CMD`: known by name until its exec describes it.
   void expect_command(uint32_t pid, const std::string& comm);
@@ -50,6 +51,8 @@ class ProcessTable : public TaskObserver {
   std::set<const ObjectFile*> objects_in_use() const;
   // Distinct processes described so far.
   size_t processes() const { return described_.size(); }
+  // Distinct cgroups described so far (CgroupInfo records).
+  size_t cgroups() const { return cgroups_.cgroups(); }
 
   // TaskObserver
   void on_fork(uint32_t pid, uint32_t ppid, const char* comm, uint64_t t) override;
@@ -86,6 +89,7 @@ class ProcessTable : public TaskObserver {
   const CurrentFile& file_;
   ObjectCache& objects_;
   int64_t boot_minus_mono_;
+  CgroupTable cgroups_;  // a process's cgroup is written before the process
   std::unordered_map<uint32_t, Proc> procs_;
   std::unordered_map<uint32_t, Thread> threads_;  // by tid
   std::unordered_set<uint32_t> described_;        // pids with a ProcessInfo (the summary's count)

@@ -289,7 +289,7 @@ class CpuTimeline : public ReportFamily {
     *json += ",\"dur\":";
     *json += fmt.ts(trace_origin_ + p.dur);
     *json += ',';
-    *json += TraceJson::ids(t.pid, t.tid);
+    *json += fmt.ids(t.pid, t.tid);
     *json += ",\"args\":{\"samples\":";
     *json += std::to_string(p.count);
     *json += ",\"stack\":";

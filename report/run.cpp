@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "report/containers.h"
 #include "report/offcpu_trace.h"
 #include "unwind/offline_unwinder.h"
 
@@ -17,6 +18,10 @@ namespace ebt::report {
 namespace {
 
 using format::RecordKind;
+
+// Track-group pids of containers in --trace (--group container): above any
+// real pid (pid_max is at most 2^22).
+constexpr uint32_t kContainerGroupPidBase = 1u << 30;
 
 // Feeds the shared tables first, then every family that declared the kind.
 class FanOut : public format::RecordVisitor {
@@ -37,6 +42,7 @@ class FanOut : public format::RecordVisitor {
   void on(const LuaVm& r) override { both(r, RecordKind::kLuaVm); }
   void on(const LuaStack& r) override { both(r, RecordKind::kLuaStack); }
   void on(const LuaTrace& r) override { both(r, RecordKind::kLuaTrace); }
+  void on(const CgroupInfo& r) override { both(r, RecordKind::kCgroup); }
   void on(const SymbolTable& r) override { both(r, RecordKind::kSymbolTable); }
   void on(const KernelSymbols& r) override { both(r, RecordKind::kKernelSymbols); }
   void on(const LostEvents& r) override { both(r, RecordKind::kLostEvents); }
@@ -186,6 +192,21 @@ PassStats read_capture(const std::string& path, ReportContext& ctx, const std::v
 
 std::string write_trace(const RunOptions& run, ReportContext& ctx, const std::vector<ReportFamily*>& families) {
   TraceJson trace = start_trace(ctx);
+  if (run.group_container) {
+    // One track group per container: its processes' threads under one "process".
+    std::map<const ContainerRef*, uint32_t> group_pids;
+    for (const auto& [pid, p] : ctx.processes) {
+      const ContainerRef& c = container_of(ctx, pid);
+      if (!c.container) continue;
+      auto [it, fresh] = group_pids.try_emplace(&c, 0);
+      if (fresh) {
+        it->second = kContainerGroupPidBase + uint32_t(group_pids.size());
+        std::string name = "container " + c.label + " (" + c.runtime + (c.short_id().empty() ? "" : " " + c.short_id()) + ")";
+        trace.set_process_name(it->second, name);
+      }
+      trace.group_process(pid, it->second);
+    }
+  }
   size_t n = 0;
   for (ReportFamily* f : families) n += f->add_trace(trace, ctx);
   // Streams the document into a temporary file renamed at the end, so a
