@@ -34,6 +34,10 @@ class DwarfProfileProbe : public Probe {
   }
 
   std::string name() const override { return "profile-dwarf"; }
+  void start(RecordContext& ctx, std::span<const uint32_t> attached_pids) override {
+    if (lua_)
+      for (uint32_t pid : attached_pids) lua_->note_process(pid, monotonic_ns(), ctx);
+  }
   std::vector<uint16_t> event_kinds() const override { return {EBT_EV_CPU_SAMPLE_DWARF, EBT_EV_LUA_STACK}; }
 
   void load(const SharedMaps& maps, const TargetFilter& filter) override {

@@ -95,6 +95,10 @@ class OffCpuProbe : public Probe {
   // --lua: the Lua stack of an interval comes just before it (with on-CPU
   // sampling the dwarf family sends that kind too: one shared LuaRecorder takes
   // both, whichever family the core hands them to).
+  void start(RecordContext& ctx, std::span<const uint32_t> attached_pids) override {
+    if (lua_)
+      for (uint32_t pid : attached_pids) lua_->note_process(pid, monotonic_ns(), ctx);
+  }
   std::vector<uint16_t> event_kinds() const override {
     if (want_lua_) return {EBT_EV_OFFCPU, EBT_EV_LUA_STACK};
     return {EBT_EV_OFFCPU};

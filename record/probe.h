@@ -80,6 +80,11 @@ class Probe {
   // with -v) when the kernel cannot run it.
   virtual void load(const SharedMaps& maps, const TargetFilter& filter) = 0;
   virtual void attach() = 0;
+  // Called once the capture file is open, before the workload runs, with the
+  // processes named by -p (empty for -a and `-- CMD`): a family that needs
+  // per-process set-up (finding a LuaJIT VM) does it now, so the first events
+  // of those processes are already complete.
+  virtual void start(RecordContext& /*ctx*/, std::span<const uint32_t> /*attached_pids*/) {}
   // Handles one event of a declared kind. `event` spans the whole event.
   virtual void handle(const ebt_event_header& header, std::span<const uint8_t> event,
                       RecordContext& ctx) = 0;

@@ -600,6 +600,7 @@ RecordSummary Recorder::Impl::run(const std::atomic<bool>* stop, std::atomic<boo
   embedder_ = std::make_unique<Embedder>(file_, objects_, hits_, opts_.embed, opts_.embed_all_symbols);
 
   create_shared_maps();
+  const std::vector<uint32_t> attached_pids = targets_.pids;  // -p, before the command joins
   if (!opts_.command.empty()) {
     command_.start(opts_.command, opts_.output == "-");
     targets_.pids.push_back(uint32_t(command_.pid()));
@@ -632,6 +633,7 @@ RecordSummary Recorder::Impl::run(const std::atomic<bool>* stop, std::atomic<boo
     open_file(opts_.output, make_session());
   }
   processes_->scan(targets_, command_.started() ? uint32_t(command_.pid()) : 0);
+  for (auto& p : probes_) p->start(*this, attached_pids);
   if (!opts_.ready_file.empty()) {
     std::ofstream ready(opts_.ready_file);
     ready << getpid() << "\n";

@@ -86,7 +86,8 @@ Command::~Command() {
   if (exec_err_fd_ >= 0) close(exec_err_fd_);
   if (pid_ > 0 && !done_) {
     kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
+    while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
   }
 }
 
@@ -134,11 +135,15 @@ void Command::release() {
   close(go_fd_);
   go_fd_ = -1;
   int e = 0;
-  ssize_t n = read(exec_err_fd_, &e, sizeof e);  // blocks until exec (CLOEXEC: EOF) or failure
+  ssize_t n;
+  do {  // blocks until exec (CLOEXEC: EOF) or failure
+    n = read(exec_err_fd_, &e, sizeof e);
+  } while (n < 0 && errno == EINTR);
   close(exec_err_fd_);
   exec_err_fd_ = -1;
   if (n == sizeof e) {
-    waitpid(pid_, &status_, 0);
+    while (waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
+    }
     done_ = true;
     if (e == ENOENT) throw BadInput("command not found: " + name_);
     throw BadInput("cannot execute " + name_ + ": " + strerror(e));
@@ -160,7 +165,10 @@ bool Command::running() {
 void Command::terminate() {
   if (!running()) return;
   kill(pid_, SIGTERM);
-  waitpid(pid_, &status_, 0);
+  // A second Ctrl-C interrupts waitpid (our handlers have no SA_RESTART): keep
+  // waiting, or the workload outlives the recording as an unreaped orphan.
+  while (waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
+  }
   done_ = true;
 }
 
