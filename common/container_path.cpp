@@ -43,6 +43,8 @@ std::vector<std::string> components(const std::string& path) {
   return out;
 }
 
+bool match_pod(const std::string& name, const std::string& parent, ContainerPath& out);
+
 // One cgroup directory name: a container of a known runtime?
 bool match_container(const std::string& name, const std::string& parent, ContainerPath& out) {
   std::string base = ends_with(name, ".scope") ? name.substr(0, name.size() - 6) : name;
@@ -60,6 +62,7 @@ bool match_container(const std::string& name, const std::string& parent, Contain
       if (rt && is_hex64(id)) {
         out.runtime = rt;
         out.id = id;
+        match_pod(base.substr(0, c1), "", out);  // the slice part may be the pod's
         return true;
       }
     }
@@ -145,7 +148,7 @@ ContainerPath parse_container_path(const std::string& cgroup_path) {
     }
   }
   // Pod fields: the pod cgroup above the container (or the pod's own cgroup).
-  for (size_t i = std::min(found, c.size()); i-- > 0;) {
+  for (size_t i = std::min(found, c.size()); out.pod_uid.empty() && i-- > 0;) {
     if (match_pod(c[i], i ? c[i - 1] : "", out)) {
       if (found < c.size() && out.runtime.empty()) out.runtime = "containerd";  // CRI, cgroupfs driver: the bare id
       break;

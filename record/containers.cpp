@@ -109,19 +109,29 @@ Namespaces host_namespaces() {
 // its own when there is one (a runtime's helper, e.g. `unshare` or `runc init`
 // waiting for its child, shares the host's), else `pid`.
 uint32_t representative_member(uint32_t pid, const std::string& path, const Namespaces& mine) {
-  auto own = [&](uint32_t p) {
+  // 2: its own pid namespace (the container's processes), 1: another namespace
+  // of its own (e.g. `unshare`, which moved itself but not its pid namespace).
+  auto rank = [&](uint32_t p) {
     Namespaces n = namespaces_of("/proc/" + std::to_string(p));
-    return (n.uts && n.uts != mine.uts) || (n.pid && n.pid != mine.pid);
+    if (n.pid && n.pid != mine.pid) return 2;
+    return (n.uts && n.uts != mine.uts) || (n.mnt && n.mnt != mine.mnt) ? 1 : 0;
   };
-  if (own(pid)) return pid;
+  int best = rank(pid);
+  if (best == 2) return pid;
   const CgroupLayout& layout = cgroup_layout();
   // (Not the root: host processes are there, and any of them may have a namespace of its own.)
   if (layout.kind == CgroupLayout::Kind::kLegacy || path.empty() || path[0] != '/' || path == "/") return pid;
-  std::ifstream in(layout.v2_mount + (path == "/" ? "" : path) + "/cgroup.procs");
-  uint32_t p;
-  for (int n = 0; n < 64 && in >> p; ++n)
-    if (own(p)) return p;
-  return pid;
+  std::ifstream in(layout.v2_mount + path + "/cgroup.procs");
+  uint32_t p, chosen = pid;
+  for (int n = 0; n < 64 && in >> p; ++n) {
+    int r = rank(p);
+    if (r > best) {
+      best = r;
+      chosen = p;
+      if (r == 2) break;
+    }
+  }
+  return chosen;
 }
 
 }  // namespace
@@ -191,8 +201,8 @@ CgroupInfo harvest_cgroup(uint32_t pid, const std::string& path, uint64_t id, co
     std::string why;
     c.hostname = hostname_of(pid, &why);
     if (c.hostname.empty()) notes.push_back("hostname: " + why);
-  } else if (!its.uts) {
-    notes.push_back("namespaces unreadable (process gone?)");
+  } else if (!its.uts && !c.runtime.empty()) {
+    notes.push_back("namespaces of pid " + std::to_string(pid) + " unreadable (gone?)");
   }
   if (!c.runtime.empty()) {
     std::string where;

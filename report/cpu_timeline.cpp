@@ -85,6 +85,7 @@ class CpuTimeline : public ReportFamily {
 
   size_t add_trace(TraceJson& trace, ReportContext& ctx) override {
     origin_ = trace_origin_ = ctx.start_ns();
+    trace_ = &trace;
     for (const Thread& t : threads_) name_trace_track(trace, ctx, t.pid, t.tid);
     if (!slices_.empty()) trace.add_source(std::make_unique<SliceSource>(this));
     return samples_;
@@ -289,7 +290,7 @@ class CpuTimeline : public ReportFamily {
     *json += ",\"dur\":";
     *json += fmt.ts(trace_origin_ + p.dur);
     *json += ',';
-    *json += fmt.ids(t.pid, t.tid);
+    *json += trace_->ids(t.pid, t.tid);  // the document's track groups (--group container)
     *json += ",\"args\":{\"samples\":";
     *json += std::to_string(p.count);
     *json += ",\"stack\":";
@@ -316,6 +317,7 @@ class CpuTimeline : public ReportFamily {
   std::vector<uint32_t> key_label_;
   std::vector<Placed> placed_;
   TraceJson formatter_{0};
+  const TraceJson* trace_ = nullptr;  // the document being written (add_trace)
 };
 
 std::vector<std::string> SliceSource::fit(uint64_t budget_bytes) {

@@ -154,6 +154,22 @@ class TestContainer {
     }
     return proc_->wait(1);
   }
+  // wait_done() for several containers at once: their pids noted while all run.
+  static std::vector<RunResult> wait_all(const std::vector<TestContainer*>& cs, double timeout_s = 120) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    bool running = true;
+    while (running && std::chrono::steady_clock::now() < deadline) {
+      running = false;
+      for (auto* c : cs) {
+        c->note_pids();
+        running = running || !c->proc_->poll();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::vector<RunResult> out;
+    for (auto* c : cs) out.push_back(c->proc_->wait(1));
+    return out;
+  }
   // Waits until the container's namespaces exist (its init runs `burn wait`).
   bool wait_started(double timeout_s = 30) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);

@@ -100,7 +100,8 @@ TEST(ContainersE2E, ReportByContainerShowsTheRatioIdsHostnamesAndInnerPids) {
   Recording rec(cap, {"-a", "-F", "997"});
   ASSERT_TRUE(rec.ready()) << rec.stop().describe();
   write_text(go, "go\n");
-  RunResult ra = a.wait_done(), rb = b.wait_done();
+  auto done = TestContainer::wait_all({&a, &b});
+  RunResult ra = done[0], rb = done[1];
   RunResult r = rec.stop();
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   ASSERT_EQ(ra.exit_code, 0) << ra.describe();
@@ -241,8 +242,7 @@ TEST(ContainersE2E, CgroupAndContainerFilterInTheKernel) {
     Recording rec(cap, args);
     ASSERT_TRUE(rec.ready()) << rec.stop().describe();
     write_text(go, "go\n");
-    ASSERT_EQ(a.wait_done().exit_code, 0);
-    ASSERT_EQ(b.wait_done().exit_code, 0);
+    for (const RunResult& d : TestContainer::wait_all({&a, &b})) ASSERT_EQ(d.exit_code, 0) << d.describe();
     RunResult r = rec.stop();
     ASSERT_EQ(r.exit_code, 0) << r.describe();
     std::string filter = std::string(how) == "cgroup" ? cg.path(tag + "a") : a.path();
