@@ -48,6 +48,7 @@ struct ReportArgs {
   std::string containers;  // --container NAME|ID[,...]
   std::string by;          // --by (container here; the families add their own choices)
   std::string group;       // --group container
+  bool diff = false;  // --diff BASE NEW
   // Every family, created before parsing so it can declare its options.
   std::vector<std::unique_ptr<report::ReportFamily>> families;
 };
@@ -152,7 +153,19 @@ int run_report(const ReportArgs& a) {
   if (a.capture.positional.empty() && a.capture.input.empty()) {
     run.input = "capture.ebt";  // like perf's perf.data
   } else {
-    std::vector<std::string> inputs = a.capture.paths("report");
+    std::vector<std::string> inputs;
+    if (a.diff) {  // in the order given (several recordings are otherwise ordered by time)
+      const auto& given = a.capture.positional;
+      if (given.size() != 2 || !a.capture.input.empty())
+        throw BadInput("--diff compares two captures: ebtrace report --diff BASE.ebt NEW.ebt (" +
+                       std::to_string(given.size() + (a.capture.input.empty() ? 0 : 1)) + " given)");
+      std::vector<std::string> notes;
+      run.diff_base = format::open_recording({given[0]}, &notes);
+      inputs.push_back(format::open_recording({given[1]}, &notes));
+      for (const auto& n : notes) std::fprintf(stderr, "ebtrace: warning: %s\n", n.c_str());
+    } else {
+      inputs = a.capture.paths("report");
+    }
     run.input = inputs.front();
     run.more_inputs.assign(inputs.begin() + 1, inputs.end());
   }
@@ -384,6 +397,9 @@ void add_report_command(CLI::App& app, RunFn& run) {
                 "each under a [woke: COMM] frame naming the wakee");
   sub->add_option("--weight", a->view.weight, "Off-CPU weight: time (blocked ns, default) or count (context switches)")
       ->type_name("time|count");
+  sub->add_flag("--diff", a->diff,
+                "Differential report of two captures: ebtrace report --diff BASE.ebt NEW.ebt (the same as "
+                "NEW.ebt --baseline BASE.ebt): --flamegraph, --folded or the text tables");
   sub->add_flag("--by-host", a->by_host,
                 "Group stacks by host: each under a [host: NAME] root frame (with several captures)");
   sub->add_option("--container", a->containers,
@@ -414,6 +430,7 @@ void add_report_command(CLI::App& app, RunFn& run) {
               "  ebtrace report both.ebt --on-off --flamegraph wall.svg       # on + off-CPU wall-clock time\n"
               "  ebtrace report off.ebt --trace trace.json --latency          # timeline + latency tables\n"
               "  ebtrace report new.ebt --baseline old.ebt --flamegraph diff.svg  # differential: red more, blue less\n"
+              "  ebtrace report --diff old.ebt new.ebt                     # the same, gainers and losers as text\n"
               "  ebtrace report capture.ebt --pprof cpu.pb.gz --speedscope cpu.speedscope.json");
   sub->callback([&run, a, sub] {
     a->debuginfod_asked = a->debuginfod && sub->get_option("--debuginfod")->count() > 0;

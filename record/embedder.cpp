@@ -98,7 +98,7 @@ uint64_t Embedder::write_pending() {
     if (fresh.empty()) continue;
     // Every symbol once per file with --embed-all-symbols; the later batches
     // add the lines of their new addresses (and the symbols naming them).
-    SymbolTable t = build_symbol_table(*obj, fresh, all_symbols_ && first);
+    SymbolTable t = harvester_.build(*obj, fresh, all_symbols_ && first);
     bytes += approximate_bytes(t);
     w.add(t);
     done->second.insert(fresh.begin(), fresh.end());

@@ -13,6 +13,7 @@
 #include "record/file_scope.h"
 #include "record/interner.h"
 #include "record/objects.h"
+#include "record/symbol_harvest.h"
 
 namespace ebt::record {
 
@@ -41,6 +42,7 @@ class Embedder {
   std::set<const ObjectFile*> unwind_written_;
   bool vdso_written_ = false;
   std::set<uint64_t> kernel_embedded_;
+  SymbolHarvester harvester_;
 };
 
 }  // namespace ebt::record

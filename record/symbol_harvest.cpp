@@ -111,35 +111,6 @@ std::vector<SourceFrame> locate(Dwfl_Module* mod, Dwarf_Addr bias, uint64_t vadd
   return frames;
 }
 
-void add_locations(const ObjectFile& obj, const std::set<uint64_t>& hits, SymbolTable* table) {
-  static const Dwfl_Callbacks callbacks = {
-      .find_elf = dwfl_build_id_find_elf,
-      .find_debuginfo = dwfl_standard_find_debuginfo,
-      .section_address = dwfl_offline_section_address,
-      .debuginfo_path = nullptr,
-  };
-  Dwfl* dwfl = dwfl_begin(&callbacks);
-  if (!dwfl) return;
-  int fd = dup(obj.fd);
-  std::string path = obj.path;
-  if (auto pos = path.find(" (deleted)"); pos != std::string::npos) path.resize(pos);
-  // dwfl takes the fd; the path only guides the .gnu_debuglink search.
-  Dwfl_Module* mod = fd >= 0 ? dwfl_report_offline(dwfl, path.c_str(), path.c_str(), fd) : nullptr;
-  dwfl_report_end(dwfl, nullptr, nullptr);
-  Dwarf_Addr bias = 0;
-  if (mod && dwfl_module_getdwarf(mod, &bias)) {
-    Dwarf_Addr elf_bias = 0;
-    dwfl_module_getelf(mod, &elf_bias);
-    for (uint64_t vaddr : hits) {
-      SourceLocation loc;
-      loc.address = vaddr;
-      loc.frames = locate(mod, elf_bias, vaddr);
-      if (!loc.frames.empty()) table->locations.push_back(std::move(loc));
-    }
-  }
-  dwfl_end(dwfl);
-}
-
 }  // namespace
 
 std::vector<Symbol> symbols_for_hits(const std::vector<Symbol>& symbols, const std::set<uint64_t>& hits) {
@@ -175,19 +146,103 @@ std::vector<Symbol> symbols_for_hits(const std::vector<Symbol>& symbols, const s
   return out;
 }
 
-SymbolTable build_symbol_table(const ObjectFile& obj, const std::set<uint64_t>& hits, bool all_symbols) {
+// One object's symbols and opened DWARF, kept across block cuts.
+struct SymbolHarvester::Entry {
+  std::vector<Symbol> symbols;  // sorted; the whole table
+  Dwfl* dwfl = nullptr;         // null: not opened yet, or closed to stay under kMaxOpenDwarf
+  Dwfl_Module* module = nullptr;
+  Dwarf_Addr elf_bias = 0;
+  bool has_dwarf = false;
+  bool dwarf_checked = false;  // and has_dwarf false: never opened again
+  uint64_t last_use = 0;
+  Entry() = default;
+  Entry(const Entry&) = delete;
+  Entry& operator=(const Entry&) = delete;
+  ~Entry() { close_dwarf(); }
+  void close_dwarf() {
+    if (dwfl) dwfl_end(dwfl);
+    dwfl = nullptr;
+    module = nullptr;
+  }
+};
+
+SymbolHarvester::SymbolHarvester() = default;
+SymbolHarvester::~SymbolHarvester() = default;
+
+SymbolHarvester::Entry& SymbolHarvester::entry(const ObjectFile& obj) {
+  std::string key(obj.build_id.begin(), obj.build_id.end());
+  auto [it, fresh] = entries_.try_emplace(key);
+  if (fresh) {
+    it->second = std::make_unique<Entry>();
+    elf_version(EV_CURRENT);
+    if (Elf* elf = elf_begin(obj.fd, ELF_C_READ, nullptr)) {
+      read_symbols(elf, &it->second->symbols);
+      elf_end(elf);
+    }
+    if (entries_.size() > kMaxObjects) {  // forget the least recently used object
+      auto lru = entries_.end();
+      for (auto e = entries_.begin(); e != entries_.end(); ++e)
+        if (e != it && (lru == entries_.end() || e->second->last_use < lru->second->last_use)) lru = e;
+      entries_.erase(lru);
+    }
+  }
+  it->second->last_use = ++clock_;
+  return *it->second;
+}
+
+void SymbolHarvester::open_dwarf(const ObjectFile& obj, Entry& e) {
+  static const Dwfl_Callbacks callbacks = {
+      .find_elf = dwfl_build_id_find_elf,
+      .find_debuginfo = dwfl_standard_find_debuginfo,
+      .section_address = dwfl_offline_section_address,
+      .debuginfo_path = nullptr,
+  };
+  size_t open = 0;
+  Entry* lru = nullptr;
+  for (auto& [key, other] : entries_) {
+    if (!other->dwfl) continue;
+    open++;
+    if (!lru || other->last_use < lru->last_use) lru = other.get();
+  }
+  if (open >= kMaxOpenDwarf && lru) lru->close_dwarf();
+  e.dwfl = dwfl_begin(&callbacks);
+  if (!e.dwfl) return;
+  int fd = dup(obj.fd);
+  std::string path = obj.path;
+  if (auto pos = path.find(" (deleted)"); pos != std::string::npos) path.resize(pos);
+  // dwfl takes the fd; the path only guides the .gnu_debuglink search.
+  e.module = fd >= 0 ? dwfl_report_offline(e.dwfl, path.c_str(), path.c_str(), fd) : nullptr;
+  dwfl_report_end(e.dwfl, nullptr, nullptr);
+  Dwarf_Addr bias = 0;
+  e.has_dwarf = e.module && dwfl_module_getdwarf(e.module, &bias);
+  e.dwarf_checked = true;
+  if (e.has_dwarf)
+    dwfl_module_getelf(e.module, &e.elf_bias);
+  else
+    e.close_dwarf();
+}
+
+SymbolTable SymbolHarvester::build(const ObjectFile& obj, const std::set<uint64_t>& hits, bool all_symbols) {
   SymbolTable t;
   t.build_id = obj.build_id;
   t.path = obj.path;
   t.segments = obj.segments;
-  elf_version(EV_CURRENT);
-  if (Elf* elf = elf_begin(obj.fd, ELF_C_READ, nullptr)) {
-    read_symbols(elf, &t.symbols);
-    elf_end(elf);
+  Entry& e = entry(obj);
+  t.symbols = all_symbols ? e.symbols : symbols_for_hits(e.symbols, hits);
+  if (!e.dwfl && !(e.dwarf_checked && !e.has_dwarf)) open_dwarf(obj, e);
+  if (e.has_dwarf) {
+    for (uint64_t vaddr : hits) {
+      SourceLocation loc;
+      loc.address = vaddr;
+      loc.frames = locate(e.module, e.elf_bias, vaddr);
+      if (!loc.frames.empty()) t.locations.push_back(std::move(loc));
+    }
   }
-  if (!all_symbols) t.symbols = symbols_for_hits(t.symbols, hits);
-  add_locations(obj, hits, &t);
   return t;
+}
+
+SymbolTable build_symbol_table(const ObjectFile& obj, const std::set<uint64_t>& hits, bool all_symbols) {
+  return SymbolHarvester().build(obj, hits, all_symbols);
 }
 
 namespace {

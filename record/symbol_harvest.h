@@ -4,7 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <set>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "format/records.h"
@@ -21,6 +24,30 @@ namespace ebt::record {
 // symbols_for_hits()): a few dozen instead of thousands for libc, which keeps
 // captures small (docs/record.md).
 SymbolTable build_symbol_table(const ObjectFile& object, const std::set<uint64_t>& hits, bool all_symbols = false);
+
+// build_symbol_table() for a recorder that asks again at every block cut: an
+// object's symbol table is read once and its DWARF stays open (opening it means
+// decompressing .debug_* sections: milliseconds per object per cut, which was
+// most of the recorder's CPU at -F 999 -a). Keyed by build-id (same build-id,
+// same file contents); bounded: the least recently used are forgotten.
+class SymbolHarvester {
+ public:
+  SymbolHarvester();
+  ~SymbolHarvester();
+  SymbolHarvester(const SymbolHarvester&) = delete;
+  SymbolHarvester& operator=(const SymbolHarvester&) = delete;
+  SymbolTable build(const ObjectFile& object, const std::set<uint64_t>& hits, bool all_symbols = false);
+
+ private:
+  struct Entry;
+  static constexpr size_t kMaxObjects = 256;    // symbol tables kept
+  static constexpr size_t kMaxOpenDwarf = 16;   // of those, DWARF handles kept open
+  Entry& entry(const ObjectFile& object);
+  void open_dwarf(const ObjectFile& object, Entry& e);
+  std::unordered_map<std::string, std::unique_ptr<Entry>> entries_;
+  uint64_t clock_ = 0;
+};
+
 inline SymbolTable build_symbol_table(const ObjectFile& object, bool all_symbols = false) {
   return build_symbol_table(object, object.hits, all_symbols);
 }

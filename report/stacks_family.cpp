@@ -67,11 +67,18 @@ class StacksFamily : public ReportFamily {
              "BASE.ebt");
   }
   bool requested() const override { return folded_ || !flamegraph_.empty() || !baseline_.empty(); }
-  bool enabled(const RunOptions& run) const override { return requested() || run.default_output; }
+  bool enabled(const RunOptions& run) const override {
+    return requested() || run.default_output || !run.diff_base.empty();
+  }
 
   void configure(ReportContext& ctx, const RunOptions& run) override {
     ctx_ = &ctx;
     run_ = &run;
+    if (!title_.empty() && flamegraph_.empty()) throw BadInput("--title names the --flamegraph FILE: give that too");
+    if (!run.diff_base.empty()) {
+      if (!baseline_.empty()) throw BadInput("--diff BASE NEW and --baseline BASE say the same thing: give one");
+      baseline_ = run.diff_base;
+    }
     off_cpu_ = run.view.off_cpu;
     on_off_ = run.view.on_off;
     wakers_ = run.view.wakers;
@@ -112,8 +119,10 @@ class StacksFamily : public ReportFamily {
 
   void finish(ReportContext& ctx) override {
     if (ctx.samples_seen == 0 && intervals_ == 0) warn(run_->input + " holds no on-CPU samples");
-    if ((off_cpu_ || on_off_) && intervals_ == 0)
+    if ((off_cpu_ || on_off_ || wakers_) && intervals_ == 0)
       warn(run_->input + " holds no off-CPU intervals (record with --off-cpu)");
+    if (ctx.lua_only && ctx.lua.empty())
+      warn(run_->input + " holds no LuaJIT VM (--lua-only shows native stacks unchanged; record with --lua)");
     view_ = select_view(off_cpu_, on_off_, weight_, wakers_, ctx.samples_seen > 0, intervals_ > 0);
     switch (view_.source) {
       case StackSource::kOnCpu: stacks_ = on_.finish(ctx); break;
@@ -158,6 +167,7 @@ class StacksFamily : public ReportFamily {
       r.input = path;
       r.more_inputs.clear();
       r.by_host = false;
+      r.diff_base.clear();
       ReportContext other(run_->symbols);
       other.lua_only = ctx.lua_only;
       StacksFamily f;
@@ -181,6 +191,7 @@ class StacksFamily : public ReportFamily {
   void read_baseline(ReportContext& ctx) {
     base_run_ = *run_;
     base_run_.input = baseline_;
+    base_run_.diff_base.clear();  // the baseline has no baseline of its own
     base_run_.trace.clear();
     base_run_.latency = false;
     base_ctx_ = std::make_unique<ReportContext>(run_->symbols);

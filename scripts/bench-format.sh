@@ -10,6 +10,7 @@
 # per CPU second (producer + writer thread together, i.e. what one core
 # sustains) and per wall-clock second while pinned to one CPU.
 set -euo pipefail
+. "$(dirname "$0")/bench_lib.sh"
 cd "$(dirname "$0")/.."
 
 BUILD=${BUILD:-build-bench}
@@ -80,18 +81,4 @@ Command (repo root): \`scripts/bench-format.sh\`, i.e. per round
 MD
 )
 
-if [[ ! -f $DOC ]]; then
-  printf '# ebtrace benchmarks\n\nMeasured figures and the exact commands that produced them. Each section is\nwritten by its script under scripts/.\n\n' >"$DOC"
-fi
-if grep -q '<!-- format-bench:begin' "$DOC"; then
-  python3 - "$DOC" "$section" <<'PY'
-import re, sys
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read()
-text = re.sub(r'<!-- format-bench:begin.*?<!-- format-bench:end -->', lambda m: section, text, flags=re.S)
-open(path, 'w').write(text)
-PY
-else
-  printf '\n%s\n' "$section" >>"$DOC"
-fi
-echo "$section"
+bench_write_section "$DOC" format-bench "$section"

@@ -23,6 +23,7 @@
 #          scripts/bench-l7.sh [BUILD_DIR] [ROUNDS=3] [REQUESTS=200000]
 # Prints a Markdown table (for docs/benchmarks.md) on stdout; details on stderr.
 set -euo pipefail
+. "$(dirname "$0")/bench_lib.sh"
 
 build=${1:-build}
 rounds=${2:-3}
@@ -63,7 +64,6 @@ bench() {
     'BEGIN {printf "%.2f %.2f", d / hz * 1e6 / (2 * n), m / hz * 1e6 / (2 * n)}')"
 }
 
-stop() { kill -INT "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 run_untraced() { bench; }
 
@@ -76,14 +76,15 @@ run_ebtrace() {
   for ((i = 0; i < 400; i++)); do [[ -e $work/ready ]] && break; sleep 0.05; done
   [[ -e $work/ready ]] || { echo "bench-l7: ebtrace did not start" >&2; cat "$work/ebtrace.err" >&2; exit 1; }
   bench
-  stop "$pid"
+  bench_stop "$pid"
   local line; line=$(tail -1 "$work/ebtrace.err")
   echo "  ebtrace: $line" >&2
-  echo "$line" | grep -o '[0-9]* lost' | awk '{print $1}' >>"$work/lost.ebtrace"
+  # (grep finding nothing must not end the script: set -e with pipefail)
+  { echo "$line" | grep -o '[0-9]* lost' || echo 0; } | awk '{print $1}' >>"$work/lost.ebtrace"
   # "N syscalls on M sockets (P payload bytes)": ring bytes per request, variable
   # vs fixed 256-byte slots; and the capture file's bytes per request.
-  local sc pb; sc=$(grep -o '[0-9]* syscalls on' "$work/ebtrace.err" | tail -1 | awk '{print $1}')
-  pb=$(grep -o '[0-9]* payload bytes' "$work/ebtrace.err" | tail -1 | awk '{print $1}')
+  local sc pb; sc=$({ grep -o '[0-9]* syscalls on' "$work/ebtrace.err" || true; } | tail -1 | awk '{print $1}')
+  pb=$({ grep -o '[0-9]* payload bytes' "$work/ebtrace.err" || true; } | tail -1 | awk '{print $1}')
   awk -v sc="${sc:-0}" -v pb="${pb:-0}" -v f="$(stat -c %s "$work/e.ebt")" -v n="$requests" \
     'BEGIN {printf "%.1f %.1f %.1f\n", (sc * 64 + pb) / (2 * n), sc * (64 + 256) / (2 * n), f / (2 * n)}' \
     >>"$work/bytes.ebtrace"
@@ -116,8 +117,8 @@ tracepoint:syscalls:sys_enter_write /pid == $P/ { printf(\"W %d %r\n\", args->co
   local pid=$!
   for ((i = 0; i < 400; i++)); do grep -q Attaching "$work/bt.out" 2>/dev/null && break; sleep 0.05; done
   bench
-  stop "$pid"
-  local lost; lost=$(grep -o 'Lost [0-9]* events' "$work/bt.out" "$work/bt.err" 2>/dev/null | awk '{s+=$2} END {print s+0}')
+  bench_stop "$pid"
+  local lost; lost=$({ grep -ho 'Lost [0-9]* events' "$work/bt.out" "$work/bt.err" 2>/dev/null || true; } | awk '{s+=$2} END {print s+0}')
   echo "  bpftrace: $(grep -c '^[RW] ' "$work/bt.out") payload lines, $lost lost" >&2
   echo "$lost" >>"$work/lost.bpftrace"
 }
@@ -128,10 +129,10 @@ run_perf() {
   local pid=$!
   sleep 1.5  # perf trace has no readiness signal
   bench
-  stop "$pid"
+  bench_stop "$pid"
   echo "  perf trace: $(wc -l <"$work/p.trace") lines" >&2
   # perf trace reports LOST events in its output
-  grep -o 'LOST [0-9]* events' "$work/p.trace" | awk '{s+=$2} END {print s+0}' >>"$work/lost.perf" || echo 0 >>"$work/lost.perf"
+  { grep -o 'LOST [0-9]* events' "$work/p.trace" || true; } | awk '{s+=$2} END {print s+0}' >>"$work/lost.perf"
 }
 
 configs=(untraced)
@@ -144,7 +145,6 @@ if [[ -n ${CONFIGS:-} ]]; then
   configs=(untraced)
   for c in $CONFIGS; do [[ $c != untraced ]] && configs+=("$c"); done
 fi
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 for pipeline in ${PIPELINES:-1 16}; do
 rm -f "$work"/lost.* "$work"/bytes.*
@@ -192,10 +192,10 @@ for c in "${configs[@]}"; do
   lost=$(awk '{s += $1} END {print NR ? s : "-"}' "$work/lost.$c" 2>/dev/null || echo "-")
   [[ $c == untraced || $c == floor ]] && lost="-"
   fr="-"
-  [[ -n ${floor_ratios[$c]:-} ]] && fr=$(echo "${floor_ratios[$c]}" | median)
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$(echo "${set_rps[$c]}" | median)" \
-    "$(echo "${get_rps[$c]}" | median)" "$(echo "${ratios[$c]}" | median)" "$fr" "$(echo "${cpu_us[$c]}" | median)" \
-    "$(echo "${machine_us[$c]}" | median)" "$lost"
+  [[ -n ${floor_ratios[$c]:-} ]] && fr=$(echo "${floor_ratios[$c]}" | bench_median)
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$(echo "${set_rps[$c]}" | bench_median)" \
+    "$(echo "${get_rps[$c]}" | bench_median)" "$(echo "${ratios[$c]}" | bench_median)" "$fr" "$(echo "${cpu_us[$c]}" | bench_median)" \
+    "$(echo "${machine_us[$c]}" | bench_median)" "$lost"
 done
 echo
 echo "rounds: $rounds, requests per test: $requests (set and get), clients: 50, value: 64 B, pipeline: $pipeline, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

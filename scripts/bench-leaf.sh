@@ -31,39 +31,9 @@ offcputime=$(command -v offcputime || true)
 work=$(mktemp -d /tmp/ebt-bench-leaf-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-# One `perf bench sched pipe` run, pinned to CPU $cpu (every op is then two
-# context switches on that CPU). Prints "OPS_PER_S CPU_SECONDS": wall-clock
-# throughput, and the CPU time (user + sys) its two processes used. The CPU time
-# is what tracing adds per switch, and unlike wall-clock throughput it does not
-# depend on how busy the rest of the machine is.
-bench() {
-  bash -c 'taskset -c "$1" perf bench sched pipe -l "$2" >"$3" 2>&1; times' _ "$cpu" "$loops" "$work/bench.out" |
-    awk -v f="$work/bench.out" '
-      function sec(t,  m, s) { m = t; sub(/m.*/, "", m); s = t; sub(/^[0-9]+m/, "", s); sub(/s$/, "", s); return m * 60 + s }
-      NR == 2 { cpu = sec($1) + sec($2) }
-      END { while ((getline l < f) > 0) if (l ~ /ops\/sec/) { split(l, a, " "); ops = a[1] } printf "%s %.3f\n", ops, cpu }'
-}
+. "$(dirname "$0")/bench_lib.sh"
 
-# CPU seconds (user + sys, all threads) a process has used so far.
-cpu_of() {
-  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' "/proc/$1/stat"
-}
-
-# bench while tracer PID runs: "OPS CPU" plus the tracer's CPU during the bench
-bench_with() {
-  local before after r
-  before=$(cpu_of "$1")
-  r=$(bench)
-  after=$(cpu_of "$1")
-  echo "$r $(awk -v a="$after" -v b="$before" 'BEGIN {printf "%.3f", a - b}')"
-}
-
-stop() {  # stop PID: SIGINT and wait for it to finish writing
-  kill -INT "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-
-run_untraced() { echo "$(bench) 0"; }
+run_untraced() { echo "$(bench_sched_pipe "$cpu" "$loops" "$work/bench.out") 0"; }
 
 run_ebtrace() {  # run_ebtrace [ebtrace record options...]
   rm -f "$work/ready" "$work/e.ebt"
@@ -72,8 +42,8 @@ run_ebtrace() {  # run_ebtrace [ebtrace record options...]
   local pid=$!
   for ((i = 0; i < 400; i++)); do [[ -e $work/ready ]] && break; sleep 0.05; done
   [[ -e $work/ready ]] || { echo "bench-leaf: ebtrace did not start" >&2; cat "$work/ebtrace.err" >&2; exit 1; }
-  bench_with "$pid"
-  stop "$pid"
+  bench_sched_pipe_with "$pid" "$cpu" "$loops" "$work/bench.out"
+  bench_stop "$pid"
   echo "  ebtrace $*: $(tail -1 "$work/ebtrace.err")" >&2
   stat -c %s "$work/e.ebt" >"$work/last_bytes"
   # "N samples" of the summary line: bytes per sample for the on-CPU rows
@@ -85,8 +55,8 @@ run_perf() {  # run_perf [perf record options...]
   perf record -a -o "$work/p.data" "$@" >"$work/perf.out" 2>"$work/perf.err" &
   local pid=$!
   sleep 1.5  # perf has no readiness signal; it attaches well within this
-  bench_with "$pid"
-  stop "$pid"
+  bench_sched_pipe_with "$pid" "$cpu" "$loops" "$work/bench.out"
+  bench_stop "$pid"
   echo "  perf $*: $(grep -E 'samples|written' "$work/perf.err" | tail -1)" >&2
   stat -c %s "$work/p.data" >"$work/last_bytes"
   grep -o '([0-9]* samples)' "$work/perf.err" | tr -dc '0-9' >"$work/last_samples" || true
@@ -97,8 +67,8 @@ run_offcputime() {
   local pid=$!
   sleep 2  # it prints nothing when ready; loading takes well under this
   kill -0 "$pid" 2>/dev/null || { echo "bench-leaf: offcputime failed" >&2; cat "$work/oct.err" >&2; exit 1; }
-  bench_with "$pid"
-  stop "$pid"
+  bench_sched_pipe_with "$pid" "$cpu" "$loops" "$work/bench.out"
+  bench_stop "$pid"
 }
 
 echo "bench-leaf: load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
@@ -134,7 +104,6 @@ for ((r = 0; r < rounds; r++)); do
   done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 label() {
   case $1 in
@@ -149,15 +118,15 @@ label() {
     on_perf) echo "\`perf record -F 999 -g -a\`" ;;
   esac
 }
-base_cpu=$(echo "${cpus[untraced]}" | median)
+base_cpu=$(echo "${cpus[untraced]}" | bench_median)
 echo "| tracer | CPU us/op (median) | CPU vs untraced | added us/op | capture bytes | bytes/sample | CPU us/op per round |"
 echo "|---|---:|---:|---:|---:|---:|---|"
 for t in "${tools[@]}"; do
-  c=$(echo "${cpus[$t]}" | median)
+  c=$(echo "${cpus[$t]}" | bench_median)
   b="-"
-  [[ -n ${bytes[$t]:-} ]] && b=$(echo "${bytes[$t]}" | median)
+  [[ -n ${bytes[$t]:-} ]] && b=$(echo "${bytes[$t]}" | bench_median)
   ps="-"
-  [[ $t == on_* && -n ${per_sample[$t]:-} ]] && ps=$(echo "${per_sample[$t]}" | median)
+  [[ $t == on_* && -n ${per_sample[$t]:-} ]] && ps=$(echo "${per_sample[$t]}" | bench_median)
   awk -v l="$(label "$t")" -v c="$c" -v bc="$base_cpu" -v b="$b" -v ps="$ps" -v runs="${cpus[$t]}" \
     'BEGIN {printf "| %s | %.2f | %.2fx | %+.2f | %s | %s | %s|\n", l, c, c / bc, c - bc, b, ps, runs}'
 done

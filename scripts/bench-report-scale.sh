@@ -13,6 +13,7 @@
 #
 # Needs no root (perf record needs perf_event_paranoid <= 1 or root; skipped otherwise).
 set -euo pipefail
+. "$(dirname "$0")/bench_lib.sh"
 cd "$(dirname "$0")/.."
 
 BUILD=${BUILD:-build-bench}
@@ -106,18 +107,4 @@ Command (repo root): \`SAMPLES=$SAMPLES ROUNDS=$ROUNDS scripts/bench-report-scal
 MD
 )
 
-if [[ ! -f $DOC ]]; then
-  printf '# ebtrace benchmarks\n\n' >"$DOC"
-fi
-if grep -q '<!-- report-scale-bench:begin' "$DOC"; then
-  python3 - "$DOC" "$section" <<'PY'
-import re, sys
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read()
-text = re.sub(r'<!-- report-scale-bench:begin.*?<!-- report-scale-bench:end -->', lambda m: section, text, flags=re.S)
-open(path, 'w').write(text)
-PY
-else
-  printf '\n%s\n' "$section" >>"$DOC"
-fi
-echo "$section"
+bench_write_section "$DOC" report-scale-bench "$section"

@@ -11,6 +11,7 @@
 #
 # usage: sudo scripts/bench-skb.sh [BUILD_DIR] [ROUNDS=5] [PACKETS=200000]
 set -euo pipefail
+. "$(dirname "$0")/bench_lib.sh"
 build=${1:-build}
 rounds=${2:-5}
 packets=${3:-200000}
@@ -84,26 +85,7 @@ tracepoint:net:netif_rx, tracepoint:net:netif_receive_skb, tracepoint:skb:consum
 
 configs=(untraced skb skb_miss)
 [[ -n $have_bpftrace ]] && configs+=(bpftrace)
-declare -A rate ratio
-for ((r = 0; r < rounds; r++)); do
-  declare -A this=()
-  n=${#configs[@]}
-  for ((k = 0; k < n; k++)); do
-    c=${configs[(k + r) % n]}
-    v=$(run_$c)
-    this[$c]=$v
-    rate[$c]+="$v "
-    echo "round $((r + 1)) $c: $v packets/s" >&2
-  done
-  for c in "${configs[@]}"; do ratio[$c]+="$(awk -v a="${this[$c]}" -v u="${this[untraced]}" 'BEGIN {printf "%.3f", a / u}') "; done
-  unset this
-done
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-echo "| configuration | sender packets/s (median) | ratio to untraced (median of per-round ratios) |"
-echo "|---|---:|---:|"
-for c in "${configs[@]}"; do
-  printf '| %s | %.0f | %s |\n' "$c" "$(echo "${rate[$c]}" | median)" "$(echo "${ratio[$c]}" | median)"
-done
+bench_rate_rounds "$rounds" packets "${configs[@]}"
 echo
 for c in skb skb_miss; do echo "last $c recording: $(cat "$work/summary.$c")"; done
 echo "rounds: $rounds, $packets UDP datagrams of 64 B per run over veth between two namespaces; load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -12,6 +12,7 @@
 #
 # usage: sudo scripts/bench-tcp.sh [BUILD_DIR] [ROUNDS=5] [CONNECTIONS=20000]
 set -euo pipefail
+. "$(dirname "$0")/bench_lib.sh"
 build=${1:-build}
 rounds=${2:-5}
 conns=${3:-20000}
@@ -82,26 +83,7 @@ run_bpftrace() {
 configs=(untraced tcp)
 [[ -n $have_tcplife ]] && configs+=(tcplife)
 [[ -n $have_bpftrace ]] && configs+=(bpftrace)
-declare -A rate ratio
-for ((r = 0; r < rounds; r++)); do
-  declare -A this=()
-  n=${#configs[@]}
-  for ((k = 0; k < n; k++)); do
-    c=${configs[(k + r) % n]}
-    v=$(run_$c)
-    this[$c]=$v
-    rate[$c]+="$v "
-    echo "round $((r + 1)) $c: $v connections/s" >&2
-  done
-  for c in "${configs[@]}"; do ratio[$c]+="$(awk -v a="${this[$c]}" -v u="${this[untraced]}" 'BEGIN {printf "%.3f", a / u}') "; done
-  unset this
-done
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-echo "| configuration | client connections/s (median) | ratio to untraced (median of per-round ratios) |"
-echo "|---|---:|---:|"
-for c in "${configs[@]}"; do
-  printf '| %s | %.0f | %s |\n' "$c" "$(echo "${rate[$c]}" | median)" "$(echo "${ratio[$c]}" | median)"
-done
+bench_rate_rounds "$rounds" connections "${configs[@]}"
 echo
 echo "last --tcp recording: $(cat "$work/summary.tcp")"
 "$ebtrace" report "$work/t.ebt" --tcp --format json | python3 -c '

@@ -57,6 +57,25 @@ TEST(CliErrors, UnknownOptionIsUsageError) {
   expect_one_line_error(run({ebtrace_bin(), "no-such-subcommand"}, timeout(20)), 2);
 }
 
+// Report options that cannot take effect are refused (exit 2); a view the
+// capture has no data for says so on stderr instead of printing an empty or an
+// unchanged report silently.
+TEST(CliErrors, ReportOptionsWithoutEffectAreRefusedOrExplained) {
+  const std::string oncpu = std::string(EBT_SOURCE_DIR) + "/tests/golden/oncpu_fp.ebt";
+  expect_one_line_error(run(report_cmd(oncpu, {"--title", "x"}), timeout(30)), 2);
+  expect_one_line_error(run(report_cmd(oncpu, {"--weight", "count"}), timeout(30)), 2);
+  expect_one_line_error(run(report_cmd(oncpu, {"--speedscope-lines"}), timeout(30)), 2);
+  expect_one_line_error(run(report_cmd(oncpu, {"--trace-max-size", "10M"}), timeout(30)), 2);
+  expect_one_line_error(run({ebtrace_bin(), "report", "--diff", oncpu}, timeout(30)), 2);
+  for (auto [flag, says] : {std::pair{"--wakers", "holds no off-CPU intervals"},
+                            std::pair{"--off-cpu", "holds no off-CPU intervals"},
+                            std::pair{"--lua-only", "holds no LuaJIT VM"}}) {
+    RunResult r = run(report_cmd(oncpu, {flag}), timeout(30));
+    EXPECT_EQ(r.exit_code, 0) << flag << "\n" << r.describe();
+    EXPECT_NE(r.err.find(says), std::string::npos) << flag << "\n" << r.describe();
+  }
+}
+
 TEST(CliErrors, ReportOnMissingEmptyTextAndRandomFiles) {
   TempDir d("ebt-cli-err");
   write_text(d / "empty.ebt", "");

@@ -81,6 +81,13 @@ def identical(home):
         sums[1] += int(y)
     if sums != [tot_base, tot_new]:
         c.fail("folded columns %s, want baseline %d and new %d" % (sums, tot_base, tot_new))
+    # `report --diff BASE NEW` is the same report as `report NEW --baseline BASE`.
+    spelled = c.run([c.EBTRACE, "report", "--diff", b, a, "--embedded-symbols-only", "--top", "100000"])
+    if spelled.stdout != text:
+        c.fail("report --diff BASE NEW differs from NEW --baseline BASE:\n%s\n---\n%s" % (spelled.stdout, text))
+    one = c.run([c.EBTRACE, "report", "--diff", a], check=False)
+    if one.returncode != 2 or "--diff compares two captures" not in one.stderr:
+        c.fail("--diff with one capture: exit %d, stderr %r (want 2)" % (one.returncode, one.stderr))
     bad = c.run([c.EBTRACE, "report", a, "--baseline", os.path.join(home, "missing.ebt")], check=False)
     if bad.returncode != 2 or len(bad.stderr.strip().splitlines()) != 1:
         c.fail("missing baseline: exit %d, stderr %r (want 2 and one line)" % (bad.returncode, bad.stderr))
