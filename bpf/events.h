@@ -127,7 +127,7 @@ struct ebt_task_event {
 	__u32 op;          /* enum ebt_task_op */
 	__u32 parent_pid;  /* fork/clone: the parent's tgid */
 	__s32 exit_code;
-	__u32 reserved;
+	__u32 ns_pid;      /* fork: the new process's pid in its own pid namespace (0: the host's) */
 	char comm[EBT_TASK_COMM_LEN];
 };
 

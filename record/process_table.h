@@ -56,6 +56,7 @@ class ProcessTable : public TaskObserver {
 
   // TaskObserver
   void on_fork(uint32_t pid, uint32_t ppid, const char* comm, uint64_t t) override;
+  void on_ns_pid(uint32_t pid, uint32_t ns_pid) override { procs_[pid].ns_pid = ns_pid; }
   void on_thread(uint32_t pid, uint32_t tid, const char* comm, uint64_t t) override {}
   void on_exec(uint32_t pid, uint32_t tid, const char* comm, uint64_t t) override;
   void on_exit(uint32_t pid, uint32_t tid, int32_t code, uint64_t t) override;
@@ -71,6 +72,12 @@ class ProcessTable : public TaskObserver {
     std::optional<ProcessInfo> info;  // as read from /proc, written again in later files
     std::vector<MapEntry> maps;       // sorted by address (/proc/PID/maps order)
     uint64_t last_maps_read_ns = 0;
+    // Its cgroup as last read, else inherited from its parent at fork: a
+    // process gone before /proc was read (a short one, a loaded recorder)
+    // still has one. Exec keeps it.
+    std::string cgroup_path;
+    uint64_t cgroup_id = 0;
+    uint32_t ns_pid = 0;  // its pid in its own pid namespace, from the fork event (0: none / unknown)
   };
   struct Thread {
     uint32_t pid = 0;
