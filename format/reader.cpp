@@ -303,7 +303,10 @@ bool CaptureReader::Impl::load_payload(const BlockRef& b, std::vector<uint8_t>& 
   }
   // The payload is copied out: hand the block's whole file pages back, so a
   // reader's resident memory stays at one block, not the whole file (they
-  // fault in again from the page cache if read again).
+  // fault in again from the page cache if read again). Only our own mapping of
+  // the file: on the caller's memory (anonymous pages) MADV_DONTNEED would
+  // zero-fill them, i.e. erase the input a reader must never write.
+  if (borrowed_) return true;
   const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   uintptr_t first = (reinterpret_cast<uintptr_t>(src) + page - 1) & ~(page - 1);
   uintptr_t last = (reinterpret_cast<uintptr_t>(src) + h.stored_bytes) & ~(page - 1);

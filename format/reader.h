@@ -154,7 +154,8 @@ class CaptureReader {
   // thrown: it is collected in damage().
   explicit CaptureReader(const std::string& path);
   // A capture already in memory (fuzzers, tests): `data` must outlive the
-  // reader; `name` stands for the path in messages.
+  // reader and is never written (it may be read-only memory); `name` stands for
+  // the path in messages.
   CaptureReader(const std::string& name, const uint8_t* data, size_t size);
   ~CaptureReader();
   CaptureReader(CaptureReader&&) noexcept;

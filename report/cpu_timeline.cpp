@@ -84,7 +84,9 @@ class CpuTimeline : public ReportFamily {
   }
 
   size_t add_trace(TraceJson& trace, ReportContext& ctx) override {
-    origin_ = trace_origin_ = ctx.start_ns();
+    origin_ = ctx.start_ns();
+    trace_origin_ = trace.origin();  // this capture's time at the timeline's origin
+    formatter_.begin_capture(trace.origin(), trace.id_base(), "");  // formats in this capture's scope
     trace_ = &trace;
     for (const Thread& t : threads_) name_trace_track(trace, ctx, t.pid, t.tid);
     if (!slices_.empty()) trace.add_source(std::make_unique<SliceSource>(this));
@@ -290,7 +292,7 @@ class CpuTimeline : public ReportFamily {
     *json += ",\"dur\":";
     *json += fmt.ts(trace_origin_ + p.dur);
     *json += ',';
-    *json += trace_->ids(t.pid, t.tid);  // the document's track groups (--group container)
+    *json += trace_->ids(fmt.id(t.pid), fmt.id(t.tid));  // the document's track groups (--group container)
     *json += ",\"args\":{\"samples\":";
     *json += std::to_string(p.count);
     *json += ",\"stack\":";
@@ -320,10 +322,7 @@ class CpuTimeline : public ReportFamily {
   const TraceJson* trace_ = nullptr;  // the document being written (add_trace)
 };
 
-std::vector<std::string> SliceSource::fit(uint64_t budget_bytes) {
-  t_->formatter_ = TraceJson(t_->trace_origin_);
-  return t_->fit(budget_bytes);
-}
+std::vector<std::string> SliceSource::fit(uint64_t budget_bytes) { return t_->fit(budget_bytes); }
 
 bool SliceSource::next(uint64_t* ts_ns, std::string* json) { return t_->next(pos_, ts_ns, json, t_->formatter_); }
 

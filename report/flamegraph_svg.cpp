@@ -8,6 +8,8 @@
 #include <memory>
 #include <vector>
 
+#include "report/utf8.h"
+
 namespace ebt::report {
 namespace {
 
@@ -34,10 +36,14 @@ struct Node {
   }
 };
 
-std::string xml_escape(const std::string& s) {
+// SVG is XML in UTF-8: names from the capture are made valid UTF-8 first
+// (report/utf8.h), then what XML 1.0 forbids even as text is replaced.
+std::string xml_escape(const std::string& raw) {
+  const std::string s = valid_utf8(raw);
   std::string out;
   out.reserve(s.size());
-  for (char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
@@ -45,9 +51,15 @@ std::string xml_escape(const std::string& s) {
       case '"': out += "&quot;"; break;
       case '\'': out += "&apos;"; break;
       default:
-        // Control characters are not allowed in XML 1.0.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t') out += ' ';
-        else out += c;
+        // Control characters, U+FFFE and U+FFFF are not XML 1.0 characters.
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t') {
+          out += ' ';
+        } else if (s.compare(i, 3, "\xef\xbf\xbe") == 0 || s.compare(i, 3, "\xef\xbf\xbf") == 0) {
+          out += "\xef\xbf\xbd";
+          i += 2;
+        } else {
+          out += c;
+        }
     }
   }
   return out;

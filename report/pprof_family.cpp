@@ -12,6 +12,7 @@
 #include "report/offcpu_profile.h"
 #include "report/pprof.pb.h"
 #include "report/stacks_family.h"
+#include "report/utf8.h"
 
 namespace ebt::report {
 
@@ -61,9 +62,11 @@ class ProfileBuilder {
  public:
   ProfileBuilder(ReportContext& ctx, const Filter& filter) : ctx_(ctx), filter_(filter) { str(""); }
 
+  // Every string of the profile goes through here: proto3 `string` fields must
+  // be valid UTF-8 (readers reject the file otherwise), capture names need not be.
   int64_t str(const std::string& s) {
     auto [it, inserted] = strings_.try_emplace(s, static_cast<int64_t>(profile_.string_table_size()));
-    if (inserted) profile_.add_string_table(s);
+    if (inserted) profile_.add_string_table(valid_utf8(s));
     return it->second;
   }
 

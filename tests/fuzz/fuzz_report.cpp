@@ -4,8 +4,12 @@
 // pass, then the trace, the latency tables and every family's documents,
 // written to memory. Files of this machine are never consulted (no local
 // files, no debug directories, no debuginfod).
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <sstream>
+
+#include <google/protobuf/stubs/logging.h>
 
 #include "common/error.h"
 #include "format/block.h"
@@ -102,8 +106,18 @@ void run(const std::string& path, uint32_t variant) {
 }  // namespace
 }  // namespace ebt::fuzz
 
+// protobuf only logs what is wrong with a message it writes (e.g. a string
+// that is not UTF-8 in pprof's string_table, which readers then refuse): here
+// any such complaint is a finding.
+static void abort_on_protobuf_error(google::protobuf::LogLevel level, const char* file, int line, const std::string& msg) {
+  std::fprintf(stderr, "protobuf %s:%d: %s\n", file, line, msg.c_str());
+  if (level >= google::protobuf::LOGLEVEL_ERROR) std::abort();
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static ebt::fuzz::InputFile file;
+  static auto* previous = google::protobuf::SetLogHandler(abort_on_protobuf_error);
+  (void)previous;
   const std::string& path = file.set(data, size);
   try {
     ebt::fuzz::run(path, ebt::format::disk::crc32(data, size));

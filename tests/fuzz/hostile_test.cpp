@@ -5,6 +5,8 @@
 // Inputs the fuzzers found are kept under tests/fuzz/regressions/ and run
 // through `ebtrace info`, `dump` and `report` (the last test).
 #include <dirent.h>
+#include <iconv.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,12 +14,15 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include "format/capture.capnp.h"
 #include "format/reader.h"
@@ -25,7 +30,9 @@
 #include "format/writer.h"
 #include "report/flamegraph_svg.h"
 #include "report/context.h"
+#include "report/pprof.pb.h"
 #include "report/trace_json.h"
+#include "report/utf8.h"
 #include "symbolize/demangle.h"
 #include "tests/fuzz/capture_edit.h"
 #include "unwind/offline_unwinder.h"
@@ -124,6 +131,52 @@ CliRun ebtrace(const std::vector<std::string>& args, int timeout_s = 120) {
   r.out = slurp(out);
   r.err = slurp(err);
   return r;
+}
+
+// ---- the reader's input ------------------------------------------------------
+
+// libFuzzer stopped fuzz_reader with "fuzz target overwrites its const input":
+// after decoding a block the reader handed the block's whole pages back to the
+// kernel (MADV_DONTNEED, to keep its resident memory at one block), which on a
+// capture in the caller's memory (anonymous pages) zero-fills them. A reader
+// must never write into its input: here the input is read-only memory (a store
+// faults) and must be byte-identical after every kind of pass.
+TEST(Hostile, ReaderNeverWritesIntoAnInMemoryCapture) {
+  std::string text(96 * 1024, ' ');  // printable noise LZ4 cannot shrink: a block of many whole pages
+  std::minstd_rand rng(13);
+  for (char& c : text) c = char(' ' + rng() % 95);
+  std::string path = capture("const-input.ebt", [&](CaptureWriter& w) {
+    w.add(StringEntry{1, text});
+    w.add(Stack{1, {{0x401000, FrameKind::kUser}}});
+    samples(w, 1, 5);
+  });
+  const std::vector<uint8_t> bytes = read_bytes(path);
+  ASSERT_GT(bytes.size(), 64 * 1024u);
+  const size_t len = bytes.size();
+  void* mem = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  std::memcpy(mem, bytes.data(), len);
+  ASSERT_EQ(mprotect(mem, len, PROT_READ), 0);
+  const auto* data = static_cast<const uint8_t*>(mem);
+  {
+    CaptureReader r("const-input.ebt", data, len);
+    Count n;
+    r.read(n);
+    r.verify();
+    std::FILE* null = std::fopen("/dev/null", "w");
+    ASSERT_NE(null, nullptr);
+    r.dump_json(null);
+    std::fclose(null);
+    Count again;
+    r.read(again);
+    EXPECT_EQ(n.samples, 5u);
+    EXPECT_EQ(again.samples, 5u);
+    EXPECT_EQ(damage_text(r), "");
+  }
+  size_t changed = 0;
+  for (size_t i = 0; i < len; ++i) changed += data[i] != bytes[i];
+  EXPECT_EQ(changed, 0u) << "bytes of the input changed by reading it";
+  munmap(mem, len);
 }
 
 // ---- container arithmetic ----------------------------------------------------
@@ -410,6 +463,107 @@ TEST(Hostile, OverlongMangledNamesAreNotDemangled) {
   EXPECT_EQ(symbolize::demangle(name), name);
   EXPECT_LT(seconds_since(t0), 1.0);
   EXPECT_EQ(symbolize::demangle("_ZN2ns4workEv"), "ns::work()");
+}
+
+// ---- names that are not UTF-8 -------------------------------------------------
+
+// An independent check (glibc's iconv, not report/utf8.h): is `s` valid UTF-8?
+bool is_utf8(const std::string& s) {
+  iconv_t cd = iconv_open("UTF-8", "UTF-8");
+  if (cd == iconv_t(-1)) return false;
+  std::string in = s;
+  std::string out(s.size() * 4 + 16, '\0');
+  char* ip = in.data();
+  char* op = out.data();
+  size_t il = in.size(), ol = out.size();
+  bool ok = iconv(cd, &ip, &il, &op, &ol) != size_t(-1) && il == 0;
+  iconv_close(cd);
+  return ok;
+}
+
+TEST(Hostile, ValidUtf8ReplacesEveryByteThatIsNotUtf8) {
+  using report::valid_utf8;
+  const std::string fffd = "\xef\xbf\xbd";
+  EXPECT_EQ(valid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xa5"), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xa5");
+  EXPECT_EQ(valid_utf8(std::string("a\0b", 3)), std::string("a\0b", 3));
+  EXPECT_EQ(valid_utf8("caf\xe9"), "caf" + fffd);                       // Latin-1
+  EXPECT_EQ(valid_utf8("\x80x"), fffd + "x");                           // stray continuation
+  EXPECT_EQ(valid_utf8("\xc0\xaf"), fffd + fffd);                       // overlong '/'
+  EXPECT_EQ(valid_utf8("\xed\xa0\x80"), fffd + fffd + fffd);            // surrogate U+D800
+  EXPECT_EQ(valid_utf8("\xf4\x90\x80\x80"), fffd + fffd + fffd + fffd); // above U+10FFFF
+  EXPECT_EQ(valid_utf8("ab\xe2\x82"), "ab" + fffd + fffd);              // truncated at the end
+  EXPECT_EQ(valid_utf8("\xff\xfe"), fffd + fffd);
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += char(i);
+  EXPECT_TRUE(is_utf8(valid_utf8(all)));
+  EXPECT_FALSE(is_utf8(all));  // the oracle itself can fail
+}
+
+std::string gunzip(const std::vector<uint8_t>& gz) {
+  z_stream z{};
+  EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+  z.next_in = const_cast<Bytef*>(gz.data());
+  z.avail_in = uInt(gz.size());
+  std::string out;
+  char buf[65536];
+  int rc;
+  do {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+  } while (rc == Z_OK);
+  inflateEnd(&z);
+  EXPECT_EQ(rc, Z_STREAM_END);
+  return out;
+}
+
+// fuzz_report: pprof's string_table got a comm that was not UTF-8, which
+// proto3 forbids (protobuf logs it when writing; strict readers refuse the
+// file). Every output whose format requires UTF-8 (pprof, speedscope JSON,
+// trace JSON, flame graph SVG) now gets valid UTF-8, with U+FFFD per bad byte.
+TEST(Hostile, NamesThatAreNotUtf8BecomeValidUtf8InEveryUtf8Output) {
+  const std::string comm = "w\xff" "rk\xc3(";
+  std::string path = capture("not-utf8.ebt", [&](CaptureWriter& w) {
+    ProcessInfo p;
+    p.pid = 42;
+    p.ppid = 1;
+    p.comm = comm;
+    p.exe = "/opt/caf\xe9/bin/app\xed\xa0\x80";
+    p.time_ns = kT0;
+    w.add(p);
+    w.add(Mapping{42, 0x400000, 0x500000, 0, p.exe, {}, kT0});
+    w.add(Stack{1, {{0x401000, FrameKind::kUser}}});
+    samples(w, 1, 3);
+  });
+  const std::string fffd = "\xef\xbf\xbd";
+  const std::string frame = "app" + fffd + fffd + fffd;   // the mapping's file name, each bad byte replaced
+  const std::string clean_comm = "w" + fffd + "rk" + fffd + "(";
+
+  std::string pb = temp_dir() + "/not-utf8.pb.gz";
+  CliRun run = ebtrace({"report", path, "--pprof", pb, "--no-debuginfod"});
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.err.find("UTF-8"), std::string::npos) << run.err;  // protobuf's complaint
+  perftools::profiles::Profile profile;
+  ASSERT_TRUE(profile.ParseFromString(gunzip(read_bytes(pb))));  // proto3 parsing checks UTF-8 too
+  bool saw_comm = false, saw_frame = false;
+  for (const auto& s : profile.string_table()) {
+    EXPECT_TRUE(is_utf8(s)) << s;
+    saw_comm = saw_comm || s == clean_comm;
+    saw_frame = saw_frame || s.find(frame) != std::string::npos;
+  }
+  EXPECT_TRUE(saw_comm);
+  EXPECT_TRUE(saw_frame);
+
+  for (const char* option : {"--speedscope", "--trace", "--flamegraph"}) {
+    std::string out = temp_dir() + "/not-utf8.out";
+    CliRun r = ebtrace({"report", path, option, out, "--no-debuginfod"});
+    ASSERT_EQ(r.status, 0) << option << ": " << r.err;
+    auto b = read_bytes(out);
+    std::string doc(b.begin(), b.end());
+    EXPECT_TRUE(is_utf8(doc)) << option;
+    EXPECT_NE(doc.find(frame), std::string::npos) << option << ": " << doc.substr(0, 3000);
+  }
 }
 
 // ---- symbolizer and offline unwinder work bounds ------------------------------
