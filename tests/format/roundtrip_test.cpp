@@ -41,6 +41,10 @@ struct AllKinds {
                          {0x34, 0x12, 0, 0, 0x55, 0x55, 0, 0, 0xff}};
   TcpEvent tcp{2'600'000'000, TcpEventType::kState, 0x1234, 4242, 4243, 1, 4, {10, 0, 0, 1}, {10, 0, 0, 2},
                34510, 7300, 4026531840u, 99887, true, 1000, 2345, 100, 5, 6, 40'000, 2, true};
+  CgroupInfo cgroup{777, "/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope",
+                    "v2 (hybrid)", "docker", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                    "web", "", "", "web-1", 4026532001u, 4026532002u, 4026532003u, 4026532004u, 123456000,
+                    "no runtime name in /var/lib/docker/containers/..."};
   RunqLatency runq{2'700'000'000, 2'800'000'000, 4242, 4243, 1, 5, 123'456, 80'000, {20, 21, 60}, {1, 3, 1}};
   Preemption preemption{2'700'000'000, 2'800'000'000, 4242, 4243, 4242, 4244, "pair_b", 12};
   CgroupSwitch cgroup_switch{2'700'000'000, 2'800'000'000, 1, 4026531835u, 4026532000u, 99};
@@ -54,6 +58,7 @@ TEST(RoundTrip, EveryKindEveryField) {
   AllKinds k;
   {
     CaptureWriter w(path, testing::sample_session());
+    w.add(k.cgroup);
     w.add(k.process);
     w.add(k.thread);
     w.add(k.mapping);
@@ -123,6 +128,8 @@ TEST(RoundTrip, EveryKindEveryField) {
   EXPECT_EQ(c.snapshots[0], k.snapshot);
   ASSERT_EQ(c.tcp.size(), 1u);
   EXPECT_EQ(c.tcp[0], k.tcp);
+  ASSERT_EQ(c.cgroups.size(), 1u);
+  EXPECT_EQ(c.cgroups[0], k.cgroup);
   ASSERT_EQ(c.runq.size(), 1u);
   EXPECT_EQ(c.runq[0], k.runq);
   ASSERT_EQ(c.preemptions.size(), 1u);

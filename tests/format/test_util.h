@@ -32,6 +32,7 @@ struct Collected : RecordVisitor {
   std::vector<OffCpuInterval> offcpu;
   std::vector<SkbHop> hops;
   std::vector<TcpEvent> tcp;
+  std::vector<CgroupInfo> cgroups;
   std::vector<RunqLatency> runq;
   std::vector<Preemption> preemptions;
   std::vector<CgroupSwitch> cgroup_switches;
@@ -59,6 +60,7 @@ struct Collected : RecordVisitor {
   void on(const OffCpuInterval& v) override { offcpu.push_back(v); }
   void on(const SkbHop& v) override { hops.push_back(v); }
   void on(const TcpEvent& v) override { tcp.push_back(v); }
+  void on(const CgroupInfo& v) override { cgroups.push_back(v); }
   void on(const RunqLatency& v) override { runq.push_back(v); }
   void on(const Preemption& v) override { preemptions.push_back(v); }
   void on(const CgroupSwitch& v) override { cgroup_switches.push_back(v); }
