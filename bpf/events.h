@@ -315,6 +315,10 @@ struct ebt_lua_frame {
 #define EBT_LUA_F_BOTTOM 0x4    /* the walk reached the bottom of the (last) Lua stack */
 #define EBT_LUA_F_JIT_BASE 0x8  /* base from G->jit_base (a trace or GC from a trace) */
 #define EBT_LUA_F_INTERP 0x10   /* ip in the interpreter: base = rdx, leaf pc = rbx */
+/* Set by record/ (from the stack copy): the innermost VM C frame runs no Lua
+ * function (lj_vm_cpcall of the JIT's trace exit or trace compiler), so the
+ * first Lua frames belong to the activation below it. */
+#define EBT_LUA_F_CFRAME_NO_FRAME 0x20
 
 /* EBT_EV_LUA_STACK: followed by struct ebt_lua_frame frames[nframes], leaf first. */
 struct ebt_lua_stack {

@@ -144,6 +144,66 @@ class StdoutStream : public std::ostream {
   StdoutBuf buf_;
 };
 
+// The option values of one set of families, by option names: a second set
+// (for another capture on the --trace timeline) is given the same ones.
+class OptionValues : public report::OptionSink {
+ public:
+  void flag(const std::string& names, bool* value, const std::string&) override {
+    if (reading_)
+      flags_[names] = *value;
+    else
+      *value = flags_[names];
+  }
+  void option(const std::string& names, std::string* value, const std::string&, const std::string&,
+              const std::vector<std::string>&) override {
+    if (reading_)
+      options_[names] = *value;
+    else
+      *value = options_[names];
+  }
+  void now_apply() { reading_ = false; }
+
+ private:
+  bool reading_ = true;
+  std::map<std::string, bool> flags_;
+  std::map<std::string, std::string> options_;
+};
+
+// A further capture of `report a.ebt b.ebt --trace`, read through its own
+// context and families (the stack outputs merge captures themselves).
+struct OtherCapture {
+  report::RunOptions run;  // the families keep a pointer to it
+  std::unique_ptr<report::ReportContext> ctx;
+  std::vector<std::unique_ptr<report::ReportFamily>> owned;
+  std::vector<report::ReportFamily*> families;  // those taking part in the timeline
+};
+
+std::unique_ptr<OtherCapture> read_for_timeline(const ReportArgs& a, const report::RunOptions& run,
+                                                const std::string& path) {
+  auto x = std::make_unique<OtherCapture>();
+  x->run = run;
+  x->run.input = path;
+  x->run.more_inputs.clear();
+  x->run.by_host = false;
+  x->run.default_output = false;
+  x->ctx = std::make_unique<report::ReportContext>(run.symbols);
+  x->ctx->lua_only = a.lua_only;
+  OptionValues values;
+  for (const auto& f : a.families) f->add_options(values);
+  values.now_apply();
+  for (const auto& entry : report::report_families()) {
+    auto f = entry.create();
+    f->add_options(values);
+    if (std::string(f->name()) != "stacks" && f->enabled(x->run)) x->families.push_back(f.get());
+    x->owned.push_back(std::move(f));
+  }
+  for (auto* f : x->families) f->configure(*x->ctx, x->run);
+  report::read_capture(path, *x->ctx, x->families);
+  for (const auto& w : x->ctx->warnings) std::fprintf(stderr, "ebtrace: warning: %s: %s\n", path.c_str(), w.c_str());
+  for (auto* f : x->families) f->finish(*x->ctx);
+  return x;
+}
+
 int run_report(const ReportArgs& a) {
   report::RunOptions run;
   if (a.capture.positional.empty() && a.capture.input.empty()) {
@@ -248,12 +308,15 @@ int run_report(const ReportArgs& a) {
   for (const auto& f : a.families)
     if (f->enabled(run)) families.push_back(f.get());
   if (!run.more_inputs.empty()) {
-    // Several captures (separate recorders) merge into the stack outputs only.
+    // Several captures (separate recorders): merged in the stack outputs, side
+    // by side on the --trace timeline; the other outputs read one at a time.
+    auto refuse = [](const std::string& what) {
+      throw BadInput("several captures go into the text report, --folded, --flamegraph and --trace; " + what +
+                     " reads one capture (or one --switch-output recording) at a time");
+    };
+    if (run.latency) refuse("--latency");
     for (auto* f : families)
-      if (std::string(f->name()) != "stacks")
-        throw BadInput(std::string("several captures are merged into the text report, --folded and --flamegraph "
-                                   "only; ") + f->name() + " (--trace, --latency, --skb, --pprof, --speedscope) "
-                                   "reads one capture (or one --switch-output recording) at a time");
+      if (std::string(f->name()) != "stacks" && f->requested()) refuse(std::string("--") + f->name());
   }
   for (auto* f : families) f->configure(*ctx, run);
 
@@ -289,7 +352,14 @@ int run_report(const ReportArgs& a) {
   }
 
   if (!run.trace.empty()) {
-    std::string note = report::write_trace(run, *ctx, families);
+    std::vector<report::TraceCapture> timeline{{ctx.get(), families, run.input}};
+    std::vector<std::unique_ptr<OtherCapture>> others;
+    for (const std::string& path : run.more_inputs) {
+      others.push_back(read_for_timeline(a, run, path));
+      if (others.back()->ctx->corrupted) ctx->corrupted = true;
+      timeline.push_back({others.back()->ctx.get(), others.back()->families, path});
+    }
+    std::string note = report::write_trace(run, timeline);
     std::fprintf(stderr, "ebtrace: %s\n", note.c_str());
   }
   if (run.latency) {

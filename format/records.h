@@ -199,8 +199,11 @@ struct LuaStack {
   std::vector<LuaFrame> frames;  // leaf first
   int32_t vmstate = 0;
   uint32_t trace_id = 0;
-  uint32_t flags = 0;
+  uint32_t flags = 0;  // EBT_LUA_F_* (bpf/events.h), kLuaStack* below
   bool operator==(const LuaStack&) const = default;
+  // The innermost VM C frame runs no Lua function (the JIT's trace exit or
+  // trace compiler in lj_vm_cpcall): the Lua frames belong to the one below.
+  static constexpr uint32_t kCFrameNoFrame = 0x20;
 };
 
 struct LuaTrace {

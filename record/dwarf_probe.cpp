@@ -27,7 +27,7 @@ class DwarfProfileProbe : public Probe {
  public:
   explicit DwarfProfileProbe(const RecordOptions& o)
       : freq_(o.frequency_hz), idle_(o.idle), stack_bytes_(o.dwarf_stack_bytes), keep_(o.keep_stack_bytes),
-        want_lua_(o.lua) {}
+        want_lua_(o.lua), pids_(o.pids) {}
   ~DwarfProfileProbe() override {
     detach();
     profile_dwarf_bpf__destroy(skel_);
@@ -51,6 +51,7 @@ class DwarfProfileProbe : public Probe {
     if (want_lua_) {
       lua_ = LuaRecorder::shared();
       lua_->use_map(skel_->obj);
+      lua_->prime(pids_);  // -p processes: identified before the first sample
     }
     int ncpu = libbpf_num_possible_cpus();
     if (ncpu <= 0) throw RuntimeFailure("profile-dwarf: cannot count the possible CPUs");
@@ -74,13 +75,17 @@ class DwarfProfileProbe : public Probe {
         sizeof s + uint64_t(s.kernel_frames) * 8 + s.stack_size > event.size())
       return;
     uint64_t now = monotonic_ns();
+    bool has_user = h.flags & EBT_DWARF_F_USER_REGS;
+    std::span<const uint8_t> stack(event.data() + sizeof s + s.kernel_frames * 8ull, has_user ? s.stack_size : 0);
     // --lua: the walk starts once the process's VM is known (first samples: native only).
     uint32_t lua_stack = 0;
+    vm_frames_.cframes.clear();
     if (lua_) {
       char c[EBT_TASK_COMM_LEN + 1] = {};
       std::memcpy(c, s.comm, EBT_TASK_COMM_LEN);
       lua_->note_process(h.pid, now, ctx, c);
-      if (ctx.tid_wanted(h.tid)) lua_stack = lua_->take(h, ctx);
+      LuaRecorder::StackCopy copy{s.sp, stack};
+      if (ctx.tid_wanted(h.tid)) lua_stack = lua_->take(h, ctx, false, has_user ? &copy : nullptr, &vm_frames_);
     }
     if (!ctx.tid_wanted(h.tid)) return;
     if (!keep_ && now > h.time_ns && now - h.time_ns > kMaxLagNs) {
@@ -94,14 +99,13 @@ class DwarfProfileProbe : public Probe {
 
     kernel_.resize(s.kernel_frames);
     if (s.kernel_frames) std::memcpy(kernel_.data(), event.data() + sizeof s, s.kernel_frames * 8ull);
-    bool has_user = h.flags & EBT_DWARF_F_USER_REGS;
-    std::span<const uint8_t> stack(event.data() + sizeof s + s.kernel_frames * 8ull, has_user ? s.stack_size : 0);
     samples_++;
     if (keep_) return keep_snapshot(h, s, has_user, stack, lua_stack, ctx);
 
     user_.clear();
     if (has_user)
-      unwinder_.unwind({h.pid, h.tid, s.mm_start_stack, s.ip, s.sp, s.bp}, stack, &user_, EBT_MAX_STACK_DEPTH);
+      unwinder_.unwind({h.pid, h.tid, s.mm_start_stack, s.ip, s.sp, s.bp, &vm_frames_}, stack, &user_,
+                       EBT_MAX_STACK_DEPTH);
     CpuSample out;
     out.time_ns = h.time_ns;
     out.pid = h.pid;
@@ -154,6 +158,7 @@ class DwarfProfileProbe : public Probe {
   uint32_t stack_bytes_;
   bool keep_;
   bool want_lua_;
+  std::vector<uint32_t> pids_;  // -p
   std::shared_ptr<LuaRecorder> lua_;
   profile_dwarf_bpf* skel_ = nullptr;
   CpuClockAttachment sampling_;
@@ -161,6 +166,7 @@ class DwarfProfileProbe : public Probe {
   uint64_t lost_ = 0;  // samples skipped (unwinder behind), also counted as lost in the context
   DwarfUnwinder unwinder_;
   std::vector<uint64_t> kernel_, user_;
+  unwind::VmFrames vm_frames_;  // --lua: the sample's VM C frames (empty: none)
   StackSnapshot snapshot_;
 };
 

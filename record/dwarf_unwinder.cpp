@@ -127,7 +127,9 @@ DwarfUnwinder::Space* DwarfUnwinder::proc_for(const UnwindInput& in, bool force_
   p.generation = in.generation;
   p.built_ns = now;
   auto maps = read_exec_maps(in.pid);
-  if (!maps) {
+  // Gone, or exiting (a zombie reads as no mappings): its queued samples keep
+  // the modules it had.
+  if (!maps || maps->empty()) {
     if (!p.space) p.space = std::make_shared<Space>();  // gone: nothing to unwind with
     return p.space.get();
   }
@@ -161,7 +163,7 @@ bool DwarfUnwinder::unwind(const UnwindInput& in, std::span<const uint8_t> stack
       p = proc_for(in, true);
       rebuilt = p != before;
     }
-    unwind::WalkResult r = p->walker.walk(in.tid, {in.ip, in.sp, in.bp}, stack, out, max_frames);
+    unwind::WalkResult r = p->walker.walk(in.tid, {in.ip, in.sp, in.bp}, stack, out, max_frames, in.lua_vm);
     // A frame in no known module: something was mapped since the modules were
     // read (the libraries of a fresh exec, dlopen): reread them once and retry.
     if (r.outside_modules && p->walker.ready() && !rebuilt) {

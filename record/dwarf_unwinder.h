@@ -33,6 +33,9 @@ struct UnwindInput {
   uint64_t ip = 0;
   uint64_t sp = 0;
   uint64_t bp = 0;
+  // --lua: the thread's LuaJIT VM activations (LuaRecorder::take), which
+  // unwind the VM's and JIT traces' frames exactly; nullptr: none.
+  const unwind::VmFrames* lua_vm = nullptr;
 };
 
 struct UnwindStats {

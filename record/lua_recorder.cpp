@@ -43,6 +43,8 @@ T load(const uint8_t* p) {
   return v;
 }
 
+static_assert(EBT_LUA_F_CFRAME_NO_FRAME == LuaStack::kCFrameNoFrame);
+
 }  // namespace
 
 uint32_t lua_proto_fingerprint(const uint8_t* h) {
@@ -55,13 +57,14 @@ struct LuaRecorder::Proc {
   uint32_t pid = 0;
   std::set<std::string> comms;  // thread names seen (a new one: look again)
   bool found = false;
+  bool written = false;  // its LuaVm record (written at its first event)
   uint64_t next_look_ns = 0, backoff_ns = kFirstRecheckNs;
   LuaVmInfo vm;
   int mem = -1;
-  struct ProtoEntry {
-    uint32_t fp = 0, id = 0;
-  };
-  std::unordered_map<uint64_t, ProtoEntry> protos;
+  // (address, fingerprint) -> LuaProto id: a proto freed and its address
+  // reused by another gets a new entry, and a late stack of the old one (the
+  // ring buffer lags) still finds the record read while it lived.
+  std::map<std::pair<uint64_t, uint32_t>, uint32_t> protos;
   struct TraceEntry {
     uint64_t tr = 0, startpt = 0, startpc = 0, mcode = 0, read_ns = 0;
     uint32_t id = 0;
@@ -129,16 +132,34 @@ LuaRecorder::Proc& LuaRecorder::proc(uint32_t pid) {
   return *p;
 }
 
+void LuaRecorder::prime(const std::vector<uint32_t>& pids) {
+  uint64_t now = monotonic_ns();
+  for (uint32_t pid : pids) {
+    Proc& p = proc(pid);
+    if (!p.found) look(p, now);
+  }
+}
+
 void LuaRecorder::note_process(uint32_t pid, uint64_t now, RecordContext& ctx, const char* comm) {
   Proc& p = proc(pid);
-  if (p.found) return;
-  if (comm && p.comms.size() < 16 && p.comms.insert(comm).second) {  // a comm not seen yet: an exec?
-    p.next_look_ns = 0;
-    p.backoff_ns = kFirstRecheckNs;
+  if (!p.found) {
+    if (comm && p.comms.size() < 16 && p.comms.insert(comm).second) {  // a comm not seen yet: an exec?
+      p.next_look_ns = 0;
+      p.backoff_ns = kFirstRecheckNs;
+    }
+    if (now < p.next_look_ns) return;
+    p.next_look_ns = now + p.backoff_ns;
+    p.backoff_ns = std::min(p.backoff_ns * 2, kMaxRecheckNs);
+    look(p, now);
   }
-  if (now < p.next_look_ns) return;
-  p.next_look_ns = now + p.backoff_ns;
-  p.backoff_ns = std::min(p.backoff_ns * 2, kMaxRecheckNs);
+  if (p.found && !p.written) {
+    p.written = true;
+    ctx.writer().add(p.vm.record);
+  }
+}
+
+void LuaRecorder::look(Proc& p, uint64_t now) {
+  uint32_t pid = p.pid;
   auto maps = read_exec_maps(pid);
   if (!maps) return;
   auto vm = find_lua_vm(pid, *maps);
@@ -168,7 +189,6 @@ void LuaRecorder::note_process(uint32_t pid, uint64_t now, RecordContext& ctx, c
                    p.vm.record.path.c_str(), hex(p.vm.record.build_id).c_str(), pid, p.vm.why.c_str());
     p.vm.record.source = "unidentified: " + p.vm.why;
   }
-  ctx.writer().add(p.vm.record);
 }
 
 void LuaRecorder::on_stack_event(const ebt_event_header& h, std::span<const uint8_t> event) {
@@ -182,8 +202,8 @@ void LuaRecorder::on_stack_event(const ebt_event_header& h, std::span<const uint
 }
 
 uint32_t LuaRecorder::proto_id(Proc& p, uint64_t addr, uint32_t fp, RecordContext& ctx) {
-  auto it = p.protos.find(addr);
-  if (it != p.protos.end() && it->second.fp == fp) return it->second.id;
+  auto it = p.protos.find({addr, fp});
+  if (it != p.protos.end()) return it->second;
   const LuaLayout& l = p.vm.layout;
   LuaProto r;
   r.pid = p.pid;
@@ -210,12 +230,15 @@ uint32_t LuaRecorder::proto_id(Proc& p, uint64_t addr, uint32_t fp, RecordContex
       }
     }
   }
+  if (r.read_error.empty() && fp && lua_proto_fingerprint(r.blob.data() + l.pt_chunkname) != fp) {
+    // Another proto lives there now: naming the frame after it would lie.
+    r.read_error = "proto at this address changed before it could be read";
+    r.blob.clear();
+  }
   if (r.read_error.empty()) {
     const uint8_t* b = r.blob.data();
     uint64_t end = addr + r.blob.size();
     auto rel = [&](uint64_t ptr) -> uint32_t { return ptr > addr && ptr < end ? uint32_t(ptr - addr) : 0; };
-    if (fp && lua_proto_fingerprint(b + l.pt_chunkname) != fp)
-      r.read_error = "proto at this address changed before it could be read";
     r.fingerprint = lua_proto_fingerprint(b + l.pt_chunkname);
     r.size_bc = load<uint32_t>(b + l.pt_sizebc);
     r.num_params = b[l.pt_numparams];
@@ -243,7 +266,7 @@ uint32_t LuaRecorder::proto_id(Proc& p, uint64_t addr, uint32_t fp, RecordContex
   if (!r.read_error.empty()) p.proto_errors++;
   p.nprotos++;
   protos_++;
-  p.protos[addr] = {fp ? fp : r.fingerprint, r.id};
+  p.protos[{addr, fp}] = r.id;
   ctx.writer().add(r);
   return r.id;
 }
@@ -281,7 +304,37 @@ uint32_t LuaRecorder::trace_id(Proc& p, uint64_t g, uint32_t traceno, uint64_t n
   return t.id;
 }
 
-uint32_t LuaRecorder::take(const ebt_event_header& h, RecordContext& ctx, bool offcpu) {
+// The VM's C frames in the stack copy, innermost first: L->cframe, then each
+// one's SAVE_CFRAME; a coroutine's outermost one (vm_resume: no previous) whose
+// return address goes back into the interpreter was entered by
+// coroutine.resume from Lua, and its resumer's C frame lies right above it.
+// False when the innermost one is not in the copy.
+bool LuaRecorder::vm_frames(const Proc& p, uint64_t cframe, const StackCopy& copy, unwind::VmFrames* vm) {
+  const LuaLayout& l = p.vm.layout;
+  vm->interp_start = p.vm.record.interp_start;
+  vm->interp_end = p.vm.record.interp_end;
+  vm->cframe_size = l.cf_size;
+  auto word = [&](uint64_t addr, uint64_t* v) {
+    if (addr < copy.sp || addr - copy.sp > copy.bytes.size() || copy.bytes.size() - (addr - copy.sp) < 8) return false;
+    std::memcpy(v, copy.bytes.data() + (addr - copy.sp), 8);
+    return true;
+  };
+  uint64_t cf = cframe & ~uint64_t{3};
+  for (int guard = 0; cf && guard < 64; guard++) {
+    uint64_t prev = 0, ra = 0;
+    if (!vm->cframes.empty() && cf <= vm->cframes.back()) break;  // the chain goes outwards, else it is stale
+    if (!word(cf + l.cf_size - 8, &ra) || !word(cf + l.cf_prev, &prev)) break;
+    vm->cframes.push_back(cf);
+    prev &= ~uint64_t{3};
+    if (!prev && ra > vm->interp_start && ra <= vm->interp_end) prev = cf + l.cf_size;
+    cf = prev;
+  }
+  return !vm->cframes.empty();
+}
+
+uint32_t LuaRecorder::take(const ebt_event_header& h, RecordContext& ctx, bool offcpu, const StackCopy* copy,
+                           unwind::VmFrames* vm) {
+  if (vm) vm->cframes.clear();
   auto it = pending_.find(h.tid);
   if (it == pending_.end() || it->second.event.empty()) return 0;
   Pending pe = std::move(it->second);
@@ -299,7 +352,18 @@ uint32_t LuaRecorder::take(const ebt_event_header& h, RecordContext& ctx, bool o
   if (s.nframes > EBT_LUA_MAX_FRAMES || sizeof s + s.nframes * sizeof(ebt_lua_frame) > pe.event.size()) return 0;
   LuaStack st;
   st.vmstate = s.vmstate;
-  st.flags = s.flags;
+  st.flags = s.flags & ~uint32_t{EBT_LUA_F_CFRAME_NO_FRAME};
+  if (copy && vm && vm_frames(p, s.cframe, *copy, vm) && s.vmstate <= -4 && s.vmstate >= -7) {
+    // The JIT's trace exit and trace compiler run in lj_vm_cpcall's C frame
+    // without a Lua frame; its SAVE_NRES is negative ("cframe w/o frame").
+    // (lua_cpcall's is too, but runs a C function, never JIT work.)
+    int32_t nres = 0;
+    uint64_t at = vm->cframes.front() + p.vm.layout.cf_nres;
+    if (p.vm.layout.cf_nres && at - copy->sp + 4 <= copy->bytes.size()) {
+      std::memcpy(&nres, copy->bytes.data() + (at - copy->sp), 4);
+      if (nres < 0) st.flags |= EBT_LUA_F_CFRAME_NO_FRAME;
+    }
+  }
   st.frames.reserve(s.nframes);
   for (uint32_t i = 0; i < s.nframes; i++) {
     ebt_lua_frame f;
@@ -318,6 +382,18 @@ uint32_t LuaRecorder::take(const ebt_event_header& h, RecordContext& ctx, bool o
       default: o.kind = LuaFrameKind::kFast; break;
     }
     st.frames.push_back(o);
+  }
+  if ((st.flags & EBT_LUA_F_CFRAME_NO_FRAME) && s.vmstate <= -5 && vm->cframes.size() >= 2 && !st.frames.empty() &&
+      st.frames[0].kind == LuaFrameKind::kLua) {
+    // The trace compiler runs from the interpreter's hot-loop and instruction
+    // hooks, which saved the current PC in the activation's C frame (the
+    // compiler's own holds none).
+    uint64_t at = vm->cframes[1] + p.vm.layout.cf_pc, pc = 0;
+    size_t n = p.vm.layout.gc64 ? 8 : 4;
+    if (at >= copy->sp && at - copy->sp + n <= copy->bytes.size()) {
+      std::memcpy(&pc, copy->bytes.data() + (at - copy->sp), n);
+      st.frames[0].pc = pc;
+    }
   }
   if (s.vmstate >= 0) st.trace_id = trace_id(p, s.g, uint32_t(s.vmstate), monotonic_ns(), ctx);
   if (s.flags & EBT_LUA_F_BAD) p.bad++;
@@ -360,7 +436,7 @@ void LuaRecorder::finish(RecordContext& ctx) {
   if (finished_) return;
   finished_ = true;
   for (auto& [pid, p] : procs_) {
-    if (!p->found || !p->vm.identified) continue;
+    if (!p->found || !p->written || !p->vm.identified) continue;
     LuaVm r = p->vm.record;
     r.final = true;
     r.ff_names.clear();  // the first record has them

@@ -20,6 +20,7 @@
 #include "bpf/events.h"
 #include "record/lua_vm.h"
 #include "record/probe.h"
+#include "unwind/snapshot_walker.h"
 
 struct bpf_object;
 
@@ -48,11 +49,25 @@ class LuaRecorder {
   // loaded later), and at once for a comm not seen before in it (an exec:
   // `record -- CMD` sees the child before it runs CMD).
   void note_process(uint32_t pid, uint64_t now_ns, RecordContext& ctx, const char* comm = nullptr);
+  // Looks for the VMs of the -p processes before the BPF programs attach, so
+  // their first samples and off-CPU intervals already carry Lua stacks (the
+  // LuaVm record is written at the process's first event).
+  void prime(const std::vector<uint32_t>& pids);
   // An EBT_EV_LUA_STACK: kept until its sample arrives.
   void on_stack_event(const ebt_event_header& h, std::span<const uint8_t> event);
+  // The user stack copy of the event a Lua stack belongs to (its bytes from sp).
+  struct StackCopy {
+    uint64_t sp = 0;
+    std::span<const uint8_t> bytes;
+  };
   // The LuaStack id for the event (h.pid, h.tid, h.time_ns): an on-CPU sample,
-  // or with `offcpu` an off-CPU interval ending then; 0 if none.
-  uint32_t take(const ebt_event_header& h, RecordContext& ctx, bool offcpu = false);
+  // or with `offcpu` an off-CPU interval ending then; 0 if none. With the
+  // event's user stack copy, `*vm` gets the VM's C frames in it (the chain
+  // from L->cframe, over coroutine.resume hops) for the native unwinder, and
+  // a C frame of the JIT's own (trace exit, compiler: no Lua frame) is noted
+  // in the stack's flags; `*vm` is emptied when there is no Lua stack.
+  uint32_t take(const ebt_event_header& h, RecordContext& ctx, bool offcpu = false, const StackCopy* copy = nullptr,
+                unwind::VmFrames* vm = nullptr);
   void forget(uint32_t pid);
   // Final LuaVm records with the counters (once, whoever calls first).
   void finish(RecordContext& ctx);
@@ -65,8 +80,10 @@ class LuaRecorder {
  private:
   struct Proc;
   Proc& proc(uint32_t pid);
+  void look(Proc& p, uint64_t now);
   uint32_t proto_id(Proc& p, uint64_t addr, uint32_t fp, RecordContext& ctx);
   uint32_t trace_id(Proc& p, uint64_t g, uint32_t traceno, uint64_t now, RecordContext& ctx);
+  static bool vm_frames(const Proc& p, uint64_t cframe, const StackCopy& copy, unwind::VmFrames* vm);
 
   int map_fd_ = -1;  // lua_procs, owned
   bool finished_ = false, summarized_ = false, offcpu_ = false;

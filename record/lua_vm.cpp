@@ -36,7 +36,7 @@ LuaLayout gc64_common() {
   l.pt_uvinfo = 88, l.pt_varinfo = 96;
   l.str_len = 20, l.str_size = 24;
   l.tr_startpt = 64, l.tr_startpc = 72, l.tr_szmcode = 84, l.tr_mcode = 88, l.tr_root = 108;
-  l.cf_pc = 24, l.cf_l = 16, l.cf_prev = 32, l.cf_size = 80;
+  l.cf_pc = 24, l.cf_l = 16, l.cf_prev = 32, l.cf_size = 80, l.cf_nres = 8;
   return l;
 }
 
@@ -52,7 +52,7 @@ LuaLayout gc32_common() {
   l.pt_uvinfo = 56, l.pt_varinfo = 60;
   l.str_len = 16, l.str_size = 20;
   l.tr_startpt = 48, l.tr_startpc = 52, l.tr_szmcode = 60, l.tr_mcode = 64, l.tr_root = 84;
-  l.cf_pc = 28, l.cf_l = 24, l.cf_prev = 32, l.cf_size = 80;
+  l.cf_pc = 28, l.cf_l = 24, l.cf_prev = 32, l.cf_size = 80, l.cf_nres = 16;
   return l;
 }
 

@@ -35,7 +35,7 @@ struct LuaLayout {
            pt_uvinfo = 0, pt_varinfo = 0;
   uint16_t str_len = 0, str_size = 0;
   uint16_t tr_startpt = 0, tr_startpc = 0, tr_szmcode = 0, tr_mcode = 0, tr_root = 0;
-  uint16_t cf_pc = 0, cf_l = 0, cf_prev = 0, cf_size = 80;
+  uint16_t cf_pc = 0, cf_l = 0, cf_prev = 0, cf_size = 80, cf_nres = 0;
   std::string version;                  // "" if unknown
   std::vector<std::string> ff_names, bc_names;
 };

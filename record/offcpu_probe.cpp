@@ -85,7 +85,7 @@ class OffCpuProbe : public Probe {
   explicit OffCpuProbe(const RecordOptions& o)
       : min_ns_(o.off_cpu_min_us * 1000), waker_stacks_(o.off_cpu_waker), max_tasks_(o.off_cpu_tasks),
         dwarf_(o.call_graph_dwarf), ustack_bytes_(o.call_graph_dwarf ? o.dwarf_stack_bytes : o.leaf_stack_bytes),
-        repair_(unwinder_), want_lua_(o.lua) {}
+        repair_(unwinder_), want_lua_(o.lua), pids_(o.pids) {}
   ~OffCpuProbe() override {
     detach();
     offcpu_bpf__destroy(skel_);
@@ -167,11 +167,15 @@ class OffCpuProbe : public Probe {
     // --lua: a process's VM is looked for at its first events (switch-outs
     // before that have native frames only).
     uint32_t lua_stack = 0;
+    vm_frames_.cframes.clear();
     if (lua_) {
       char c[EBT_TASK_COMM_LEN + 1] = {};
       std::memcpy(c, e.comm, EBT_TASK_COMM_LEN);
       lua_->note_process(h.pid, monotonic_ns(), ctx, c);
-      if (ctx.tid_wanted(h.tid)) lua_stack = lua_->take(h, ctx, /*offcpu=*/true);
+      // The walker follows the VM's C frames in the stack copy (dwarf only).
+      LuaRecorder::StackCopy copy{e.sp, {event.data() + sizeof e + n * 8, e.stack_size}};
+      if (ctx.tid_wanted(h.tid))
+        lua_stack = lua_->take(h, ctx, /*offcpu=*/true, dwarf_ && e.ip ? &copy : nullptr, &vm_frames_);
     }
     if (!ctx.tid_wanted(h.tid)) return;
     std::vector<uint64_t> frames(n);
@@ -192,7 +196,8 @@ class OffCpuProbe : public Probe {
     const uint8_t* bytes = event.data() + sizeof e + n * 8;
     out.stack_id = ctx.intern_stack(
         h.pid, {f + ks, nk - ks},
-        user_stack({h.pid, h.tid, e.mm_start_stack, e.ip, e.sp, e.bp}, {bytes, e.stack_size}, {f + nk, nu}, &user_));
+        user_stack({h.pid, h.tid, e.mm_start_stack, e.ip, e.sp, e.bp, &vm_frames_}, {bytes, e.stack_size},
+                   {f + nk, nu}, &user_));
     out.state = task_state(e.state);
     out.waker_pid = e.waker_pid;
     out.waker_tid = e.waker_tid;
@@ -299,6 +304,7 @@ class OffCpuProbe : public Probe {
         lua_->expect_offcpu();
       }
       lua_->use_map(skel_->obj);
+      lua_->prime(pids_);  // -p processes: identified before the first switch
     }
     bpf_call_or_throw("off-cpu", std::string("loading the BPF programs (") +
                                      (raw ? "raw_tp/sched_switch" : "tracepoint/sched/sched_switch") + ")",
@@ -312,10 +318,12 @@ class OffCpuProbe : public Probe {
   bool dwarf_;
   uint32_t ustack_bytes_;
   DwarfUnwinder unwinder_;
+  unwind::VmFrames vm_frames_;  // --lua: the interval's VM C frames (empty: none)
   LeafRepair repair_;
   std::vector<uint64_t> user_, waker_user_;
   bool want_lua_;
   std::shared_ptr<LuaRecorder> lua_;
+  std::vector<uint32_t> pids_;  // -p
   bool raw_ = true;
   offcpu_bpf* skel_ = nullptr;
   ProgramLinks links_;

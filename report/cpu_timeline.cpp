@@ -84,7 +84,9 @@ class CpuTimeline : public ReportFamily {
   }
 
   size_t add_trace(TraceJson& trace, ReportContext& ctx) override {
-    origin_ = trace_origin_ = ctx.start_ns();
+    origin_ = ctx.start_ns();
+    trace_origin_ = trace.origin();  // this capture's time at the timeline's origin
+    formatter_.begin_capture(trace.origin(), trace.id_base(), "");  // formats in this capture's scope
     for (const Thread& t : threads_) name_trace_track(trace, ctx, t.pid, t.tid);
     if (!slices_.empty()) trace.add_source(std::make_unique<SliceSource>(this));
     return samples_;
@@ -289,7 +291,7 @@ class CpuTimeline : public ReportFamily {
     *json += ",\"dur\":";
     *json += fmt.ts(trace_origin_ + p.dur);
     *json += ',';
-    *json += TraceJson::ids(t.pid, t.tid);
+    *json += TraceJson::ids(fmt.id(t.pid), fmt.id(t.tid));
     *json += ",\"args\":{\"samples\":";
     *json += std::to_string(p.count);
     *json += ",\"stack\":";
@@ -318,10 +320,7 @@ class CpuTimeline : public ReportFamily {
   TraceJson formatter_{0};
 };
 
-std::vector<std::string> SliceSource::fit(uint64_t budget_bytes) {
-  t_->formatter_ = TraceJson(t_->trace_origin_);
-  return t_->fit(budget_bytes);
-}
+std::vector<std::string> SliceSource::fit(uint64_t budget_bytes) { return t_->fit(budget_bytes); }
 
 bool SliceSource::next(uint64_t* ts_ns, std::string* json) { return t_->next(pos_, ts_ns, json, t_->formatter_); }
 

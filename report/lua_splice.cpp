@@ -65,7 +65,15 @@ std::vector<uint32_t> splice_lua(ReportContext& p, uint32_t pid, uint64_t time_n
   };
   std::vector<Segment> segs(1);
   auto labels = p.lua.label(pid, lua);
+  // The innermost VM activation is the JIT's own (trace exit or compiler in
+  // lj_vm_cpcall, which runs no Lua function): its VM frame takes the
+  // pseudo-frame alone, the Lua frames go to the activation below it.
+  bool jit_own = lua.flags & LuaStack::kCFrameNoFrame;
   for (const auto& l : labels) {
+    if (jit_own && l.kind != symbolize::LuaLabel::Kind::kPseudo) {
+      segs.emplace_back();
+      jit_own = false;
+    }
     if (l.kind != symbolize::LuaLabel::Kind::kC)
       segs.back().ids.push_back(p.frames.intern(symbolize::SymFrame{l.name, "", l.file, l.line, FrameType::kLua, true}));
     if (l.segment_end) {
@@ -113,12 +121,19 @@ std::vector<uint32_t> splice_lua(ReportContext& p, uint32_t pid, uint64_t time_n
     // JIT-compiled code (anonymous memory, no file): it runs inside a VM frame,
     // which follows it, or which the recorder's unwinder jumped over (traces have
     // no CFI: it resumes at the VM's C frame, in the VM's caller).
+    // With the VM's C frames known (record/lua_recorder.h) the unwinder goes
+    // from the trace's code straight to its activation's caller: a VM frame
+    // right below is then the resumer of a coroutine the trace runs in.
+    // Without them (a guess from the stack), a VM frame right below may be
+    // the trace's own activation, which takes the segment.
     if (raw[i].kind == FrameKind::kUser && next < segs.size() && !names.empty() && anonymous(names.front())) {
       if (!(i + 1 < raw.size() && in_vm(raw[i + 1]))) {
         // Skipped VM frames: this activation's, and those natively right below
         // it (a coroutine resumed from Lua runs on its resumer's VM frame).
         while (put_segment() && segs[next - 1].hop_after) {
         }
+      } else if (segs[next].hop_after) {
+        put_segment();
       }
       continue;
     }

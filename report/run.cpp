@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/wall_clock.h"
 #include "report/offcpu_trace.h"
 #include "unwind/offline_unwinder.h"
 
@@ -185,9 +186,49 @@ PassStats read_capture(const std::string& path, ReportContext& ctx, const std::v
 }
 
 std::string write_trace(const RunOptions& run, ReportContext& ctx, const std::vector<ReportFamily*>& families) {
-  TraceJson trace = start_trace(ctx);
+  return write_trace(run, {TraceCapture{&ctx, families, run.input}});
+}
+
+std::string write_trace(const RunOptions& run, const std::vector<TraceCapture>& captures) {
+  TraceJson trace = start_trace(*captures.front().ctx);
+  // Each capture's monotonic time that falls on the timeline's origin: its
+  // start, moved back by how much later (wall clock) it began than the first.
+  std::vector<uint64_t> origin;
+  std::vector<uint64_t> wall;
+  for (const TraceCapture& c : captures) {
+    const SessionInfo& s = c.ctx->session;
+    origin.push_back(c.ctx->start_ns());
+    if (captures.size() == 1) break;
+    if (s.clock_realtime_ns == 0)
+      throw BadInput(c.path + " has no wall-clock reference (an older recorder): it cannot share a --trace "
+                              "timeline with other captures");
+    wall.push_back(wall_clock_ns(c.ctx->start_ns(), s.clock_monotonic_ns, s.clock_realtime_ns));
+  }
+  if (captures.size() > 1) {
+    if (captures.size() > 400) throw BadInput("--trace over more than 400 captures: merge fewer at a time");
+    uint64_t first = *std::min_element(wall.begin(), wall.end());
+    for (size_t k = 0; k < captures.size(); k++) origin[k] -= std::min(origin[k], wall[k] - first);
+    trace.set_other("wall_clock_start", format_wall_clock(first, 9, WallClockStyle::kIso));
+    trace.set_other("wall_clock_start_ns", std::to_string(first));
+    trace.set_other("clock", "wall clock of each capture (its monotonic <-> realtime pair); ts is microseconds "
+                             "since wall_clock_start");
+    std::string list;
+    for (size_t k = 0; k < captures.size(); k++)
+      list += (k ? "; " : "") + captures[k].path + " (pids + " + std::to_string(k * uint64_t(kTraceIdBase)) + ")";
+    trace.set_other("captures", list);
+    trace.set_other("monotonic_origin_ns", std::to_string(origin[0]));  // of the first capture's clock
+  }
   size_t n = 0;
-  for (ReportFamily* f : families) n += f->add_trace(trace, ctx);
+  for (size_t k = 0; k < captures.size(); k++) {
+    const TraceCapture& c = captures[k];
+    std::string prefix;
+    if (captures.size() > 1) {
+      std::string host = c.ctx->session.hostname.empty() ? "?" : c.ctx->session.hostname;
+      prefix = host + " " + c.path.substr(c.path.find_last_of('/') + 1) + ": ";
+    }
+    trace.begin_capture(origin[k], static_cast<uint32_t>(k) * kTraceIdBase, prefix);
+    for (ReportFamily* f : c.families) n += f->add_trace(trace, *c.ctx);
+  }
   // Streams the document into a temporary file renamed at the end, so a
   // failed run never leaves half a timeline.
   std::string tmp = run.trace + ".tmp";

@@ -34,6 +34,20 @@ PassStats read_capture(const std::string& path, ReportContext& ctx,
 std::string write_trace(const RunOptions& run, ReportContext& ctx,
                         const std::vector<ReportFamily*>& families);
 
+// One capture's part of a timeline over several captures.
+struct TraceCapture {
+  ReportContext* ctx;
+  std::vector<ReportFamily*> families;  // read and finished for that capture
+  std::string path;
+};
+// report a.ebt b.ebt --trace: one timeline, the captures aligned by each one's
+// monotonic <-> realtime clock pair (the origin is the earliest start), and
+// each capture's processes in their own group: pids and tids of capture k
+// (from 0) are shown plus k * kTraceIdBase, their names prefixed with the host
+// and file. BadInput when a capture has no clock pair.
+inline constexpr uint32_t kTraceIdBase = 10'000'000;  // above pid_max (2^22)
+std::string write_trace(const RunOptions& run, const std::vector<TraceCapture>& captures);
+
 // The --latency sections of `families` joined (a blank line between text
 // sections); "" when none has one.
 std::string latency_tables(const RunOptions& run, ReportContext& ctx,

@@ -113,18 +113,24 @@ void TraceJson::add(uint64_t ts_ns, std::string json) {
   events_.push_back({static_cast<int64_t>(ts_ns - origin_ns_), std::move(json)});
 }
 
+void TraceJson::begin_capture(uint64_t origin_ns, uint32_t id_base, std::string name_prefix) {
+  origin_ns_ = origin_ns;
+  id_base_ = id_base;
+  name_prefix_ = std::move(name_prefix);
+}
+
 void TraceJson::set_process_name(uint32_t pid, std::string_view name) {
-  process_names_[pid] = std::string(name);
+  process_names_[id(pid)] = name_prefix_ + std::string(name);
 }
 
 void TraceJson::set_thread_name(uint32_t pid, uint32_t tid, std::string_view name) {
-  thread_names_[{pid, tid}] = std::string(name);
+  thread_names_[{id(pid), id(tid)}] = std::string(name);
 }
 
-void TraceJson::set_process_sort_index(uint32_t pid, int64_t index) { process_sort_[pid] = index; }
+void TraceJson::set_process_sort_index(uint32_t pid, int64_t index) { process_sort_[id(pid)] = index; }
 
 void TraceJson::set_thread_sort_index(uint32_t pid, uint32_t tid, int64_t index) {
-  thread_sort_[{pid, tid}] = index;
+  thread_sort_[{id(pid), id(tid)}] = index;
 }
 
 void TraceJson::set_other(std::string_view key, std::string_view value) {
@@ -141,7 +147,7 @@ void TraceJson::slice(uint32_t pid, uint32_t tid, uint64_t ts_ns, uint64_t dur_n
                       std::string_view name, std::string_view cat, TraceArgs args) {
   std::string j = "{\"name\":" + json_quote(name) + ",\"cat\":" + json_quote(cat) +
                   ",\"ph\":\"X\",\"ts\":" + ts(ts_ns) + ",\"dur\":" + micros(dur_ns, false) +
-                  "," + ids(pid, tid);
+                  "," + ids(id(pid), id(tid));
   if (!args.empty()) j += ",\"args\":" + args_json(args);
   add(ts_ns, j + "}");
 }
@@ -149,7 +155,7 @@ void TraceJson::slice(uint32_t pid, uint32_t tid, uint64_t ts_ns, uint64_t dur_n
 void TraceJson::instant(uint32_t pid, uint32_t tid, uint64_t ts_ns, std::string_view name,
                         std::string_view cat, TraceArgs args) {
   std::string j = "{\"name\":" + json_quote(name) + ",\"cat\":" + json_quote(cat) +
-                  ",\"ph\":\"i\",\"s\":\"t\",\"ts\":" + ts(ts_ns) + "," + ids(pid, tid);
+                  ",\"ph\":\"i\",\"s\":\"t\",\"ts\":" + ts(ts_ns) + "," + ids(id(pid), id(tid));
   if (!args.empty()) j += ",\"args\":" + args_json(args);
   add(ts_ns, j + "}");
 }
@@ -157,7 +163,7 @@ void TraceJson::instant(uint32_t pid, uint32_t tid, uint64_t ts_ns, std::string_
 void TraceJson::async_span(uint32_t pid, uint64_t id, uint64_t ts_ns, uint64_t dur_ns, std::string_view name,
                            std::string_view cat, TraceArgs args) {
   std::string common = "\"name\":" + json_quote(name) + ",\"cat\":" + json_quote(cat) + ",\"id\":" +
-                       std::to_string(id) + "," + ids(pid, pid);
+                       std::to_string(id) + "," + ids(this->id(pid), this->id(pid));
   std::string b = "{" + common + ",\"ph\":\"b\",\"ts\":" + ts(ts_ns);
   if (!args.empty()) b += ",\"args\":" + args_json(args);
   add(ts_ns, b + "}");
@@ -166,7 +172,7 @@ void TraceJson::async_span(uint32_t pid, uint64_t id, uint64_t ts_ns, uint64_t d
 
 void TraceJson::counter(uint32_t pid, uint64_t ts_ns, std::string_view name, double value) {
   add(ts_ns, "{\"name\":" + json_quote(name) + ",\"ph\":\"C\",\"ts\":" + ts(ts_ns) + "," +
-                 ids(pid, pid) + ",\"args\":{" + json_quote(name) + ":" + arg_json(value) + "}}");
+                 ids(id(pid), id(pid)) + ",\"args\":{" + json_quote(name) + ":" + arg_json(value) + "}}");
 }
 
 uint64_t TraceJson::flow(uint32_t from_pid, uint32_t from_tid, uint64_t from_ts_ns,
@@ -176,9 +182,9 @@ uint64_t TraceJson::flow(uint32_t from_pid, uint32_t from_tid, uint64_t from_ts_
   std::string common = "\"name\":" + json_quote(name) + ",\"cat\":" + json_quote(cat) +
                        ",\"id\":" + std::to_string(id);
   add(from_ts_ns, "{" + common + ",\"ph\":\"s\",\"ts\":" + ts(from_ts_ns) + "," +
-                      ids(from_pid, from_tid) + "}");
+                      ids(this->id(from_pid), this->id(from_tid)) + "}");
   add(to_ts_ns, "{" + common + ",\"ph\":\"f\",\"bp\":\"e\",\"ts\":" + ts(to_ts_ns) + "," +
-                    ids(to_pid, to_tid) + "}");
+                    ids(this->id(to_pid), this->id(to_tid)) + "}");
   return id;
 }
 
@@ -211,7 +217,7 @@ TraceWriteResult TraceJson::write(std::ostream& out, uint64_t max_bytes) {
   for (const auto& e : events_) fixed += e.json.size() + 2;
   for (auto& s : sources_) {
     uint64_t budget = max_bytes == 0 ? 0 : max_bytes > fixed ? (max_bytes - fixed) / sources_.size() : 1;
-    for (auto& n : s->fit(budget)) r.notes.push_back(std::move(n));
+    for (auto& n : s.source->fit(budget)) r.notes.push_back(std::move(n));
   }
 
   uint64_t bytes = 0;
@@ -243,8 +249,8 @@ TraceWriteResult TraceJson::write(std::ostream& out, uint64_t max_bytes) {
   std::vector<Pending> pending(sources_.size());
   auto pull = [&](size_t i) {
     uint64_t ns = 0;
-    pending[i].has = sources_[i]->next(&ns, &pending[i].json);
-    pending[i].key = static_cast<int64_t>(ns - origin_ns_);
+    pending[i].has = sources_[i].source->next(&ns, &pending[i].json);
+    pending[i].key = static_cast<int64_t>(ns - sources_[i].origin_ns);
   };
   for (size_t i = 0; i < sources_.size(); i++) pull(i);
   size_t next_buffered = 0;

@@ -80,7 +80,19 @@ class TraceJson {
                 uint32_t to_tid, uint64_t to_ts_ns, std::string_view name, std::string_view cat);
 
   // Events from `source`, merged by time with the others when writing.
-  void add_source(std::unique_ptr<TraceSource> source) { sources_.push_back(std::move(source)); }
+  void add_source(std::unique_ptr<TraceSource> source) { sources_.push_back({std::move(source), origin_ns_}); }
+
+  // Several captures on one timeline (report a.ebt b.ebt --trace): what is
+  // added after this call belongs to another capture. `origin_ns` is the time
+  // of that capture's clock that falls on the timeline's origin (so that all
+  // captures line up by wall-clock time), `id_base` is added to its pids and
+  // tids (different hosts reuse pids), and `name_prefix` starts its process
+  // names. The first capture's scope is (origin, 0, "").
+  void begin_capture(uint64_t origin_ns, uint32_t id_base, std::string name_prefix);
+  uint64_t origin() const { return origin_ns_; }
+  uint32_t id_base() const { return id_base_; }
+  // A pid or tid of the current capture as it appears in the file.
+  uint32_t id(uint32_t pid_or_tid) const { return id_base_ + pid_or_tid; }
 
   size_t event_count() const { return events_.size(); }
 
@@ -103,7 +115,13 @@ class TraceJson {
   };
   void add(uint64_t ts_ns, std::string json);
 
+  struct Source {
+    std::unique_ptr<TraceSource> source;
+    uint64_t origin_ns;  // of its capture
+  };
   uint64_t origin_ns_;
+  uint32_t id_base_ = 0;
+  std::string name_prefix_;
   uint64_t next_flow_id_ = 1;
   std::map<uint32_t, std::string> process_names_;
   std::map<std::pair<uint32_t, uint32_t>, std::string> thread_names_;
@@ -111,7 +129,7 @@ class TraceJson {
   std::map<std::pair<uint32_t, uint32_t>, int64_t> thread_sort_;
   std::vector<std::pair<std::string, std::string>> other_;
   std::vector<Event> events_;
-  std::vector<std::unique_ptr<TraceSource>> sources_;
+  std::vector<Source> sources_;
 };
 
 // JSON string literal (with quotes) of arbitrary bytes: escapes what JSON needs

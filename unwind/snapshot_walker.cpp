@@ -144,13 +144,14 @@ bool SnapshotWalker::end_modules(uint32_t pid) {
 }
 
 WalkResult SnapshotWalker::walk(uint32_t tid, const UserRegs& regs, std::span<const uint8_t> stack,
-                                std::vector<uint64_t>* out, size_t max_frames) {
+                                std::vector<uint64_t>* out, size_t max_frames, const VmFrames* vm) {
   WalkResult r;
   if (regs.ip == 0 || max_frames == 0) return r;
   if (!ready_) {
     out->push_back(regs.ip);
     return r;
   }
+  if (vm && !vm->cframes.empty() && vm->cframe_size >= 16) return walk_vm(tid, regs, stack, out, max_frames, *vm);
   size_t start = out->size();
   std::vector<uint64_t> sps;
   bool clean = walk_once(tid, regs, regs.sp, stack, out, max_frames, &sps);
@@ -221,6 +222,70 @@ WalkResult SnapshotWalker::walk(uint32_t tid, const UserRegs& regs, std::span<co
     r.resumed = true;
     r.to_end = true;
     return r;
+  }
+  return r;
+}
+
+WalkResult SnapshotWalker::walk_vm(uint32_t tid, const UserRegs& regs, std::span<const uint8_t> stack,
+                                   std::vector<uint64_t>* out, size_t max_frames, const VmFrames& vm) {
+  WalkResult r;
+  const size_t start = out->size();
+  auto word = [&](uint64_t addr, uint64_t* v) {  // offsets into the copy, never raw addresses
+    if (addr < regs.sp || addr - regs.sp > stack.size() || stack.size() - (addr - regs.sp) < 8) return false;
+    std::memcpy(v, stack.data() + (addr - regs.sp), 8);
+    return true;
+  };
+  auto in_vm = [&](uint64_t pc) { return pc >= vm.interp_start && pc < vm.interp_end; };
+  UserRegs cur = regs;
+  bool resumed = false;      // cur.ip is a return address (the caller of a VM C frame)
+  uint64_t used_cframe = 0;  // the last C frame resumed from: the next must lie above it
+  while (out->size() - start < max_frames) {
+    std::vector<uint64_t> pcs, sps;
+    bool clean = walk_once(tid, cur, regs.sp, stack, &pcs, max_frames - (out->size() - start), &sps);
+    // The first frame in the VM's code or in no module (a trace's code, or a
+    // wrong return address from inexact CFI).
+    size_t cut = pcs.size();
+    for (size_t i = 0; i < pcs.size(); i++) {
+      uint64_t pc = pcs[i] - (i > 0 || resumed ? 1 : 0);
+      if (in_vm(pc) || !in_module(pc)) {
+        cut = i;
+        break;
+      }
+    }
+    if (cut == pcs.size()) {
+      out->insert(out->end(), pcs.begin(), pcs.end());
+      r.to_end = clean;
+      return r;
+    }
+    uint64_t pc = pcs[cut] - (cut > 0 || resumed ? 1 : 0);
+    bool known = in_module(pc) || in_code_range(pc);
+    if (!in_module(pc)) r.outside_modules = true;
+    out->insert(out->end(), pcs.begin(), pcs.begin() + long(cut) + (known ? 1 : 0));
+    // The activation this frame belongs to: the innermost C frame at or
+    // above its sp (the interpreter runs at its C frame's sp, a trace and
+    // the VM's helpers below it).
+    uint64_t sp = sps[cut] ? sps[cut] : cur.sp;
+    uint64_t cf = 0;
+    for (uint64_t c : vm.cframes)
+      if (c >= sp && c > used_cframe) {
+        cf = c;
+        break;
+      }
+    uint64_t ra = 0, bp = 0;
+    if (!cf || !word(cf + vm.cframe_size - 8, &ra) || !word(cf + vm.cframe_size - 16, &bp) || ra < 2) {
+      // No C frame for it: the interpreter's CFI is right for its own frame;
+      // code without CFI ends the stack here.
+      if (known && in_module(pc)) {
+        for (size_t i = cut + 1; i < pcs.size() && in_module(pcs[i] - 1); i++) out->push_back(pcs[i]);
+        r.to_end = clean && out->back() == pcs.back();
+      }
+      return r;
+    }
+    if (out->size() - start >= max_frames) return r;
+    used_cframe = cf;
+    cur = UserRegs{ra, cf + vm.cframe_size, bp};
+    resumed = true;
+    r.resumed = true;
   }
   return r;
 }

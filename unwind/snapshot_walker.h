@@ -41,6 +41,20 @@ struct FrameRegs {
   bool bp_known = false;
 };
 
+// LuaJIT's VM activations on the sampled thread (--lua; record/lua_recorder.h
+// finds them): the interpreter's code range and the C frame each activation
+// pushed (lua_pcall, lua_call, lua_resume, coroutine.resume from Lua: the
+// L->cframe chain), innermost first. The VM's one FDE is right only for the
+// interpreter's own frame and JIT traces have no CFI at all, while a C frame
+// says exactly where its activation's caller is: return address at
+// cframe + size - 8, the caller's rbp at cframe + size - 16, its sp at
+// cframe + size.
+struct VmFrames {
+  uint64_t interp_start = 0, interp_end = 0;
+  uint32_t cframe_size = 0;
+  std::vector<uint64_t> cframes;  // ascending (innermost first)
+};
+
 struct WalkResult {
   bool to_end = false;           // reached the outermost frame (CFI: return address undefined)
   bool outside_modules = false;  // a frame lies in no reported module (new mapping, JIT code)
@@ -74,8 +88,12 @@ class SnapshotWalker {
   // caller); if none does, the stack ends at that frame. A "return address"
   // outside modules and code ranges (inexact CFI in hand-written code) is
   // dropped, and the walk resumes the same way.
+  // With `vm` (the thread runs LuaJIT), a frame in the interpreter or in code
+  // without a module (a trace) is followed by the caller of the innermost VM
+  // C frame at or above its sp, never by a guess: one native frame per
+  // activation (the interpreter's, a VM helper's, or the trace's code) stays.
   WalkResult walk(uint32_t tid, const UserRegs& regs, std::span<const uint8_t> stack,
-                  std::vector<uint64_t>* out, size_t max_frames);
+                  std::vector<uint64_t>* out, size_t max_frames, const VmFrames* vm = nullptr);
 
   // One plain CFI walk from `regs`, no resuming past unknown code: each
   // frame's pc, sp and bp (record/leaf_repair.h splices a frame-pointer chain
@@ -94,6 +112,8 @@ class SnapshotWalker {
  private:
   bool walk_once(uint32_t tid, const UserRegs& regs, uint64_t base, std::span<const uint8_t> stack,
                  std::vector<uint64_t>* out, size_t max_frames, std::vector<uint64_t>* sps);
+  WalkResult walk_vm(uint32_t tid, const UserRegs& regs, std::span<const uint8_t> stack,
+                     std::vector<uint64_t>* out, size_t max_frames, const VmFrames& vm);
   bool in_module(uint64_t pc) const;
   bool in_code_range(uint64_t pc) const;
 

@@ -1,7 +1,7 @@
 -- nginx + ngx_http_lua handlers for the off-CPU test: /sleepy blocks the
 -- worker in a C call made from Lua (usleep through the FFI, 20 ms), /burn
 -- burns CPU. /stats prints how many sleeps there were and how long they really
--- blocked in microseconds (monotonic clock around each call).
+-- blocked in microseconds (monotonic clock around each call). /nap yields.
 local ffi = require("ffi")
 ffi.cdef [[
 int usleep(unsigned int usec);
@@ -34,5 +34,13 @@ end
 function M.burn() ngx.say(burn(100000)) end  -- line 34
 
 function M.stats() ngx.say(string.format("%d %.0f", sleeps, blocked_us)) end
+
+-- /nap waits 20 ms without blocking: ngx.sleep yields the request's coroutine
+-- to nginx's event loop, and the worker waits in epoll_wait with no Lua code
+-- on its stack.
+function M.nap()
+  ngx.sleep(0.02)
+  ngx.say("napped")
+end
 
 return M

@@ -413,6 +413,64 @@ TEST(LuaOffCpu, BlockingFfiCallAttributedToItsHandler) {
   master.wait(10);
 }
 
+// A request coroutine waiting in ngx.sleep (a cosocket wait is the same) has
+// yielded to nginx's event loop: the worker waits in epoll_wait with no Lua on
+// its stack, and which coroutine a wakeup is for is not known there. That wait
+// is attributed to no Lua code (docs/lua.md, "Waits that yield"): no off-CPU
+// stack carries a frame of the handler, and the worker's sleep in nginx's event
+// loop covers the naps.
+TEST(LuaOffCpu, YieldingWaitNotAttributedToLua) {
+  EBT_REQUIRE_LUA_OR_SKIP();
+  std::string missing = nginx_missing();
+  EBT_LUA_NEED(missing.empty(), missing);
+  TempDir dir("ebt-lua-yield");
+  fs::copy_file(samples_dir() / "handlers_block.lua", dir / "handlers_block.lua");
+  int port = free_port();
+  write_text(dir / "nginx.conf",
+             nginx_conf(dir.str(), "/usr/lib/nginx/modules", dir.str(), port,
+                        "    location /nap { content_by_lua_block { require(\"handlers_block\").nap() } }\n"));
+  Proc master({"nginx", "-p", dir.str(), "-c", (dir / "nginx.conf").string(), "-e", (dir / "error.log").string()},
+              timeout(600));
+  uint32_t worker = first_child(master.pid());
+  ASSERT_NE(worker, 0u) << read_text(dir / "error.log");
+  std::string base = "http://127.0.0.1:" + std::to_string(port);
+  ASSERT_TRUE(wait_http(base + "/nap")) << read_text(dir / "error.log");
+
+  fs::path cap = dir / "yield.ebt";
+  Recorder rec(cap, {std::to_string(worker)}, {"--off-cpu"}, dir, 99);
+  ASSERT_TRUE(rec.attached()) << rec.early_output();
+  const int kNaps = 20;
+  for (int i = 0; i < kNaps; i++)
+    ASSERT_EQ(run({"curl", "-sf", "-o", "/dev/null", base + "/nap"}, timeout(30)).exit_code, 0);
+  RunResult r = rec.stop();
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+
+  RunResult rep = report_elsewhere(cap, {"--off-cpu", "--folded"}, dir);
+  ASSERT_EQ(rep.exit_code, 0) << rep.describe();
+  auto stacks = parse_folded(rep.out);
+  const std::string chunk = "@" + (dir / "handlers_block.lua").string();
+  uint64_t with_handler = 0, event_loop = 0;
+  std::string phantom;
+  for (const auto& s : stacks) {
+    if (find_frame(s, "[off-cpu: S]") < 0) continue;
+    bool handler = false;
+    for (const auto& f : s.frames)
+      if (auto l = lua_label(f); l && (l->chunk == chunk || l->name == "nap")) handler = true;
+    if (handler) {
+      with_handler += s.count;
+      if (phantom.empty()) for (const auto& f : s.frames) phantom += f + ";";
+    } else if (find_native(s, "ngx_process_events_and_timers") >= 0 && lua_frame_count(s) == 0) {
+      event_loop += s.count;
+    }
+  }
+  std::printf("yield: %d naps of 20 ms; %.1f ms off-CPU in nginx's event loop, %.1f ms with the handler's frames\n",
+              kNaps, double(event_loop) / 1e6, double(with_handler) / 1e6);
+  EXPECT_EQ(with_handler, 0u) << phantom << "\n" << top_stacks(stacks);
+  EXPECT_GE(double(event_loop), kNaps * 20e6) << top_stacks(stacks);
+  master.signal(SIGQUIT);
+  master.wait(10);
+}
+
 // ---- several VMs in one process ----------------------------------------------
 
 TEST(LuaVms, TwoVmsInOneProcessNamedApart) {

@@ -56,12 +56,7 @@ TEST(LuaE2E, EmbeddedCLuaCLuaAlternates) {
   EBT_REQUIRE_LUA_OR_SKIP();
   EBT_LUA_NEED(std::string(EBT_LUA_EMBED_HOST) != "",
                "the embedding host was not built: libluajit2-5.1-dev missing at configure time");
-  // JIT on is not run: with traces the report splices the Lua segments above
-  // the wrong native frames (@embed.lua before _start, inner under embed_bridge,
-  // a trace's [anon+...] frame left on top) and names outer's caller line with
-  // its first line (9) instead of the call line (10). Re-add `false` when
-  // report/lua_splice.cpp splices JIT-on stacks correctly.
-  for (bool interp : {true}) {
+  for (bool interp : {true, false}) {
     TempDir dir("ebt-lua-embed");
     fs::copy_file(samples_dir() / "embed.lua", dir / "embed.lua");
     const std::string chunk = "@" + (dir / "embed.lua").string();
@@ -123,11 +118,7 @@ TEST(LuaE2E, EmbeddedCLuaCLuaAlternates) {
 TEST(LuaE2E, CoroutineResumedFromLua) {
   EBT_REQUIRE_LUA_OR_SKIP();
   EBT_LUA_NEED(have_command("luajit"), "luajit (Debian luajit2) not installed (scripts/setup-deps.sh --with-tests)");
-  // JIT on is not run: the Lua segments are spliced above lua_cpcall instead of
-  // lua_pcall with [luajit+0x...] frames left in between, and driver shows its
-  // first line (17) instead of the call line (18). Re-add `false` when
-  // report/lua_splice.cpp splices JIT-on stacks correctly.
-  for (bool interp : {true}) {
+  for (bool interp : {true, false}) {
     TempDir dir("ebt-lua-co");
     fs::copy_file(samples_dir() / "coroutine.lua", dir / "coroutine.lua");
     const std::string chunk = "@" + (dir / "coroutine.lua").string();
@@ -168,15 +159,57 @@ TEST(LuaE2E, CoroutineResumedFromLua) {
   }
 }
 
+// JIT trace exits: the VM restores the trace's frames in C (lj_trace_exit,
+// lj_snap_restore) inside lj_vm_cpcall's C frame, which has no Lua frame. The
+// Lua frames stay on the activation lua_pcall entered (one Lua run right above
+// lua_pcall, spin called from the main chunk's line 19), the exit's C code on
+// top of them.
+TEST(LuaE2E, TraceExitsSplicedUnderTheirLuaFrames) {
+  EBT_REQUIRE_LUA_OR_SKIP();
+  EBT_LUA_NEED(have_command("luajit"), "luajit (Debian luajit2) not installed (scripts/setup-deps.sh --with-tests)");
+  TempDir dir("ebt-lua-exits");
+  fs::copy_file(samples_dir() / "exits.lua", dir / "exits.lua");
+  const std::string chunk = "@" + (dir / "exits.lua").string();
+  fs::path cap = dir / "exits.ebt";
+  RunResult rec = record_command(cap, {"luajit", (dir / "exits.lua").string(), "2"});
+  ASSERT_EQ(rec.exit_code, 0) << rec.describe();
+  RunResult rep = report_elsewhere(cap, {"--folded"}, dir);
+  ASSERT_EQ(rep.exit_code, 0) << rep.describe();
+  auto stacks = parse_folded(rep.out);
+
+  uint64_t in_spin = 0, in_exit = 0, whole = 0;
+  std::string bad;
+  for (const auto& s : stacks) {
+    int li = leaf_lua_index(s);
+    if (li < 0 || lua_label(s.frames[li])->name != "spin") continue;
+    in_spin += s.count;
+    // Native frames above the Lua leaf (the trace's own [trace N] aside): the
+    // exit handler's C code (or an os.clock call's).
+    for (size_t i = li + 1; i < s.frames.size(); i++)
+      if (!is_kernel_frame(s.frames[i]) && !is_pseudo_frame(s.frames[i])) {
+        in_exit += s.count;
+        break;
+      }
+    int pc = find_native(s, "lua_pcall");
+    bool ok = pc >= 0 && pc + 1 < li && find_frame(s, label(chunk, 19)) == pc + 1;
+    for (int i = pc + 1; ok && i <= li; i++) ok = is_lua_frame(s.frames[i]);
+    if (ok) whole += s.count;
+    else if (bad.empty()) for (const auto& f : s.frames) bad += f + ";";
+  }
+  std::printf("exits: %llu samples in spin, %llu in trace exits, %llu spliced whole\n", (unsigned long long)in_spin,
+              (unsigned long long)in_exit, (unsigned long long)whole);
+  ASSERT_GE(in_spin, 1000u) << rec.err << top_stacks(stacks);
+  // The workload is mostly exits (measured: two thirds of spin's samples).
+  EXPECT_GE(double(in_exit), 0.3 * double(in_spin)) << top_stacks(stacks);
+  EXPECT_GE(double(whole), 0.99 * double(in_spin)) << "e.g. " << bad << "\n" << top_stacks(stacks);
+}
+
 // Protos reused at the same address after collectgarbage() keep their own
 // chunk, line and name.
 TEST(LuaE2E, ProtoReusedAfterGcNotMixedUp) {
   EBT_REQUIRE_LUA_OR_SKIP();
   EBT_LUA_NEED(have_command("luajit"), "luajit (Debian luajit2) not installed (scripts/setup-deps.sh --with-tests)");
-  // JIT on is not run: a few samples of the first phase are named with the
-  // second phase's chunk (a proto reused at the same address while a trace of
-  // the first still ran). Re-add `false` when that is fixed.
-  for (bool interp : {true}) {
+  for (bool interp : {true, false}) {
     TempDir dir("ebt-lua-reuse");
     fs::copy_file(samples_dir() / "reuse.lua", dir / "reuse.lua");
     fs::path cap = dir / "reuse.ebt";
