@@ -63,7 +63,8 @@ struct ebt_event_header {
 struct ebt_filter {
 	__u8 by_pid;   /* only tgids present in the `targets` map */
 	__u8 by_comm;  /* only tasks whose comm equals `comm` */
-	__u8 pad[6];
+	__u8 by_cgroup; /* only tasks under the cgroup in `cgroup_filter` (--cgroup, --container) */
+	__u8 pad[5];
 	char comm[EBT_TASK_COMM_LEN];
 };
 
@@ -126,7 +127,7 @@ struct ebt_task_event {
 	__u32 op;          /* enum ebt_task_op */
 	__u32 parent_pid;  /* fork/clone: the parent's tgid */
 	__s32 exit_code;
-	__u32 reserved;
+	__u32 ns_pid;      /* fork: the new process's pid in its own pid namespace (0: the host's) */
 	char comm[EBT_TASK_COMM_LEN];
 };
 

@@ -33,7 +33,8 @@ EBT_ABI_AT(ebt_event_header, reserved, 28);
 EBT_ABI_SIZE(ebt_filter, 24);
 EBT_ABI_AT(ebt_filter, by_pid, 0);
 EBT_ABI_AT(ebt_filter, by_comm, 1);
-EBT_ABI_AT(ebt_filter, pad, 2);
+EBT_ABI_AT(ebt_filter, by_cgroup, 2);
+EBT_ABI_AT(ebt_filter, pad, 3);
 EBT_ABI_AT(ebt_filter, comm, 8);
 
 EBT_ABI_SIZE(ebt_cpu_sample, 104);
@@ -65,7 +66,7 @@ EBT_ABI_AT(ebt_task_event, h, 0);
 EBT_ABI_AT(ebt_task_event, op, 32);
 EBT_ABI_AT(ebt_task_event, parent_pid, 36);
 EBT_ABI_AT(ebt_task_event, exit_code, 40);
-EBT_ABI_AT(ebt_task_event, reserved, 44);
+EBT_ABI_AT(ebt_task_event, ns_pid, 44);
 EBT_ABI_AT(ebt_task_event, comm, 48);
 
 EBT_ABI_SIZE(ebt_mmap_event, 48);

@@ -37,6 +37,15 @@ struct {
 	__type(value, __u8);
 } targets SEC(".maps");
 
+/* --cgroup / --container: [0] holds the cgroup v2 directory whose tasks (and
+ * its descendants') are recorded. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroup_filter SEC(".maps");
+
 const volatile struct ebt_filter ebt_filter = {};
 
 static __always_inline void ebt_count_lost(__u32 reason)
@@ -57,12 +66,17 @@ static __always_inline int ebt_comm_equal(const char *a, const volatile char *b)
 	return 1;
 }
 
-/* The common filter: target pids (-p / -- CMD and their children), --comm. */
+/* The common filter: target pids (-p / -- CMD and their children), --comm,
+ * --cgroup. The cgroup test is on the CURRENT task (bpf_current_task_under_cgroup:
+ * its cgroup v2 or a descendant): callers pass the current task's tgid and comm;
+ * families whose events run elsewhere (skb, tcp) are refused with --cgroup. */
 static __always_inline int ebt_task_wanted(__u32 tgid, const char *comm)
 {
 	if (ebt_filter.by_pid && !bpf_map_lookup_elem(&targets, &tgid))
 		return 0;
 	if (ebt_filter.by_comm && !ebt_comm_equal(comm, ebt_filter.comm))
+		return 0;
+	if (ebt_filter.by_cgroup && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)
 		return 0;
 	return 1;
 }

@@ -17,8 +17,8 @@ struct {
 	__type(value, __u64);
 } pending_mmap SEC(".maps");
 
-static __always_inline void emit_task(__u64 pid_tgid, __u32 op, __u32 parent_pid,
-				      __s32 exit_code, const char *comm)
+static __always_inline void emit_task_ns(__u64 pid_tgid, __u32 op, __u32 parent_pid,
+					 __s32 exit_code, const char *comm, __u32 ns_pid)
 {
 	struct ebt_task_event *e;
 
@@ -31,9 +31,34 @@ static __always_inline void emit_task(__u64 pid_tgid, __u32 op, __u32 parent_pid
 	e->op = op;
 	e->parent_pid = parent_pid;
 	e->exit_code = exit_code;
-	e->reserved = 0;
+	e->ns_pid = ns_pid;
 	__builtin_memcpy(e->comm, comm, EBT_TASK_COMM_LEN);
 	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void emit_task(__u64 pid_tgid, __u32 op, __u32 parent_pid,
+				      __s32 exit_code, const char *comm)
+{
+	emit_task_ns(pid_tgid, op, parent_pid, exit_code, comm, 0);
+}
+
+/* A task's pid in its innermost pid namespace (NSpid's last column); 0 when
+ * it is in the initial one. The recorder may read /proc too late for a short
+ * process in a container: this is its pid inside all the same. */
+static __always_inline __u32 ns_pid_of(struct task_struct *task)
+{
+	struct pid *p = BPF_CORE_READ(task, thread_pid);
+	struct upid up = {};
+	unsigned int level;
+
+	if (!p)
+		return 0;
+	level = BPF_CORE_READ(p, level);
+	if (level == 0 || level > 31)
+		return 0;
+	if (bpf_core_read(&up, sizeof(up), &p->numbers[level]))
+		return 0;
+	return up.nr;
 }
 
 /* Raw tracepoints: no trace-event record is built, and detaching one does not
@@ -57,8 +82,8 @@ int BPF_PROG(ebt_task_newtask, struct task_struct *task, __u64 clone_flags)
 	BPF_CORE_READ_STR_INTO(&comm, task, comm);
 	if (!ebt_task_wanted(child_tgid, comm))
 		return 0;
-	emit_task(((__u64)child_tgid << 32) | child, thread ? EBT_TASK_CLONE : EBT_TASK_FORK,
-		  parent_tgid, 0, comm);
+	emit_task_ns(((__u64)child_tgid << 32) | child, thread ? EBT_TASK_CLONE : EBT_TASK_FORK,
+		     parent_tgid, 0, comm, thread ? 0 : ns_pid_of(task));
 	return 0;
 }
 

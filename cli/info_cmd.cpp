@@ -51,6 +51,8 @@ struct InfoVisitor : format::RecordVisitor {
   }
   void on(const SessionEnd& e) override { end = e; }
   void on(const ProcessInfo& p) override { pids.insert(p.pid); }
+  std::map<std::string, CgroupInfo> cgroups;  // by path (docs/containers.md)
+  void on(const CgroupInfo& c) override { cgroups[c.path] = c; }
   void on(const SymbolTable& t) override {
     // The recorder embeds an object's symbols in batches: one line per object.
     size_t i = 0;
@@ -183,6 +185,36 @@ int run_info(const std::string& path) {
   std::printf("lost events:    %llu%s%s%s\n", static_cast<unsigned long long>(lost_total), by.empty() ? "" : " (",
               by.c_str(), by.empty() ? "" : ")");
   std::printf("processes:      %zu\n", v.pids.size());
+  if (!v.cgroups.empty()) {
+    std::set<std::string> hierarchies;
+    size_t containers = 0;
+    for (const auto& [path, c] : v.cgroups) {
+      hierarchies.insert(c.hierarchy);
+      if (!c.runtime.empty()) ++containers;
+    }
+    std::string h;
+    for (const auto& x : hierarchies) h += (h.empty() ? "" : ", ") + x;
+    std::printf("cgroups:        %zu (%s), %zu container%s\n", v.cgroups.size(), h.c_str(), containers,
+                containers == 1 ? "" : "s");
+    std::map<std::string, size_t> host_notes;  // what is unknown about host cgroups, once per reason
+    for (const auto& [path, c] : v.cgroups)
+      if (c.runtime.empty() && !c.notes.empty()) host_notes[c.notes]++;
+    for (const auto& [note, n] : host_notes)
+      std::printf("  %zu host cgroup%s: unknown: %s\n", n, n == 1 ? "" : "s", note.c_str());
+    for (const auto& [path, c] : v.cgroups) {
+      if (c.runtime.empty()) continue;
+      std::string id = c.container_id.size() == 64 ? c.container_id.substr(0, 12) : c.container_id;
+      if (!c.runtime.empty()) {
+        std::printf("  %s  %s %s  hostname %s  cgroup %s (id %llu)  netns %llu  pidns %llu", c.name.c_str(),
+                    c.runtime.c_str(), id.c_str(), c.hostname.empty() ? "-" : c.hostname.c_str(), path.c_str(),
+                    static_cast<unsigned long long>(c.id), static_cast<unsigned long long>(c.net_ns),
+                    static_cast<unsigned long long>(c.pid_ns));
+        if (!c.pod_uid.empty()) std::printf("  pod %s (%s)", c.pod_uid.c_str(), c.qos_class.c_str());
+      }
+      if (!c.notes.empty()) std::printf("  unknown: %s", c.notes.c_str());
+      std::printf("\n");
+    }
+  }
   std::printf("symbol objects: %zu embedded, %zu kernel symbols\n", v.symtabs.size(), v.kernel_symbol_set.size());
   for (size_t i = 0; i < v.symtabs.size(); ++i)
     std::printf("  %s  build-id %s  %zu symbols\n", v.symtabs[i].path.c_str(),

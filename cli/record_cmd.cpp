@@ -204,12 +204,23 @@ void add_record_command(CLI::App& app, RunFn& run) {
       "  ebtrace record -F 99 -a -d 10            # whole system, 10 s, capture.ebt\n"
       "  ebtrace record -p 1234,1235 -o app.ebt   # some processes until Ctrl-C\n"
       "  ebtrace record -F 999 -- ./myprog arg    # a command and its children\n"
-      "  ebtrace record --call-graph dwarf -p 42  # whole stacks without frame pointers");
+      "  ebtrace record --call-graph dwarf -p 42  # whole stacks without frame pointers\n"
+      "  ebtrace record --container web -d 10     # one container (name, hostname or id prefix)");
   auto& o = args->opts;
   sub->add_flag("-a,--all-cpus", o.all, "Record all processes on all CPUs (the default without -p/--tid/COMMAND; with a COMMAND: everything while it runs, like perf)");
   sub->add_option("-p,--pid", args->pids, "Record these processes (and the children they start): PID[,PID...]");
   sub->add_option("--tid", args->tids, "Record these threads only: TID[,TID...]");
   sub->add_option("--comm", o.comm, "Record only tasks with this exact comm (15 bytes)");
+  sub->add_option("--cgroup", o.cgroup,
+                  "Record only tasks in this cgroup and its descendants, filtered in the kernel (on-CPU, "
+                  "--off-cpu, --syscalls, --lua): a cgroup v2 directory or a path relative to the cgroup v2 "
+                  "root, e.g. /system.slice/docker-<id>.scope (docs/containers.md)")
+      ->type_name("PATH");
+  sub->add_option("--container", o.container,
+                  "Record only this running container (its cgroup, as --cgroup): its name, hostname or a "
+                  "prefix of its id (docker, containerd, CRI-O, podman, systemd-nspawn, or a cgroup with "
+                  "its own namespaces)")
+      ->type_name("NAME|ID");
   sub->add_option("-F,--freq", o.frequency_hz, "Sampling frequency in Hz (default 99)");
   sub->add_option("-d,--duration", o.duration_s, "Stop after SECONDS (fractions allowed)");
   sub->add_option("-o,--output", o.output,

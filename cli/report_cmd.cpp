@@ -45,6 +45,9 @@ struct ReportArgs {
   std::string format = "text";
   report::StackViewFlags view;  // --off-cpu, --on-off, --wakers, --weight
   bool by_host = false;
+  std::string containers;  // --container NAME|ID[,...]
+  std::string by;          // --by (container here; the families add their own choices)
+  std::string group;       // --group container
   bool diff = false;  // --diff BASE NEW
   // Every family, created before parsing so it can declare its options.
   std::vector<std::unique_ptr<report::ReportFamily>> families;
@@ -99,6 +102,7 @@ std::string describe_filters(const ReportArgs& a) {
   if (!a.pids.empty()) add("--pid " + a.pids);
   if (!a.tids.empty()) add("--tid " + a.tids);
   if (!a.comms.empty()) add("--comm " + a.comms);
+  if (!a.containers.empty()) add("--container " + a.containers);
   if (!a.time.empty()) add("--time " + a.time);
   if (a.no_kernel) add("--no-kernel");
   if (a.no_inline) add("--no-inline");
@@ -230,6 +234,10 @@ int run_report(const ReportArgs& a) {
   if (!a.pids.empty()) filter.pids = report::parse_id_list(a.pids, "--pid");
   if (!a.tids.empty()) filter.tids = report::parse_id_list(a.tids, "--tid");
   if (!a.comms.empty()) filter.comms = report::parse_name_list(a.comms);
+  if (!a.containers.empty())
+    for (const auto& c : report::parse_name_list(a.containers)) filter.containers.push_back(c);
+  run.by_container = a.by == "container";
+  run.group_container = a.group == "container";
   if (!a.time.empty())  // 03:10,03:20: wall-clock (UTC) times
     report::parse_time_range(a.time.find(':') == std::string::npos
                                  ? a.time
@@ -317,6 +325,22 @@ int run_report(const ReportArgs& a) {
     if (run.latency) refuse("--latency");
     for (auto* f : families)
       if (std::string(f->name()) != "stacks" && f->requested()) refuse(std::string("--") + f->name());
+  }
+  // Container options (docs/containers.md): refused where they cannot take effect.
+  if ((!run.filter.containers.empty() || run.by_container || run.group_container) && !run.more_inputs.empty())
+    throw BadInput("--container, --by container and --group container read one capture at a time");
+  if (run.by_container && !run.default_output)
+    throw BadInput("--by container adds a Containers table to the text report; it has no effect on the other "
+                   "outputs (flame graphs and --folded: --group container)");
+  for (auto* f : families) {
+    std::string name = f->name();
+    if (!f->requested()) continue;
+    if (!run.filter.containers.empty() && (name == "tcp" || name == "skb"))
+      throw BadInput("--container does not filter --tcp, --otlp or --skb (their events are not tied to a task's "
+                     "cgroup); it filters the stack reports, --trace and --latency");
+    if (run.group_container && (name == "pprof" || name == "speedscope"))
+      throw BadInput("--group container applies to the text report, --folded, --flamegraph and --trace, not to "
+                     "--pprof or --speedscope");
   }
   for (auto* f : families) f->configure(*ctx, run);
 
@@ -448,7 +472,19 @@ void add_report_command(CLI::App& app, RunFn& run) {
                 "NEW.ebt --baseline BASE.ebt): --flamegraph, --folded or the text tables");
   sub->add_flag("--by-host", a->by_host,
                 "Group stacks by host: each under a [host: NAME] root frame (with several captures)");
+  sub->add_option("--container", a->containers,
+                  "Only processes of these containers (name, hostname, id prefix of 3+ characters or cgroup "
+                  "path; host: processes outside containers), comma-separated")
+      ->type_name("NAME|ID[,...]");
+  sub->add_option("--group", a->group,
+                  "Stacks under a [container: NAME] root frame in the text report, --folded and --flamegraph; "
+                  "one track group per container in --trace")
+      ->check(CLI::IsMember({"container"}))
+      ->type_name("container");
   CliOptions family_options(sub);
+  // --by is shared with the families that group their own tables (l7, tcp).
+  family_options.option("--by", &a->by, "container: a table of the samples per container in the text report",
+                        "container", {"container"});
   for (const auto& entry : report::report_families()) {
     a->families.push_back(entry.create());
     a->families.back()->add_options(family_options);

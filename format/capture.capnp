@@ -272,6 +272,27 @@ struct SocketInfo {
   timeNs @9 :UInt64;
 }
 
+# (1.1) One cgroup the recorded processes ran in and the container identity
+# harvested while they lived (docs/containers.md): written once per file,
+# before the first process record naming its path.
+struct CgroupInfo {
+  id @0 :UInt64;            # what bpf_get_current_cgroup_id() returns for its tasks (the cgroup v2 inode); 0: unknown
+  path @1 :Text;            # as ProcessInfo.cgroupPath
+  hierarchy @2 :Text;       # where path and id come from: "v2", "v2 (hybrid)", "v1 name=systemd"
+  runtime @3 :Text;         # docker, containerd, cri-o, podman, systemd-nspawn, container, cgroup; "": not a container
+  containerId @4 :Text;
+  name @5 :Text;            # the runtime's name, else the hostname, else the last path component
+  podUid @6 :Text;
+  qosClass @7 :Text;        # guaranteed, burstable, besteffort
+  hostname @8 :Text;        # nodename of its UTS namespace ("": the host's, or unknown)
+  pidNs @9 :UInt64;         # namespace inodes of a member process (0: unknown)
+  netNs @10 :UInt64;
+  utsNs @11 :UInt64;
+  mntNs @12 :UInt64;
+  timeNs @13 :UInt64;
+  notes @14 :Text;          # what could not be known, and why
+}
+
 # ---- events: filtered by time, stored in per-block batches -------------------
 
 # On-CPU samples, columnar. Sample i:
@@ -474,6 +495,7 @@ struct Record {
     luaStack @20 :LuaStack;
     luaTrace @21 :LuaTrace;
     tcpEvents @22 :TcpEventBatch;
+    cgroup @23 :CgroupInfo;
   }
 }
 

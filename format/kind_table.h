@@ -1008,6 +1008,50 @@ struct Kind<RecordKind::kTcpEvents> {
   }
 };
 
+template <>
+struct Kind<RecordKind::kCgroup> {
+  static constexpr auto member = wire::Record::CGROUP;
+  static constexpr Shape shape = Shape::kTable;
+  static auto get(wire::Record::Reader r) { return r.getCgroup(); }
+  static void encode(wire::Record::Builder r, const CgroupInfo& v) {
+    auto b = r.initCgroup();
+    b.setId(v.id);
+    b.setPath(v.path);
+    b.setHierarchy(v.hierarchy);
+    b.setRuntime(v.runtime);
+    b.setContainerId(v.container_id);
+    b.setName(v.name);
+    b.setPodUid(v.pod_uid);
+    b.setQosClass(v.qos_class);
+    b.setHostname(v.hostname);
+    b.setPidNs(v.pid_ns);
+    b.setNetNs(v.net_ns);
+    b.setUtsNs(v.uts_ns);
+    b.setMntNs(v.mnt_ns);
+    b.setTimeNs(v.time_ns);
+    b.setNotes(v.notes);
+  }
+  static CgroupInfo decode(wire::CgroupInfo::Reader r) {
+    CgroupInfo v;
+    v.id = r.getId();
+    v.path = field::text(r.getPath());
+    v.hierarchy = field::text(r.getHierarchy());
+    v.runtime = field::text(r.getRuntime());
+    v.container_id = field::text(r.getContainerId());
+    v.name = field::text(r.getName());
+    v.pod_uid = field::text(r.getPodUid());
+    v.qos_class = field::text(r.getQosClass());
+    v.hostname = field::text(r.getHostname());
+    v.pid_ns = r.getPidNs();
+    v.net_ns = r.getNetNs();
+    v.uts_ns = r.getUtsNs();
+    v.mnt_ns = r.getMntNs();
+    v.time_ns = r.getTimeNs();
+    v.notes = field::text(r.getNotes());
+    return v;
+  }
+};
+
 // ---- derived from the entries ------------------------------------------------------
 
 template <RecordKind K>

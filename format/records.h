@@ -455,6 +455,28 @@ struct TcpEvent {
   bool operator==(const TcpEvent&) const = default;
 };
 
+// One cgroup the recorded processes ran in, with the container identity the
+// recorder harvested while they lived (docs/containers.md). Written once per
+// capture file, before the first ProcessInfo that names its path.
+struct CgroupInfo {
+  uint64_t id = 0;            // bpf_get_current_cgroup_id() of its tasks (cgroup v2 inode); 0: unknown
+  std::string path;           // ProcessInfo.cgroup_path
+  std::string hierarchy;      // where path and id come from: "v2", "v2 (hybrid)", "v1 name=systemd" ...
+  std::string runtime;        // docker, containerd, cri-o, podman, systemd-nspawn, container, cgroup; "": not a container
+  std::string container_id;   // 64 hex digits (runtimes), the machine name (nspawn), the directory name (cgroup)
+  std::string name;           // the runtime's name, else the hostname, else the last path component
+  std::string pod_uid;        // Kubernetes pod UID ("" : not a pod)
+  std::string qos_class;      // guaranteed, burstable, besteffort
+  std::string hostname;       // nodename of its UTS namespace ("" : the host's, or unknown)
+  uint64_t pid_ns = 0;        // namespace inodes of a member process (0: unknown)
+  uint64_t net_ns = 0;
+  uint64_t uts_ns = 0;
+  uint64_t mnt_ns = 0;
+  uint64_t time_ns = 0;
+  std::string notes;          // what could not be known, and why ("" : nothing)
+  bool operator==(const CgroupInfo&) const = default;
+};
+
 // ---- the list of record kinds -----------------------------------------------------
 // One entry per member of the Record union in format/capture.capnp, at its ordinal,
 // and its C++ type at the same position of RecordTypes. Everything else format/
@@ -486,6 +508,7 @@ enum class RecordKind : uint16_t {
   kLuaStack = 20,
   kLuaTrace = 21,
   kTcpEvents = 22,        // TcpEvent batch
+  kCgroup = 23,
 };
 
 // The C++ type of each kind, in the same order (a batch kind: the type of one event).
@@ -512,7 +535,8 @@ using RecordTypes = std::tuple<
     LuaVm,           // kLuaVm
     LuaStack,        // kLuaStack
     LuaTrace,        // kLuaTrace
-    TcpEvent         // kTcpEvents
+    TcpEvent,        // kTcpEvents
+    CgroupInfo       // kCgroup
     >;
 
 }  // namespace format

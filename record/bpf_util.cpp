@@ -55,11 +55,13 @@ void reuse_shared_maps(bpf_object* obj, const SharedMaps& maps) {
   reuse_one(obj, "events", maps.events_fd);
   reuse_one(obj, "lost", maps.lost_fd);
   reuse_one(obj, "targets", maps.targets_fd);
+  reuse_one(obj, "cgroup_filter", maps.cgroup_filter_fd);
 }
 
 ebt_filter make_bpf_filter(const TargetFilter& filter) {
   ebt_filter f{};
   f.by_pid = filter.by_pid ? 1 : 0;
+  f.by_cgroup = filter.by_cgroup ? 1 : 0;
   if (!filter.comm.empty()) {
     f.by_comm = 1;
     std::strncpy(f.comm, filter.comm.c_str(), EBT_TASK_COMM_LEN - 1);

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <map>
 
+#include "record/cgroups.h"
+#include "record/containers.h"
 #include "record/lua_vmdef_names.h"
 #include "record/record_options.h"
 #include "record/objects.h"
@@ -440,11 +442,15 @@ bool lua_in_targets(const RecordOptions& o) {
     }
     if (elf_has_lua_vm(cmd)) return true;
   }
+  // --cgroup / --container: the processes of that cgroup ("" if it does not resolve: refused later).
+  const std::string cgroup = cgroup_filter_path(o);
+  if ((!o.cgroup.empty() || !o.container.empty()) && cgroup.empty()) return false;  // refused later
   std::vector<uint32_t> pids = o.pids;
-  if (pids.empty() && o.command.empty() && o.tids.empty()) pids = list_pids();
+  if (pids.empty() && (o.command.empty() || !cgroup.empty()) && o.tids.empty()) pids = list_pids();
   for (uint32_t tid : o.tids)
     if (uint32_t p = tgid_of(tid)) pids.push_back(p);
   for (uint32_t pid : pids) {
+    if (!cgroup.empty() && !cgroup_under(read_proc_cgroup(pid).path, cgroup)) continue;
     if (!o.comm.empty() && o.pids.empty()) {
       std::string c = read_thread_comm(pid, pid);
       if (c != o.comm.substr(0, 15)) continue;

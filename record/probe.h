@@ -26,6 +26,7 @@ struct SharedMaps {
   int events_fd = -1;   // BPF_MAP_TYPE_RINGBUF "events"
   int lost_fd = -1;     // BPF_MAP_TYPE_PERCPU_ARRAY "lost", EBT_LOST_MAX x __u64
   int targets_fd = -1;  // BPF_MAP_TYPE_HASH "targets": tgid -> __u8, when filtering by pid
+  int cgroup_filter_fd = -1;  // BPF_MAP_TYPE_CGROUP_ARRAY "cgroup_filter": [0] the --cgroup directory
 };
 
 // Which tasks to record; identical for every family (kernel-side filtering).
@@ -34,6 +35,7 @@ struct TargetFilter {
   bool by_pid = false;           // only tgids present in the "targets" map
   std::vector<uint32_t> tids;    // --tid (filtered in user space)
   std::string comm;              // --comm (kernel-side exact match, 16 bytes)
+  bool by_cgroup = false;        // --cgroup/--container: only tasks under the cgroup in "cgroup_filter"
 };
 
 // Services of the recorder core that families use while handling events.

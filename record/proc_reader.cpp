@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "record/cgroups.h"
+
 namespace ebt::record {
 namespace {
 
@@ -97,17 +99,10 @@ std::optional<ProcessInfo> read_process_info(uint32_t pid, int64_t boot_minus_mo
     }
   }
   if (auto cg = slurp(base + "/cgroup")) {
-    std::istringstream ss(*cg);
-    std::string line;
-    while (std::getline(ss, line)) {
-      if (line.rfind("0::", 0) == 0) {  // cgroup v2
-        p.cgroup_path = line.substr(3);
-        struct stat st {};
-        // On cgroup2 the directory's inode number is the cgroup id that
-        // bpf_get_current_cgroup_id() returns.
-        if (::stat(("/sys/fs/cgroup" + p.cgroup_path).c_str(), &st) == 0) p.cgroup_id = st.st_ino;
-      }
-    }
+    // The id bpf_get_current_cgroup_id() returns, on every cgroup layout (record/cgroups.h).
+    ProcCgroup c = parse_proc_cgroup(*cg, cgroup_layout());
+    p.cgroup_path = c.path;
+    p.cgroup_id = c.id;
   }
   return p;
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "format/writer.h"
+#include "record/cgroups.h"
 
 namespace ebt::record {
 
@@ -27,6 +28,7 @@ void ProcessTable::scan(const Targets& targets, uint32_t skip) {
     auto info = read_process_info(pid, boot_minus_mono_);
     if (!info) continue;  // exited meanwhile
     if (!targets.filter.comm.empty() && info->comm != targets.filter.comm) continue;
+    if (!targets.cgroup.empty() && !cgroup_under(info->cgroup_path, targets.cgroup)) continue;
     describe(pid, p, info->comm.c_str(), t);
     for (uint32_t tid : list_tids(pid)) {
       if (!targets.tid_wanted(tid)) continue;
@@ -81,7 +83,13 @@ void ProcessTable::refresh_maps(uint32_t pid, Proc& p, uint64_t t) {
 
 void ProcessTable::describe(uint32_t pid, Proc& p, const char* comm, uint64_t t) {
   auto info = read_process_info(pid, boot_minus_mono_);
+  if (info && info->cgroup_path.empty() && !p.cgroup_path.empty()) {
+    info->cgroup_path = p.cgroup_path;  // exiting as we looked: the cgroup it was forked into
+    info->cgroup_id = p.cgroup_id;
+  }
   if (info) {
+    p.cgroup_path = info->cgroup_path;
+    p.cgroup_id = info->cgroup_id;
     p.comm = info->comm;
     p.ppid = info->ppid;
     p.info = info;
@@ -97,7 +105,11 @@ void ProcessTable::describe(uint32_t pid, Proc& p, const char* comm, uint64_t t)
     info->ppid = p.ppid;
     info->comm = comm && *comm ? comm : p.comm;
     info->time_ns = t;
+    info->cgroup_path = p.cgroup_path;
+    info->cgroup_id = p.cgroup_id;
+    if (p.ns_pid) info->nspid = {pid, p.ns_pid};  // outermost and innermost (levels between unknown)
   }
+  cgroups_.note(*info);
   writer().add(*info);
   p.described_in = file_.generation;
   described_.insert(pid);
@@ -133,14 +145,24 @@ void ProcessTable::on_fork(uint32_t pid, uint32_t ppid, const char* comm, uint64
   child.comm = comm;
   // Same address space as the parent until it execs: inherit what we know, so
   // a child that exits before we read its /proc still resolves.
-  if (auto it = procs_.find(ppid); it != procs_.end()) child.maps = it->second.maps;
+  if (auto it = procs_.find(ppid); it != procs_.end()) {
+    child.maps = it->second.maps;
+    child.cgroup_path = it->second.cgroup_path;
+    child.cgroup_id = it->second.cgroup_id;
+  }
 }
 
 void ProcessTable::on_exec(uint32_t pid, uint32_t tid, const char* comm, uint64_t t) {
   Proc& p = procs_[pid];
   uint32_t ppid = p.ppid;
+  std::string cgroup_path = std::move(p.cgroup_path);
+  uint64_t cgroup_id = p.cgroup_id;
+  uint32_t ns_pid = p.ns_pid;
   p = Proc{};
   p.ppid = ppid;
+  p.cgroup_path = std::move(cgroup_path);
+  p.cgroup_id = cgroup_id;
+  p.ns_pid = ns_pid;
   p.comm = comm;
   threads_.erase(tid);
   // Read now: a short command may be gone by its first sample's turn.

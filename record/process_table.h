@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "format/records.h"
+#include "record/containers.h"
 #include "record/file_scope.h"
 #include "record/objects.h"
 #include "record/proc_reader.h"
@@ -29,7 +30,7 @@ class ProcessTable : public TaskObserver {
   };
 
   ProcessTable(const CurrentFile& file, ObjectCache& objects, int64_t boot_minus_mono_ns)
-      : file_(file), objects_(objects), boot_minus_mono_(boot_minus_mono_ns) {}
+      : file_(file), objects_(objects), boot_minus_mono_(boot_minus_mono_ns), cgroups_(file) {}
 
   // The command started with `-- CMD`: known by name until its exec describes it.
   void expect_command(uint32_t pid, const std::string& comm);
@@ -50,9 +51,12 @@ class ProcessTable : public TaskObserver {
   std::set<const ObjectFile*> objects_in_use() const;
   // Distinct processes described so far.
   size_t processes() const { return described_.size(); }
+  // Distinct cgroups described so far (CgroupInfo records).
+  size_t cgroups() const { return cgroups_.cgroups(); }
 
   // TaskObserver
   void on_fork(uint32_t pid, uint32_t ppid, const char* comm, uint64_t t) override;
+  void on_ns_pid(uint32_t pid, uint32_t ns_pid) override { procs_[pid].ns_pid = ns_pid; }
   void on_thread(uint32_t pid, uint32_t tid, const char* comm, uint64_t t) override {}
   void on_exec(uint32_t pid, uint32_t tid, const char* comm, uint64_t t) override;
   void on_exit(uint32_t pid, uint32_t tid, int32_t code, uint64_t t) override;
@@ -68,6 +72,12 @@ class ProcessTable : public TaskObserver {
     std::optional<ProcessInfo> info;  // as read from /proc, written again in later files
     std::vector<MapEntry> maps;       // sorted by address (/proc/PID/maps order)
     uint64_t last_maps_read_ns = 0;
+    // Its cgroup as last read, else inherited from its parent at fork: a
+    // process gone before /proc was read (a short one, a loaded recorder)
+    // still has one. Exec keeps it.
+    std::string cgroup_path;
+    uint64_t cgroup_id = 0;
+    uint32_t ns_pid = 0;  // its pid in its own pid namespace, from the fork event (0: none / unknown)
   };
   struct Thread {
     uint32_t pid = 0;
@@ -86,6 +96,7 @@ class ProcessTable : public TaskObserver {
   const CurrentFile& file_;
   ObjectCache& objects_;
   int64_t boot_minus_mono_;
+  CgroupTable cgroups_;  // a process's cgroup is written before the process
   std::unordered_map<uint32_t, Proc> procs_;
   std::unordered_map<uint32_t, Thread> threads_;  // by tid
   std::unordered_set<uint32_t> described_;        // pids with a ProcessInfo (the summary's count)

@@ -30,6 +30,8 @@ struct RecordOptions {
   std::vector<uint32_t> tids;         // --tid
   std::string comm;                   // --comm (exact, first 15 bytes)
   std::vector<std::string> command;   // -- CMD ARGS... (started, followed, waited for)
+  std::string cgroup;                 // --cgroup PATH: only tasks in this cgroup v2 subtree (in-kernel)
+  std::string container;              // --container NAME|ID-PREFIX: its cgroup, as --cgroup
 
   double duration_s = 0;              // -d/--duration; 0: until Ctrl-C / CMD exits
   std::string output = "capture.ebt"; // -o/--output ("-": standard output; CMD's output then goes to stderr)

@@ -130,7 +130,7 @@ class Recorder::Impl : public RecordContext {
     if (segment_fd_ >= 0) close(segment_fd_);
     probes_.clear();  // links and programs first, then the maps they use
     if (rb_) ring_buffer__free(rb_);
-    for (int fd : {maps_.events_fd, maps_.lost_fd, maps_.targets_fd})
+    for (int fd : {maps_.events_fd, maps_.lost_fd, maps_.targets_fd, maps_.cgroup_filter_fd})
       if (fd >= 0) close(fd);
   }
 
@@ -240,6 +240,22 @@ void Recorder::Impl::create_shared_maps() {
                                     EBT_MAX_TARGETS, &none);
   if (maps_.lost_fd < 0 || maps_.targets_fd < 0)
     throw RuntimeFailure(std::string("cannot create the shared BPF maps: ") + strerror(errno));
+  maps_.cgroup_filter_fd = bpf_map_create(BPF_MAP_TYPE_CGROUP_ARRAY, "cgroup_filter", sizeof(uint32_t),
+                                          sizeof(uint32_t), 1, &none);
+  if (maps_.cgroup_filter_fd < 0)
+    throw RuntimeFailure(std::string("cannot create the BPF cgroup filter map: ") + strerror(errno));
+  if (targets_.filter.by_cgroup) {
+    // --cgroup / --container: the map holds the cgroup itself (a reference),
+    // bpf_current_task_under_cgroup() tests against it.
+    int dir = open(targets_.cgroup_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    uint32_t zero = 0;
+    int err = dir < 0 ? -errno : 0;
+    if (dir >= 0 && bpf_map_update_elem(maps_.cgroup_filter_fd, &zero, &dir, BPF_ANY) != 0) err = -errno;
+    if (dir >= 0) close(dir);
+    if (err)
+      throw RuntimeFailure("--cgroup: cannot put " + targets_.cgroup_dir + " into the BPF cgroup filter: " +
+                           strerror(-err));
+  }
   loss_ = LossAccounting(maps_.lost_fd);
 }
 

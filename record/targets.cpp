@@ -71,8 +71,10 @@ Targets resolve_targets(RecordOptions& o) {
   if (o.duration_s < 0 || std::isnan(o.duration_s)) throw BadInput("-d/--duration must be positive");
   if (o.all && (!o.pids.empty() || !o.tids.empty()))
     throw BadInput("-a/--all-cpus with -p/--tid: give either all processes or the ones to record");
-  // Like perf record -a -- CMD: everything, for as long as CMD runs.
-  t.filter.by_pid = !o.pids.empty() || !o.tids.empty() || (!o.command.empty() && !o.all);
+  resolve_cgroup_target(o, t);  // --cgroup / --container (record/containers.cpp)
+  // Like perf record -a -- CMD: everything, for as long as CMD runs (with
+  // --cgroup: the cgroup, for as long as CMD runs).
+  t.filter.by_pid = !o.pids.empty() || !o.tids.empty() || (!o.command.empty() && !o.all && t.cgroup.empty());
   t.filter.all = !t.filter.by_pid;
   t.filter.tids = o.tids;
   t.filter.comm = o.comm;

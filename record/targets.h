@@ -19,6 +19,8 @@ struct Targets {
   TargetFilter filter;
   std::set<uint32_t> tids;     // --tid: the user-space part of the filter
   std::vector<uint32_t> pids;  // tgids for the BPF `targets` map (the command's is added when started)
+  std::string cgroup;          // --cgroup / --container: cgroup v2 path whose subtree is recorded ("" : any)
+  std::string cgroup_dir;      // ... its directory (its fd goes into the BPF cgroup filter)
 
   bool tid_wanted(uint32_t tid) const { return tids.empty() || tids.count(tid); }
 };
@@ -27,6 +29,11 @@ struct Targets {
 // found, -F above the kernel's maximum, negative -d) and clips --comm to the 15
 // bytes the kernel keeps.
 Targets resolve_targets(RecordOptions& options);
+
+// --cgroup / --container (record/containers.cpp): the cgroup v2 subtree to
+// record (t.cgroup, t.cgroup_dir, t.filter.by_cgroup); BadInput for an unknown
+// or ambiguous one and for options it cannot filter.
+void resolve_cgroup_target(const RecordOptions& options, Targets& t);
 
 // `-- CMD`: forked before the probes attach, held until release() so that its
 // exec is recorded, waited for at the end. Killed if the recorder gives up.

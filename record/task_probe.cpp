@@ -84,7 +84,10 @@ class TaskProbe : public Probe {
     char comm[EBT_TASK_COMM_LEN + 1] = {};
     std::memcpy(comm, e.comm, EBT_TASK_COMM_LEN);
     switch (e.op) {
-      case EBT_TASK_FORK: observer_.on_fork(h.pid, e.parent_pid, comm, h.time_ns); break;
+      case EBT_TASK_FORK:
+        observer_.on_fork(h.pid, e.parent_pid, comm, h.time_ns);
+        if (e.ns_pid && e.ns_pid != h.pid) observer_.on_ns_pid(h.pid, e.ns_pid);
+        break;
       case EBT_TASK_CLONE: observer_.on_thread(h.pid, h.tid, comm, h.time_ns); break;
       case EBT_TASK_EXEC: observer_.on_exec(h.pid, h.tid, comm, h.time_ns); break;
       case EBT_TASK_EXIT: observer_.on_exit(h.pid, h.tid, e.exit_code, h.time_ns); break;

@@ -14,6 +14,8 @@ class TaskObserver {
  public:
   virtual ~TaskObserver() = default;
   virtual void on_fork(uint32_t pid, uint32_t ppid, const char* comm, uint64_t time_ns) = 0;
+  // After on_fork: the new process's pid in its own pid namespace (only when it has one).
+  virtual void on_ns_pid(uint32_t pid, uint32_t ns_pid) {}
   virtual void on_thread(uint32_t pid, uint32_t tid, const char* comm, uint64_t time_ns) = 0;
   virtual void on_exec(uint32_t pid, uint32_t tid, const char* comm, uint64_t time_ns) = 0;
   // tid == pid: the whole process exited.

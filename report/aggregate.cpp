@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "common/error.h"
+#include "report/containers.h"
 
 namespace ebt::report {
 namespace {
@@ -100,6 +101,7 @@ bool passes(ReportContext& ctx, const Filter& filter, uint32_t pid, uint32_t tid
   }
   if (!filter.pids.empty() && !filter.pids.count(pid)) return false;
   if (!filter.tids.empty() && !filter.tids.count(tid)) return false;
+  if (!container_wanted(ctx, filter, pid)) return false;
   if (!filter.comms.empty()) {
     if (filter.comms.count(ctx.frames[ctx.comm_frame(pid, tid, time_ns)].name)) return true;
     auto p = ctx.processes.find(pid);

@@ -35,6 +35,7 @@ struct Filter {
   std::set<uint32_t> pids;        // empty: all
   std::set<uint32_t> tids;        // empty: all
   std::set<std::string> comms;    // empty: all; matches the thread or process comm
+  std::vector<std::string> containers;  // --container: empty: all (report/containers.h container_matches)
   std::optional<double> time_begin_s;  // seconds relative to ReportContext::start_ns()
   std::optional<double> time_end_s;
   bool no_kernel = false;

@@ -157,9 +157,12 @@ void ContextBuilder::on(const ProcessInfo& pi) {
   if (!pi.cmdline.empty()) e.cmdline = pi.cmdline;
   if (!pi.nspid.empty()) e.nspid = pi.nspid;
   if (!pi.cgroup_path.empty()) e.cgroup_path = pi.cgroup_path;
+  if (pi.cgroup_id != 0) e.cgroup_id = pi.cgroup_id;
   if (pi.start_ns != 0) e.start_ns = pi.start_ns;
   c_.note_comm(pi.pid, pi.pid, pi.comm, pi.time_ns);
 }
+
+void ContextBuilder::on(const CgroupInfo& g) { c_.cgroups[g.path] = g; }
 
 void ContextBuilder::on(const ThreadInfo& t) { c_.note_comm(t.pid, t.tid, t.comm, t.time_ns); }
 
@@ -225,7 +228,8 @@ uint64_t context_kinds() {
   for (RecordKind k : {RecordKind::kSession, RecordKind::kSessionEnd, RecordKind::kProcess, RecordKind::kThread,
                        RecordKind::kProcessExit, RecordKind::kMapping, RecordKind::kString, RecordKind::kStack,
                        RecordKind::kLuaProto, RecordKind::kSymbolTable, RecordKind::kKernelSymbols,
-                       RecordKind::kLostEvents, RecordKind::kLuaVm, RecordKind::kLuaStack, RecordKind::kLuaTrace})
+                       RecordKind::kLostEvents, RecordKind::kLuaVm, RecordKind::kLuaStack, RecordKind::kLuaTrace,
+                       RecordKind::kCgroup})
     m |= format::kind_bit(k);
   return m;
 }

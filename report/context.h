@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -23,6 +24,8 @@ namespace ebt::unwind { class OfflineUnwinder; }
 namespace ebt::report {
 
 using symbolize::FrameType;
+
+struct ContainerIndex;  // report/containers.cpp
 
 // One distinct frame (type, module, name); outputs refer to frames by id.
 struct FrameInfo {
@@ -55,6 +58,7 @@ struct ProcessEntry {
   std::vector<std::string> cmdline;
   std::vector<uint32_t> nspid;  // NSpid chain, outermost first (a container's pid is the last)
   std::string cgroup_path;      // e.g. /system.slice/docker-<id>.scope ("" if unknown)
+  uint64_t cgroup_id = 0;       // bpf_get_current_cgroup_id() of its tasks (0: unknown)
   uint64_t start_ns = 0;
   uint64_t exit_ns = 0;
 };
@@ -95,6 +99,9 @@ class ReportContext {
   // --keep-stack-bytes captures: raw user stacks unwound while loading.
   uint64_t raw_stacks = 0, raw_stacks_to_end = 0;
   std::map<uint32_t, ProcessEntry> processes;
+  // Cgroups with the container identity the recorder harvested, by path
+  // (report/containers.h gives a process's container).
+  std::map<std::string, CgroupInfo> cgroups;
   std::unordered_map<uint32_t, std::vector<Frame>> stacks;  // by stack id
   std::unordered_map<uint32_t, std::string> strings;        // by string id
   symbolize::Symbolizer symbolizer;
@@ -161,6 +168,10 @@ class ReportContext {
   // Monotonic -> realtime ns through the session's clock pair (0 if unknown).
   uint64_t to_realtime(uint64_t monotonic_ns) const;
 
+ public:
+  // report/containers.h's index of processes' containers, built on first use.
+  std::shared_ptr<ContainerIndex> container_index;
+
  private:
   struct CommChange {
     uint64_t time_ns;
@@ -210,6 +221,7 @@ class ContextBuilder : public format::RecordVisitor {
   void on(const LuaVm& v) override { c_.lua.add(v); }
   void on(const LuaStack& s) override { c_.lua_stacks[s.id] = s; }
   void on(const LuaTrace& t) override { c_.lua.add(t); }
+  void on(const CgroupInfo& g) override;
   void on(const SymbolTable&) override;
   void on(const KernelSymbols&) override;
   void on(const CpuSample&) override;  // time span and count only

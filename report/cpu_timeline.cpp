@@ -87,6 +87,7 @@ class CpuTimeline : public ReportFamily {
     origin_ = ctx.start_ns();
     trace_origin_ = trace.origin();  // this capture's time at the timeline's origin
     formatter_.begin_capture(trace.origin(), trace.id_base(), "");  // formats in this capture's scope
+    trace_ = &trace;
     for (const Thread& t : threads_) name_trace_track(trace, ctx, t.pid, t.tid);
     if (!slices_.empty()) trace.add_source(std::make_unique<SliceSource>(this));
     return samples_;
@@ -291,7 +292,7 @@ class CpuTimeline : public ReportFamily {
     *json += ",\"dur\":";
     *json += fmt.ts(trace_origin_ + p.dur);
     *json += ',';
-    *json += TraceJson::ids(fmt.id(t.pid), fmt.id(t.tid));
+    *json += trace_->ids(fmt.id(t.pid), fmt.id(t.tid));  // the document's track groups (--group container)
     *json += ",\"args\":{\"samples\":";
     *json += std::to_string(p.count);
     *json += ",\"stack\":";
@@ -318,6 +319,7 @@ class CpuTimeline : public ReportFamily {
   std::vector<uint32_t> key_label_;
   std::vector<Placed> placed_;
   TraceJson formatter_{0};
+  const TraceJson* trace_ = nullptr;  // the document being written (add_trace)
 };
 
 std::vector<std::string> SliceSource::fit(uint64_t budget_bytes) { return t_->fit(budget_bytes); }

@@ -52,6 +52,8 @@ struct RunOptions {
   std::string input;          // capture path (the first one: report a.ebt b.ebt)
   std::vector<std::string> more_inputs;  // further captures merged into the stack outputs
   bool by_host = false;       // --by-host: stacks under a [host: NAME] root frame
+  bool by_container = false;  // --by container: rows per container (text report; report/containers.h)
+  bool group_container = false;  // --group container: stacks under a [container: NAME] root frame
   std::string diff_base;      // report --diff BASE NEW: BASE (then `input` is NEW), like --baseline BASE
   std::string output;         // -o FILE for the text channel ("" or "-": stdout)
   Filter filter;

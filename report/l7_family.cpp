@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "common/error.h"
+#include "report/containers.h"
 
 #include "report/l7/l7_load.h"
 #include "report/l7/l7_trace.h"
@@ -20,7 +21,8 @@ class L7Family : public ReportFamily {
            "Text reports may print payload bytes (first bytes of unrecognised connections)");
   }
   bool enabled(const RunOptions& run) const override { return run.latency || !run.trace.empty(); }
-  void configure(ReportContext&, const RunOptions& run) override {
+  void configure(ReportContext& ctx, const RunOptions& run) override {
+    ctx_ = &ctx;
     // --by is shared with the tcp family (report/tcp_family.cpp): port is its own.
     if (run.latency && by_ == "port") throw BadInput("--by port groups --tcp connections; --latency groups by conn, pid or peer");
     run_ = &run;
@@ -33,7 +35,10 @@ class L7Family : public ReportFamily {
   void on(const SessionEnd& e) override { collector_.on(e); }
   void on(const ProcessInfo& p) override { collector_.on(p); }
   void on(const SocketInfo& s) override { collector_.on(s); }
-  void on(const SyscallEvent& e) override { collector_.on(e); }
+  void on(const SyscallEvent& e) override {
+    if (!container_wanted(*ctx_, run_->filter, e.pid)) return;  // --container
+    collector_.on(e);
+  }
 
   void finish(ReportContext& ctx) override {
     l7::L7Input in = collector_.take(ctx.session.start_ns);
@@ -60,6 +65,7 @@ class L7Family : public ReportFamily {
   std::string by_;
   bool show_payload_ = false;
   const RunOptions* run_ = nullptr;
+  ReportContext* ctx_ = nullptr;
   l7::L7Collector collector_;
   std::optional<l7::L7Analysis> analysis_;
 };

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/wall_clock.h"
+#include "report/containers.h"
 #include "report/offcpu_trace.h"
 #include "unwind/offline_unwinder.h"
 
@@ -18,6 +19,10 @@ namespace ebt::report {
 namespace {
 
 using format::RecordKind;
+
+// Track-group pids of containers in --trace (--group container): above any
+// real pid (pid_max is at most 2^22).
+constexpr uint32_t kContainerGroupPidBase = 1u << 30;
 
 // Feeds the shared tables first, then every family that declared the kind.
 class FanOut : public format::RecordVisitor {
@@ -38,6 +43,7 @@ class FanOut : public format::RecordVisitor {
   void on(const LuaVm& r) override { both(r, RecordKind::kLuaVm); }
   void on(const LuaStack& r) override { both(r, RecordKind::kLuaStack); }
   void on(const LuaTrace& r) override { both(r, RecordKind::kLuaTrace); }
+  void on(const CgroupInfo& r) override { both(r, RecordKind::kCgroup); }
   void on(const SymbolTable& r) override { both(r, RecordKind::kSymbolTable); }
   void on(const KernelSymbols& r) override { both(r, RecordKind::kKernelSymbols); }
   void on(const LostEvents& r) override { both(r, RecordKind::kLostEvents); }
@@ -191,6 +197,21 @@ std::string write_trace(const RunOptions& run, ReportContext& ctx, const std::ve
 
 std::string write_trace(const RunOptions& run, const std::vector<TraceCapture>& captures) {
   TraceJson trace = start_trace(*captures.front().ctx);
+  if (run.group_container && captures.size() == 1) {
+    // One track group per container: its processes' threads under one "process".
+    std::map<const ContainerRef*, uint32_t> group_pids;
+    for (const auto& [pid, p] : captures.front().ctx->processes) {
+      const ContainerRef& c = container_of(*captures.front().ctx, pid);
+      if (!c.container) continue;
+      auto [it, fresh] = group_pids.try_emplace(&c, 0);
+      if (fresh) {
+        it->second = kContainerGroupPidBase + uint32_t(group_pids.size());
+        std::string name = "container " + c.label + " (" + c.runtime + (c.short_id().empty() ? "" : " " + c.short_id()) + ")";
+        trace.set_process_name(it->second, name);
+      }
+      trace.group_process(pid, it->second);
+    }
+  }
   // Each capture's monotonic time that falls on the timeline's origin: its
   // start, moved back by how much later (wall clock) it began than the first.
   std::vector<uint64_t> origin;

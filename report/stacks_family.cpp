@@ -4,6 +4,7 @@
 #include <ostream>
 
 #include "common/error.h"
+#include "report/containers.h"
 #include "report/diff.h"
 #include "report/flamegraph_svg.h"
 #include "report/folded.h"
@@ -137,6 +138,9 @@ class StacksFamily : public ReportFamily {
       }
     }
     stacks_.unit = view_.unit;
+    if (std::string why = unmatched_container_query(ctx, run_->filter); !why.empty()) warn(why);
+    if (run_->group_container) group_by_container(ctx, stacks_);
+    if (run_->by_container) container_rows_ = container_rows(ctx, stacks_);
     if (!run_->more_inputs.empty() || run_->by_host) merge_captures(ctx);
     if (!baseline_.empty()) read_baseline(ctx);
   }
@@ -244,6 +248,8 @@ class StacksFamily : public ReportFamily {
       to.top = run_->top;
       to.input = run_->input + inputs_text_;
       to.filters = run_->filter_text;
+      to.by_container = run_->by_container;
+      to.containers = container_rows_;
       out.push_back({"", [this, &ctx, to](std::ostream& os) { write_text_report(ctx, stacks_, to, os); }, ""});
     }
     return out;
@@ -262,6 +268,7 @@ class StacksFamily : public ReportFamily {
   uint64_t samples_ = 0, intervals_ = 0;
   StackView view_;
   StackAggregate stacks_;
+  std::vector<ContainerRow> container_rows_;  // --by container
 };
 
 }  // namespace

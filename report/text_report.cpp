@@ -104,6 +104,42 @@ void write_text_report(const ReportContext& profile, const StackAggregate& stack
     return;
   }
 
+  if (options.by_container) {
+    // Per container: who, how much, which processes (host pid / pid inside).
+    size_t name_w = 9, rt_w = 7, host_w = 8;
+    for (const auto& r : options.containers) {
+      name_w = std::max(name_w, r.ref->label.size());
+      rt_w = std::max(rt_w, r.ref->runtime.size());
+      host_w = std::max(host_w, r.ref->hostname.size());
+    }
+    out << "#\n# Containers\n# Overhead  " << pad(stacks.unit == "samples" ? "Samples" : "Weight", 10, true) << "  "
+        << pad("Container", name_w) << "  " << pad("Runtime", rt_w) << "  " << pad("ID", 12) << "  "
+        << pad("Hostname", host_w) << "  Processes (pid, pid inside)\n";
+    size_t shown_c = 0;
+    for (const auto& r : options.containers) {
+      if (shown_c++ == options.top) {
+        out << "  ... " << options.containers.size() - options.top << " more (--top N)\n";
+        break;
+      }
+      const ContainerRef& c = *r.ref;
+      out << "  " << pct(r.weight, total) << "  " << pad(std::to_string(r.weight), 10, true) << "  "
+          << pad(c.label, name_w) << "  " << pad(c.runtime.empty() ? "-" : c.runtime, rt_w) << "  "
+          << pad(c.short_id().empty() ? "-" : c.short_id(), 12) << "  " << pad(c.hostname.empty() ? "-" : c.hostname, host_w)
+          << " ";
+      size_t n = 0;
+      for (const auto& p : r.processes) {
+        if (n++ == 8) {
+          out << " +" << r.processes.size() - 8 << " more";
+          break;
+        }
+        out << ' ' << (p.comm.empty() ? "?" : p.comm) << ' ' << p.pid;
+        if (p.inner_pid && p.inner_pid != p.pid) out << '/' << p.inner_pid;
+      }
+      if (!c.pod_uid.empty()) out << "  pod " << c.pod_uid << " (" << c.qos_class << ")";
+      out << '\n';
+    }
+  }
+
   // Per process.
   std::map<uint32_t, uint64_t> by_pid;
   for (const auto& st : stacks.stacks) by_pid[st.pid] += st.weight;

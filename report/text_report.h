@@ -8,6 +8,7 @@
 #include <string>
 
 #include "report/aggregate.h"
+#include "report/containers.h"
 
 namespace ebt::report {
 
@@ -15,6 +16,8 @@ struct TextReportOptions {
   size_t top = 30;           // lines per function table
   std::string input;         // capture path shown in the header
   std::string filters;       // human-readable active filters, shown when not empty
+  bool by_container = false; // --by container: the Containers table (rows below)
+  std::vector<ContainerRow> containers;
 };
 
 void write_text_report(const ReportContext& profile, const StackAggregate& stacks,

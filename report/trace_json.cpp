@@ -50,7 +50,9 @@ std::string args_json(const TraceArgs& args) {
 
 }  // namespace
 
-std::string TraceJson::ids(uint32_t pid, uint32_t tid) {
+std::string TraceJson::ids(uint32_t pid, uint32_t tid) const {
+  if (!groups_.empty())
+    if (auto g = groups_.find(pid); g != groups_.end()) pid = g->second;
   return "\"pid\":" + std::to_string(pid) + ",\"tid\":" + std::to_string(tid);
 }
 
@@ -192,14 +194,21 @@ TraceWriteResult TraceJson::write(std::ostream& out, uint64_t max_bytes) {
   TraceWriteResult r;
   std::vector<std::string> meta;
   for (const auto& [pid, name] : process_names_)
+    if (!groups_.count(pid))  // a grouped process: its group's name
     meta.push_back("{\"name\":\"process_name\",\"ph\":\"M\",\"ts\":0," + ids(pid, pid) +
                    ",\"args\":{\"name\":" + json_quote(name) + "}}");
   for (const auto& [pid, idx] : process_sort_)
     meta.push_back("{\"name\":\"process_sort_index\",\"ph\":\"M\",\"ts\":0," + ids(pid, pid) +
                    ",\"args\":{\"sort_index\":" + std::to_string(idx) + "}}");
-  for (const auto& [key, name] : thread_names_)
+  for (const auto& [key, name] : thread_names_) {
+    std::string shown = name;
+    if (groups_.count(key.first)) {  // in a group: say which process the thread belongs to
+      auto p = process_names_.find(key.first);
+      shown += " (pid " + std::to_string(key.first) + (p != process_names_.end() ? " " + p->second : "") + ")";
+    }
     meta.push_back("{\"name\":\"thread_name\",\"ph\":\"M\",\"ts\":0," + ids(key.first, key.second) +
-                   ",\"args\":{\"name\":" + json_quote(name) + "}}");
+                   ",\"args\":{\"name\":" + json_quote(shown) + "}}");
+  }
   for (const auto& [key, idx] : thread_sort_)
     meta.push_back("{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"ts\":0," + ids(key.first, key.second) +
                    ",\"args\":{\"sort_index\":" + std::to_string(idx) + "}}");

@@ -105,8 +105,12 @@ class TraceJson {
 
   // The format's time of `ns`: microseconds since the origin, 3 decimals.
   std::string ts(uint64_t ns) const;
-  // "\"pid\":P,\"tid\":T"
-  static std::string ids(uint32_t pid, uint32_t tid);
+  // "\"pid\":P,\"tid\":T", P the process's group when it has one (group_process).
+  std::string ids(uint32_t pid, uint32_t tid) const;
+  // Puts process `pid`'s tracks into the track group of `group_pid` (report
+  // --group container: one group per container). Call before adding events;
+  // its threads are then named "THREAD (pid PID PROCESS)".
+  void group_process(uint32_t pid, uint32_t group_pid) { groups_[pid] = group_pid; }
 
  private:
   struct Event {
@@ -124,6 +128,7 @@ class TraceJson {
   std::string name_prefix_;
   uint64_t next_flow_id_ = 1;
   std::map<uint32_t, std::string> process_names_;
+  std::map<uint32_t, uint32_t> groups_;  // pid -> group pid
   std::map<std::pair<uint32_t, uint32_t>, std::string> thread_names_;
   std::map<uint32_t, int64_t> process_sort_;
   std::map<std::pair<uint32_t, uint32_t>, int64_t> thread_sort_;

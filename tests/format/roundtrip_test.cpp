@@ -41,6 +41,10 @@ struct AllKinds {
                          {0x34, 0x12, 0, 0, 0x55, 0x55, 0, 0, 0xff}};
   TcpEvent tcp{2'600'000'000, TcpEventType::kState, 0x1234, 4242, 4243, 1, 4, {10, 0, 0, 1}, {10, 0, 0, 2},
                34510, 7300, 4026531840u, 99887, true, 1000, 2345, 100, 5, 6, 40'000, 2, true};
+  CgroupInfo cgroup{777, "/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope",
+                    "v2 (hybrid)", "docker", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                    "web", "", "", "web-1", 4026532001u, 4026532002u, 4026532003u, 4026532004u, 123456000,
+                    "no runtime name in /var/lib/docker/containers/..."};
   SessionEnd end{3'000'000'000, 1, 17};
 };
 
@@ -49,6 +53,7 @@ TEST(RoundTrip, EveryKindEveryField) {
   AllKinds k;
   {
     CaptureWriter w(path, testing::sample_session());
+    w.add(k.cgroup);
     w.add(k.process);
     w.add(k.thread);
     w.add(k.mapping);
@@ -114,6 +119,8 @@ TEST(RoundTrip, EveryKindEveryField) {
   EXPECT_EQ(c.snapshots[0], k.snapshot);
   ASSERT_EQ(c.tcp.size(), 1u);
   EXPECT_EQ(c.tcp[0], k.tcp);
+  ASSERT_EQ(c.cgroups.size(), 1u);
+  EXPECT_EQ(c.cgroups[0], k.cgroup);
   ASSERT_EQ(c.ends.size(), 1u);
   EXPECT_EQ(c.ends[0], k.end);
   EXPECT_TRUE(c.unknown.empty());

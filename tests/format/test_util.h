@@ -32,6 +32,7 @@ struct Collected : RecordVisitor {
   std::vector<OffCpuInterval> offcpu;
   std::vector<SkbHop> hops;
   std::vector<TcpEvent> tcp;
+  std::vector<CgroupInfo> cgroups;
   std::vector<SocketInfo> sockets;
   std::vector<SyscallEvent> syscalls;
   std::vector<LostEvents> lost;
@@ -55,6 +56,7 @@ struct Collected : RecordVisitor {
   void on(const OffCpuInterval& v) override { offcpu.push_back(v); }
   void on(const SkbHop& v) override { hops.push_back(v); }
   void on(const TcpEvent& v) override { tcp.push_back(v); }
+  void on(const CgroupInfo& v) override { cgroups.push_back(v); }
   void on(const SocketInfo& v) override { sockets.push_back(v); }
   void on(const SyscallEvent& v) override { syscalls.push_back(v); }
   void on(const LostEvents& v) override { lost.push_back(v); }
