@@ -1048,6 +1048,10 @@ struct Kind<RecordKind::kCgroup> {
     v.mnt_ns = r.getMntNs();
     v.time_ns = r.getTimeNs();
     v.notes = field::text(r.getNotes());
+    return v;
+  }
+};
+
 // --sched (docs/sched.md): aggregates written about once a second.
 template <>
 struct Kind<RecordKind::kRunqLatency> {

@@ -477,6 +477,8 @@ struct CgroupInfo {
   uint64_t time_ns = 0;
   std::string notes;          // what could not be known, and why ("" : nothing)
   bool operator==(const CgroupInfo&) const = default;
+};
+
 // --sched (docs/sched.md): scheduler latency aggregated while recording; a row
 // covers [start_ns, end_ns), between two reads of the kernel's tables.
 struct RunqLatency {
