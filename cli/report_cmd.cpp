@@ -237,6 +237,10 @@ int run_report(const ReportArgs& a) {
   if (!a.containers.empty())
     for (const auto& c : report::parse_name_list(a.containers)) filter.containers.push_back(c);
   run.by_container = a.by == "container";
+  if (a.by == "host") {
+    if (a.latency) throw BadInput("--by host groups stacks by host; --latency groups by conn, pid or peer");
+    run.by_host = true;
+  }
   run.group_container = a.group == "container";
   if (!a.time.empty())  // 03:10,03:20: wall-clock (UTC) times
     report::parse_time_range(a.time.find(':') == std::string::npos
@@ -483,8 +487,10 @@ void add_report_command(CLI::App& app, RunFn& run) {
       ->type_name("container");
   CliOptions family_options(sub);
   // --by is shared with the families that group their own tables (l7, tcp).
-  family_options.option("--by", &a->by, "container: a table of the samples per container in the text report",
-                        "container", {"container"});
+  family_options.option("--by", &a->by,
+                        "container: a table of the samples per container in the text report; host: every stack "
+                        "under a [host: NAME] root frame (several captures; the same as --by-host)",
+                        "container|host", {"container", "host"});
   for (const auto& entry : report::report_families()) {
     a->families.push_back(entry.create());
     a->families.back()->add_options(family_options);

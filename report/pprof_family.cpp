@@ -9,26 +9,13 @@
 #include <unordered_map>
 
 #include "common/error.h"
+#include "report/containers.h"
 #include "report/offcpu_profile.h"
 #include "report/pprof.pb.h"
 #include "report/stacks_family.h"
 #include "report/utf8.h"
 
 namespace ebt::report {
-
-std::string container_of_cgroup(const std::string& path) {
-  // The last run of exactly 64 hex digits: /docker/<id>, docker-<id>.scope,
-  // cri-containerd-<id>.scope, crio-<id>.scope, libpod-<id>.scope.
-  std::string found;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = i;
-    while (j < path.size() && std::isxdigit(static_cast<unsigned char>(path[j]))) ++j;
-    if (j - i == 64) found = path.substr(i, 64);
-    i = j + 1;
-  }
-  return found;
-}
 
 namespace {
 
@@ -127,9 +114,10 @@ class ProfileBuilder {
       num("pid", key.pid);
       num("tid", key.tid);
       text("comm", ctx_.frames[key.comm].name);
-      if (auto p = ctx_.processes.find(key.pid); p != ctx_.processes.end()) {
-        std::string c = container_of_cgroup(p->second.cgroup_path);
-        if (!c.empty()) text("container", c);
+      // The container's name as every report shows it (report/containers.h).
+      if (const ContainerRef& c = container_of(ctx_, key.pid); c.container) {
+        text("container", c.label);
+        if (!c.id.empty()) text("container_id", c.short_id());
       }
     }
     auto* s = profile_.mutable_sample(it->second);

@@ -19,8 +19,4 @@ namespace ebt::report {
 
 std::unique_ptr<ReportFamily> make_pprof_family();
 
-// The container id in a cgroup path (64 hex digits: docker, containerd,
-// cri-o, podman), "" if none.
-std::string container_of_cgroup(const std::string& cgroup_path);
-
 }  // namespace ebt::report

@@ -31,8 +31,8 @@ class TcpFamily : public ReportFamily {
   void configure(ReportContext&, const RunOptions& run) override {
     run_ = &run;
     bool tcp_by = by_ == "peer" || by_ == "port" || by_ == "pid";
-    if (tcp_ && by_ == "container")
-      throw BadInput("--by container groups the text report's samples; --tcp groups by peer, port or pid");
+    if (tcp_ && (by_ == "container" || by_ == "host"))
+      throw BadInput("--by " + by_ + " groups the text report's samples; --tcp groups by peer, port or pid");
     if (tcp_ && !by_.empty() && !tcp_by && !run.latency)
       throw BadInput("--by " + by_ + " groups --latency requests; --tcp groups by peer, port or pid");
     if (by_ == "port" && !tcp_) throw BadInput("--by port groups TCP connections: it needs --tcp");

@@ -60,6 +60,8 @@ def golden(home):
     by_host = folded([a, b, "--by-host"])
     if not all(k.startswith("[host: vm];") for k in by_host) or sum(by_host.values()) != sum(both.values()):
         c.fail("--by-host: stacks not all under [host: vm]: %s" % list(by_host)[:3])
+    if folded([a, b, "--by", "host"]) != by_host:
+        c.fail("--by host differs from --by-host")
     check_timeline(home, [a, b])
     for extra in (["--latency"], ["--pprof", os.path.join(home, "p.pb.gz")]):
         r = c.run([c.EBTRACE, "report", a, b] + extra, check=False)

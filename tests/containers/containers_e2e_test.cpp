@@ -188,6 +188,22 @@ TEST(ContainersE2E, ReportByContainerShowsTheRatioIdsHostnamesAndInnerPids) {
   EXPECT_TRUE(slice_pids.count(ga) && slice_pids.count(gb));
   for (auto* c : {&a, &b})
     for (uint32_t p : c->host_pids()) EXPECT_FALSE(slice_pids.count(p)) << "pid " << p << " outside its group";
+
+  // --pprof: every sample of a container carries its name and short id as
+  // labels, read back by the real client (go tool pprof -tags).
+  fs::path prof = dir / "ctr.pb.gz";
+  RunResult pp = run({ebtrace_bin(), "report", cap.string(), "--pprof", prof.string()}, timeout(120));
+  ASSERT_EQ(pp.exit_code, 0) << pp.describe();
+  fs::path home = dir / "gohome";
+  fs::create_directories(home);
+  RunResult tags = run({"env", "HOME=" + home.string(), "GOCACHE=" + (home / "cache").string(),
+                        "PPROF_TMPDIR=" + home.string(), "PPROF_BINARY_PATH=/nonexistent", "go", "tool", "pprof",
+                        "-tags", prof.string()},
+                       timeout(180));
+  ASSERT_EQ(tags.exit_code, 0) << tags.describe();
+  for (const std::string& want : std::vector<std::string>{"): ctr-a\n", "): ctr-b\n", "): " + kIdA.substr(0, 12) + "\n",
+                                  "): " + kIdB.substr(0, 12) + "\n", " container: Total", " container_id: Total"})
+    EXPECT_NE(tags.out.find(want), std::string::npos) << want << "\n" << tags.out;
 }
 
 // Every event of the capture belongs to a process of the cgroup (or below it).
