@@ -161,21 +161,36 @@ TEST(DwarfE2E, RedisWholeStacksWithoutFramePointers) {
   EXPECT_GT(d.mean_depth(), f.mean_depth() + 2) << first_lines(dw);
 
   // redis' command dispatch under its event loop: main -> aeMain -> ... ->
-  // processCommand -> call, in this order, root first.
-  uint64_t dispatch = 0, fp_dispatch = 0;
-  for (const auto& s : parse_folded(dw)) {
-    auto pos = [&](const char* fn) {
-      for (size_t i = 0; i < s.frames.size(); i++)
-        if (frame_is(s.frames[i], fn)) return int(i);
-      return -1;
-    };
-    int m = pos("main"), ae = pos("aeMain"), pc = pos("processCommand"), c = pos("call");
-    if (m > 0 && ae > m && pc > ae && c > pc) dispatch += s.count;
-  }
-  for (const auto& s : parse_folded(fp))
-    if (stack_has(s, "aeMain") && stack_has(s, "processCommand")) fp_dispatch += s.count;
-  EXPECT_GE(dispatch, 10u) << "expected main;...;aeMain;...;processCommand;call stacks\n" << first_lines(dw, 60);
-  EXPECT_GT(dispatch, fp_dispatch);
+  // processCommand, in this order, root first. How many samples fall
+  // in commands depends on how fast redis-benchmark gets CPU on a 2-core box
+  // while the recorder unwinds: compare shares of the stacks in commands.
+  auto dispatch_of = [](const std::string& folded, uint64_t* in_command) {
+    uint64_t whole = 0;
+    for (const auto& s : parse_folded(folded)) {
+      auto pos = [&](const char* fn) {
+        for (size_t i = 0; i < s.frames.size(); i++)
+          if (frame_is(s.frames[i], fn)) return int(i);
+        return -1;
+      };
+      int m = pos("main"), ae = pos("aeMain"), pc = pos("processCommand");
+      if (pc < 0) continue;
+      *in_command += s.count;
+      if (m > 0 && ae > m && pc > ae) whole += s.count;
+    }
+    return whole;
+  };
+  uint64_t in_command = 0, fp_in_command = 0;
+  uint64_t dispatch = dispatch_of(dw, &in_command), fp_dispatch = dispatch_of(fp, &fp_in_command);
+  std::printf("in processCommand: dwarf %llu samples, %llu of them main;...;aeMain;...;processCommand; "
+              "fp %llu, %llu\n",
+              (unsigned long long)in_command, (unsigned long long)dispatch, (unsigned long long)fp_in_command,
+              (unsigned long long)fp_dispatch);
+  ASSERT_GE(in_command, 3u) << "redis ran (almost) no command while recorded\n" << first_lines(dw, 60);
+  EXPECT_GE(double(dispatch), 0.9 * double(in_command))
+      << "expected main;...;aeMain;...;processCommand stacks\n" << first_lines(dw, 60);
+  EXPECT_GT(double(dispatch) / double(in_command),
+            double(fp_dispatch) / double(std::max<uint64_t>(fp_in_command, 1)) + 0.2)
+      << "frame pointers should rarely give the whole dispatch chain";
 }
 
 // --off-cpu --call-graph dwarf (issue 14): redis-server (no frame pointers)
