@@ -38,6 +38,8 @@ run_ebtrace() {  # run_ebtrace [extra ebtrace options...]
   local pid=$!
   for ((i = 0; i < 400; i++)); do [[ -e $work/ready ]] && break; sleep 0.05; done
   [[ -e $work/ready ]] || { echo "bench-offcpu: ebtrace did not start" >&2; cat "$work/ebtrace.err" >&2; exit 1; }
+  # Past its start-up (the first symbol tables of every process with -a), as perf gets 1.5 s.
+  sleep 1.5
   bench_sched_pipe_with "$pid" "$cpu" "$loops" "$work/bench.out"
   bench_stop "$pid"
   echo "  ebtrace $*: $(tail -1 "$work/ebtrace.err")" >&2
