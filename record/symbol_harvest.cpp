@@ -149,11 +149,10 @@ std::vector<Symbol> symbols_for_hits(const std::vector<Symbol>& symbols, const s
 // One object's symbols and opened DWARF, kept across block cuts.
 struct SymbolHarvester::Entry {
   std::vector<Symbol> symbols;  // sorted; the whole table
-  Dwfl* dwfl = nullptr;         // null: not opened yet, or closed to stay under kMaxOpenDwarf
+  Dwfl* dwfl = nullptr;         // open with DWARF; null: not opened yet, or closed (kMaxOpenDwarf)
   Dwfl_Module* module = nullptr;
   Dwarf_Addr elf_bias = 0;
-  bool has_dwarf = false;
-  bool dwarf_checked = false;  // and has_dwarf false: never opened again
+  bool no_dwarf = false;        // opened once and found none: never opened again
   uint64_t last_use = 0;
   Entry() = default;
   Entry(const Entry&) = delete;
@@ -214,12 +213,12 @@ void SymbolHarvester::open_dwarf(const ObjectFile& obj, Entry& e) {
   e.module = fd >= 0 ? dwfl_report_offline(e.dwfl, path.c_str(), path.c_str(), fd) : nullptr;
   dwfl_report_end(e.dwfl, nullptr, nullptr);
   Dwarf_Addr bias = 0;
-  e.has_dwarf = e.module && dwfl_module_getdwarf(e.module, &bias);
-  e.dwarf_checked = true;
-  if (e.has_dwarf)
+  if (e.module && dwfl_module_getdwarf(e.module, &bias)) {
     dwfl_module_getelf(e.module, &e.elf_bias);
-  else
+  } else {
+    e.no_dwarf = true;
     e.close_dwarf();
+  }
 }
 
 SymbolTable SymbolHarvester::build(const ObjectFile& obj, const std::set<uint64_t>& hits, bool all_symbols) {
@@ -229,8 +228,8 @@ SymbolTable SymbolHarvester::build(const ObjectFile& obj, const std::set<uint64_
   t.segments = obj.segments;
   Entry& e = entry(obj);
   t.symbols = all_symbols ? e.symbols : symbols_for_hits(e.symbols, hits);
-  if (!e.dwfl && !(e.dwarf_checked && !e.has_dwarf)) open_dwarf(obj, e);
-  if (e.has_dwarf) {
+  if (!e.dwfl && !e.no_dwarf) open_dwarf(obj, e);
+  if (e.dwfl) {
     for (uint64_t vaddr : hits) {
       SourceLocation loc;
       loc.address = vaddr;
