@@ -320,6 +320,8 @@ const KernelTextTable& kernel_text_symbols() {
 
 }  // namespace
 
+void preload_kernel_symbols() { kernel_text_symbols(); }
+
 KernelSymbols build_kernel_symbols(const std::set<uint64_t>& addresses) {
   KernelSymbols out;
   if (addresses.empty()) return out;

@@ -61,5 +61,10 @@ std::vector<Symbol> symbols_for_hits(const std::vector<Symbol>& symbols, const s
 // For every address: the kallsyms symbol containing it and the one after it.
 // Empty when kallsyms hides addresses (kptr_restrict).
 KernelSymbols build_kernel_symbols(const std::set<uint64_t>& addresses);
+// Reads and indexes /proc/kallsyms now (once per process; build_kernel_symbols
+// would do it at its first call). The recorder calls it before attaching its
+// probes: reading kallsyms costs a tenth of a second of CPU or more, which
+// would otherwise land in the traced workload's first second.
+void preload_kernel_symbols();
 
 }  // namespace ebt::record
