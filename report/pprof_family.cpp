@@ -294,6 +294,9 @@ class PprofFamily : public ReportFamily {
   bool enabled(const RunOptions&) const override { return requested(); }
 
   void configure(ReportContext& ctx, const RunOptions& run) override {
+    if (run.group_container)
+      throw BadInput("--group container applies to the text report, --folded, --flamegraph and --trace, not to "
+                     "--pprof or --speedscope");
     ctx_ = &ctx;
     run_ = &run;
     ctx.keep_sites = true;  // locations with addresses and mappings
