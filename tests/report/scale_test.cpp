@@ -86,7 +86,8 @@ std::string* ReportScale::dir_ = nullptr;
 // peak RSS where it was (a few MB of slack for allocator noise), and well
 // under the 100 MB target.
 TEST_F(ReportScale, PeakRssDoesNotGrowWithSamples) {
-  for (std::vector<std::string> flags : {std::vector<std::string>{"--folded"}, {"--flamegraph", path("f.svg")}, {}}) {
+  for (std::vector<std::string> flags :
+       {std::vector<std::string>{"--folded"}, {"--flamegraph", path("f.svg")}, {}, {"--pprof", path("p.pb.gz")}}) {
     Result small = ebtrace([&] { auto a = flags; a.insert(a.begin(), {"report", path("small.ebt")}); return a; }(),
                         path("out-small"), *dir_);
     Result large = ebtrace([&] { auto a = flags; a.insert(a.begin(), {"report", path("large.ebt")}); return a; }(),
@@ -153,13 +154,22 @@ TEST_F(ReportScale, TraceStaysUnderTheLimitAndKeepsDurations) {
   EXPECT_EQ(samples_per_tid.size(), 24u);  // 8 processes, 24 threads
 }
 
-// --latency --trace --skb (and the default stacks) in one run: one pass.
+// --latency --trace --skb, and every stack output besides: one pass.
 TEST_F(ReportScale, EveryFlagCombinationReadsTheCaptureOnce) {
   Result r = ebtrace({"report", path("small.ebt"), "-v", "--latency", "--trace", path("t2.json"), "--skb"}, path("out"),
                   *dir_);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("ebtrace: read: 1 pass over"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("families: offcpu, cpu-timeline, l7, skb"), std::string::npos) << r.err;
+
+  r = ebtrace({"report", path("small.ebt"), "-v", "--latency", "--trace", path("t3.json"), "--skb", "--folded",
+               "--flamegraph", path("f3.svg"), "--pprof", path("p3.pb.gz"), "--speedscope", path("s3.json")},
+              path("out"), *dir_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("ebtrace: read: 1 pass over"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("families: offcpu, cpu-timeline, l7, skb, tcp, stacks, pprof, speedscope\n"), std::string::npos)
+      << r.err;
+  for (const char* f : {"t3.json", "f3.svg", "p3.pb.gz", "s3.json"}) EXPECT_GT(fs::file_size(path(f)), 1000u) << f;
 }
 
 // report a.ebt b.ebt --trace alone, with --folded or with --flamegraph: each capture read once, its records feeding both the merged stacks
