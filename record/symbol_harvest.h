@@ -46,8 +46,8 @@ class SymbolHarvester {
   struct Entry;
   static constexpr size_t kMaxObjects = 256;    // symbol tables kept
   static constexpr size_t kMaxOpenDwarf = 16;   // of those, DWARF handles kept open
-  static constexpr size_t kMaxLocations = 1 << 18;  // addresses whose locations are kept, all objects
-  static constexpr size_t kMaxCuScopes = 1 << 20;   // scope index entries kept (~40 bytes each), all objects
+  static constexpr size_t kMaxLocations = 1 << 16;  // addresses whose locations are kept (~300 bytes each)
+  static constexpr size_t kMaxCuScopes = 1 << 19;   // CU scope index entries kept (~40 bytes each)
   Entry& entry(const ObjectFile& object);
   void open_dwarf(const ObjectFile& object, Entry& e);
   std::vector<SourceFrame> locate_in(Entry& e, uint64_t vaddr);
