@@ -291,21 +291,9 @@ TEST(LuaE2E, IdleInCNoPhantomLuaFrames) {
   }
 }
 
-// nginx with `workers` workers serving samples/lua/handlers.lua's /light and
-// /heavy from `dir` on 127.0.0.1:port, wrk-alternate.lua copied beside it.
-std::unique_ptr<Proc> start_handlers_nginx(const TempDir& dir, int port, int workers) {
-  fs::copy_file(samples_dir() / "handlers.lua", dir / "handlers.lua");
-  fs::copy_file(samples_dir() / "wrk-alternate.lua", dir / "wrk-alternate.lua");
-  write_text(dir / "nginx.conf",
-             nginx_conf(dir.str(), "/usr/lib/nginx/modules", dir.str(), port,
-                        "    location /light { content_by_lua_block { require(\"handlers\").light() } }\n"
-                        "    location /heavy { content_by_lua_block { require(\"handlers\").heavy() } }\n",
-                        workers));
-  return std::make_unique<Proc>(
-      std::vector<std::string>{"nginx", "-p", dir.str(), "-c", (dir / "nginx.conf").string(), "-e",
-                               (dir / "error.log").string()},
-      timeout(600));
-}
+const char* const kHandlerLocations =
+    "    location /light { content_by_lua_block { require(\"handlers\").light() } }\n"
+    "    location /heavy { content_by_lua_block { require(\"handlers\").heavy() } }\n";
 
 // nginx + libnginx-mod-http-lua: /light and /heavy (3x the work) under wrk,
 // alternating: the handlers by name and line, 25/75, on nginx's native frames.
@@ -315,7 +303,7 @@ TEST(LuaE2E, NginxTwoLuaLocations) {
   EBT_LUA_NEED(missing.empty(), missing);
   TempDir dir("ebt-lua-nginx");
   int port = free_port();
-  auto nginx = start_handlers_nginx(dir, port, 1);
+  auto nginx = start_lua_nginx(dir, port, {"handlers.lua", "wrk-alternate.lua"}, kHandlerLocations);
   Proc& master = *nginx;
   uint32_t worker = first_child(master.pid());
   ASSERT_NE(worker, 0u) << read_text(dir / "error.log") << master.err_so_far();
@@ -407,7 +395,7 @@ TEST(LuaE2E, NginxWorkersEachWalkedOnTheirOwn) {
   EBT_LUA_NEED(missing.empty(), missing);
   TempDir dir("ebt-lua-nginx-workers");
   int port = free_port();
-  auto nginx = start_handlers_nginx(dir, port, 2);
+  auto nginx = start_lua_nginx(dir, port, {"handlers.lua", "wrk-alternate.lua"}, kHandlerLocations, 2);
   Proc& master = *nginx;
   std::vector<std::string> workers;
   for (int i = 0; i < 500 && workers.size() < 2; i++) {
