@@ -168,7 +168,7 @@ Before the streaming families (issue 17, same capture): \`--folded\`/\`--flamegr
 800 MB, \`--trace\` 89 s, 10 GB and a 2.2 GB JSON. $perf_what
 Measured $(date -u +%Y-%m-%d) on $(uname -r), $(nproc) vCPU.
 
-Command (repo root): \`SAMPLES=$SAMPLES ROUNDS=$ROUNDS PERF_SAMPLES=$PERF_SAMPLES scripts/bench-report-scale.sh\`
+Command (repo root): \`BUILD=$BUILD SAMPLES=$SAMPLES ROUNDS=$ROUNDS PERF_SAMPLES=$PERF_SAMPLES scripts/bench-report-scale.sh\`
 <!-- report-scale-bench:end -->
 MD
 )
