@@ -57,14 +57,20 @@ struct waker_entry {
 };
 
 /* --call-graph dwarf: the user stack copies, per blocked thread and per wakee
- * (max_entries 1 when unused). Room for the copy's slack (ebt_copy_user_stack). */
+ * (max_entries 1 when unused, else set by record/). Room for the copy's slack
+ * (ebt_copy_user_stack).
+ * Preallocated: an entry is 20 KiB, and allocating one on demand (as
+ * BPF_F_NO_PREALLOC does, from the switch itself) is an order-3 atomic
+ * allocation that fails for long stretches on a fragmented machine. When it
+ * did, the copy was skipped without a word: off-CPU dwarf looked cheaper than
+ * fp (no copy at all) and the intervals came without user stacks. Now a thread
+ * that finds no room is counted (lost: stack) for each interval it keeps. */
 struct dwarf_stack {
 	__u8 bytes[EBT_OFFCPU_MAX_STACK + EBT_PAGE];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct dwarf_stack);
@@ -72,7 +78,6 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct dwarf_stack);

@@ -23,9 +23,11 @@
  *  - BTF-typed tracepoints (tp_btf): task fields (pid, tgid, comm, the cgroup
  *    pointer chain) are plain loads, not one bpf_probe_read_kernel() call each
  *    (a v1 cpu-cgroup id alone was five of them per task, two tasks per switch);
- *  - the wake-up stamp lives in task local storage (a pointer hop from the
- *    task, no hashing; freed with the task, so no delete on exit either);
  *  - the clock is read only when a stamp is set or consumed.
+ * The wake-up stamps stay in a preallocated hash (as runqlat's): task local
+ * storage would save a hash per lookup, but creating it allocates, and these
+ * hooks run with the run-queue lock held (before 6.4 that allocation was a
+ * GFP_ATOMIC kmalloc, which may wake kswapd: a deadlock on that lock).
  */
 #include "bpf/maps.bpf.h"
 #include "bpf/sched_state.bpf.h"
@@ -37,12 +39,13 @@ const volatile __u8 cgroup_v1_cpu = 0;
 /* --tid: only the threads in sched_tids. */
 const volatile __u8 by_tid = 0;
 
-/* When the thread became runnable (0: not queued), in its task local storage:
- * created at its first wake-up, rewritten and cleared in place after that. */
+/* tid -> when it became runnable (0: not queued). Preallocated like runqlat's:
+ * nothing is allocated while the run-queue lock is held (these hooks run under
+ * it); an entry is rewritten and cleared in place, removed when the thread dies. */
 struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
 	__type(value, __u64);
 } sched_start SEC(".maps");
 
@@ -152,13 +155,15 @@ static __always_inline __u64 task_cgroup(struct task_struct *t)
 	return cs->dfl_cgrp->kn->id;
 }
 
-static __always_inline void mark_queued(struct task_struct *t, __u64 now)
+static __always_inline void mark_queued(__u32 tid, __u64 now)
 {
-	__u64 *ts = bpf_task_storage_get(&sched_start, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	__u64 *ts = bpf_map_lookup_elem(&sched_start, &tid);
 
-	if (ts)
+	if (ts) {
 		*ts = now;
-	else
+		return;
+	}
+	if (bpf_map_update_elem(&sched_start, &tid, &now, BPF_ANY))
 		ebt_count_lost(EBT_LOST_SCHED);
 }
 
@@ -168,7 +173,7 @@ static __always_inline void on_wakeup(struct task_struct *p)
 
 	if (tid == 0 || !task_wanted(p, tgid, tid))
 		return;
-	mark_queued(p, bpf_ktime_get_ns());
+	mark_queued(tid, bpf_ktime_get_ns());
 }
 
 static __always_inline void count_preemption(__u32 tgid, __u32 tid, struct task_struct *next, __u32 next_tgid,
@@ -192,7 +197,7 @@ static __always_inline void switch_in(struct task_struct *next, __u32 tgid, __u3
 {
 	struct ebt_rq_key k = {.pid = tgid, .tid = tid, .cpu = cpu};
 	struct ebt_rq_hist *h;
-	__u64 *ts = bpf_task_storage_get(&sched_start, next, 0, 0);
+	__u64 *ts = bpf_map_lookup_elem(&sched_start, &tid);
 	__u64 d;
 	__u32 zero = 0, s;
 
@@ -271,8 +276,10 @@ int BPF_PROG(ebt_sched_switch, bool preempt, struct task_struct *prev, struct ta
 		prev_wanted = task_wanted(prev, prev_tgid, prev_tid);
 		if (prev_wanted && ebt_switch_involuntary(preempt, prev_state)) {
 			now = bpf_ktime_get_ns();
-			mark_queued(prev, now);
+			mark_queued(prev_tid, now);
 			count_preemption(prev_tgid, prev_tid, next, next_tgid, next_tid);
+		} else if (prev_state & TASK_DEAD) {
+			bpf_map_delete_elem(&sched_start, &prev_tid); /* its last switch */
 		}
 	}
 	if (next_tid)

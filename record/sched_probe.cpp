@@ -104,6 +104,7 @@ class SchedProbe : public Probe {
     skel_->rodata->cgroup_v1_cpu = layout_.hierarchy == CgroupHierarchy::kV1Cpu ? 1 : 0;
     skel_->rodata->by_tid = tids_.empty() ? 0 : 1;
     bpf_map__set_max_entries(skel_->maps.sched_tids, std::max<uint32_t>(1, uint32_t(tids_.size())));
+    bpf_map__set_max_entries(skel_->maps.sched_start, kTasks);
     bpf_map__set_max_entries(skel_->maps.sched_rq, kTasks);
     bpf_map__set_max_entries(skel_->maps.sched_preempt, kTasks);
     bpf_call_or_throw("sched", "loading the BPF programs (tp_btf/sched_switch, sched_wakeup, sched_wakeup_new)",
