@@ -20,6 +20,9 @@ class SkbFamily : public ReportFamily {
   bool enabled(const RunOptions& run) const override { return skb_ || !run.trace.empty(); }
   void configure(ReportContext&, const RunOptions& run) override {
     if (skb_ && run.format == TableFormat::kCsv) throw BadInput("--skb has no csv format (text or json)");
+    if (skb_ && !run.filter.containers.empty())
+      throw BadInput("--container does not filter --tcp, --otlp or --skb (their events are not tied to a task's "
+                     "cgroup); it filters the stack reports, --trace and --latency");
     run_ = &run;
   }
   uint64_t kinds() const override { return format::kind_bit(format::RecordKind::kSkbHops); }

@@ -30,6 +30,9 @@ class TcpFamily : public ReportFamily {
   bool enabled(const RunOptions& run) const override { return tcp_ || !otlp_.empty() || !run.trace.empty(); }
   void configure(ReportContext&, const RunOptions& run) override {
     run_ = &run;
+    if (requested() && !run.filter.containers.empty())
+      throw BadInput("--container does not filter --tcp, --otlp or --skb (their events are not tied to a task's "
+                     "cgroup); it filters the stack reports, --trace and --latency");
     bool tcp_by = by_ == "peer" || by_ == "port" || by_ == "pid";
     if (tcp_ && (by_ == "container" || by_ == "host"))
       throw BadInput("--by " + by_ + " groups the text report's samples; --tcp groups by peer, port or pid");
