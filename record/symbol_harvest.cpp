@@ -154,6 +154,8 @@ struct SymbolHarvester::Entry {
   Dwarf_Addr elf_bias = 0;
   bool no_dwarf = false;        // opened once and found none: never opened again
   uint64_t last_use = 0;
+  // locate() results by address (empty: DWARF has none for it).
+  std::unordered_map<uint64_t, std::vector<SourceFrame>> located;
   Entry() = default;
   Entry(const Entry&) = delete;
   Entry& operator=(const Entry&) = delete;
@@ -182,6 +184,7 @@ SymbolHarvester::Entry& SymbolHarvester::entry(const ObjectFile& obj) {
       auto lru = entries_.end();
       for (auto e = entries_.begin(); e != entries_.end(); ++e)
         if (e != it && (lru == entries_.end() || e->second->last_use < lru->second->last_use)) lru = e;
+      locations_kept_ -= lru->second->located.size();
       entries_.erase(lru);
     }
   }
@@ -228,14 +231,20 @@ SymbolTable SymbolHarvester::build(const ObjectFile& obj, const std::set<uint64_
   t.segments = obj.segments;
   Entry& e = entry(obj);
   t.symbols = all_symbols ? e.symbols : symbols_for_hits(e.symbols, hits);
-  if (!e.dwfl && !e.no_dwarf) open_dwarf(obj, e);
-  if (e.dwfl) {
-    for (uint64_t vaddr : hits) {
-      SourceLocation loc;
-      loc.address = vaddr;
-      loc.frames = locate(e.module, e.elf_bias, vaddr);
-      if (!loc.frames.empty()) t.locations.push_back(std::move(loc));
+  if (e.no_dwarf) return t;
+  for (uint64_t vaddr : hits) {
+    auto known = e.located.find(vaddr);
+    if (known == e.located.end()) {
+      if (!e.dwfl) open_dwarf(obj, e);  // not opened yet, or closed to stay within kMaxOpenDwarf
+      if (!e.dwfl) return t;
+      if (locations_kept_ >= kMaxLocations) {  // bounded: start over rather than grow
+        for (auto& [key, other] : entries_) other->located.clear();
+        locations_kept_ = 0;
+      }
+      known = e.located.emplace(vaddr, locate(e.module, e.elf_bias, vaddr)).first;
+      locations_kept_++;
     }
+    if (!known->second.empty()) t.locations.push_back(SourceLocation{vaddr, known->second});
   }
   return t;
 }

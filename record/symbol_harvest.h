@@ -30,6 +30,9 @@ SymbolTable build_symbol_table(const ObjectFile& object, const std::set<uint64_t
 // decompressing .debug_* sections: milliseconds per object per cut, which was
 // most of the recorder's CPU at -F 999 -a). Keyed by build-id (same build-id,
 // same file contents); bounded: the least recently used are forgotten.
+// The source locations of each address are kept too: a rotated recording
+// (--switch-output, the flight recorder) embeds the same hot addresses again in
+// every file, and looking them up in DWARF (inline scopes) is the costly part.
 class SymbolHarvester {
  public:
   SymbolHarvester();
@@ -42,10 +45,12 @@ class SymbolHarvester {
   struct Entry;
   static constexpr size_t kMaxObjects = 256;    // symbol tables kept
   static constexpr size_t kMaxOpenDwarf = 16;   // of those, DWARF handles kept open
+  static constexpr size_t kMaxLocations = 1 << 18;  // addresses whose locations are kept, all objects
   Entry& entry(const ObjectFile& object);
   void open_dwarf(const ObjectFile& object, Entry& e);
   std::unordered_map<std::string, std::unique_ptr<Entry>> entries_;
   uint64_t clock_ = 0;
+  size_t locations_kept_ = 0;
 };
 
 inline SymbolTable build_symbol_table(const ObjectFile& object, bool all_symbols = false) {
