@@ -32,7 +32,8 @@ SymbolTable build_symbol_table(const ObjectFile& object, const std::set<uint64_t
 // same file contents); bounded: the least recently used are forgotten.
 // The source locations of each address are kept too: a rotated recording
 // (--switch-output, the flight recorder) embeds the same hot addresses again in
-// every file, and looking them up in DWARF (inline scopes) is the costly part.
+// every file. And each compilation unit's functions and inlined calls are
+// indexed by address once (one walk of its DIE tree), not walked per address.
 class SymbolHarvester {
  public:
   SymbolHarvester();
@@ -45,9 +46,11 @@ class SymbolHarvester {
   struct Entry;
   static constexpr size_t kMaxObjects = 256;    // symbol tables kept
   static constexpr size_t kMaxOpenDwarf = 16;   // of those, DWARF handles kept open
-  static constexpr size_t kMaxLocations = 1 << 18;  // addresses whose locations are kept, all objects
+  static constexpr size_t kMaxLocations = 1 << 16;  // addresses whose locations are kept (~300 bytes each)
+  static constexpr size_t kMaxCuScopes = 1 << 19;   // CU scope index entries kept (~40 bytes each)
   Entry& entry(const ObjectFile& object);
   void open_dwarf(const ObjectFile& object, Entry& e);
+  std::vector<SourceFrame> locate_in(Entry& e, uint64_t vaddr);
   std::unordered_map<std::string, std::unique_ptr<Entry>> entries_;
   uint64_t clock_ = 0;
   size_t locations_kept_ = 0;

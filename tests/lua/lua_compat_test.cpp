@@ -374,15 +374,12 @@ TEST(LuaOffCpu, BlockingFfiCallAttributedToItsHandler) {
   std::string missing = nginx_missing();
   EBT_LUA_NEED(missing.empty(), missing);
   TempDir dir("ebt-lua-offcpu");
-  fs::copy_file(samples_dir() / "handlers_block.lua", dir / "handlers_block.lua");
   int port = free_port();
-  write_text(dir / "nginx.conf",
-             nginx_conf(dir.str(), "/usr/lib/nginx/modules", dir.str(), port,
-                        "    location /sleepy { content_by_lua_block { require(\"handlers_block\").sleepy() } }\n"
-                        "    location /burn { content_by_lua_block { require(\"handlers_block\").burn() } }\n"
-                        "    location /stats { content_by_lua_block { require(\"handlers_block\").stats() } }\n"));
-  Proc master({"nginx", "-p", dir.str(), "-c", (dir / "nginx.conf").string(), "-e", (dir / "error.log").string()},
-              timeout(600));
+  auto nginx = start_lua_nginx(dir, port, {"handlers_block.lua"},
+                                      "    location /sleepy { content_by_lua_block { require(\"handlers_block\").sleepy() } }\n"
+                                      "    location /burn { content_by_lua_block { require(\"handlers_block\").burn() } }\n"
+                                      "    location /stats { content_by_lua_block { require(\"handlers_block\").stats() } }\n");
+  Proc& master = *nginx;
   uint32_t worker = first_child(master.pid());
   ASSERT_NE(worker, 0u) << read_text(dir / "error.log");
   std::string base = "http://127.0.0.1:" + std::to_string(port);
@@ -450,13 +447,10 @@ TEST(LuaOffCpu, YieldingWaitNotAttributedToLua) {
   std::string missing = nginx_missing();
   EBT_LUA_NEED(missing.empty(), missing);
   TempDir dir("ebt-lua-yield");
-  fs::copy_file(samples_dir() / "handlers_block.lua", dir / "handlers_block.lua");
   int port = free_port();
-  write_text(dir / "nginx.conf",
-             nginx_conf(dir.str(), "/usr/lib/nginx/modules", dir.str(), port,
-                        "    location /nap { content_by_lua_block { require(\"handlers_block\").nap() } }\n"));
-  Proc master({"nginx", "-p", dir.str(), "-c", (dir / "nginx.conf").string(), "-e", (dir / "error.log").string()},
-              timeout(600));
+  auto nginx = start_lua_nginx(dir, port, {"handlers_block.lua"},
+                                      "    location /nap { content_by_lua_block { require(\"handlers_block\").nap() } }\n");
+  Proc& master = *nginx;
   uint32_t worker = first_child(master.pid());
   ASSERT_NE(worker, 0u) << read_text(dir / "error.log");
   std::string base = "http://127.0.0.1:" + std::to_string(port);

@@ -291,6 +291,10 @@ TEST(LuaE2E, IdleInCNoPhantomLuaFrames) {
   }
 }
 
+const char* const kHandlerLocations =
+    "    location /light { content_by_lua_block { require(\"handlers\").light() } }\n"
+    "    location /heavy { content_by_lua_block { require(\"handlers\").heavy() } }\n";
+
 // nginx + libnginx-mod-http-lua: /light and /heavy (3x the work) under wrk,
 // alternating: the handlers by name and line, 25/75, on nginx's native frames.
 TEST(LuaE2E, NginxTwoLuaLocations) {
@@ -298,15 +302,9 @@ TEST(LuaE2E, NginxTwoLuaLocations) {
   std::string missing = nginx_missing();
   EBT_LUA_NEED(missing.empty(), missing);
   TempDir dir("ebt-lua-nginx");
-  fs::copy_file(samples_dir() / "handlers.lua", dir / "handlers.lua");
-  fs::copy_file(samples_dir() / "wrk-alternate.lua", dir / "wrk-alternate.lua");
   int port = free_port();
-  write_text(dir / "nginx.conf",
-             nginx_conf(dir.str(), "/usr/lib/nginx/modules", dir.str(), port,
-                        "    location /light { content_by_lua_block { require(\"handlers\").light() } }\n"
-                        "    location /heavy { content_by_lua_block { require(\"handlers\").heavy() } }\n"));
-  Proc master({"nginx", "-p", dir.str(), "-c", (dir / "nginx.conf").string(), "-e", (dir / "error.log").string()},
-              timeout(600));
+  auto nginx = start_lua_nginx(dir, port, {"handlers.lua", "wrk-alternate.lua"}, kHandlerLocations);
+  Proc& master = *nginx;
   uint32_t worker = first_child(master.pid());
   ASSERT_NE(worker, 0u) << read_text(dir / "error.log") << master.err_so_far();
   std::string base = "http://127.0.0.1:" + std::to_string(port);
@@ -396,16 +394,9 @@ TEST(LuaE2E, NginxWorkersEachWalkedOnTheirOwn) {
   std::string missing = nginx_missing();
   EBT_LUA_NEED(missing.empty(), missing);
   TempDir dir("ebt-lua-nginx-workers");
-  fs::copy_file(samples_dir() / "handlers.lua", dir / "handlers.lua");
-  fs::copy_file(samples_dir() / "wrk-alternate.lua", dir / "wrk-alternate.lua");
   int port = free_port();
-  write_text(dir / "nginx.conf",
-             nginx_conf(dir.str(), "/usr/lib/nginx/modules", dir.str(), port,
-                        "    location /light { content_by_lua_block { require(\"handlers\").light() } }\n"
-                        "    location /heavy { content_by_lua_block { require(\"handlers\").heavy() } }\n",
-                        2));
-  Proc master({"nginx", "-p", dir.str(), "-c", (dir / "nginx.conf").string(), "-e", (dir / "error.log").string()},
-              timeout(600));
+  auto nginx = start_lua_nginx(dir, port, {"handlers.lua", "wrk-alternate.lua"}, kHandlerLocations, 2);
+  Proc& master = *nginx;
   std::vector<std::string> workers;
   for (int i = 0; i < 500 && workers.size() < 2; i++) {
     std::string me = std::to_string(master.pid());

@@ -262,6 +262,18 @@ inline std::string nginx_conf(const std::string& prefix, const std::string& modu
          (workers > 1 ? " reuseport" : "") + ";\n" + locations + "  }\n}\n";
 }
 
+// nginx with the Lua module (master + `workers` workers) serving `locations`
+// on 127.0.0.1:port, its prefix and Lua modules in `dir`, the `lua_files` of
+// samples/lua copied there.
+inline std::unique_ptr<Proc> start_lua_nginx(const TempDir& dir, int port, const std::vector<std::string>& lua_files,
+                                             const std::string& locations, int workers = 1) {
+  for (const auto& f : lua_files) fs::copy_file(samples_dir() / f, dir / f);
+  write_text(dir / "nginx.conf", nginx_conf(dir.str(), "/usr/lib/nginx/modules", dir.str(), port, locations, workers));
+  return std::make_unique<Proc>(std::vector<std::string>{"nginx", "-p", dir.str(), "-c", (dir / "nginx.conf").string(),
+                                                         "-e", (dir / "error.log").string()},
+                                timeout(600));
+}
+
 // The first child of `pid` (nginx's worker), waiting up to 5 s.
 inline uint32_t first_child(pid_t pid) {
   std::string me = std::to_string(pid);
