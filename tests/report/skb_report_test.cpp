@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "report/family.h"
 #include "report/skb_report.h"
 #include "tests/report/profile_fixture.h"
 
@@ -165,6 +166,15 @@ TEST(SkbReport, PacketsBelongToTheirSocketsOwners) {
   udp.pid = 12;  // a second process on the same endpoint: ambiguous
   o.add(udp);
   EXPECT_EQ(o.owner(q, &sender), 0u);
+}
+
+// The skb family is one line of the registry (report/families.cpp). Naming
+// report_families() here also makes the linker take the registry, which
+// report/run.cpp (in the library below it) refers to.
+TEST(SkbReport, FamilyIsRegistered) {
+  bool found = false;
+  for (const auto& f : report_families()) found = found || std::string(f.name) == "skb";
+  EXPECT_TRUE(found);
 }
 
 }  // namespace
