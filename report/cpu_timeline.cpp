@@ -232,7 +232,7 @@ class CpuTimeline : public ReportFamily {
     for (size_t th = 0; th < threads_.size(); th++) {
       Slice* first = scratch_.data() + begin[th];
       Slice* last = scratch_.data() + begin[th + 1];
-      for (Slice* p = first; p + 1 < last; ++p) {
+      for (Slice* p = first; p != last && p + 1 != last; ++p) {
         if (bucket(p[1].first) < bucket(p->first)) {
           std::sort(first, last, [&](const Slice& a, const Slice& b) {
             uint64_t ba = bucket(a.first), bb = bucket(b.first);
