@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -34,8 +35,15 @@
 namespace ebt::test {
 namespace {
 
-const std::string kIdA = "c0c1c2c3c4c5c6c7c8c9cacbcccdcecf" "e0e1e2e3e4e5e6e7e8e9eaebecedeeef";
-const std::string kIdB = "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff" "e0e1e2e3e4e5e6e7e8e9eaebecedeeef";
+// Ids of this run only (the pid in the last 8 digits): a report takes one
+// runtime id for one container, so a concurrent run must not share them.
+std::string run_id(const char* prefix56) {
+  char pid[9];
+  std::snprintf(pid, sizeof pid, "%08x", unsigned(getpid()));
+  return std::string(prefix56) + pid;
+}
+const std::string kIdA = run_id("c0c1c2c3c4c5c6c7c8c9cacbcccdcecf" "e0e1e2e3e4e5e6e7e8e9eaeb");
+const std::string kIdB = run_id("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff" "e0e1e2e3e4e5e6e7e8e9eaeb");
 const char kAnswer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";  // burn.c
 
 std::string burn_bin() { return EBT_BURN_BIN; }
@@ -121,15 +129,17 @@ TEST(ContainersViews, TcpL7OffCpuAndSkbByContainer) {
   EBT_VIEWS_OR_SKIP();
   TempDir dir("ebt-views");
   TestCgroups cg;
+  // Names of this run only: --container must not find a concurrent run's containers.
+  const std::string na = "web-a-" + std::to_string(getpid()), nb = "web-b-" + std::to_string(getpid());
   fs::path go = dir / "go";
   const uint16_t pa = free_port();
   uint16_t pb = free_port();
   while (pb == pa) pb = free_port();
   const std::string sa = (dir / std::to_string(pa)).string(), sb = (dir / std::to_string(pb)).string();
   // A serves 3 requests (from B) and makes 5 (to B); B the other way round.
-  TestContainer a(cg, "views/docker-" + kIdA + ".scope", "web-a", burn_bin(), go,
+  TestContainer a(cg, "views/docker-" + kIdA + ".scope", na, burn_bin(), go,
                   {"serve " + sa + " 3", "get " + sb + " 5 /from-a"}, /*own_net=*/false);
-  TestContainer b(cg, "views/docker-" + kIdB + ".scope", "web-b", burn_bin(), go,
+  TestContainer b(cg, "views/docker-" + kIdB + ".scope", nb, burn_bin(), go,
                   {"serve " + sb + " 5", "get " + sa + " 3 /from-b"}, /*own_net=*/false);
   ASSERT_TRUE(a.wait_started()) << a.describe();
   ASSERT_TRUE(b.wait_started()) << b.describe();
@@ -137,7 +147,7 @@ TEST(ContainersViews, TcpL7OffCpuAndSkbByContainer) {
   // the packets to A's server port with every TCP connection on that port.
   fs::path both = dir / "both.ebt", only_a = dir / "a.ebt", skb = dir / "skb.ebt";
   Recording rb(both, {"--tcp", "--l7", "--off-cpu", "--off-cpu-min", "1", "--cgroup", cg.path("views")});
-  Recording ra(only_a, {"--tcp", "--container", "web-a"});
+  Recording ra(only_a, {"--tcp", "--container", na});
   Recording rs(skb, {"--skb", "--skb-port", std::to_string(pa), "--tcp", "--port", std::to_string(pa)});
   ASSERT_TRUE(rb.ready() && ra.ready() && rs.ready()) << rb.stop().describe() << ra.stop().describe()
                                                       << rs.stop().describe();
@@ -186,7 +196,7 @@ TEST(ContainersViews, TcpL7OffCpuAndSkbByContainer) {
     Json r = report_json(both, {"--tcp", "--by", "container", "--format", "json"});
     ASSERT_TRUE(r.has("groups")) << "no groups";
     EXPECT_EQ(r["groups"].arr.size(), 2u) << "web-a and web-b only, no [unknown] or [host]";
-    for (const char* c : {"web-a", "web-b"}) {
+    for (const std::string& c : {na, nb}) {
       const Json* g = find_row(r["groups"], "key", c);
       ASSERT_NE(g, nullptr) << c;
       EXPECT_EQ(num(*g, "connections"), 8u) << c;
@@ -196,7 +206,7 @@ TEST(ContainersViews, TcpL7OffCpuAndSkbByContainer) {
       uint32_t pid = uint32_t(num(c, "pid"));
       bool in_a = pids_a.count(pid) > 0;
       EXPECT_TRUE(in_a || pids_b.count(pid)) << "owner " << pid;
-      EXPECT_EQ(str(c, "container"), in_a ? "web-a" : "web-b") << "pid " << pid;
+      EXPECT_EQ(str(c, "container"), in_a ? na : nb) << "pid " << pid;
       EXPECT_EQ(str(c, "container_id"), in_a ? kIdA : kIdB);
       bool client = str(c, "role") == "client";
       // A's calls go to B's port, B's to A's.
@@ -208,7 +218,7 @@ TEST(ContainersViews, TcpL7OffCpuAndSkbByContainer) {
       ++checked;
     }
     EXPECT_EQ(checked, 16u);
-    Json f = report_json(both, {"--tcp", "--container", "web-a", "--format", "json"});
+    Json f = report_json(both, {"--tcp", "--container", na, "--format", "json"});
     EXPECT_EQ(f["connections"].arr.size(), 8u);
     EXPECT_EQ(num(f, "left_out"), 8u);
     EXPECT_EQ(num(f, "left_out_unknown"), 0u);
@@ -218,7 +228,7 @@ TEST(ContainersViews, TcpL7OffCpuAndSkbByContainer) {
     EXPECT_NE(text.out.find("# by container"), std::string::npos) << text.out;
     // --otlp: a connection span per end, named by its container.
     fs::path otlp = dir / "spans.json";
-    RunResult o = report(both, {"--otlp", otlp.string(), "--container", "web-b"});
+    RunResult o = report(both, {"--otlp", otlp.string(), "--container", nb});
     ASSERT_EQ(o.exit_code, 0) << o.describe();
     std::string spans = read_text(otlp);
     auto count = [&](const std::string& needle) {
@@ -226,9 +236,9 @@ TEST(ContainersViews, TcpL7OffCpuAndSkbByContainer) {
       for (size_t p = spans.find(needle); p != std::string::npos; p = spans.find(needle, p + 1)) ++n;
       return n;
     };
-    EXPECT_EQ(count("{\"key\":\"container.name\",\"value\":{\"stringValue\":\"web-b\"}}"), 8u);
+    EXPECT_EQ(count("{\"key\":\"container.name\",\"value\":{\"stringValue\":\"" + nb + "\"}}"), 8u);
     EXPECT_EQ(count("{\"key\":\"container.id\",\"value\":{\"stringValue\":\"" + kIdB + "\"}}"), 8u);
-    EXPECT_EQ(count("\"web-a\""), 0u) << "--container web-b";
+    EXPECT_EQ(count("\"" + na + "\""), 0u) << "--container web-b";
   }
 
   // --- report --latency --by container: requests per container and role, exact.
@@ -241,12 +251,12 @@ TEST(ContainersViews, TcpL7OffCpuAndSkbByContainer) {
     uint64_t sum = 0;
     for (const Json& row : off["per_container"].arr) sum += num(row, "count");
     EXPECT_EQ(sum, num(off, "intervals")) << "every interval in one container row";
-    for (const char* c : {"web-a", "web-b"}) {
+    for (const std::string& c : {na, nb}) {
       const Json* row = find_row(off["per_container"], "key", c);
       ASSERT_NE(row, nullptr) << c << "\n" << docs[0];
       uint64_t threads = 0;
       for (const Json& t : off["per_thread"].arr)
-        if ((std::string(c) == "web-a" ? pids_a : pids_b).count(uint32_t(num(t, "pid")))) threads += num(t, "count");
+        if ((c == na ? pids_a : pids_b).count(uint32_t(num(t, "pid")))) threads += num(t, "count");
       EXPECT_EQ(num(*row, "count"), threads) << c << ": the container's threads' intervals";
       EXPECT_GT(threads, 0u) << c;
     }
@@ -255,10 +265,10 @@ TEST(ContainersViews, TcpL7OffCpuAndSkbByContainer) {
     for (const Json& row : l7["rows"].arr)
       got[str(row, "container") + " " + str(row, "role") + " " + str(row, "request") + " " +
           std::to_string(num(row, "status"))] += num(row, "count");
-    std::map<std::string, uint64_t> want = {{"web-a client GET /from-a 200", 5},
-                                            {"web-b server GET /from-a 200", 5},
-                                            {"web-b client GET /from-b 200", 3},
-                                            {"web-a server GET /from-b 200", 3}};
+    std::map<std::string, uint64_t> want = {{na + " client GET /from-a 200", 5},
+                                            {nb + " server GET /from-a 200", 5},
+                                            {nb + " client GET /from-b 200", 3},
+                                            {na + " server GET /from-b 200", 3}};
     EXPECT_EQ(got, want) << docs[1];
   }
 
@@ -271,8 +281,8 @@ TEST(ContainersViews, TcpL7OffCpuAndSkbByContainer) {
     EXPECT_EQ(sum, num(r, "packets")) << "every packet in one row";
     EXPECT_EQ(find_row(r["containers"], "container", "[unknown]"), nullptr)
         << "every packet to or from A's port has a known socket";
-    const Json* ca = find_row(r["containers"], "container", "web-a");
-    const Json* cb = find_row(r["containers"], "container", "web-b");
+    const Json* ca = find_row(r["containers"], "container", na);
+    const Json* cb = find_row(r["containers"], "container", nb);
     ASSERT_TRUE(ca && cb) << "both containers";
     // B's client sent the requests, A's server the answers; each packet has a sender.
     EXPECT_GT(num(*ca, "packets"), 0u);
@@ -282,7 +292,7 @@ TEST(ContainersViews, TcpL7OffCpuAndSkbByContainer) {
     std::printf("--skb --by container: %llu packets, web-a %llu, web-b %llu\n",
                 (unsigned long long)num(r, "packets"), (unsigned long long)num(*ca, "packets"),
                 (unsigned long long)num(*cb, "packets"));
-    Json f = report_json(skb, {"--skb", "--container", "web-b", "--format", "json"});
+    Json f = report_json(skb, {"--skb", "--container", nb, "--format", "json"});
     EXPECT_EQ(num(f, "packets"), num(*cb, "packets"));
     EXPECT_EQ(num(f, "left_out"), num(r, "packets") - num(*cb, "packets"));
   }
@@ -292,11 +302,12 @@ TEST(ContainersViews, SchedByContainer) {
   EBT_VIEWS_OR_SKIP();
   TempDir dir("ebt-views");
   TestCgroups cg;
+  const std::string na = "rq-a-" + std::to_string(getpid()), nb = "rq-b-" + std::to_string(getpid());
   fs::path go = dir / "go";
   // Three CPU burners on one CPU (two in A, one in B): each waits for the
   // others on the run queue and preempts them.
-  TestContainer a(cg, "sched/docker-" + kIdA + ".scope", "rq-a", burn_bin(), go, {"pin 0 cpu 300", "pin 0 cpu 300"});
-  TestContainer b(cg, "sched/docker-" + kIdB + ".scope", "rq-b", burn_bin(), go, {"pin 0 cpu 300"});
+  TestContainer a(cg, "sched/docker-" + kIdA + ".scope", na, burn_bin(), go, {"pin 0 cpu 300", "pin 0 cpu 300"});
+  TestContainer b(cg, "sched/docker-" + kIdB + ".scope", nb, burn_bin(), go, {"pin 0 cpu 300"});
   ASSERT_TRUE(a.wait_started()) << a.describe();
   ASSERT_TRUE(b.wait_started()) << b.describe();
   fs::path cap = dir / "sched.ebt";
@@ -313,7 +324,7 @@ TEST(ContainersViews, SchedByContainer) {
   uint64_t sum = 0;
   for (const Json& row : r["per_container"].arr) sum += num(row, "waits");
   EXPECT_EQ(sum, num(r["all"], "waits")) << "every wait in one container row";
-  for (auto [name, c] : {std::pair{"rq-a", &a}, std::pair{"rq-b", &b}}) {
+  for (auto [name, c] : {std::pair{na, &a}, std::pair{nb, &b}}) {
     const Json* row = find_row(r["per_container"], "key", name);
     ASSERT_NE(row, nullptr) << name;
     uint64_t procs = 0;
@@ -329,7 +340,7 @@ TEST(ContainersViews, SchedByContainer) {
   uint64_t preempted = 0, a_by_ab = 0;
   for (const Json& p : r["container_preemptions"].arr) {
     preempted += num(p, "count");
-    if (str(p, "container") == "rq-a" && (str(p, "by") == "rq-a" || str(p, "by") == "rq-b")) a_by_ab += num(p, "count");
+    if (str(p, "container") == na && (str(p, "by") == na || str(p, "by") == nb)) a_by_ab += num(p, "count");
   }
   uint64_t all_preempted = 0;
   for (const Json& p : r["preemptions"].arr) all_preempted += num(p, "count");
@@ -338,19 +349,19 @@ TEST(ContainersViews, SchedByContainer) {
   // The CPU they shared switched between the two containers.
   uint64_t cross = 0;
   for (const Json& p : r["cross_container"].arr)
-    if ((str(p, "from") == "rq-a" && str(p, "to") == "rq-b") || (str(p, "from") == "rq-b" && str(p, "to") == "rq-a"))
+    if ((str(p, "from") == na && str(p, "to") == nb) || (str(p, "from") == nb && str(p, "to") == na))
       cross += num(p, "count");
   EXPECT_GT(cross, 0u) << "switches between rq-a and rq-b";
 
   // --container: only that container's threads.
-  Json f = report_json(cap, {"--sched", "--container", "rq-b", "--format", "json"})["sched"];
+  Json f = report_json(cap, {"--sched", "--container", nb, "--format", "json"})["sched"];
   ASSERT_FALSE(f["per_process"].arr.empty());
   for (const Json& p : f["per_process"].arr)
     EXPECT_EQ(paths[uint32_t(num(p, "pid"))], b.path()) << str(p, "key") << " is not in rq-b";
   RunResult text = report(cap, {"--sched", "--by", "container"});
   ASSERT_EQ(text.exit_code, 0) << text.describe();
   EXPECT_NE(text.out.find("Run-queue latency per container"), std::string::npos) << text.out;
-  EXPECT_NE(text.out.find("container rq-a: "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("container " + na + ": "), std::string::npos) << text.out;
 }
 
 }  // namespace
