@@ -178,7 +178,7 @@ int run_report(const ReportArgs& a) {
     for (const auto& c : report::parse_name_list(a.containers)) filter.containers.push_back(c);
   run.by_container = a.by == "container";
   if (a.by == "host") {
-    if (a.latency) throw BadInput("--by host groups stacks by host; --latency groups by conn, pid or peer");
+    if (a.latency) throw BadInput("--by host groups stacks by host; --latency groups by conn, pid, peer or container");
     run.by_host = true;
   }
   run.group_container = a.group == "container";
@@ -273,9 +273,11 @@ int run_report(const ReportArgs& a) {
   // Container options (docs/containers.md): refused where they cannot take effect.
   if ((!run.filter.containers.empty() || run.by_container || run.group_container) && !run.more_inputs.empty())
     throw BadInput("--container, --by container and --group container read one capture at a time");
-  if (run.by_container && !run.default_output)
-    throw BadInput("--by container adds a Containers table to the text report; it has no effect on the other "
-                   "outputs (flame graphs and --folded: --group container)");
+  if (run.by_container && !run.default_output && !run.latency &&
+      std::none_of(families.begin(), families.end(),
+                   [](const report::ReportFamily* f) { return f->groups_by_container(); }))
+    throw BadInput("--by container groups the text report, --latency, --tcp, --sched and --skb; it has no effect "
+                   "on the other outputs (flame graphs and --folded: --group container)");
   for (auto* f : families) f->configure(*ctx, run);
 
   report::PassStats stats = report::read_capture(run.input, *ctx, families);
@@ -383,7 +385,8 @@ void add_report_command(CLI::App& app, RunFn& run) {
   sub->add_flag("--latency", a->latency,
                 "Latency tables: off-CPU time per thread and per blocking frame (count, total, p50/p90/p99/max); "
                 "Redis/HTTP/MySQL/PostgreSQL requests per command from --l7 captures (count, errors, req/s, "
-                "p50..p99.9, max) and proxy hops (inbound, upstream, own latency per route)");
+                "p50..p99.9, max) and proxy hops (inbound, upstream, own latency per route); --by container: "
+                "per container too");
   sub->add_option("--format", a->format, "Format of --latency tables (text, csv or json) and of --skb (text or json)")
       ->check(CLI::IsMember({"text", "csv", "json"}))
       ->type_name("text|csv|json");
@@ -407,7 +410,8 @@ void add_report_command(CLI::App& app, RunFn& run) {
                 "Group stacks by host: each under a [host: NAME] root frame (with several captures)");
   sub->add_option("--container", a->containers,
                   "Only processes of these containers (name, hostname, id prefix of 3+ characters or cgroup "
-                  "path; host: processes outside containers), comma-separated")
+                  "path; host: processes outside containers), comma-separated; --tcp, --otlp and --skb keep the "
+                  "connections and packets of their sockets, --sched their threads' rows")
       ->type_name("NAME|ID[,...]");
   sub->add_option("--group", a->group,
                   "Stacks under a [container: NAME] root frame in the text report, --folded and --flamegraph; "
@@ -417,7 +421,8 @@ void add_report_command(CLI::App& app, RunFn& run) {
   CliOptions family_options(sub);
   // --by is shared with the families that group their own tables (l7, tcp).
   family_options.option("--by", &a->by,
-                        "container: a table of the samples per container in the text report; host: every stack "
+                        "container: a table of the samples per container in the text report, and rows per "
+                        "container in --latency, --tcp, --sched and --skb; host: every stack "
                         "under a [host: NAME] root frame (several captures; the same as --by-host)",
                         "container|host", {"container", "host"});
   for (const auto& entry : report::report_families()) {

@@ -84,6 +84,9 @@ class ReportFamily : public format::RecordVisitor {
   // True when the user asked for one of this family's own outputs (e.g.
   // --skb, --folded); when no family is, the default family gives its text.
   virtual bool requested() const { return false; }
+  // True when one of its requested outputs has rows per container with
+  // --by container (the text report's and --latency's are the core's).
+  virtual bool groups_by_container() const { return false; }
   // Takes part in this run (its own outputs, or a shared channel it feeds).
   virtual bool enabled(const RunOptions& run) const = 0;
   // Before the pass: checks option combinations (BadInput for one that cannot
