@@ -68,8 +68,10 @@ static __always_inline int ebt_comm_equal(const char *a, const volatile char *b)
 
 /* The common filter: target pids (-p / -- CMD and their children), --comm,
  * --cgroup. The cgroup test is on the CURRENT task (bpf_current_task_under_cgroup:
- * its cgroup v2 or a descendant): callers pass the current task's tgid and comm;
- * families whose events run elsewhere (skb, tcp) are refused with --cgroup. */
+ * its cgroup v2 or a descendant): callers pass the current task's tgid and comm.
+ * Families whose events run elsewhere test what the event belongs to instead
+ * (tcp: the socket, ebt_sock_under_cgroup; user space clears by_cgroup in their
+ * copy of the filter); skb is refused with --cgroup. */
 static __always_inline int ebt_task_wanted(__u32 tgid, const char *comm)
 {
 	if (ebt_filter.by_pid && !bpf_map_lookup_elem(&targets, &tgid))
@@ -79,6 +81,39 @@ static __always_inline int ebt_task_wanted(__u32 tgid, const char *comm)
 	if (ebt_filter.by_cgroup && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)
 		return 0;
 	return 1;
+}
+
+/* --cgroup / --container for events that run outside their owner's context
+ * (softirq, timers): whether socket `sk` is in cgroup v2 `cgroup_id` or below
+ * it. A socket keeps the cgroup of the task that created it (cgroup_sk_alloc);
+ * a passive open's child socket, made in softirq, takes its listener's
+ * (cgroup_sk_clone): a server's connections are in the server's cgroup,
+ * whichever task the softirq interrupted. The filter cgroup's level is not
+ * known to user space when the recorder runs in a cgroup namespace (its paths
+ * are relative to the namespace), so the socket's ancestors are compared, root
+ * first, up to EBT_CGROUP_MAX_LEVEL deep; callers test a socket once. */
+#define EBT_CGROUP_MAX_LEVEL 32
+static __always_inline int ebt_sock_under_cgroup(const struct sock *sk, __u64 cgroup_id)
+{
+	struct cgroup *cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	/* ancestors[i]: the cgroup's ancestor at level i, itself at its own level */
+	__u32 off = bpf_core_field_offset(struct cgroup, ancestors);
+	int level;
+
+	if (!cg)
+		return 0;
+	level = BPF_CORE_READ(cg, level);
+	for (int i = 0; i < EBT_CGROUP_MAX_LEVEL; i++) {
+		struct cgroup *anc = NULL;
+
+		if (i > level)
+			break;
+		if (bpf_probe_read_kernel(&anc, sizeof(anc), (void *)cg + off + i * sizeof(anc)) || !anc)
+			return 0;
+		if (BPF_CORE_READ(anc, kn, id) == cgroup_id)
+			return 1;
+	}
+	return 0;
 }
 
 static __always_inline void ebt_fill_header(struct ebt_event_header *h, __u16 kind,
@@ -147,15 +182,25 @@ static __always_inline void *ebt_sample_begin(struct bpf_perf_event_data *ctx, v
 }
 
 /* Flags for bpf_ringbuf_output(). Waking the reader costs the interrupted task an
- * irq_work and a cross-CPU wake-up (a VM exit here) per event, more than the
- * event itself: only wake it once the ring is 1/16 full. Below that the
- * recorder's 100 ms poll picks the events up (record/recorder.cpp poll_loop). */
+ * irq_work, i.e. a self-IPI (a VM exit on a VM), more than the event itself. So
+ * the reader is woken once, by the event that takes the data waiting past 1/16
+ * of the ring: it then drains everything there is, including what arrives while
+ * it runs (a wake-up that finds it awake is not lost either: epoll keeps the ring
+ * ready). Waking it at every event past the mark, as before, meant an IPI per
+ * event for as long as the reader took to catch up: 7 % of redis-server's time
+ * under redis-benchmark -P 16 with --l7 (docs/l7.md). Past 1/4 of the ring every
+ * event wakes it: the reader is late, and a crossing two CPUs raced past without
+ * seeing it ends up there. Below 1/16 the recorder's 100 ms poll picks the
+ * events up (record/recorder.cpp poll_loop). */
 static __always_inline __u64 ebt_ringbuf_wakeup_flags(__u64 event_size)
 {
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 ring = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+	__u64 mark = ring / 16;
 
-	return avail + event_size >= ring / 16 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (avail + event_size >= ring / 4 || (avail < mark && avail + event_size >= mark))
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
 }
 
 /* Sends an event of `size` bytes assembled in a scratch buffer of `max` bytes.

@@ -41,7 +41,7 @@ struct task_entry {
 	__u64 frames[2 * EBT_MAX_STACK_DEPTH];
 	struct ebt_uregs regs;
 	__u32 sbytes;  /* user stack bytes in leaf[] (fp) or in the offcpu_dwarf entry */
-	__u32 pad;
+	__u32 stack_lost; /* dwarf: no offcpu_dwarf entry for the copy (counted if the interval is kept) */
 	__u8 leaf[2 * EBT_LEAF_MAX_STACK];
 };
 
@@ -52,19 +52,25 @@ struct waker_entry {
 	__u64 frames[2 * EBT_MAX_STACK_DEPTH];
 	struct ebt_uregs regs;
 	__u32 sbytes;
-	__u32 pad;
+	__u32 stack_lost;
 	__u8 leaf[2 * EBT_LEAF_MAX_STACK];
 };
 
 /* --call-graph dwarf: the user stack copies, per blocked thread and per wakee
- * (max_entries 1 when unused). Room for the copy's slack (ebt_copy_user_stack). */
+ * (max_entries 1 when unused, else set by record/). Room for the copy's slack
+ * (ebt_copy_user_stack).
+ * Preallocated: an entry is 20 KiB, and allocating one on demand (as
+ * BPF_F_NO_PREALLOC does, from the switch itself) is an order-3 atomic
+ * allocation that fails for long stretches on a fragmented machine. When it
+ * did, the copy was skipped without a word: off-CPU dwarf looked cheaper than
+ * fp (no copy at all) and the intervals came without user stacks. Now a thread
+ * that finds no room is counted (lost: stack) for each interval it keeps. */
 struct dwarf_stack {
 	__u8 bytes[EBT_OFFCPU_MAX_STACK + EBT_PAGE];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct dwarf_stack);
@@ -72,7 +78,6 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct dwarf_stack);
@@ -112,9 +117,12 @@ struct {
 } offcpu_scratch SEC(".maps");
 
 /* The user registers and stack bytes of the current task into `r` / `leaf`
- * (fp) or the dwarf map entry of `key`; returns the bytes copied. */
-static __always_inline __u32 save_user_stack(struct ebt_uregs *r, __u8 *leaf, void *dwarf_map, __u32 key)
+ * (fp) or the dwarf map entry of `key`; returns the bytes copied. *lost: the
+ * dwarf entry could not be made (table full, or no memory for it). */
+static __always_inline __u32 save_user_stack(struct ebt_uregs *r, __u8 *leaf, void *dwarf_map, __u32 key,
+					     __u32 *lost)
 {
+	*lost = 0;
 	if (!ustack_bytes || !ebt_current_uregs(r))
 		return 0;
 	if (dwarf) {
@@ -122,8 +130,10 @@ static __always_inline __u32 save_user_stack(struct ebt_uregs *r, __u8 *leaf, vo
 		if (!d) {
 			__u32 zero = 0;
 			void *t = bpf_map_lookup_elem(&offcpu_scratch, &zero); /* zero enough: only read up to sbytes */
-			if (!t || bpf_map_update_elem(dwarf_map, &key, t, BPF_NOEXIST))
+			if (!t || bpf_map_update_elem(dwarf_map, &key, t, BPF_NOEXIST)) {
+				*lost = 1;
 				return 0;
+			}
 			d = bpf_map_lookup_elem(dwarf_map, &key);
 			if (!d)
 				return 0;
@@ -263,7 +273,7 @@ static __always_inline void on_switch_out(void *ctx, __u32 state, int dead)
 		ulen = 0; /* kernel threads have none */
 	e->kbytes = klen;
 	e->ubytes = ulen;
-	e->sbytes = (dwarf || ulen > 0) ? save_user_stack(&e->regs, e->leaf, &offcpu_dwarf, tid) : 0;
+	e->sbytes = (dwarf || ulen > 0) ? save_user_stack(&e->regs, e->leaf, &offcpu_dwarf, tid, &e->stack_lost) : 0;
 	e->start_ns = bpf_ktime_get_ns(); /* last: marks the entry complete */
 	lua_switch_out(tgid, tid);
 }
@@ -304,7 +314,8 @@ static __always_inline void on_waking(void *ctx, __u32 wakee_tid)
 			ulen = 0;
 		w->kbytes = klen;
 		w->ubytes = ulen;
-		w->sbytes = (dwarf || ulen > 0) ? save_user_stack(&w->regs, w->leaf, &offcpu_waker_dwarf, wakee_tid) : 0;
+		w->sbytes = (dwarf || ulen > 0) ? save_user_stack(&w->regs, w->leaf, &offcpu_waker_dwarf, wakee_tid,
+								  &w->stack_lost) : 0;
 		w->interval_start = e->start_ns;
 	}
 }
@@ -328,6 +339,8 @@ static __always_inline void on_switch_in(__u32 tid)
 		stat_add(STAT_SHORT_NS, dur);
 		return;
 	}
+	if (e->stack_lost)
+		ebt_count_lost(EBT_LOST_STACK); /* kept without its user stack: said, not silent */
 	zero = bpf_get_smp_processor_id(); /* this CPU's slot */
 	b = bpf_map_lookup_elem(&offcpu_scratch, &zero);
 	if (!b)
@@ -380,6 +393,8 @@ static __always_inline void on_switch_in(__u32 tid)
 				b->e.waker_user_frames = (wn - (w->kbytes & 0x7ff)) / 8;
 				off += wn & 0xfff;
 			}
+			if (w->stack_lost)
+				ebt_count_lost(EBT_LOST_STACK);
 			wbytes = w->sbytes;
 			barrier_var(wbytes);
 			if (wbytes > EBT_OFFCPU_MAX_STACK || (!dwarf && wbytes > EBT_LEAF_MAX_STACK))

@@ -41,6 +41,9 @@ struct pending {
 	__s32 fd;
 	__u16 kind;
 	__u16 iov;      /* buf is a struct iovec array */
+	/* Kept from syscall to syscall: */
+	__u64 seen_socket; /* the last socket found in seen_sockets */
+	__u8 target;       /* passed the pid filter (a target until its process exits) */
 };
 
 struct {
@@ -147,22 +150,41 @@ static __always_inline void emit_socket(struct sock *sk, __u64 id, int fd, __u64
 		bpf_map_update_elem(&seen_sockets, &id, &one, BPF_ANY);
 }
 
+/* The common task filter (ebt_task_wanted) for a thread whose own storage may
+ * already say that its process is a target: a target stays one until its last
+ * thread exits (bpf/task.bpf.c), so the targets hash is asked once per thread
+ * instead of at every syscall. --comm and --cgroup are asked every time (an exec
+ * renames a task, tasks move between cgroups). */
+static __always_inline int task_wanted(__u32 tgid, int known_target)
+{
+	char comm[EBT_TASK_COMM_LEN] = {};
+
+	if (ebt_filter.by_pid && !known_target && !bpf_map_lookup_elem(&targets, &tgid))
+		return 0;
+	if (ebt_filter.by_comm) {
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (!ebt_comm_equal(comm, ebt_filter.comm))
+			return 0;
+	}
+	if (ebt_filter.by_cgroup && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)
+		return 0;
+	return 1;
+}
+
 static __always_inline int on_enter(int fd, __u64 buf, __u64 buf_len, __u32 kind, __u16 iov)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	char comm[EBT_TASK_COMM_LEN] = {};
-	struct task_struct *task;
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct pending *p;
 	struct sock *sk;
 	__u64 now, ino = 0;
 
-	/* Every task's syscalls come here: the task filter goes first. */
-	if (ebt_filter.by_comm)
-		bpf_get_current_comm(comm, sizeof(comm));
-	if (!ebt_task_wanted(pid_tgid >> 32, comm))
+	/* Every task's syscalls come here: the task filter goes first. Only
+	 * recorded threads have storage; a lookup is a pointer walk from current. */
+	p = bpf_task_storage_get(&pending_sc, task, 0, 0);
+	if (!task_wanted(pid_tgid >> 32, p && p->target))
 		return 0;
 	now = bpf_ktime_get_ns();
-	task = bpf_get_current_task_btf();
 	sk = fd_sock(task, fd, &ino);
 	if (!sk) {
 		if (sockets_only)
@@ -176,13 +198,21 @@ static __always_inline int on_enter(int fd, __u64 buf, __u64 buf_len, __u32 kind
 		    bpf_ntohs(sk->__sk_common.skc_dport) != port_filter)
 			goto drop;
 	}
-	if (sk && !bpf_map_lookup_elem(&seen_sockets, &ino))
-		emit_socket(sk, ino, fd, pid_tgid);
-
-	p = bpf_task_storage_get(&pending_sc, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!p) {
-		ebt_count_lost(EBT_LOST_SYSCALL);
-		return 0;
+		p = bpf_task_storage_get(&pending_sc, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!p) {
+			ebt_count_lost(EBT_LOST_SYSCALL);
+			return 0;
+		}
+	}
+	p->target = 1;
+	/* A server's thread reads and writes the same socket in turn: the last
+	 * socket it found already sent is not looked up again. */
+	if (sk && p->seen_socket != ino) {
+		if (bpf_map_lookup_elem(&seen_sockets, &ino))
+			p->seen_socket = ino;
+		else
+			emit_socket(sk, ino, fd, pid_tgid);
 	}
 	p->enter_ns = now;
 	p->buf = buf;
@@ -195,7 +225,6 @@ static __always_inline int on_enter(int fd, __u64 buf, __u64 buf_len, __u32 kind
 drop:
 	/* A syscall whose exit was missed (attached between its enter and exit)
 	 * must not lend its record to this one's exit. */
-	p = bpf_task_storage_get(&pending_sc, task, 0, 0);
 	if (p)
 		p->enter_ns = 0;
 	return 0;
@@ -296,7 +325,7 @@ static __always_inline int on_exit(long ret, __u32 kind)
 	s->e.h.time_ns = now;
 	s->e.h.pid = pid_tgid >> 32;
 	s->e.h.tid = (__u32)pid_tgid;
-	s->e.h.cpu = bpf_get_smp_processor_id();
+	s->e.h.cpu = cpu;
 	s->e.h.reserved = 0;
 	s->e.enter_ns = p->enter_ns;
 	s->e.socket_id = p->socket_id;

@@ -16,6 +16,10 @@
  * 4-tuple is complete and the filters (--port, --host, the task filter) can
  * decide; the decision is kept per socket, so a connection is kept or dropped
  * whole.
+ *
+ * --cgroup / --container test the socket's cgroup (ebt_sock_under_cgroup),
+ * not the current task's: a passive open runs in softirq, in whatever task
+ * it interrupted, but its socket is in its listener's cgroup.
  */
 #include "bpf/maps.bpf.h"
 #include <bpf/bpf_endian.h>
@@ -35,6 +39,9 @@
 const volatile __u16 filter_port = 0;      /* local or remote; 0: any */
 const volatile __u8 filter_addr_len = 0;   /* 4 or 16: local or remote address; 0: any */
 const volatile __u8 filter_addr[16] = {};
+/* --cgroup / --container: the cgroup v2 id sockets must be in (or below); 0: any.
+ * ebt_filter.by_cgroup is cleared in this object's copy (it tests the current task). */
+const volatile __u64 filter_cgroup_id = 0;
 
 enum { V_UNDECIDED = 0, V_KEEP = 1, V_DROP = 2 };
 
@@ -110,6 +117,11 @@ static __always_inline int tuple_wanted(const struct ebt_tcp_event *e)
 	return 1;
 }
 
+static __always_inline int sock_wanted(const struct sock *sk)
+{
+	return !filter_cgroup_id || ebt_sock_under_cgroup(sk, filter_cgroup_id);
+}
+
 /* The counters of a full TCP socket (not a listener's request or a timewait
  * socket). A received FIN counts one in bytes_received (rcv_nxt moves over it):
  * SOCK_DONE, set only by tcp_fin(), says it did. */
@@ -155,10 +167,12 @@ static __always_inline void begin(struct ebt_tcp_event *e, __u8 type, __u64 cook
 
 /* Decides a socket on the first event with its whole 4-tuple in `e`, and sends
  * its held SYN_SENT before that event. Returns 1 when the socket is kept. */
-static __always_inline int decide(struct sk_info *info, const struct ebt_tcp_event *e)
+static __always_inline int decide(struct sk_info *info, const struct ebt_tcp_event *e,
+				  const struct sock *sk)
 {
 	if (info->verdict == V_UNDECIDED) {
-		if (!tuple_wanted(e) || (info->owner && !ebt_task_wanted(info->pid, info->comm)))
+		if (!tuple_wanted(e) || !sock_wanted(sk) ||
+		    (info->owner && !ebt_task_wanted(info->pid, info->comm)))
 			info->verdict = V_DROP;
 		else
 			info->verdict = V_KEEP;
@@ -204,7 +218,7 @@ int BPF_PROG(ebt_tcp_state, const struct sock *sk, const int oldstate, const int
 		bpf_get_current_comm(n.comm, sizeof(n.comm));
 		n.owner = 1;
 		n.syn_sent_ns = bpf_ktime_get_ns();
-		if (!ebt_task_wanted(n.pid, n.comm))
+		if (!ebt_task_wanted(n.pid, n.comm) || !sock_wanted(sk))
 			n.verdict = V_DROP;
 		if (bpf_map_update_elem(&tcp_socks, &key, &n, BPF_ANY) == 0)
 			return 0; /* held until the 4-tuple is known */
@@ -240,7 +254,7 @@ int BPF_PROG(ebt_tcp_state, const struct sock *sk, const int oldstate, const int
 	e.old_state = oldstate;
 	e.new_state = newstate;
 	set_owner(&e, info);
-	keep = info ? decide(info, &e) : tuple_wanted(&e);
+	keep = info ? decide(info, &e, sk) : tuple_wanted(&e) && sock_wanted(sk);
 	if (keep)
 		ebt_output(&e, sizeof(e), sizeof(e));
 	if (newstate == TCP_CLOSE)
@@ -265,7 +279,7 @@ static __always_inline int on_sock_event(const struct sock *sk, __u8 type)
 	fill_tuple(&e, sk);
 	fill_stats(&e, sk);
 	set_owner(&e, info);
-	keep = info ? decide(info, &e) : tuple_wanted(&e);
+	keep = info ? decide(info, &e, sk) : tuple_wanted(&e) && sock_wanted(sk);
 	if (keep)
 		ebt_output(&e, sizeof(e), sizeof(e));
 	return 0;
@@ -334,7 +348,7 @@ static __always_inline int on_accept(long ret)
 		return 0; /* none of its events was sent */
 	begin(&e, EBT_TCP_ACCEPT, cookie);
 	fill_tuple(&e, sk);
-	if (!tuple_wanted(&e))
+	if (!tuple_wanted(&e) || (!info && !sock_wanted(sk)))
 		return 0;
 	e.socket_ino = ino;
 	e.h.pid = pid_tgid >> 32;

@@ -213,7 +213,8 @@ void add_record_command(CLI::App& app, RunFn& run) {
   sub->add_option("--comm", o.comm, "Record only tasks with this exact comm (15 bytes)");
   sub->add_option("--cgroup", o.cgroup,
                   "Record only tasks in this cgroup and its descendants, filtered in the kernel (on-CPU, "
-                  "--off-cpu, --syscalls, --lua): a cgroup v2 directory or a path relative to the cgroup v2 "
+                  "--off-cpu, --syscalls, --lua; --tcp: sockets created in it, passive opens by their "
+                  "listener's cgroup; not --skb or --sched): a cgroup v2 directory or a path relative to the cgroup v2 "
                   "root, e.g. /system.slice/docker-<id>.scope (docs/containers.md)")
       ->type_name("PATH");
   sub->add_option("--container", o.container,

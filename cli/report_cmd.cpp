@@ -148,66 +148,6 @@ class StdoutStream : public std::ostream {
   StdoutBuf buf_;
 };
 
-// The option values of one set of families, by option names: a second set
-// (for another capture on the --trace timeline) is given the same ones.
-class OptionValues : public report::OptionSink {
- public:
-  void flag(const std::string& names, bool* value, const std::string&) override {
-    if (reading_)
-      flags_[names] = *value;
-    else
-      *value = flags_[names];
-  }
-  void option(const std::string& names, std::string* value, const std::string&, const std::string&,
-              const std::vector<std::string>&) override {
-    if (reading_)
-      options_[names] = *value;
-    else
-      *value = options_[names];
-  }
-  void now_apply() { reading_ = false; }
-
- private:
-  bool reading_ = true;
-  std::map<std::string, bool> flags_;
-  std::map<std::string, std::string> options_;
-};
-
-// A further capture of `report a.ebt b.ebt --trace`, read through its own
-// context and families (the stack outputs merge captures themselves).
-struct OtherCapture {
-  report::RunOptions run;  // the families keep a pointer to it
-  std::unique_ptr<report::ReportContext> ctx;
-  std::vector<std::unique_ptr<report::ReportFamily>> owned;
-  std::vector<report::ReportFamily*> families;  // those taking part in the timeline
-};
-
-std::unique_ptr<OtherCapture> read_for_timeline(const ReportArgs& a, const report::RunOptions& run,
-                                                const std::string& path) {
-  auto x = std::make_unique<OtherCapture>();
-  x->run = run;
-  x->run.input = path;
-  x->run.more_inputs.clear();
-  x->run.by_host = false;
-  x->run.default_output = false;
-  x->ctx = std::make_unique<report::ReportContext>(run.symbols);
-  x->ctx->lua_only = a.lua_only;
-  OptionValues values;
-  for (const auto& f : a.families) f->add_options(values);
-  values.now_apply();
-  for (const auto& entry : report::report_families()) {
-    auto f = entry.create();
-    f->add_options(values);
-    if (std::string(f->name()) != "stacks" && f->enabled(x->run)) x->families.push_back(f.get());
-    x->owned.push_back(std::move(f));
-  }
-  for (auto* f : x->families) f->configure(*x->ctx, x->run);
-  report::read_capture(path, *x->ctx, x->families);
-  for (const auto& w : x->ctx->warnings) std::fprintf(stderr, "ebtrace: warning: %s: %s\n", path.c_str(), w.c_str());
-  for (auto* f : x->families) f->finish(*x->ctx);
-  return x;
-}
-
 int run_report(const ReportArgs& a) {
   report::RunOptions run;
   if (a.capture.positional.empty() && a.capture.input.empty()) {
@@ -238,7 +178,7 @@ int run_report(const ReportArgs& a) {
     for (const auto& c : report::parse_name_list(a.containers)) filter.containers.push_back(c);
   run.by_container = a.by == "container";
   if (a.by == "host") {
-    if (a.latency) throw BadInput("--by host groups stacks by host; --latency groups by conn, pid or peer");
+    if (a.latency) throw BadInput("--by host groups stacks by host; --latency groups by conn, pid, peer or container");
     run.by_host = true;
   }
   run.group_container = a.group == "container";
@@ -328,24 +268,16 @@ int run_report(const ReportArgs& a) {
     };
     if (run.latency) refuse("--latency");
     for (auto* f : families)
-      if (std::string(f->name()) != "stacks" && f->requested()) refuse(std::string("--") + f->name());
+      if (!f->merges_captures() && f->requested()) refuse(std::string("--") + f->name());
   }
   // Container options (docs/containers.md): refused where they cannot take effect.
   if ((!run.filter.containers.empty() || run.by_container || run.group_container) && !run.more_inputs.empty())
     throw BadInput("--container, --by container and --group container read one capture at a time");
-  if (run.by_container && !run.default_output)
-    throw BadInput("--by container adds a Containers table to the text report; it has no effect on the other "
-                   "outputs (flame graphs and --folded: --group container)");
-  for (auto* f : families) {
-    std::string name = f->name();
-    if (!f->requested()) continue;
-    if (!run.filter.containers.empty() && (name == "tcp" || name == "skb"))
-      throw BadInput("--container does not filter --tcp, --otlp or --skb (their events are not tied to a task's "
-                     "cgroup); it filters the stack reports, --trace and --latency");
-    if (run.group_container && (name == "pprof" || name == "speedscope"))
-      throw BadInput("--group container applies to the text report, --folded, --flamegraph and --trace, not to "
-                     "--pprof or --speedscope");
-  }
+  if (run.by_container && !run.default_output && !run.latency &&
+      std::none_of(families.begin(), families.end(),
+                   [](const report::ReportFamily* f) { return f->groups_by_container(); }))
+    throw BadInput("--by container groups the text report, --latency, --tcp, --sched and --skb; it has no effect "
+                   "on the other outputs (flame graphs and --folded: --group container)");
   for (auto* f : families) f->configure(*ctx, run);
 
   report::PassStats stats = report::read_capture(run.input, *ctx, families);
@@ -355,15 +287,7 @@ int run_report(const ReportArgs& a) {
   phase("symbolize+aggregate");
 
   if (a.verbose) {
-    std::string names;
-    for (auto* f : families) names += std::string(names.empty() ? "" : ", ") + f->name();
-    std::fprintf(stderr,
-                 "ebtrace: read: %llu pass%s over %s (%llu blocks), %llu blocks decoded, %llu records, %.1f MB; "
-                 "families: %s\n",
-                 static_cast<unsigned long long>(stats.passes), stats.passes == 1 ? "" : "es", run.input.c_str(),
-                 static_cast<unsigned long long>(stats.blocks_total),
-                 static_cast<unsigned long long>(stats.blocks_read),
-                 static_cast<unsigned long long>(stats.records), stats.raw_bytes / 1e6, names.c_str());
+    std::fprintf(stderr, "ebtrace: %s\n", report::describe_pass(stats, run.input, families).c_str());
     if (ctx->end && ctx->end->leaf_repair.stacks)
       std::fprintf(stderr, "ebtrace: leaf repair while recording: %s\n", describe(ctx->end->leaf_repair).c_str());
     if (ctx->raw_stacks)
@@ -379,14 +303,21 @@ int run_report(const ReportArgs& a) {
     }
   }
 
+  // Several captures: each further one read once, into its own context and
+  // twins of these families; what the stack outputs merge goes into them now,
+  // the twins stay for the --trace timeline.
+  std::vector<std::unique_ptr<report::FurtherCapture>> others;
+  for (const std::string& path : run.more_inputs) {
+    others.push_back(report::read_further_capture(run, *ctx, families, path));
+    if (a.verbose)
+      std::fprintf(stderr, "ebtrace: %s\n",
+                   report::describe_pass(others.back()->stats, path, others.back()->families).c_str());
+  }
+  if (!others.empty()) phase("further captures");
+
   if (!run.trace.empty()) {
     std::vector<report::TraceCapture> timeline{{ctx.get(), families, run.input}};
-    std::vector<std::unique_ptr<OtherCapture>> others;
-    for (const std::string& path : run.more_inputs) {
-      others.push_back(read_for_timeline(a, run, path));
-      if (others.back()->ctx->corrupted) ctx->corrupted = true;
-      timeline.push_back({others.back()->ctx.get(), others.back()->families, path});
-    }
+    for (const auto& x : others) timeline.push_back({x->ctx.get(), x->families, x->path});
     std::string note = report::write_trace(run, timeline);
     std::fprintf(stderr, "ebtrace: %s\n", note.c_str());
   }
@@ -454,7 +385,8 @@ void add_report_command(CLI::App& app, RunFn& run) {
   sub->add_flag("--latency", a->latency,
                 "Latency tables: off-CPU time per thread and per blocking frame (count, total, p50/p90/p99/max); "
                 "Redis/HTTP/MySQL/PostgreSQL requests per command from --l7 captures (count, errors, req/s, "
-                "p50..p99.9, max) and proxy hops (inbound, upstream, own latency per route)");
+                "p50..p99.9, max) and proxy hops (inbound, upstream, own latency per route); --by container: "
+                "per container too");
   sub->add_option("--format", a->format, "Format of --latency tables (text, csv or json) and of --skb (text or json)")
       ->check(CLI::IsMember({"text", "csv", "json"}))
       ->type_name("text|csv|json");
@@ -478,7 +410,8 @@ void add_report_command(CLI::App& app, RunFn& run) {
                 "Group stacks by host: each under a [host: NAME] root frame (with several captures)");
   sub->add_option("--container", a->containers,
                   "Only processes of these containers (name, hostname, id prefix of 3+ characters or cgroup "
-                  "path; host: processes outside containers), comma-separated")
+                  "path; host: processes outside containers), comma-separated; --tcp, --otlp and --skb keep the "
+                  "connections and packets of their sockets, --sched their threads' rows")
       ->type_name("NAME|ID[,...]");
   sub->add_option("--group", a->group,
                   "Stacks under a [container: NAME] root frame in the text report, --folded and --flamegraph; "
@@ -488,7 +421,8 @@ void add_report_command(CLI::App& app, RunFn& run) {
   CliOptions family_options(sub);
   // --by is shared with the families that group their own tables (l7, tcp).
   family_options.option("--by", &a->by,
-                        "container: a table of the samples per container in the text report; host: every stack "
+                        "container: a table of the samples per container in the text report, and rows per "
+                        "container in --latency, --tcp, --sched and --skb; host: every stack "
                         "under a [host: NAME] root frame (several captures; the same as --by-host)",
                         "container|host", {"container", "host"});
   for (const auto& entry : report::report_families()) {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -13,16 +14,17 @@
 #include <span>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <variant>
 
 #include <capnp/message.h>
-#include <capnp/serialize-packed.h>
 #include <capnp/serialize.h>
 #include <lz4.h>
 
 #include "common/error.h"
 #include "format/block.h"
 #include "format/kind_table.h"
+#include "format/packer.h"
 #include "format/schema_util.h"
 
 namespace ebt::format {
@@ -30,30 +32,35 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-class VectorSink : public kj::OutputStream {
- public:
-  explicit VectorSink(std::vector<uint8_t>& v) : v_(v) {}
-  void write(const void* buffer, size_t size) override {
-    auto* p = static_cast<const uint8_t*>(buffer);
-    v_.insert(v_.end(), p, p + size);
+// A byte vector whose resize() leaves the new bytes uninitialised: room for
+// the packer (and LZ4) is made without zeroing it first.
+template <typename T>
+struct NoInitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = NoInitAllocator<U>;
+  };
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
   }
-
- private:
-  std::vector<uint8_t>& v_;
+  template <typename U, typename... A>
+  void construct(U* p, A&&... a) {
+    ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+  }
 };
+using Bytes = std::vector<uint8_t, NoInitAllocator<uint8_t>>;
 
-// Appends one framed packed message (docs/format.md, "Payload") to `out`.
-void append_frame(std::vector<uint8_t>& out, uint16_t kind, capnp::MessageBuilder& msg) {
-  size_t at = out.size();
-  // Room for the packed message up front (packing never grows a word past 10
-  // bytes): the packer's chunks then append without reallocating.
-  size_t words = 0;
-  for (auto segment : msg.getSegmentsForOutput()) words += segment.size();
-  out.reserve(at + disk::kFrameBytes + words * 10 + 64);
-  out.resize(at + disk::kFrameBytes);
-  VectorSink sink(out);
-  capnp::writePackedMessage(sink, msg);
-  size_t len = out.size() - at - disk::kFrameBytes;
+// Appends one framed packed message (docs/format.md, "Payload") to `out`,
+// packed straight into the block (format/packer.h: what
+// capnp::writePackedMessage writes, without its staging buffer and faster on
+// payload bytes).
+void append_frame(Bytes& out, uint16_t kind, capnp::MessageBuilder& msg) {
+  const size_t at = out.size();
+  auto segments = msg.getSegmentsForOutput();
+  out.resize(at + disk::kFrameBytes + packed_message_bound(segments));  // not zeroed
+  const size_t len = pack_message(segments, out.data() + at + disk::kFrameBytes);
+  out.resize(at + disk::kFrameBytes + len);
   disk::put16(out.data() + at, kind);
   disk::put16(out.data() + at + 2, 0);
   disk::put32(out.data() + at + 4, static_cast<uint32_t>(len));
@@ -70,6 +77,11 @@ struct EventBatch {
   void add(const T& e, size_t encoded) {
     if (used == slots.size()) slots.emplace_back();
     slots[used++] = e;
+    bytes += encoded;
+  }
+  void take(T& e, size_t encoded) {
+    if (used == slots.size()) slots.emplace_back();
+    std::swap(slots[used++], e);
     bytes += encoded;
   }
   std::span<const T> events() const { return {slots.data(), used}; }
@@ -90,7 +102,7 @@ struct BatchesFor<std::integer_sequence<uint16_t, I...>> {
 
 struct PendingBlock {
   disk::BlockHeader header;
-  std::vector<uint8_t> payload;  // raw (uncompressed)
+  Bytes payload;  // raw (uncompressed)
 };
 
 std::string errno_text(int e) { return std::strerror(e); }
@@ -206,15 +218,30 @@ class CaptureWriter::Impl {
   // events wait in their kind's batch until the block is cut.
   template <typename T>
   void add(const T& v) {
+    put<T, false>(v);
+  }
+  // The batch may swap v's contents into its slot (CaptureWriter::take).
+  template <typename T>
+  void take(T& v) {
+    put<T, true>(v);
+  }
+
+  template <typename T, bool kTake>
+  void put(std::conditional_t<kTake, T&, const T&> v) {
     constexpr RecordKind kind = kind_of<T>;
     using E = Kind<kind>;
     if constexpr (E::shape == Shape::kBatch) {
       check_open();
       // The event's estimated size in the block cuts blocks and sizes the batch's first segment.
       const size_t encoded = E::estimate(v);
-      std::get<static_cast<size_t>(kind)>(batches_).add(v, encoded);
+      const uint64_t t = E::time(v);
+      auto& batch = std::get<static_cast<size_t>(kind)>(batches_);
+      if constexpr (kTake)
+        batch.take(v, encoded);
+      else
+        batch.add(v, encoded);
       estimate_ += encoded;
-      event_time(E::time(v));
+      event_time(t);
       note(kind, 1);
       maybe_cut();
     } else {
@@ -242,14 +269,21 @@ class CaptureWriter::Impl {
   }
 
   template <RecordKind K>
-  void flush_batch(std::vector<uint8_t>& out) {
+  void flush_batch(Bytes& out) {
     auto& b = std::get<static_cast<size_t>(K)>(batches_);
     if (b.used == 0) return;
     // A first segment that holds the whole batch (the estimates are rough: half
-    // again as much): no segment chain to allocate and flatten.
-    capnp::MallocMessageBuilder msg(b.bytes / 8 * 3 / 2 + 64);
-    Kind<K>::encode(msg.initRoot<wire::Record>(), b.events());
-    append_frame(out, static_cast<uint16_t>(K), msg);
+    // again as much): no segment chain to allocate and flatten. It is the
+    // writer's arena, kept zeroed from batch to batch (the builder zeroes what
+    // it used when it goes): a fresh calloc of a block's size per batch costs
+    // the zeroing plus a page fault per page (a VM exit each on a VM).
+    const size_t words = b.bytes / 8 * 3 / 2 + 64;
+    if (arena_.size() < words) arena_ = std::vector<capnp::word>(std::max(words, arena_.size() * 2));
+    {
+      capnp::MallocMessageBuilder msg(kj::arrayPtr(arena_.data(), arena_.size()));
+      Kind<K>::encode(msg.initRoot<wire::Record>(), b.events());
+      append_frame(out, static_cast<uint16_t>(K), msg);
+    }
     b.clear();
   }
 
@@ -269,7 +303,7 @@ class CaptureWriter::Impl {
     }
     PendingBlock b;
     b.payload = std::move(singles_);
-    singles_ = {};
+    singles_ = take_spare();
     for_each_kind([&](auto k) {
       if constexpr (Kind<k()>::shape == Shape::kBatch) flush_batch<k()>(b.payload);
     });
@@ -373,6 +407,17 @@ class CaptureWriter::Impl {
   // One EventBatch per batch kind, at its ordinal (std::monostate for the others).
   BatchesFor<std::make_integer_sequence<uint16_t, kKnownKindCount>>::type batches_;
 
+  // An empty payload buffer for the next block, with the capacity of an earlier
+  // one when the writer thread has given one back: growing a fresh buffer to a
+  // block's size reallocates and copies it a dozen times and faults in its pages.
+  Bytes take_spare() {
+    std::lock_guard lock(mu_);
+    if (spare_.empty()) return {};
+    Bytes v = std::move(spare_.back());
+    spare_.pop_back();
+    return v;
+  }
+
   void check_failed() {
     if (failed_) {
       std::lock_guard lock(mu_);
@@ -396,8 +441,8 @@ class CaptureWriter::Impl {
   // Compresses, checksums and writes one block (writer thread, or the caller
   // before the thread starts / after it stopped).
   void write_block(PendingBlock& b) {
-    std::vector<uint8_t> out(disk::kBlockHeaderBytes +
-                             LZ4_compressBound(static_cast<int>(b.payload.size())));
+    Bytes& out = compressed_;
+    out.resize(disk::kBlockHeaderBytes + LZ4_compressBound(static_cast<int>(b.payload.size())));
     int n = LZ4_compress_default(reinterpret_cast<const char*>(b.payload.data()),
                                  reinterpret_cast<char*>(out.data() + disk::kBlockHeaderBytes),
                                  static_cast<int>(b.payload.size()),
@@ -442,6 +487,11 @@ class CaptureWriter::Impl {
         space_.notify_all();
       }
       std::lock_guard lock(mu_);
+      // The payload buffer goes back to the producer for a later block.
+      if (spare_.size() < 2) {
+        b.payload.clear();
+        spare_.push_back(std::move(b.payload));
+      }
       busy_ = false;
       if (queue_.empty()) idle_.notify_all();
     }
@@ -454,7 +504,8 @@ class CaptureWriter::Impl {
   bool in_before_cut_ = false;
 
   // Current block (producer thread).
-  std::vector<uint8_t> singles_;
+  Bytes singles_;
+  std::vector<capnp::word> arena_;  // batch messages' first segment, zeroed between uses
   size_t estimate_ = 0;
   uint32_t records_ = 0;
   uint64_t mask_ = 0;
@@ -476,6 +527,8 @@ class CaptureWriter::Impl {
   std::string error_;
   std::thread thread_;
   std::vector<std::pair<uint64_t, disk::BlockHeader>> index_;
+  std::vector<Bytes> spare_;  // written blocks' payload buffers (under mu_)
+  Bytes compressed_;          // write_block's output, reused
   uint64_t offset_ = 0;
   uint64_t blocks_written_ = 0;
   uint64_t raw_written_ = 0;
@@ -492,6 +545,14 @@ void CaptureWriter::add_record(RecordKind kind, const void* record) {
     return [](Impl& impl, const void* r) { impl.add(*static_cast<const T*>(r)); };
   });
   kAdd[static_cast<uint16_t>(kind)](*impl_, record);
+}
+void CaptureWriter::take_record(RecordKind kind, void* record) {
+  using TakeFn = void (*)(Impl&, void*);
+  static constexpr auto kTake = kind_array([](auto k) -> TakeFn {
+    using T = record_t<decltype(k)::value>;
+    return [](Impl& impl, void* r) { impl.take(*static_cast<T*>(r)); };
+  });
+  kTake[static_cast<uint16_t>(kind)](*impl_, record);
 }
 void CaptureWriter::add_raw(uint16_t kind, const void* msg, size_t bytes) { impl_->add_raw(kind, msg, bytes); }
 void CaptureWriter::tick() { impl_->tick(); }

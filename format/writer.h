@@ -58,6 +58,15 @@ class CaptureWriter {
   void add(const T& record) {
     add_record(kind_of<T>, &record);
   }
+  // add() that may take `record`'s contents instead of copying them: `record`
+  // is left valid but unspecified (a recycled event of an earlier block whose
+  // buffers keep their capacity). A producer that refills one object per event
+  // then copies its payload bytes once and allocates nothing.
+  template <typename T>
+    requires(kind_of<T> != RecordKind::kSession && kind_of<T> != RecordKind::kSessionEnd)
+  void take(T& record) {
+    take_record(kind_of<T>, &record);
+  }
   // Tests/tools: a record already encoded as an unpacked Cap'n Proto message
   // (capnp::messageToFlatArray) of the embedded schema's Record struct, union
   // member `kind_ordinal`. Written as a single record (not time-filtered).
@@ -75,6 +84,7 @@ class CaptureWriter {
 
  private:
   void add_record(RecordKind kind, const void* record);  // `record` is a record_t<kind>
+  void take_record(RecordKind kind, void* record);
   class Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -297,10 +297,11 @@ void resolve_cgroup_target(const RecordOptions& o, Targets& t) {
   const std::string opt = o.cgroup.empty() ? "--container" : "--cgroup";
   if (!o.pids.empty() || !o.tids.empty())
     throw BadInput(opt + " records the tasks of a cgroup: it excludes -p/--tid");
-  // The filter is the task the BPF program runs in; these families' events
-  // are not always in their owner's context (softirq, timers).
+  // The filter is the task the BPF program runs in; packet hops are mostly in
+  // softirq, on behalf of no task, and an sk_buff has no cgroup of its own
+  // until it reaches a socket (docs/containers.md). --tcp tests the socket's
+  // cgroup instead (bpf/tcp.bpf.c).
   if (o.skb_hops) throw BadInput(opt + " cannot filter --skb packet hops (they run in softirq context, not in the sender's cgroup)");
-  if (o.tcp) throw BadInput(opt + " cannot filter --tcp events (state changes run in softirq and timer context)");
   if (o.sched)
     throw BadInput(opt + " cannot filter --sched yet (its filter tests the current task, and a wake-up or a switch "
                          "runs in another task's context); record --sched -p PIDS of the container instead");
@@ -317,6 +318,7 @@ void resolve_cgroup_target(const RecordOptions& o, Targets& t) {
   t.cgroup = ct.path;
   t.cgroup_dir = ct.dir;
   t.filter.by_cgroup = true;
+  t.filter.cgroup_id = ct.id;
 }
 
 }  // namespace ebt::record

@@ -21,6 +21,7 @@ namespace {
 
 constexpr uint64_t kRebuildIntervalNs = 20'000'000;  // at most one module reread per 20 ms and process
 constexpr size_t kMaxProcs = 512;                      // cached processes (Dwfl each)
+constexpr size_t kMaxRules = 1 << 16;                  // cached pc rules per layout (then start over)
 
 }  // namespace
 
@@ -30,6 +31,9 @@ constexpr size_t kMaxProcs = 512;                      // cached processes (Dwfl
 struct DwarfUnwinder::Space {
   unwind::SnapshotWalker walker;
   std::string key;  // the executable mappings the modules came from
+  // pc -> its unwind rule (leaf repair's walks): the same layout maps the same
+  // code at the same addresses, so a rule never goes stale while it lives.
+  std::unordered_map<uint64_t, unwind::FrameRule> rules;
 };
 
 struct DwarfUnwinder::Proc {
@@ -183,8 +187,51 @@ bool DwarfUnwinder::unwind(const UnwindInput& in, std::span<const uint8_t> stack
   return false;
 }
 
+const unwind::FrameRule& DwarfUnwinder::rule(Space* s, uint64_t pc) {
+  auto it = s->rules.find(pc);
+  if (it != s->rules.end()) return it->second;
+  if (s->rules.size() >= kMaxRules) s->rules.clear();
+  return s->rules.emplace(pc, s->walker.frame_rule(pc)).first->second;
+}
+
+bool DwarfUnwinder::walk_cached(Space* s, const UnwindInput& in, std::span<const uint8_t> stack,
+                                std::vector<unwind::FrameRegs>* out, size_t max_frames) {
+  using unwind::FrameRule;
+  // A word of the copy (which starts at the sampled sp); false outside it.
+  auto word = [&](uint64_t addr, uint64_t* v) {
+    if (addr < in.sp || addr - in.sp > stack.size() || stack.size() - (addr - in.sp) < 8) return false;
+    std::memcpy(v, stack.data() + (addr - in.sp), 8);
+    return true;
+  };
+  unwind::FrameRegs f{in.ip, in.sp, in.bp, true};
+  for (size_t i = 0; out->size() < max_frames; i++) {
+    out->push_back(f);
+    if (out->size() >= max_frames) break;
+    // A return address is looked up one byte back (it may be the next
+    // function's first byte after a noreturn call), as libdw does.
+    const FrameRule& r = rule(s, i == 0 ? f.pc : f.pc - 1);
+    if (r.kind == FrameRule::kComplex) return false;
+    if (r.kind == FrameRule::kNoCfi || r.ra_undefined) break;
+    if (r.cfa_rbp && !f.bp_known) break;
+    const uint64_t cfa = (r.cfa_rbp ? f.bp : f.sp) + uint64_t(int64_t(r.cfa_off));
+    uint64_t ra = 0;
+    if (!word(cfa + uint64_t(int64_t(r.ra_off)), &ra) || ra == 0) break;
+    unwind::FrameRegs next{ra, cfa, f.bp, f.bp_known};
+    if (r.bp == FrameRule::kBpUndefined) {
+      next.bp = 0;
+      next.bp_known = false;
+    } else if (r.bp == FrameRule::kBpSaved) {
+      next.bp_known = word(cfa + uint64_t(int64_t(r.bp_off)), &next.bp);
+      if (!next.bp_known) next.bp = 0;
+    }
+    f = next;
+  }
+  return true;
+}
+
 bool DwarfUnwinder::walk_regs(const UnwindInput& in, std::span<const uint8_t> stack,
-                              std::vector<unwind::FrameRegs>* out, size_t max_frames, bool* leaf_cfi) {
+                              std::vector<unwind::FrameRegs>* out, size_t max_frames, bool* leaf_cfi,
+                              bool force_libdw) {
   out->clear();
   *leaf_cfi = false;
   if (in.ip == 0) return false;
@@ -193,11 +240,21 @@ bool DwarfUnwinder::walk_regs(const UnwindInput& in, std::span<const uint8_t> st
   // The leaf in no known module: something was mapped since (exec, dlopen).
   if (!p->walker.ready() || !p->walker.in_module_pc(in.ip)) p = proc_for(in, true);
   last_ = p;
-  if (!p->walker.ready()) return false;
-  *leaf_cfi = p->walker.has_cfi(in.ip);
+  if (!p->walker.ready() || max_frames == 0) return false;
+  *leaf_cfi = rule(p, in.ip).kind != unwind::FrameRule::kNoCfi;
+  if (!force_libdw) {
+    if (walk_cached(p, in, stack, out, max_frames)) {
+      stats_.walks_cached++;
+      return true;
+    }
+    out->clear();
+  }
+  stats_.walks_libdw++;
   return p->walker.walk_regs(in.tid, {in.ip, in.sp, in.bp}, stack, out, max_frames);
 }
 
-bool DwarfUnwinder::has_cfi_last(uint64_t pc) const { return last_ && last_->walker.has_cfi(pc); }
+bool DwarfUnwinder::has_cfi_last(uint64_t pc) {
+  return last_ && last_->walker.ready() && rule(last_, pc).kind != unwind::FrameRule::kNoCfi;
+}
 
 }  // namespace ebt::record

@@ -43,6 +43,8 @@ struct UnwindStats {
   uint64_t frames = 0;         // addresses produced
   uint64_t to_end = 0;         // unwinding reached the outermost frame (no more CFI/RA)
   uint64_t dwfl_builds = 0;    // process module tables (re)built
+  uint64_t walks_cached = 0;   // walk_regs() done with the cached rules
+  uint64_t walks_libdw = 0;    // walk_regs() that met a complex rule: libdw walked it
 };
 
 class DwarfUnwinder {
@@ -63,11 +65,22 @@ class DwarfUnwinder {
   // One plain CFI walk with each frame's registers (record/leaf_repair.h);
   // `*leaf_cfi` tells whether CFI covers the leaf ip (without it the walk is a
   // frame-pointer guess). False when the process's objects are unknown.
+  //
+  // Leaf repair walks every fp sample, so this walk does not go through libdw
+  // per sample: each pc's rule is looked up once per address-space layout
+  // (unwind::FrameRule, cached) and applied here to the registers and the
+  // stack copy. The frames are the ones libdw's walk gives (same CFI, same
+  // rules, same stops: the end of the copy, an undefined return address, a
+  // return address of 0), except that the walk stops at the first frame
+  // without CFI, where libdw would go on guessing with frame pointers (leaf
+  // repair never uses frames past one without CFI). A sample that meets a rule
+  // outside the simple forms (a PLT stub's CFA expression, a signal frame) is
+  // walked by libdw instead. `force_libdw`: always libdw (tests compare both).
   bool walk_regs(const UnwindInput& in, std::span<const uint8_t> stack, std::vector<unwind::FrameRegs>* out,
-                 size_t max_frames, bool* leaf_cfi);
+                 size_t max_frames, bool* leaf_cfi, bool force_libdw = false);
 
-  // Whether CFI covers `pc` in the process of the last walk_regs().
-  bool has_cfi_last(uint64_t pc) const;
+  // Whether CFI covers `pc` in the process of the last walk_regs() (cached).
+  bool has_cfi_last(uint64_t pc);
 
   // Drops what is cached for a process (it exited).
   void forget(uint32_t pid);
@@ -83,6 +96,10 @@ class DwarfUnwinder {
   std::unique_ptr<Impl> impl_;
   UnwindStats stats_;
   Space* last_ = nullptr;  // of the last walk_regs()
+  const unwind::FrameRule& rule(Space* s, uint64_t pc);
+  // The cached-rule walk; false when a rule was kComplex (`out` is then unusable).
+  bool walk_cached(Space* s, const UnwindInput& in, std::span<const uint8_t> stack,
+                   std::vector<unwind::FrameRegs>* out, size_t max_frames);
 };
 
 }  // namespace ebt::record

@@ -3,6 +3,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -67,6 +69,10 @@ size_t frames_to_skip(const uint64_t* frames, size_t n, const TextRange& r) {
     if (r.contains(frames[i])) return i;
   return 0;
 }
+
+// --call-graph dwarf: threads whose switch-out stack copy can be held at once
+// (a preallocated 20 KiB each: 40 MiB, as much again for waker stacks).
+constexpr uint32_t kDwarfThreads = 2048;
 
 // Must match enum offcpu_stat in bpf/offcpu.bpf.c.
 enum { kStatEmitted = 0, kStatShort = 1, kStatShortNs = 2, kStatMax = 4 };
@@ -288,8 +294,10 @@ class OffCpuProbe : public Probe {
     int ncpu = libbpf_num_possible_cpus();
     if (ncpu <= 0) throw RuntimeFailure("off-cpu: cannot count the possible CPUs");
     bpf_map__set_max_entries(skel_->maps.offcpu_scratch, uint32_t(ncpu));
-    bpf_map__set_max_entries(skel_->maps.offcpu_dwarf, dwarf_ ? max_tasks_ : 1);
-    bpf_map__set_max_entries(skel_->maps.offcpu_waker_dwarf, dwarf_ && waker_stacks_ ? max_tasks_ : 1);
+    // Preallocated (bpf/offcpu.bpf.c): 20 KiB per thread, so fewer threads than the task table.
+    const uint32_t dwarf_threads = std::min(max_tasks_, kDwarfThreads);
+    bpf_map__set_max_entries(skel_->maps.offcpu_dwarf, dwarf_ ? dwarf_threads : 1);
+    bpf_map__set_max_entries(skel_->maps.offcpu_waker_dwarf, dwarf_ && waker_stacks_ ? dwarf_threads : 1);
     bpf_program__set_autoload(skel_->progs.ebt_offcpu_switch_raw, raw);
     bpf_program__set_autoload(skel_->progs.ebt_offcpu_waking_raw, raw);
     bpf_program__set_autoload(skel_->progs.ebt_offcpu_switch_tp, !raw);

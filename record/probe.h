@@ -36,6 +36,7 @@ struct TargetFilter {
   std::vector<uint32_t> tids;    // --tid (filtered in user space)
   std::string comm;              // --comm (kernel-side exact match, 16 bytes)
   bool by_cgroup = false;        // --cgroup/--container: only tasks under the cgroup in "cgroup_filter"
+  uint64_t cgroup_id = 0;        // ... that cgroup's v2 id, for families that test a socket's cgroup (tcp)
 };
 
 // Services of the recorder core that families use while handling events.

@@ -621,6 +621,9 @@ RecordSummary Recorder::Impl::run(const std::atomic<bool>* stop, std::atomic<boo
     p->load(maps_, targets_.filter);
     for (uint16_t k : p->event_kinds()) dispatch_[k] = p.get();
   }
+  // Samples name kernel functions from kallsyms: read it before the probes run
+  // rather than at the first block cut, inside the traced workload.
+  if (opts_.embed && (opts_.cpu || opts_.off_cpu)) preload_kernel_symbols();
   for (auto& p : probes_) p->attach();
   rb_ = ring_buffer__new(maps_.events_fd, ring_callback, this, nullptr);
   if (!rb_) throw RuntimeFailure(std::string("cannot map the BPF ring buffer: ") + strerror(errno));

@@ -107,7 +107,7 @@ class SchedProbe : public Probe {
     bpf_map__set_max_entries(skel_->maps.sched_start, kTasks);
     bpf_map__set_max_entries(skel_->maps.sched_rq, kTasks);
     bpf_map__set_max_entries(skel_->maps.sched_preempt, kTasks);
-    bpf_call_or_throw("sched", "loading the BPF programs (raw_tp/sched_switch, sched_wakeup, sched_wakeup_new)",
+    bpf_call_or_throw("sched", "loading the BPF programs (tp_btf/sched_switch, sched_wakeup, sched_wakeup_new)",
                       [&] { return sched_bpf__load(skel_); });
     uint8_t one = 1;
     for (uint32_t tid : tids_) bpf_map_update_elem(bpf_map__fd(skel_->maps.sched_tids), &tid, &one, BPF_ANY);

@@ -60,54 +60,125 @@ const char* die_name(Dwarf_Die* die) {
   return nullptr;
 }
 
-// Source frames for `vaddr`, innermost inline frame first (eu-addr2line -i).
-std::vector<SourceFrame> locate(Dwfl_Module* mod, Dwarf_Addr bias, uint64_t vaddr) {
+// The functions and inlined calls of one compilation unit with their address
+// ranges, from one walk of its DIE tree. dwarf_getscopes() + dwarf_getscopes_die()
+// walk the CU's tree from its root for every address (two walks, milliseconds
+// for a large C++ CU): with a few thousand hot addresses that was seconds of
+// recorder CPU at once, long enough to overflow the ring buffer. Walked once
+// here, each address is a lookup.
+struct CuScopes {
+  struct Scope {
+    Dwarf_Die die;
+    int parent;  // index of the enclosing subprogram / inlined call, -1 at the top
+  };
+  struct Range {
+    uint64_t lo, hi;  // [lo, hi) in the CU's address space
+    int scope;
+    int depth;
+  };
+  std::vector<Scope> scopes;
+  std::vector<Range> ranges;  // sorted by lo, then depth, then latest DIE first
+  std::vector<uint64_t> max_hi;  // max_hi[i]: the highest end of ranges[0..i]
+
+  explicit CuScopes(Dwarf_Die* cu) {
+    struct Pending {
+      Dwarf_Die die;
+      int parent;
+      int depth;
+    };
+    std::vector<Pending> todo;
+    Dwarf_Die child;
+    if (dwarf_child(cu, &child) == 0) todo.push_back({child, -1, 0});
+    while (!todo.empty()) {
+      Pending p = todo.back();
+      todo.pop_back();
+      Dwarf_Die next;
+      if (dwarf_siblingof(&p.die, &next) == 0) todo.push_back({next, p.parent, p.depth});
+      int tag = dwarf_tag(&p.die);
+      int parent = p.parent, depth = p.depth;
+      if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine) {
+        Dwarf_Addr base, lo, hi;
+        ptrdiff_t off = 0;
+        int index = int(scopes.size());
+        bool any = false;
+        while ((off = dwarf_ranges(&p.die, off, &base, &lo, &hi)) > 0) {
+          if (hi > lo) ranges.push_back({lo, hi, index, depth + 1});
+          any = true;
+        }
+        if (any) {
+          scopes.push_back({p.die, p.parent});
+          parent = index;
+          depth++;
+        }
+      } else if (tag == DW_TAG_structure_type || tag == DW_TAG_class_type || tag == DW_TAG_union_type ||
+                 tag == DW_TAG_enumeration_type || tag == DW_TAG_variable || tag == DW_TAG_formal_parameter ||
+                 tag == DW_TAG_typedef || tag == DW_TAG_base_type || tag == DW_TAG_pointer_type) {
+        continue;  // no code below a type or a variable (in-class member functions are declarations)
+      }
+      if (dwarf_haschildren(&p.die) > 0 && dwarf_child(&p.die, &child) == 0) todo.push_back({child, parent, depth});
+    }
+    std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) {
+      // Ties (aliases: one range, two DIEs) go to the first DIE in the tree,
+      // as dwarf_getscopes() has it: the backward scan meets it first.
+      if (a.lo != b.lo) return a.lo < b.lo;
+      return a.depth != b.depth ? a.depth < b.depth : a.scope > b.scope;
+    });
+    max_hi.reserve(ranges.size());
+    for (const Range& r : ranges) max_hi.push_back(std::max(r.hi, max_hi.empty() ? 0 : max_hi.back()));
+  }
+
+  // The innermost (deepest) scope containing `addr`, or -1. Scans back from the
+  // last range starting at or below it, and stops where no earlier range reaches
+  // it (max_hi): top-level functions do not overlap, so that is the start of
+  // the function holding `addr`.
+  int innermost(uint64_t addr) const {
+    size_t i = size_t(std::upper_bound(ranges.begin(), ranges.end(), addr,
+                                       [](uint64_t a, const Range& r) { return a < r.lo; }) -
+                      ranges.begin());
+    int best = -1, best_depth = -1;
+    while (i-- > 0 && max_hi[i] > addr) {
+      const Range& r = ranges[i];
+      if (addr < r.hi && r.depth > best_depth) {
+        best = r.scope;
+        best_depth = r.depth;
+      }
+    }
+    return best;
+  }
+
+  size_t size() const { return scopes.size() + ranges.size(); }
+};
+
+// Source frames for `addr` (module address) in the CU `cudie`, innermost
+// inline frame first (eu-addr2line -i).
+std::vector<SourceFrame> locate(Dwfl_Module* mod, Dwarf_Die* cudie, Dwarf_Addr cu_bias, const CuScopes& cu,
+                                Dwarf_Addr addr) {
   std::vector<SourceFrame> frames;
-  Dwarf_Addr addr = vaddr + bias;
-  Dwarf_Addr cu_bias = 0;
-  Dwarf_Die* cudie = dwfl_module_addrdie(mod, addr, &cu_bias);
-  if (!cudie) return frames;
-  SourceFrame first;
+  SourceFrame cur;
   if (Dwfl_Line* line = dwfl_module_getsrc(mod, addr)) {
     int lineno = 0;
     const char* file = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr);
-    if (file) first.file = file;
-    first.line = uint32_t(lineno > 0 ? lineno : 0);
-  }
-  Dwarf_Die* scopes = nullptr;
-  int n = dwarf_getscopes(cudie, addr - cu_bias, &scopes);
-  if (n > 0) {
-    // Past an inlined instance, dwarf_getscopes() continues with the scopes of
-    // the inlined function's abstract definition, not with its concrete caller.
-    // The DIE parents of the innermost scope are the concrete chain
-    // (inlined_subroutine -> ... -> the subprogram it was inlined into).
-    Dwarf_Die inner = scopes[0];
-    free(scopes);
-    scopes = nullptr;
-    n = dwarf_getscopes_die(&inner, &scopes);
+    if (file) cur.file = file;
+    cur.line = uint32_t(lineno > 0 ? lineno : 0);
   }
   Dwarf_Files* files = nullptr;
   size_t nfiles = 0;
   bool have_files = dwarf_getsrcfiles(cudie, &files, &nfiles) == 0;
-  SourceFrame cur = first;
-  for (int i = 0; i < n; i++) {
-    int tag = dwarf_tag(&scopes[i]);
-    if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine) continue;
-    const char* name = die_name(&scopes[i]);
+  for (int i = cu.innermost(addr - cu_bias); i >= 0; i = cu.scopes[size_t(i)].parent) {
+    Dwarf_Die die = cu.scopes[size_t(i)].die;
+    const char* name = die_name(&die);
     cur.function = name ? name : "";
     frames.push_back(cur);
-    if (tag == DW_TAG_subprogram) break;
+    if (dwarf_tag(&die) == DW_TAG_subprogram) break;
     // The caller's position is the inlined call site.
     cur = SourceFrame{};
     Dwarf_Attribute attr;
     Dwarf_Word v;
-    if (have_files && dwarf_attr(&scopes[i], DW_AT_call_file, &attr) && dwarf_formudata(&attr, &v) == 0 &&
-        v < nfiles) {
+    if (have_files && dwarf_attr(&die, DW_AT_call_file, &attr) && dwarf_formudata(&attr, &v) == 0 && v < nfiles) {
       if (const char* f = dwarf_filesrc(files, v, nullptr, nullptr)) cur.file = f;
     }
-    if (dwarf_attr(&scopes[i], DW_AT_call_line, &attr) && dwarf_formudata(&attr, &v) == 0) cur.line = uint32_t(v);
+    if (dwarf_attr(&die, DW_AT_call_line, &attr) && dwarf_formudata(&attr, &v) == 0) cur.line = uint32_t(v);
   }
-  free(scopes);
   return frames;
 }
 
@@ -154,11 +225,19 @@ struct SymbolHarvester::Entry {
   Dwarf_Addr elf_bias = 0;
   bool no_dwarf = false;        // opened once and found none: never opened again
   uint64_t last_use = 0;
+  // locate() results by address (empty: DWARF has none for it).
+  std::unordered_map<uint64_t, std::vector<SourceFrame>> located;
+  // The scope index of each CU looked into, by CU offset (its DIEs point into
+  // the open DWARF: dropped with it).
+  std::unordered_map<Dwarf_Off, std::unique_ptr<CuScopes>> cus;
+  size_t cu_entries = 0;  // scopes + ranges in `cus`
   Entry() = default;
   Entry(const Entry&) = delete;
   Entry& operator=(const Entry&) = delete;
   ~Entry() { close_dwarf(); }
   void close_dwarf() {
+    cus.clear();
+    cu_entries = 0;
     if (dwfl) dwfl_end(dwfl);
     dwfl = nullptr;
     module = nullptr;
@@ -182,6 +261,7 @@ SymbolHarvester::Entry& SymbolHarvester::entry(const ObjectFile& obj) {
       auto lru = entries_.end();
       for (auto e = entries_.begin(); e != entries_.end(); ++e)
         if (e != it && (lru == entries_.end() || e->second->last_use < lru->second->last_use)) lru = e;
+      locations_kept_ -= lru->second->located.size();
       entries_.erase(lru);
     }
   }
@@ -221,6 +301,29 @@ void SymbolHarvester::open_dwarf(const ObjectFile& obj, Entry& e) {
   }
 }
 
+std::vector<SourceFrame> SymbolHarvester::locate_in(Entry& e, uint64_t vaddr) {
+  Dwarf_Addr addr = vaddr + e.elf_bias, cu_bias = 0;
+  Dwarf_Die* cudie = dwfl_module_addrdie(e.module, addr, &cu_bias);
+  if (!cudie) return {};
+  auto [it, fresh] = e.cus.try_emplace(dwarf_dieoffset(cudie));
+  if (fresh) {
+    it->second = std::make_unique<CuScopes>(cudie);
+    e.cu_entries += it->second->size();
+    size_t kept = 0;
+    for (const auto& [key, other] : entries_) kept += other->cu_entries;
+    if (kept > kMaxCuScopes) {  // bounded: start over rather than grow (this CU stays)
+      for (auto& [key, other] : entries_)
+        if (other.get() != &e) {
+          other->cus.clear();
+          other->cu_entries = 0;
+        }
+      std::erase_if(e.cus, [&](const auto& kv) { return kv.second != it->second; });
+      e.cu_entries = it->second->size();
+    }
+  }
+  return locate(e.module, cudie, cu_bias, *it->second, addr);
+}
+
 SymbolTable SymbolHarvester::build(const ObjectFile& obj, const std::set<uint64_t>& hits, bool all_symbols) {
   SymbolTable t;
   t.build_id = obj.build_id;
@@ -228,14 +331,20 @@ SymbolTable SymbolHarvester::build(const ObjectFile& obj, const std::set<uint64_
   t.segments = obj.segments;
   Entry& e = entry(obj);
   t.symbols = all_symbols ? e.symbols : symbols_for_hits(e.symbols, hits);
-  if (!e.dwfl && !e.no_dwarf) open_dwarf(obj, e);
-  if (e.dwfl) {
-    for (uint64_t vaddr : hits) {
-      SourceLocation loc;
-      loc.address = vaddr;
-      loc.frames = locate(e.module, e.elf_bias, vaddr);
-      if (!loc.frames.empty()) t.locations.push_back(std::move(loc));
+  if (e.no_dwarf) return t;
+  for (uint64_t vaddr : hits) {
+    auto known = e.located.find(vaddr);
+    if (known == e.located.end()) {
+      if (!e.dwfl) open_dwarf(obj, e);  // not opened yet, or closed to stay within kMaxOpenDwarf
+      if (!e.dwfl) return t;
+      if (locations_kept_ >= kMaxLocations) {  // bounded: start over rather than grow
+        for (auto& [key, other] : entries_) other->located.clear();
+        locations_kept_ = 0;
+      }
+      known = e.located.emplace(vaddr, locate_in(e, vaddr)).first;
+      locations_kept_++;
     }
+    if (!known->second.empty()) t.locations.push_back(SourceLocation{vaddr, known->second});
   }
   return t;
 }
@@ -319,6 +428,8 @@ const KernelTextTable& kernel_text_symbols() {
 }
 
 }  // namespace
+
+void preload_kernel_symbols() { kernel_text_symbols(); }
 
 KernelSymbols build_kernel_symbols(const std::set<uint64_t>& addresses) {
   KernelSymbols out;

@@ -30,6 +30,10 @@ SymbolTable build_symbol_table(const ObjectFile& object, const std::set<uint64_t
 // decompressing .debug_* sections: milliseconds per object per cut, which was
 // most of the recorder's CPU at -F 999 -a). Keyed by build-id (same build-id,
 // same file contents); bounded: the least recently used are forgotten.
+// The source locations of each address are kept too: a rotated recording
+// (--switch-output, the flight recorder) embeds the same hot addresses again in
+// every file. And each compilation unit's functions and inlined calls are
+// indexed by address once (one walk of its DIE tree), not walked per address.
 class SymbolHarvester {
  public:
   SymbolHarvester();
@@ -42,10 +46,14 @@ class SymbolHarvester {
   struct Entry;
   static constexpr size_t kMaxObjects = 256;    // symbol tables kept
   static constexpr size_t kMaxOpenDwarf = 16;   // of those, DWARF handles kept open
+  static constexpr size_t kMaxLocations = 1 << 16;  // addresses whose locations are kept (~300 bytes each)
+  static constexpr size_t kMaxCuScopes = 1 << 19;   // CU scope index entries kept (~40 bytes each)
   Entry& entry(const ObjectFile& object);
   void open_dwarf(const ObjectFile& object, Entry& e);
+  std::vector<SourceFrame> locate_in(Entry& e, uint64_t vaddr);
   std::unordered_map<std::string, std::unique_ptr<Entry>> entries_;
   uint64_t clock_ = 0;
+  size_t locations_kept_ = 0;
 };
 
 inline SymbolTable build_symbol_table(const ObjectFile& object, bool all_symbols = false) {
@@ -61,5 +69,10 @@ std::vector<Symbol> symbols_for_hits(const std::vector<Symbol>& symbols, const s
 // For every address: the kallsyms symbol containing it and the one after it.
 // Empty when kallsyms hides addresses (kptr_restrict).
 KernelSymbols build_kernel_symbols(const std::set<uint64_t>& addresses);
+// Reads and indexes /proc/kallsyms now (once per process; build_kernel_symbols
+// would do it at its first call). The recorder calls it before attaching its
+// probes: reading kallsyms costs a tenth of a second of CPU or more, which
+// would otherwise land in the traced workload's first second.
+void preload_kernel_symbols();
 
 }  // namespace ebt::record

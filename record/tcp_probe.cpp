@@ -80,7 +80,14 @@ class TcpProbe : public Probe {
     if (!skel_) throw RuntimeFailure("tcp: cannot open the BPF object: " + std::string(strerror(errno)));
     reuse_shared_maps(skel_->obj, maps);
     auto* ro = skel_->rodata;
-    set_bpf_filter(ro->ebt_filter, filter);
+    // --cgroup / --container: the socket's cgroup decides (bpf/tcp.bpf.c
+    // sock_wanted), not the task a transition runs in (softirq, timers).
+    TargetFilter task_filter = filter;
+    task_filter.by_cgroup = false;
+    if (filter.by_cgroup && filter.cgroup_id == 0)
+      throw RuntimeFailure("tcp: --cgroup: the cgroup's id is not known: cannot filter sockets by it");
+    set_bpf_filter(ro->ebt_filter, task_filter);
+    ro->filter_cgroup_id = filter.by_cgroup ? filter.cgroup_id : 0;
     ro->filter_port = f_.port;
     ro->filter_addr_len = uint8_t(f_.addr.size());
     for (size_t i = 0; i < f_.addr.size() && i < 16; i++) const_cast<uint8_t&>(ro->filter_addr[i]) = f_.addr[i];

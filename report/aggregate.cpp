@@ -115,10 +115,15 @@ void StackAggregator::add(ReportContext& ctx, const Sample& s) {
   uint32_t comm = ctx.comm_frame(s.pid, s.tid, s.time_ns);
   GroupKey key{s.pid, s.tid, s.stack_id, ctx.symbolizer.generation(s.pid, s.time_ns),
                s.leaf_marker, s.root_marker, comm, s.aux_id};
-  auto [it, inserted] = groups_.try_emplace(key);
-  if (inserted) it->second.first_time = s.time_ns;
-  it->second.weight += s.weight;
-  it->second.count += 1;
+  auto [slot, fresh] = index_.map.try_emplace(key);
+  if (fresh) {
+    auto [it, inserted] = groups_.try_emplace(key);
+    if (inserted) it->second.first_time = s.time_ns;
+    *slot = &it->second;
+  }
+  Group& g = **slot;
+  g.weight += s.weight;
+  g.count += 1;
 }
 
 void StackAggregator::merge(const StackAggregator& other, uint64_t scale) {

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "report/context.h"
+#include "report/flat_map.h"
 
 namespace ebt::report {
 
@@ -112,6 +113,20 @@ class StackAggregator {
   StackAggregate build(ReportContext& ctx, bool counts, uint64_t scale) const;
   Filter filter_;
   std::unordered_map<GroupKey, Group, GroupKeyHash> groups_;
+  // The per-sample lookup in front of groups_ (whose order the exports keep):
+  // a FlatMap of pointers to its nodes, which stay put when it grows. A copy
+  // or move of the aggregator starts with an empty one (its pointers are the
+  // other's).
+  struct Index {
+    FlatMap<GroupKey, Group*, GroupKeyHash> map;
+    Index() = default;
+    Index(const Index&) {}
+    Index& operator=(const Index&) {
+      map = {};
+      return *this;
+    }
+  };
+  Index index_;
 };
 
 // The whole of `samples` through a StackAggregator.

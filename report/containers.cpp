@@ -21,6 +21,16 @@ struct ContainerIndex {
     ContainerRef* ref;
   };
   std::unordered_map<uint32_t, PidEntry> by_pid;
+  // Event reports: owners the capture does not describe (container_or_unknown).
+  ContainerRef* unknown() {
+    auto& u = by_key["unknown"];
+    if (!u) {
+      u = std::make_unique<ContainerRef>();
+      u->label = "[unknown]";
+      u->unknown = true;
+    }
+    return u.get();
+  }
   // Processes outside containers, or whose cgroup is unknown: one entry.
   ContainerRef* host() {
     auto& h = by_key["host"];
@@ -91,6 +101,14 @@ const ContainerRef& container_of(ReportContext& ctx, uint32_t pid) {
   return *r;
 }
 
+const ContainerRef& container_or_unknown(ReportContext& ctx, uint32_t pid) {
+  auto p = pid ? ctx.processes.find(pid) : ctx.processes.end();
+  if (p == ctx.processes.end() || p->second.cgroup_path.empty()) return *index_of(ctx).unknown();
+  return container_of(ctx, pid);
+}
+
+const ContainerRef& unknown_container(ReportContext& ctx) { return *index_of(ctx).unknown(); }
+
 const ContainerRef& container_of_path(ReportContext& ctx, const std::string& cgroup_path) {
   ContainerIndex& ix = index_of(ctx);
   if (cgroup_path.empty()) return *ix.host();
@@ -111,6 +129,7 @@ const ContainerRef& container_of_cgroup(ReportContext& ctx, uint64_t cgroup_id) 
 }
 
 bool container_matches(const ContainerRef& c, const std::string& q) {
+  if (c.unknown) return false;  // not known to be in any container, nor on the host
   if (q == "host" || q == "[host]") return !c.container;
   if (!c.container || q.empty()) return false;
   return c.name == q || c.hostname == q || c.id == q || c.cgroup_path == q ||
@@ -119,7 +138,11 @@ bool container_matches(const ContainerRef& c, const std::string& q) {
 
 bool container_wanted(ReportContext& ctx, const Filter& filter, uint32_t pid) {
   if (filter.containers.empty()) return true;
-  const ContainerRef& c = container_of(ctx, pid);
+  return container_ref_wanted(filter, container_of(ctx, pid));
+}
+
+bool container_ref_wanted(const Filter& filter, const ContainerRef& c) {
+  if (filter.containers.empty()) return true;
   for (const auto& q : filter.containers)
     if (container_matches(c, q)) return true;
   return false;

@@ -23,6 +23,7 @@ namespace ebt::report {
 
 struct ContainerRef {
   bool container = false;   // false: a host process (or its cgroup is unknown)
+  bool unknown = false;     // the "[unknown]" entry of container_or_unknown()
   std::string label;        // what reports show: the container's name, "[host]"
   std::string runtime;      // docker, containerd, cri-o, podman, systemd-nspawn, container, cgroup
   std::string id;           // container id (full)
@@ -39,6 +40,14 @@ struct ContainerRef {
 
 // The container of process `pid` (its cgroup when the recorder described it).
 const ContainerRef& container_of(ReportContext& ctx, uint32_t pid);
+// Event reports (tcp, skb, sched, --latency): the container of process `pid`,
+// or the "[unknown]" entry (label "[unknown]", container false) when the
+// capture does not describe the process (pid 0: owner not known; no process
+// record; no cgroup path). Rows of unknown owners are shown under it with
+// their count, never dropped silently.
+const ContainerRef& container_or_unknown(ReportContext& ctx, uint32_t pid);
+// The "[unknown]" entry itself (compare addresses: &c == &unknown_container(ctx)).
+const ContainerRef& unknown_container(ReportContext& ctx);
 // The container of a cgroup id (BPF cgroup ids in events); the host entry when unknown.
 const ContainerRef& container_of_cgroup(ReportContext& ctx, uint64_t cgroup_id);
 // The container of a cgroup path (v2, or a v1 controller's path: runtimes use
@@ -52,6 +61,9 @@ inline const std::string& container_label(ReportContext& ctx, uint32_t pid) { re
 bool container_matches(const ContainerRef& c, const std::string& query);
 // Whether pid passes the --container part of `filter` (true when it has none).
 bool container_wanted(ReportContext& ctx, const Filter& filter, uint32_t pid);
+// Whether container `c` passes the --container part of `filter` (true when it
+// has none; the "[unknown]" entry passes no query).
+bool container_ref_wanted(const Filter& filter, const ContainerRef& c);
 
 // Every distinct container the capture's processes ran in (host entry included
 // when some process ran outside one), ordered by label.

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <unordered_map>
 
+#include "report/flat_map.h"
 #include "report/offcpu_profile.h"
 #include "report/offcpu_trace.h"
 
@@ -50,10 +51,24 @@ class CpuTimeline : public ReportFamily {
 
   void on(const CpuSample& s) override {
     if (!passes(*ctx_, run_->filter, s.pid, s.tid, s.time_ns)) return;
-    if (period_ == 0) start();
+    if (period_ == 0) {
+      start();
+      // Room for the slices up to the cap, taken once: growing by doubling
+      // copies and faults in twice the memory.
+      // (Bounded: --trace-max-size 1P would ask for terabytes.)
+      if (cap_ != SIZE_MAX) slices_.reserve(std::min<size_t>(cap_ + 1, size_t(1) << 21));
+    }
     samples_++;
-    uint32_t th = thread_index(s.pid, s.tid);
-    uint32_t key = key_index(s);
+    // One lookup per sample: its (thread, stack key) pair, with the slice that
+    // pair last went into.
+    uint32_t generation = ctx_->symbolizer.generation(s.pid, s.time_ns);
+    auto [pair, fresh] = pairs_.try_emplace(PairKey{s.pid, s.tid, s.stack_id, generation, s.lua_stack_id});
+    if (fresh) {
+      pair->thread = thread_index(s.pid, s.tid);
+      pair->key = key_index(s, generation);
+    }
+    uint32_t th = pair->thread;
+    uint32_t key = pair->key;
     Thread& t = threads_[th];
     if (width_ == 0) {
       if (t.open != kNone && slices_[t.open].key == key && s.time_ns >= slices_[t.open].last &&
@@ -65,19 +80,24 @@ class CpuTimeline : public ReportFamily {
       }
       t.open = slices_.size();
     } else {
-      uint64_t b = bucket(s.time_ns);
-      if (b != t.bucket) {
-        t.bucket = b;
-        t.in_bucket.clear();
+      if (s.time_ns < t.bucket_begin || s.time_ns >= t.bucket_end) {  // (no division per sample)
+        uint64_t b = bucket(s.time_ns);
+        if (b != t.bucket) {
+          t.bucket = b;
+          t.epoch = ++epochs_;  // the thread's slices of its previous bucket are closed
+        }
+        t.bucket_begin = b == 0 ? 0 : origin_ + b * width_;
+        t.bucket_end = origin_ + (b + 1) * width_;
       }
-      auto [it, fresh] = t.in_bucket.try_emplace(key, slices_.size());
-      if (!fresh) {
-        Slice& sl = slices_[it->second];
+      if (pair->epoch == t.epoch) {
+        Slice& sl = slices_[pair->slice];
         sl.count++;
         sl.first = std::min(sl.first, s.time_ns);
         sl.last = std::max(sl.last, s.time_ns);
         return;
       }
+      pair->epoch = t.epoch;
+      pair->slice = slices_.size();
     }
     slices_.push_back({s.time_ns, s.time_ns, th, key, 1});
     if (slices_.size() > cap_) coarsen(cap_ / 2);
@@ -103,9 +123,27 @@ class CpuTimeline : public ReportFamily {
   };
   struct Thread {
     uint32_t pid, tid;
-    size_t open = kNone;                              // fine merging: the slice to extend
-    uint64_t bucket = UINT64_MAX;                     // bucket merging: the current bucket...
-    std::unordered_map<uint32_t, size_t> in_bucket;  // ...and its slice per stack key
+    size_t open = kNone;           // fine merging: the slice to extend
+    uint64_t bucket = UINT64_MAX;  // bucket merging: the current bucket, [bucket_begin, bucket_end) in time...
+    uint64_t bucket_begin = 0, bucket_end = 0;
+    uint64_t epoch = 0;  // ...and its number among all threads' buckets (PairSlot::epoch)
+  };
+  // A (thread, stack key) pair: what a sample's (pid, tid, stack, mapping
+  // generation, Lua stack) stands for.
+  struct PairKey {
+    uint32_t pid, tid, stack_id, generation, aux;
+    bool operator==(const PairKey&) const = default;
+  };
+  struct PairKeyHash {
+    uint64_t operator()(const PairKey& k) const {
+      return ((uint64_t(k.pid) << 32) | k.tid) ^ (uint64_t(k.stack_id) * 0x9E3779B97F4A7C15ULL) ^
+             (uint64_t(k.generation) << 48) ^ (uint64_t(k.aux) << 24);
+    }
+  };
+  struct PairSlot {
+    uint32_t thread, key;
+    uint64_t epoch;  // bucket merging: `slice` is the pair's slice while this equals its thread's epoch
+    size_t slice;
   };
   struct Key {
     uint32_t pid, stack_id, generation, aux;
@@ -145,8 +183,8 @@ class CpuTimeline : public ReportFamily {
     if (fresh) threads_.push_back({pid, tid});
     return it->second;
   }
-  uint32_t key_index(const CpuSample& s) {
-    Key k{s.pid, s.stack_id, ctx_->symbolizer.generation(s.pid, s.time_ns), s.lua_stack_id};
+  uint32_t key_index(const CpuSample& s, uint32_t generation) {
+    Key k{s.pid, s.stack_id, generation, s.lua_stack_id};
     auto [it, fresh] = key_ids_.try_emplace(k, uint32_t(keys_.size()));
     if (fresh) keys_.push_back({s.pid, s.stack_id, s.lua_stack_id, s.time_ns});
     return it->second;
@@ -158,33 +196,71 @@ class CpuTimeline : public ReportFamily {
   void coarsen(size_t target) {
     do {
       width_ = width_ ? width_ * 2 : 64 * period_;
-      std::sort(slices_.begin(), slices_.end(), [&](const Slice& a, const Slice& b) {
-        uint64_t ba = bucket(a.first), bb = bucket(b.first);
-        if (a.thread != b.thread) return a.thread < b.thread;
-        if (ba != bb) return ba < bb;
-        if (a.key != b.key) return a.key < b.key;
-        return a.first < b.first;
-      });
-      size_t out = 0;
-      for (size_t i = 0; i < slices_.size(); i++) {
-        if (out > 0) {
-          Slice& p = slices_[out - 1];
-          const Slice& s = slices_[i];
-          if (p.thread == s.thread && p.key == s.key && bucket(p.first) == bucket(s.first)) {
-            p.count += s.count;
-            p.last = std::max(p.last, s.last);
-            continue;
-          }
-        }
-        slices_[out++] = slices_[i];
-      }
-      slices_.resize(out);
+      merge_buckets();
     } while (slices_.size() > target);
-    slices_.shrink_to_fit();
-    for (Thread& t : threads_) {
+    // slices_ and scratch_ keep their capacity (about the cap each) until
+    // fit(): freeing and growing them again at every coarsening costs more
+    // than the rest of the pass.
+    for (Thread& t : threads_) {  // slice indices moved: every pair's slice is forgotten
       t.open = kNone;
       t.bucket = UINT64_MAX;
-      t.in_bucket.clear();
+      t.bucket_begin = t.bucket_end = 0;
+      t.epoch = ++epochs_;
+    }
+  }
+
+  // One slice per thread, bucket (of the current width) and stack key: the
+  // sum of their counts, from the earliest first sample to the latest last.
+  // Linear in the slices (this runs every time the cap is reached, over a
+  // million slices): they are grouped by thread with a counting sort, and a
+  // thread's slices come in time order, so those of one bucket are next to
+  // each other (a thread whose samples went back in time is sorted first);
+  // within a bucket, equal keys meet through a slot per key.
+  void merge_buckets() {
+    std::vector<size_t> begin(threads_.size() + 1, 0);
+    for (const Slice& sl : slices_) begin[sl.thread + 1]++;
+    for (size_t i = 1; i < begin.size(); i++) begin[i] += begin[i - 1];
+    scratch_.resize(slices_.size());
+    {
+      std::vector<size_t> at(begin.begin(), begin.end() - 1);
+      for (const Slice& sl : slices_) scratch_[at[sl.thread]++] = sl;
+    }
+    slices_.clear();
+    slot_.resize(keys_.size());
+    slot_run_.assign(keys_.size(), UINT64_MAX);
+    uint64_t run = 0;  // one number per (thread, bucket) run
+    for (size_t th = 0; th < threads_.size(); th++) {
+      Slice* first = scratch_.data() + begin[th];
+      Slice* last = scratch_.data() + begin[th + 1];
+      for (Slice* p = first; p != last && p + 1 != last; ++p) {
+        if (bucket(p[1].first) < bucket(p->first)) {
+          std::sort(first, last, [&](const Slice& a, const Slice& b) {
+            uint64_t ba = bucket(a.first), bb = bucket(b.first);
+            if (ba != bb) return ba < bb;
+            if (a.key != b.key) return a.key < b.key;
+            return a.first < b.first;
+          });
+          break;
+        }
+      }
+      uint64_t current = UINT64_MAX;
+      for (Slice* p = first; p < last; ++p) {
+        uint64_t b = bucket(p->first);
+        if (b != current || p == first) {
+          current = b;
+          run++;
+        }
+        if (slot_run_[p->key] != run) {
+          slot_run_[p->key] = run;
+          slot_[p->key] = slices_.size();
+          slices_.push_back(*p);
+          continue;
+        }
+        Slice& q = slices_[slot_[p->key]];
+        q.count += p->count;
+        q.first = std::min(q.first, p->first);
+        q.last = std::max(q.last, p->last);
+      }
     }
   }
 
@@ -216,8 +292,11 @@ class CpuTimeline : public ReportFamily {
   // label; returns the JSON bytes they take.
   uint64_t place() {
     placed_.clear();
+    placed_.reserve(slices_.size());
     std::sort(slices_.begin(), slices_.end(), [](const Slice& a, const Slice& b) {
-      return a.thread != b.thread ? a.thread < b.thread : a.first < b.first;
+      if (a.thread != b.thread) return a.thread < b.thread;
+      if (a.first != b.first) return a.first < b.first;
+      return a.key != b.key ? a.key < b.key : a.last < b.last;  // ties (equal times): still one order
     });
     uint64_t prev_end = 0, prev_last = 0, prev_bucket = 0;
     for (size_t i = 0; i < slices_.size(); i++) {
@@ -276,25 +355,32 @@ class CpuTimeline : public ReportFamily {
     }
     slices_.clear();
     slices_.shrink_to_fit();
+    scratch_.clear();
+    scratch_.shrink_to_fit();
     return notes;
   }
 
   bool next(size_t& pos, uint64_t* ts_ns, std::string* json, const TraceJson& fmt) {
     if (pos >= placed_.size()) return false;
     const Placed& p = placed_[pos++];
-    const Thread& t = threads_[p.thread];
     *ts_ns = p.start;
+    if (thread_ids_json_.empty()) {
+      // Each thread's "pid":P,"tid":T once (the document's track groups: --group container).
+      thread_ids_json_.resize(threads_.size());
+      for (size_t i = 0; i < threads_.size(); i++)
+        trace_->append_ids(thread_ids_json_[i], fmt.id(threads_[i].pid), fmt.id(threads_[i].tid));
+    }
     json->clear();
     *json += "{\"name\":";
     *json += labels_[p.label].leaf;
     *json += ",\"cat\":\"on-cpu\",\"ph\":\"X\",\"ts\":";
-    *json += fmt.ts(p.start);
+    fmt.append_ts(*json, p.start);
     *json += ",\"dur\":";
-    *json += fmt.ts(trace_origin_ + p.dur);
+    fmt.append_ts(*json, trace_origin_ + p.dur);
     *json += ',';
-    *json += trace_->ids(fmt.id(t.pid), fmt.id(t.tid));  // the document's track groups (--group container)
+    *json += thread_ids_json_[p.thread];
     *json += ",\"args\":{\"samples\":";
-    *json += std::to_string(p.count);
+    append_decimal(*json, p.count);
     *json += ",\"stack\":";
     *json += labels_[p.label].stack;
     *json += "}}";
@@ -308,16 +394,22 @@ class CpuTimeline : public ReportFamily {
   uint64_t width_ = 0;  // 0: merge consecutive samples only; else bucket width (ns)
   uint64_t samples_ = 0;
   std::vector<Thread> threads_;
+  FlatMap<PairKey, PairSlot, PairKeyHash> pairs_;
+  uint64_t epochs_ = 0;
   std::unordered_map<uint64_t, uint32_t> thread_ids_;
   std::vector<KeyInfo> keys_;
   std::unordered_map<Key, uint32_t, KeyHash> key_ids_;
   std::vector<Slice> slices_;
+  std::vector<Slice> scratch_;                          // merge_buckets: slices grouped by thread
+  std::vector<size_t> slot_;                            // merge_buckets: key -> its slice in the run
+  std::vector<uint64_t> slot_run_;                      // ... valid when equal to the run's number
   struct Label {
     std::string leaf, stack;  // JSON
   };
   std::vector<Label> labels_;
   std::vector<uint32_t> key_label_;
   std::vector<Placed> placed_;
+  std::vector<std::string> thread_ids_json_;  // per thread, made by the first next()
   TraceJson formatter_{0};
   const TraceJson* trace_ = nullptr;  // the document being written (add_trace)
 };

@@ -84,6 +84,9 @@ class ReportFamily : public format::RecordVisitor {
   // True when the user asked for one of this family's own outputs (e.g.
   // --skb, --folded); when no family is, the default family gives its text.
   virtual bool requested() const { return false; }
+  // True when one of its requested outputs has rows per container with
+  // --by container (the text report's and --latency's are the core's).
+  virtual bool groups_by_container() const { return false; }
   // Takes part in this run (its own outputs, or a shared channel it feeds).
   virtual bool enabled(const RunOptions& run) const = 0;
   // Before the pass: checks option combinations (BadInput for one that cannot
@@ -103,6 +106,19 @@ class ReportFamily : public format::RecordVisitor {
   virtual void write_latency(std::ostream& out, ReportContext& ctx) {}
   // Its own documents, in the order they are written.
   virtual std::vector<Output> outputs(ReportContext& ctx) { return {}; }
+  // Several captures (report a.ebt b.ebt): `twin`, a family of this same type
+  // given the same options, has read and finished the further capture `path`
+  // (symbolized in its own `twin_ctx`), in the one pass over that capture that
+  // also feeds the --trace timeline (report/run.h read_further_capture). A
+  // family whose outputs merge captures takes the twin's data here, after its
+  // own finish() and before outputs() (the stacks family merges its stacks by
+  // frame name); the others need nothing (the timeline lays captures side by
+  // side through each twin's add_trace).
+  virtual void merge_capture(ReportFamily& twin, ReportContext& twin_ctx, ReportContext& ctx,
+                             const std::string& path) {}
+  // Whether its own outputs take several captures (merge_capture); when not,
+  // asking for them with several captures is refused (exit 2).
+  virtual bool merges_captures() const { return false; }
 
  protected:
   ReportFamily() = default;

@@ -15,8 +15,8 @@ class L7Family : public ReportFamily {
  public:
   const char* name() const override { return "l7"; }
   void add_options(OptionSink& o) override {
-    o.option("--by", &by_, "Regroup the request latency table by connection, process or peer", "conn|pid|peer",
-             {"conn", "pid", "peer"});
+    o.option("--by", &by_, "Regroup the request latency table by connection, process, peer or container",
+             "conn|pid|peer|container", {"conn", "pid", "peer", "container"});
     o.flag("--show-payload", &show_payload_,
            "Text reports may print payload bytes (first bytes of unrecognised connections)");
   }
@@ -24,7 +24,8 @@ class L7Family : public ReportFamily {
   void configure(ReportContext& ctx, const RunOptions& run) override {
     ctx_ = &ctx;
     // --by is shared with the tcp family (report/tcp_family.cpp): port is its own.
-    if (run.latency && by_ == "port") throw BadInput("--by port groups --tcp connections; --latency groups by conn, pid or peer");
+    if (run.latency && by_ == "port")
+      throw BadInput("--by port groups --tcp connections; --latency groups by conn, pid, peer or container");
     run_ = &run;
   }
   uint64_t kinds() const override {
@@ -47,13 +48,15 @@ class L7Family : public ReportFamily {
   size_t add_trace(TraceJson& trace, ReportContext&) override {
     return analysis_ ? l7::add_l7_trace(*analysis_, trace) : 0;
   }
-  void write_latency(std::ostream& out, ReportContext&) override {
+  void write_latency(std::ostream& out, ReportContext& ctx) override {
     if (!run_->latency || !analysis_) return;
     l7::LatencyOptions lo;
-    lo.by = by_ == "conn"   ? l7::GroupBy::kConn
-            : by_ == "pid"  ? l7::GroupBy::kPid
-            : by_ == "peer" ? l7::GroupBy::kPeer
-                            : l7::GroupBy::kNone;
+    lo.by = by_ == "conn"        ? l7::GroupBy::kConn
+            : by_ == "pid"       ? l7::GroupBy::kPid
+            : by_ == "peer"      ? l7::GroupBy::kPeer
+            : by_ == "container" ? l7::GroupBy::kContainer
+                                 : l7::GroupBy::kNone;
+    lo.container = [&ctx](uint32_t pid) { return container_or_unknown(ctx, pid).label; };
     lo.format = run_->format == TableFormat::kCsv    ? l7::TableFormat::kCsv
                 : run_->format == TableFormat::kJson ? l7::TableFormat::kJson
                                                      : l7::TableFormat::kText;

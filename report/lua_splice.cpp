@@ -31,18 +31,32 @@ std::vector<uint32_t> lua_only_view(ReportContext& p, uint32_t pid, uint64_t tim
       break;
     }
   if (!leaf_is_c) {
-    // The user frame right above (leaf side of) the innermost VM or JIT frame.
-    auto vm_or_jit = [&](size_t i) {
-      return in_vm(raw[i]) || (raw[i].kind == FrameKind::kUser &&
-                               anonymous(p.symbolizer.resolve(pid, time_ns, raw[i], i > 0).front()));
+    // The native function the innermost VM or JIT frame called. An FFI call
+    // goes through LuaJIT's own call machinery first (lj_ccall_func,
+    // lj_vm_ffi_call: frames of the VM's object), so the function named is the
+    // first one leafward of the VM frame outside the VM's object (usleep, not
+    // lj_ccall_func); when all of them are LuaJIT's own (a C helper such as
+    // lj_str_new), the one right above the VM frame.
+    auto resolve = [&](size_t i) -> const symbolize::SymFrame& {
+      return p.symbolizer.resolve(pid, time_ns, raw[i], i > 0 && raw[i - 1].kind == raw[i].kind).front();
     };
-    for (size_t i = 0; i + 1 < raw.size(); ++i) {
-      if (raw[i].kind != FrameKind::kUser) continue;
-      if (vm_or_jit(i)) break;  // the leaf runs in the VM itself
-      if (!vm_or_jit(i + 1)) continue;
-      const auto& names = p.symbolizer.resolve(pid, time_ns, raw[i], i > 0 && raw[i - 1].kind == raw[i].kind);
+    auto vm_or_jit = [&](size_t i) {
+      return in_vm(raw[i]) || (raw[i].kind == FrameKind::kUser && anonymous(resolve(i)));
+    };
+    size_t vm = 0;
+    while (vm < raw.size() && !(raw[vm].kind == FrameKind::kUser && vm_or_jit(vm))) vm++;
+    if (vm > 0 && vm < raw.size() && raw[vm - 1].kind == FrameKind::kUser) {
+      const std::string vm_module = in_vm(raw[vm]) ? resolve(vm).module : std::string();
+      size_t callee = vm - 1;
+      for (size_t i = vm; i-- > 0 && raw[i].kind == FrameKind::kUser;) {
+        if (vm_module.empty() || resolve(i).module != vm_module) {
+          callee = i;
+          break;
+        }
+      }
+      const auto& names = p.symbolizer.resolve(pid, time_ns, raw[callee],
+                                               callee > 0 && raw[callee - 1].kind == raw[callee].kind);
       if (!names.empty() && !anonymous(names.front())) out.push_back(c_frame(names.back().name));
-      break;
     }
   }
   for (const auto& l : labels) {

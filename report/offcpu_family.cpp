@@ -1,5 +1,6 @@
 #include "report/offcpu_family.h"
 
+#include "report/containers.h"
 #include "report/offcpu_latency.h"
 #include "report/offcpu_profile.h"
 #include "report/offcpu_trace.h"
@@ -32,7 +33,10 @@ class OffCpuFamily : public ReportFamily {
     LatencyFormat fmt = run_->format == TableFormat::kCsv    ? LatencyFormat::kCsv
                         : run_->format == TableFormat::kJson ? LatencyFormat::kJson
                                                              : LatencyFormat::kText;
-    write_offcpu_latency(out, offcpu_latency(intervals_, offcpu_naming(ctx)), fmt, run_->top);
+    OffCpuNaming naming = offcpu_naming(ctx);
+    if (run_->by_container)
+      naming.container = [&ctx](uint32_t pid) { return container_or_unknown(ctx, pid).label; };
+    write_offcpu_latency(out, offcpu_latency(intervals_, naming), fmt, run_->top);
   }
 
  private:

@@ -64,11 +64,12 @@ OffCpuLatency offcpu_latency(const std::vector<OffCpuInterval>& intervals,
                              const OffCpuNaming& naming) {
   OffCpuLatency t;
   std::map<std::pair<uint32_t, uint32_t>, std::vector<uint64_t>> by_thread;
-  std::map<std::string, std::vector<uint64_t>> by_frame;
+  std::map<std::string, std::vector<uint64_t>> by_frame, by_container;
   for (const auto& iv : intervals) {
     t.intervals++;
     t.total_ns += iv.duration_ns;
     by_thread[{iv.pid, iv.tid}].push_back(iv.duration_ns);
+    if (naming.container) by_container[naming.container(iv.pid)].push_back(iv.duration_ns);
     std::string f = naming.top_frame ? naming.top_frame(iv) : std::string();
     if (f.empty()) f = "[unknown]";
     // Blocking (S/D) and preemption (R) at the same frame are different stories.
@@ -91,8 +92,15 @@ OffCpuLatency offcpu_latency(const std::vector<OffCpuInterval>& intervals,
     r.stats = duration_stats(d);
     t.per_frame.push_back(std::move(r));
   }
+  for (auto& [key, d] : by_container) {
+    OffCpuLatencyRow r;
+    r.key = key;
+    r.stats = duration_stats(d);
+    t.per_container.push_back(std::move(r));
+  }
   sort_rows(t.per_thread);
   sort_rows(t.per_frame);
+  sort_rows(t.per_container);
   return t;
 }
 
@@ -104,6 +112,7 @@ void write_offcpu_latency(std::ostream& out, const OffCpuLatency& t, LatencyForm
   };
   auto thread_rows = rows_of(t.per_thread);
   auto frame_rows = rows_of(t.per_frame);
+  auto container_rows = rows_of(t.per_container);
 
   if (format == LatencyFormat::kCsv) {
     out << "table,key,pid,tid,count,total_ms,p50_ms,p90_ms,p99_ms,max_ms\n";
@@ -113,6 +122,7 @@ void write_offcpu_latency(std::ostream& out, const OffCpuLatency& t, LatencyForm
           << ms(r.stats.p90_ns) << ',' << ms(r.stats.p99_ns) << ',' << ms(r.stats.max_ns)
           << '\n';
     };
+    for (const auto& r : container_rows) line("offcpu_container", r);
     for (const auto& r : thread_rows) line("offcpu_thread", r);
     for (const auto& r : frame_rows) line("offcpu_frame", r);
     return;
@@ -136,7 +146,16 @@ void write_offcpu_latency(std::ostream& out, const OffCpuLatency& t, LatencyForm
       if (i) out << ',';
       row(frame_rows[i], false);
     }
-    out << "]}}\n";
+    out << "]";
+    if (!t.per_container.empty()) {
+      out << ",\"per_container\":[";
+      for (size_t i = 0; i < container_rows.size(); i++) {
+        if (i) out << ',';
+        row(container_rows[i], false);
+      }
+      out << "]";
+    }
+    out << "}}\n";
     return;
   }
 
@@ -158,6 +177,10 @@ void write_offcpu_latency(std::ostream& out, const OffCpuLatency& t, LatencyForm
     }
   };
   out << "Off-CPU time: " << t.intervals << " intervals, " << ms(t.total_ns) << " ms total\n\n";
+  if (!t.per_container.empty()) {
+    table("container", container_rows);
+    out << '\n';
+  }
   table("thread (comm pid/tid)", thread_rows);
   out << '\n';
   table("top blocking frame", frame_rows);

@@ -42,6 +42,7 @@ struct OffCpuLatency {
   uint64_t total_ns = 0;
   std::vector<OffCpuLatencyRow> per_thread;  // by total desc, then key
   std::vector<OffCpuLatencyRow> per_frame;   // "frame (S)": by total desc, then key
+  std::vector<OffCpuLatencyRow> per_container;  // --by container: by total desc, then key (else empty)
 };
 
 struct OffCpuNaming {
@@ -50,6 +51,9 @@ struct OffCpuNaming {
   // The frame that names where an interval blocked (report/offcpu_profile.h
   // offcpu_top_frame()); cached per (pid, stack id) by the caller.
   std::function<std::string(const OffCpuInterval&)> top_frame;
+  // --by container: the container label of a process (report/containers.h
+  // container_or_unknown); unset: no per-container table.
+  std::function<std::string(uint32_t pid)> container;
 };
 
 OffCpuLatency offcpu_latency(const std::vector<OffCpuInterval>& intervals,

@@ -197,6 +197,11 @@ OtlpStats write_otlp_json(std::ostream& out, const std::vector<TcpConnection>& c
         .flag("ebtrace.tcp.open_before", c.open_before)
         .flag("ebtrace.tcp.open_at_end", c.open_at_end);
     if (c.pid) s.attrs.num("process.pid", c.pid);
+    // OpenTelemetry's container attributes (semantic conventions), for owners in one.
+    if (c.in_container) {
+      s.attrs.str("container.name", c.container);
+      if (!c.container_id.empty()) s.attrs.str("container.id", c.container_id);
+    }
     if (!c.closed_first.empty()) s.attrs.str("ebtrace.tcp.closed_first", c.closed_first);
     if (c.has_stats)
       s.attrs.num("ebtrace.tcp.bytes_sent", int64_t(c.bytes_tx))

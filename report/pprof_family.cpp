@@ -12,6 +12,8 @@
 #include "report/containers.h"
 #include "report/offcpu_profile.h"
 #include "report/pprof.pb.h"
+
+#include <google/protobuf/arena.h>
 #include "report/stacks_family.h"
 #include "report/utf8.h"
 
@@ -272,7 +274,10 @@ class ProfileBuilder {
 
   ReportContext& ctx_;
   const Filter& filter_;
-  pb::Profile profile_;
+  // On an arena: tens of thousands of locations and lines are allocated (and
+  // freed) at once instead of one by one.
+  google::protobuf::Arena arena_;
+  pb::Profile& profile_ = *google::protobuf::Arena::CreateMessage<pb::Profile>(&arena_);
   std::unordered_map<std::string, int64_t> strings_;
   std::unordered_map<uint32_t, uint64_t> functions_;         // frame id -> function id
   std::unordered_map<const Mapping*, uint64_t> mappings_;    // capture mapping -> mapping id
@@ -294,6 +299,9 @@ class PprofFamily : public ReportFamily {
   bool enabled(const RunOptions&) const override { return requested(); }
 
   void configure(ReportContext& ctx, const RunOptions& run) override {
+    if (run.group_container)
+      throw BadInput("--group container applies to the text report, --folded, --flamegraph and --trace, not to "
+                     "--pprof or --speedscope");
     ctx_ = &ctx;
     run_ = &run;
     ctx.keep_sites = true;  // locations with addresses and mappings

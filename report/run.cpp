@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 
 #include "common/error.h"
 #include "common/wall_clock.h"
@@ -89,7 +90,79 @@ void add_stats(PassStats& p, const format::ReadStats& s) {
   p.raw_bytes += s.raw_bytes;
 }
 
+// The option values of one family, by option name, given to its twin.
+class OptionValues : public OptionSink {
+ public:
+  void flag(const std::string& names, bool* value, const std::string&) override {
+    if (reading_)
+      flags_[names] = *value;
+    else
+      *value = flags_[names];
+  }
+  void option(const std::string& names, std::string* value, const std::string&, const std::string&,
+              const std::vector<std::string>&) override {
+    if (reading_)
+      options_[names] = *value;
+    else
+      *value = options_[names];
+  }
+  void now_apply() { reading_ = false; }
+
+ private:
+  bool reading_ = true;
+  std::map<std::string, bool> flags_;
+  std::map<std::string, std::string> options_;
+};
+
 }  // namespace
+
+std::string describe_pass(const PassStats& stats, const std::string& path, const std::vector<ReportFamily*>& families) {
+  std::string names;
+  for (auto* f : families) names += std::string(names.empty() ? "" : ", ") + f->name();
+  char buf[200];
+  std::snprintf(buf, sizeof buf, " (%llu blocks), %llu blocks decoded, %llu records, %.1f MB; families: ",
+                static_cast<unsigned long long>(stats.blocks_total), static_cast<unsigned long long>(stats.blocks_read),
+                static_cast<unsigned long long>(stats.records), stats.raw_bytes / 1e6);
+  return "read: " + std::to_string(stats.passes) + (stats.passes == 1 ? " pass" : " passes") + " over " + path + buf +
+         names;
+}
+
+std::unique_ptr<FurtherCapture> read_further_capture(const RunOptions& run, ReportContext& ctx,
+                                                     const std::vector<ReportFamily*>& families,
+                                                     const std::string& path) {
+  auto x = std::make_unique<FurtherCapture>();
+  x->path = path;
+  x->run = run;
+  x->run.input = path;
+  x->run.more_inputs.clear();
+  x->run.by_host = false;  // the first capture's stacks family adds every host's frame
+  x->run.diff_base.clear();
+  x->ctx = std::make_unique<ReportContext>(run.symbols);
+  x->ctx->lua_only = ctx.lua_only;
+  std::vector<ReportFamily*> originals;  // parallel to x->families
+  for (ReportFamily* f : families) {
+    const ReportFamilyEntry* entry = nullptr;
+    for (const auto& e : report_families())
+      if (std::string(e.name) == f->name()) entry = &e;
+    if (!entry) throw std::logic_error(std::string("report family ") + f->name() + " is not in the registry");
+    OptionValues values;
+    f->add_options(values);
+    values.now_apply();
+    auto twin = entry->create();
+    twin->add_options(values);
+    if (!twin->enabled(x->run)) continue;
+    x->families.push_back(twin.get());
+    originals.push_back(f);
+    x->owned.push_back(std::move(twin));
+  }
+  for (auto* f : x->families) f->configure(*x->ctx, x->run);
+  x->stats = read_capture(path, *x->ctx, x->families);
+  for (const auto& w : x->ctx->warnings) warn(w);
+  if (x->ctx->corrupted) ctx.corrupted = true;
+  for (auto* f : x->families) f->finish(*x->ctx);
+  for (size_t i = 0; i < x->families.size(); i++) originals[i]->merge_capture(*x->families[i], *x->ctx, ctx, path);
+  return x;
+}
 
 void merge_stacks(ReportContext& dst_ctx, StackAggregate& dst, uint32_t dst_host, const ReportContext& src_ctx,
                   const StackAggregate& src, uint32_t src_host) {

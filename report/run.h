@@ -28,6 +28,31 @@ struct PassStats {
 PassStats read_capture(const std::string& path, ReportContext& ctx,
                        const std::vector<ReportFamily*>& families);
 
+// What `report -v` says of one capture's pass:
+// "read: 1 pass over PATH (B blocks), B blocks decoded, R records, X MB; families: a, b".
+std::string describe_pass(const PassStats& stats, const std::string& path, const std::vector<ReportFamily*>& families);
+
+// A further capture of `report a.ebt b.ebt`: its own context and a twin of
+// each of the first capture's families that takes part (same type, same
+// options; RunOptions with this capture as input and no further ones).
+struct FurtherCapture {
+  std::string path;
+  RunOptions run;  // the twins keep a pointer to it
+  std::unique_ptr<ReportContext> ctx;
+  std::vector<std::unique_ptr<ReportFamily>> owned;
+  std::vector<ReportFamily*> families;  // twins taking part, in registry order
+  PassStats stats;
+};
+
+// Reads further capture `path` ONCE into its own context and the twins of
+// `families` (configured, read, finished; its warnings printed), then lets
+// each of `families` take what it merges from its twin (merge_capture: the
+// stacks family's stacks). The twins stay for the --trace timeline
+// (write_trace's TraceCapture), so no capture is read twice.
+std::unique_ptr<FurtherCapture> read_further_capture(const RunOptions& run, ReportContext& ctx,
+                                                     const std::vector<ReportFamily*>& families,
+                                                     const std::string& path);
+
 // The trace timeline of `families` (start_trace + each family's tracks),
 // written as a stream to `path` within run.trace_max_bytes (see
 // TraceJson::write). Returns the stderr note.

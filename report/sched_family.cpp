@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "common/error.h"
+#include "report/containers.h"
 #include "report/sched_report.h"
 
 namespace ebt::report {
@@ -16,9 +17,10 @@ class SchedFamily : public ReportFamily {
            &sched_,
            "Scheduler latency recorded with --sched: run-queue latency histogram and p50/p90/p99/max per process, "
            "thread, cgroup and CPU; preemptions and who preempted; switches across cgroups per CPU; CPU throttling "
-           "per cgroup (--format text, csv or json)");
+           "per cgroup (--format text, csv or json); --by container: per container too");
   }
   bool requested() const override { return sched_; }
+  bool groups_by_container() const override { return sched_; }
   bool enabled(const RunOptions&) const override { return sched_; }
   void configure(ReportContext&, const RunOptions& run) override {
     run_ = &run;
@@ -46,7 +48,26 @@ class SchedFamily : public ReportFamily {
   void finish(ReportContext& ctx) override {
     // Rows aggregate whole threads: named by their latest name (the recorder
     // names a thread when it first writes its rows, just after their end time).
-    report_ = data_.build([&ctx](uint32_t pid, uint32_t tid, uint64_t) { return ctx.comm_of(pid, tid, UINT64_MAX); });
+    SchedContainers c;
+    c.tables = run_->by_container;
+    c.of_pid = [&ctx](uint32_t pid) { return container_or_unknown(ctx, pid).label; };
+    // Cgroup paths of the sched hierarchy (v1 cpu on hybrid hosts): runtimes use
+    // the same path in every hierarchy, so the v2 path's container names it.
+    c.of_path = [&ctx](const std::string& path) {
+      return path.empty() ? unknown_container(ctx).label : container_of_path(ctx, path).label;
+    };
+    if (!run_->filter.containers.empty()) {
+      // --container: threads by their process's container, once every process record is read.
+      c.pid_wanted = [&ctx, this](uint32_t pid) {
+        return container_ref_wanted(run_->filter, container_or_unknown(ctx, pid));
+      };
+      c.path_wanted = [&ctx, this](const std::string& path) {
+        return !path.empty() && container_ref_wanted(run_->filter, container_of_path(ctx, path));
+      };
+    }
+    if (std::string why = unmatched_container_query(ctx, run_->filter); !why.empty()) warn(why);
+    report_ = data_.build([&ctx](uint32_t pid, uint32_t tid, uint64_t) { return ctx.comm_of(pid, tid, UINT64_MAX); },
+                          c);
   }
   std::vector<Output> outputs(ReportContext&) override {
     if (data_.empty()) warn(run_->input + " holds no scheduler latency (record with --sched)");

@@ -111,7 +111,8 @@ uint64_t RqHist::percentile(double p) const {
   return max();
 }
 
-SchedReport SchedCollector::build(const std::function<std::string(uint32_t, uint32_t, uint64_t)>& name) const {
+SchedReport SchedCollector::build(const std::function<std::string(uint32_t, uint32_t, uint64_t)>& name,
+                                  const SchedContainers& containers) const {
   SchedReport r;
   auto thread_key = [&](uint32_t pid, uint32_t tid, uint64_t t) {
     std::string n = name ? name(pid, tid, t) : "";
@@ -132,6 +133,7 @@ SchedReport SchedCollector::build(const std::function<std::string(uint32_t, uint
     }
   }
   for (auto& [key, samples] : by_cgroup) {
+    if (containers.path_wanted && !containers.path_wanted(key.second)) continue;  // --container
     std::sort(samples.begin(), samples.end(),
               [](const CgroupCpuSample* a, const CgroupCpuSample* b) { return a->time_ns < b->time_ns; });
     ThrottleRow t;
@@ -171,19 +173,34 @@ SchedReport SchedCollector::build(const std::function<std::string(uint32_t, uint
     auto it = id_path.find(id);
     return it != id_path.end() ? it->second : "cgroup id " + std::to_string(id);
   };
+  auto cgroup_path = [&](uint64_t id) {
+    auto it = id_path.find(id);
+    return it != id_path.end() ? it->second : std::string();
+  };
+  r.by_container = containers.tables && containers.of_pid && containers.of_path;
+  // A process's container: from its process record, else from the cgroup the
+  // sched samples saw it in (a preemptor that was never recorded itself).
+  auto container_of_pid = [&](uint32_t pid) {
+    std::string label = containers.of_pid(pid);
+    if (label == "[unknown]")
+      if (auto pc = pid_cgroup.find(pid); pc != pid_cgroup.end()) label = containers.of_path(pc->second.second);
+    return label;
+  };
 
   // Run-queue latency.
   std::map<std::pair<uint32_t, uint32_t>, std::pair<RqHist, uint64_t>> threads;  // -> (hist, last time)
   std::map<uint32_t, RqHist> cpus;
   for (const auto& row : rq_) {
+    if (containers.pid_wanted && !containers.pid_wanted(row.pid)) continue;  // --container
     auto& t = threads[{row.pid, row.tid}];
     t.first.add(row);
     t.second = std::max(t.second, row.end_ns);
     cpus[row.cpu].add(row);
   }
   std::map<uint32_t, std::pair<RqHist, uint64_t>> procs;
-  std::map<std::string, RqHist> groups;
+  std::map<std::string, RqHist> groups, by_container;
   for (const auto& [k, t] : threads) {
+    if (r.by_container) by_container[container_of_pid(k.first)].merge(t.first);
     r.per_thread.push_back({thread_key(k.first, k.second, t.second), k.first, k.second, t.first});
     auto& p = procs[k.first];
     p.first.merge(t.first);
@@ -199,6 +216,8 @@ SchedReport SchedCollector::build(const std::function<std::string(uint32_t, uint
   if (!cgroups_.empty())
     for (const auto& [path, h] : groups) r.per_cgroup.push_back({path, 0, 0, h});
   for (const auto& [cpu, h] : cpus) r.per_cpu.push_back({"cpu " + std::to_string(cpu), 0, 0, h});
+  for (const auto& [label, h] : by_container) r.per_container.push_back({label, 0, 0, h});
+  sort_rows(r.per_container);
   sort_rows(r.per_thread);
   sort_rows(r.per_process);
   sort_rows(r.per_cgroup);
@@ -206,6 +225,7 @@ SchedReport SchedCollector::build(const std::function<std::string(uint32_t, uint
   // Preemptions.
   std::map<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>, std::pair<uint64_t, const Preemption*>> pairs;
   for (const auto& p : preempt_) {
+    if (containers.pid_wanted && !containers.pid_wanted(p.pid)) continue;  // --container: the preempted thread's
     auto& v = pairs[{p.pid, p.tid, p.by_pid, p.by_tid}];
     v.first += p.count;
     if (!v.second || p.end_ns > v.second->end_ns) v.second = &p;
@@ -229,14 +249,47 @@ SchedReport SchedCollector::build(const std::function<std::string(uint32_t, uint
     r.preemption_count += v.first;
     r.preemptions.push_back(std::move(row));
   }
-  std::sort(r.preemptions.begin(), r.preemptions.end(), [](const PreemptRow& a, const PreemptRow& b) {
+  auto by_count = [](const PreemptRow& a, const PreemptRow& b) {
     return std::tie(b.count, a.victim, a.by) < std::tie(a.count, b.victim, b.by);
-  });
+  };
+  std::sort(r.preemptions.begin(), r.preemptions.end(), by_count);
+  if (r.by_container) {
+    std::map<std::pair<std::string, std::string>, uint64_t> cp;
+    for (const auto& [k, v] : pairs) {
+      const Preemption& p = *v.second;
+      cp[{container_of_pid(p.pid), p.by_tid == 0 ? std::string("[idle]") : container_of_pid(p.by_pid)}] += v.first;
+    }
+    for (const auto& [k, n] : cp) {
+      PreemptRow row;
+      row.victim = k.first;
+      row.by = k.second;
+      row.count = n;
+      r.container_preemptions.push_back(std::move(row));
+    }
+    std::sort(r.container_preemptions.begin(), r.container_preemptions.end(), by_count);
+  }
 
   // Cgroup switches.
   std::map<uint32_t, CpuSwitchRow> per_cpu;
   std::map<std::tuple<uint32_t, uint64_t, uint64_t>, uint64_t> cross;
+  std::map<uint32_t, CpuSwitchRow> per_cpu_c;
+  std::map<std::tuple<uint32_t, std::string, std::string>, uint64_t> cross_c;
   for (const auto& s : switches_) {
+    // --container: switches from or to one of its cgroups.
+    if (containers.path_wanted && !containers.path_wanted(cgroup_path(s.prev_cgroup)) &&
+        !containers.path_wanted(cgroup_path(s.next_cgroup)))
+      continue;
+    if (r.by_container) {
+      std::string from = containers.of_path(cgroup_path(s.prev_cgroup));
+      std::string to = containers.of_path(cgroup_path(s.next_cgroup));
+      auto& c = per_cpu_c[s.cpu];
+      c.cpu = s.cpu;
+      c.switches += s.count;
+      if (from != to) {
+        c.cross += s.count;
+        cross_c[{s.cpu, from, to}] += s.count;
+      }
+    }
     auto& c = per_cpu[s.cpu];
     c.cpu = s.cpu;
     c.switches += s.count;
@@ -248,9 +301,14 @@ SchedReport SchedCollector::build(const std::function<std::string(uint32_t, uint
   for (const auto& [cpu, c] : per_cpu) r.cpus.push_back(c);
   for (const auto& [k, n] : cross)
     r.cross_pairs.push_back({std::get<0>(k), cgroup_name(std::get<1>(k)), cgroup_name(std::get<2>(k)), n});
-  std::sort(r.cross_pairs.begin(), r.cross_pairs.end(), [](const CgroupPairRow& a, const CgroupPairRow& b) {
+  auto pair_order = [](const CgroupPairRow& a, const CgroupPairRow& b) {
     return std::tie(b.count, a.cpu, a.from, a.to) < std::tie(a.count, b.cpu, b.from, b.to);
-  });
+  };
+  std::sort(r.cross_pairs.begin(), r.cross_pairs.end(), pair_order);
+  for (const auto& [cpu, c] : per_cpu_c) r.container_cpus.push_back(c);
+  for (const auto& [k, n] : cross_c)
+    r.cross_container_pairs.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), n});
+  std::sort(r.cross_container_pairs.begin(), r.cross_container_pairs.end(), pair_order);
   return r;
 }
 
@@ -320,6 +378,14 @@ void write_sched_text(const SchedReport& r, size_t top, std::ostream& out) {
   }
   out << '\n';
   rq_table(out, "cpu", r.per_cpu, 0);
+  if (r.by_container) {
+    out << "\nRun-queue latency per container (of the process; [unknown]: a process the capture does not describe):\n";
+    rq_table(out, "container", r.per_container, top);
+    for (const RqRow& c : r.per_container) {
+      out << "\ncontainer " << c.key << ": " << c.hist.count << " waits\n";
+      histogram(out, c.hist);
+    }
+  }
 
   out << "\nPreemptions (involuntary switch-outs of recorded threads): " << r.preemption_count << "\n";
   char buf[512];
@@ -332,6 +398,18 @@ void write_sched_text(const SchedReport& r, size_t top, std::ostream& out) {
     out << buf;
   }
   if (r.preemptions.size() > n) out << "(" << r.preemptions.size() - n << " more; --top N)\n";
+  if (r.by_container) {
+    out << "\nPreemptions by container (the preempted thread's, the preempting task's):\n";
+    std::snprintf(buf, sizeof buf, "%-40s %-40s %9s\n", "container", "preempted by container", "count");
+    out << buf;
+    n = top ? std::min(top, r.container_preemptions.size()) : r.container_preemptions.size();
+    for (size_t i = 0; i < n; i++) {
+      const auto& p = r.container_preemptions[i];
+      std::snprintf(buf, sizeof buf, "%-40s %-40s %9" PRIu64 "\n", p.victim.c_str(), p.by.c_str(), p.count);
+      out << buf;
+    }
+    if (r.container_preemptions.size() > n) out << "(" << r.container_preemptions.size() - n << " more; --top N)\n";
+  }
 
   out << "\nSwitches between cgroups per CPU (" << (r.hierarchy.empty() ? "?" : r.hierarchy)
       << " hierarchy; switches between two tasks, one of them recorded):\n";
@@ -350,6 +428,29 @@ void write_sched_text(const SchedReport& r, size_t top, std::ostream& out) {
       const auto& p = r.cross_pairs[i];
       std::snprintf(buf, sizeof buf, "%-5u %-34s %-34s %9" PRIu64 "\n", p.cpu, p.from.c_str(), p.to.c_str(), p.count);
       out << buf;
+    }
+  }
+
+  if (r.by_container) {
+    out << "\nSwitches between containers per CPU (by the cgroups of the " << (r.hierarchy.empty() ? "?" : r.hierarchy)
+        << " hierarchy; [host]: no container, [unknown]: a cgroup not named in the capture):\n";
+    std::snprintf(buf, sizeof buf, "%-5s %12s %17s %8s\n", "cpu", "switches", "across_containers", "percent");
+    out << buf;
+    for (const auto& c : r.container_cpus) {
+      std::snprintf(buf, sizeof buf, "%-5u %12" PRIu64 " %17" PRIu64 " %7.1f%%\n", c.cpu, c.switches, c.cross,
+                    c.switches ? 100.0 * double(c.cross) / double(c.switches) : 0.0);
+      out << buf;
+    }
+    n = top ? std::min(top, r.cross_container_pairs.size()) : r.cross_container_pairs.size();
+    if (n) {
+      std::snprintf(buf, sizeof buf, "%-5s %-34s %-34s %9s\n", "cpu", "from container", "to container", "count");
+      out << buf;
+      for (size_t i = 0; i < n; i++) {
+        const auto& p = r.cross_container_pairs[i];
+        std::snprintf(buf, sizeof buf, "%-5u %-34s %-34s %9" PRIu64 "\n", p.cpu, p.from.c_str(), p.to.c_str(),
+                      p.count);
+        out << buf;
+      }
     }
   }
 
@@ -389,15 +490,30 @@ void write_sched_csv(const SchedReport& r, std::ostream& out) {
   rq("runq_thread", r.per_thread);
   rq("runq_cgroup", r.per_cgroup);
   rq("runq_cpu", r.per_cpu);
+  if (r.by_container) rq("runq_container", r.per_container);
   out << "\ntable,thread,pid,tid,preempted_by,by_pid,by_tid,count\n";
   for (const auto& p : r.preemptions)
     out << "preemption," << csv_field(p.victim) << ',' << p.pid << ',' << p.tid << ',' << csv_field(p.by) << ','
         << p.by_pid << ',' << p.by_tid << ',' << p.count << '\n';
+  if (r.by_container) {
+    out << "\ntable,container,preempted_by_container,count\n";
+    for (const auto& p : r.container_preemptions)
+      out << "container_preemption," << csv_field(p.victim) << ',' << csv_field(p.by) << ',' << p.count << '\n';
+  }
   out << "\ntable,cpu,switches,across_cgroups\n";
   for (const auto& c : r.cpus) out << "cpu_switches," << c.cpu << ',' << c.switches << ',' << c.cross << '\n';
   out << "\ntable,cpu,from_cgroup,to_cgroup,count\n";
   for (const auto& p : r.cross_pairs)
     out << "cross_cgroup," << p.cpu << ',' << csv_field(p.from) << ',' << csv_field(p.to) << ',' << p.count << '\n';
+  if (r.by_container) {
+    out << "\ntable,cpu,switches,across_containers\n";
+    for (const auto& c : r.container_cpus)
+      out << "cpu_container_switches," << c.cpu << ',' << c.switches << ',' << c.cross << '\n';
+    out << "\ntable,cpu,from_container,to_container,count\n";
+    for (const auto& p : r.cross_container_pairs)
+      out << "cross_container," << p.cpu << ',' << csv_field(p.from) << ',' << csv_field(p.to) << ',' << p.count
+          << '\n';
+  }
   out << "\ntable,cgroup,hierarchy,known,periods,throttled,throttled_ns,quota_us,period_us,reason\n";
   for (const auto& t : r.throttling)
     out << "throttling," << csv_field(t.path) << ',' << t.hierarchy << ',' << (t.known ? 1 : 0) << ',' << t.periods
@@ -452,7 +568,28 @@ void write_sched_json(const SchedReport& r, std::ostream& out) {
     out << (i ? "," : "") << "{\"cpu\":" << p.cpu << ",\"from\":" << json_quote(p.from) << ",\"to\":" << json_quote(p.to)
         << ",\"count\":" << p.count << "}";
   }
-  out << "],\"throttling\":[";
+  out << "]";
+  if (r.by_container) {
+    rows("per_container", r.per_container);
+    out << ",\"container_preemptions\":[";
+    for (size_t i = 0; i < r.container_preemptions.size(); i++) {
+      const auto& p = r.container_preemptions[i];
+      out << (i ? "," : "") << "{\"container\":" << json_quote(p.victim) << ",\"by\":" << json_quote(p.by)
+          << ",\"count\":" << p.count << "}";
+    }
+    out << "],\"container_cpus\":[";
+    for (size_t i = 0; i < r.container_cpus.size(); i++)
+      out << (i ? "," : "") << "{\"cpu\":" << r.container_cpus[i].cpu << ",\"switches\":" << r.container_cpus[i].switches
+          << ",\"across_containers\":" << r.container_cpus[i].cross << "}";
+    out << "],\"cross_container\":[";
+    for (size_t i = 0; i < r.cross_container_pairs.size(); i++) {
+      const auto& p = r.cross_container_pairs[i];
+      out << (i ? "," : "") << "{\"cpu\":" << p.cpu << ",\"from\":" << json_quote(p.from)
+          << ",\"to\":" << json_quote(p.to) << ",\"count\":" << p.count << "}";
+    }
+    out << "]";
+  }
+  out << ",\"throttling\":[";
   for (size_t i = 0; i < r.throttling.size(); i++) {
     const auto& t = r.throttling[i];
     out << (i ? "," : "") << "{\"cgroup\":" << json_quote(t.path) << ",\"hierarchy\":" << json_quote(t.hierarchy)

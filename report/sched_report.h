@@ -70,6 +70,20 @@ struct ThrottleRow {
   std::vector<uint32_t> pids;
 };
 
+// --by container / --container (report/containers.h gives the labels; this
+// file stays free of it).
+struct SchedContainers {
+  // The container label of a process; "[unknown]" when the capture does not describe it.
+  std::function<std::string(uint32_t pid)> of_pid;
+  // The container label of a cgroup of the sched hierarchy (its path; "" when the id is not named).
+  std::function<std::string(const std::string& path)> of_path;
+  // --container: whether a process / a cgroup (path, "" unknown) belongs to a
+  // wanted container; unset: every one.
+  std::function<bool(uint32_t pid)> pid_wanted;
+  std::function<bool(const std::string& path)> path_wanted;
+  bool tables = false;  // --by container: the per-container tables
+};
+
 struct SchedReport {
   RqHist all;  // every recorded thread: the runqlat histogram
   std::vector<RqRow> per_process, per_thread, per_cgroup, per_cpu;  // by total wait, descending
@@ -79,6 +93,14 @@ struct SchedReport {
   std::vector<CgroupPairRow> cross_pairs;               // across cgroups, by count
   std::vector<ThrottleRow> throttling;                  // by throttled time, descending
   std::string hierarchy;                                // of the cgroups: "v2", "v1 cpu", ""
+  // --by container: run-queue latency per container (key: its label), preemptions
+  // by the victim's and the preemptor's container (victim/by: labels), switches
+  // per CPU between tasks of different containers and their pairs.
+  bool by_container = false;
+  std::vector<RqRow> per_container;
+  std::vector<PreemptRow> container_preemptions;
+  std::vector<CpuSwitchRow> container_cpus;
+  std::vector<CgroupPairRow> cross_container_pairs;
 };
 
 // Collects the --sched records of a capture (any order).
@@ -90,7 +112,8 @@ class SchedCollector {
   void add(const CgroupCpuSample& s) { cgroups_.push_back(s); }
   bool empty() const { return rq_.empty() && preempt_.empty() && switches_.empty() && cgroups_.empty(); }
   // `name(pid, tid, time)`: a thread's comm at a time ("" if unknown).
-  SchedReport build(const std::function<std::string(uint32_t, uint32_t, uint64_t)>& name) const;
+  SchedReport build(const std::function<std::string(uint32_t, uint32_t, uint64_t)>& name,
+                    const SchedContainers& containers = {}) const;
 
  private:
   std::vector<RunqLatency> rq_;

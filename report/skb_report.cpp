@@ -120,9 +120,60 @@ std::vector<SkbPacket> skb_packets(const ReportContext& p, const std::vector<Skb
   return packets;
 }
 
-SkbReport skb_report(ReportContext& p, const std::vector<SkbHop>& skb_hops) {
+namespace {
+
+// An unspecified address (0.0.0.0, ::) or none: a wildcard.
+std::vector<uint8_t> specific(const std::vector<uint8_t>& a) {
+  for (uint8_t b : a)
+    if (b) return a;
+  return {};
+}
+
+}  // namespace
+
+void SkbSocketOwners::add(const TcpEvent& e) {
+  if (!e.pid || !e.local_port || e.local_addr.empty()) return;  // owner or tuple not known yet
+  tcp_[{e.netns, e.local_addr, e.local_port, e.remote_addr, e.remote_port}].insert(e.pid);
+}
+
+void SkbSocketOwners::add(const SocketInfo& s) {
+  if (!s.pid || !s.local_port || (s.protocol != 6 && s.protocol != 17)) return;
+  std::vector<uint8_t> remote = specific(s.remote_addr);
+  sockets_[{uint8_t(s.protocol), specific(s.local_addr), s.local_port, remote, remote.empty() ? uint16_t(0) : s.remote_port}]
+      .insert(s.pid);
+}
+
+uint32_t SkbSocketOwners::match(uint8_t proto, uint32_t netns, const Addr& local, uint16_t lport, const Addr& remote,
+                                uint16_t rport) const {
+  auto one = [](const std::set<uint32_t>& pids) { return pids.size() == 1 ? *pids.begin() : 0u; };
+  if (proto == 6)
+    if (auto it = tcp_.find({netns, local, lport, remote, rport}); it != tcp_.end()) return one(it->second);
+  // --syscalls sockets: the connected one, else one bound to the address, else to any address.
+  for (const auto& key : {std::tuple{proto, local, lport, remote, rport}, std::tuple{proto, local, lport, Addr{}, uint16_t(0)},
+                          std::tuple{proto, Addr{}, lport, Addr{}, uint16_t(0)}})
+    if (auto it = sockets_.find(key); it != sockets_.end()) return one(it->second);
+  return 0;
+}
+
+uint32_t SkbSocketOwners::owner(const SkbPacket& p, bool* sender) const {
+  // The sender first (in the namespace of a hop on its side), then the receiver.
+  for (bool as_sender : {true, false})
+    for (const SkbHop* h : p.hops) {
+      if (h->src_addr.empty() || (h->l4_protocol != 6 && h->l4_protocol != 17)) continue;
+      uint32_t pid = as_sender ? match(h->l4_protocol, h->netns, h->src_addr, h->src_port, h->dst_addr, h->dst_port)
+                               : match(h->l4_protocol, h->netns, h->dst_addr, h->dst_port, h->src_addr, h->src_port);
+      if (pid) {
+        *sender = as_sender;
+        return pid;
+      }
+    }
+  return 0;
+}
+
+SkbReport skb_report(ReportContext& p, const std::vector<SkbHop>& skb_hops, const SkbContainers& containers) {
   SkbReport r;
-  r.hops = skb_hops.size();
+  r.by_container = containers.tables && containers.owners && containers.label;
+  std::map<std::string, SkbContainerRow> by_container;
   struct PathAcc {
     SkbPathRow row;
     std::vector<uint64_t> totals;
@@ -131,7 +182,26 @@ SkbReport skb_report(ReportContext& p, const std::vector<SkbHop>& skb_hops) {
   std::map<std::pair<std::string, std::string>, std::vector<uint64_t>> gaps;
   std::map<std::pair<std::string, std::string>, SkbDropRow> drops;
   for (const SkbPacket& pk : skb_packets(p, skb_hops)) {
+    if (containers.owners && (containers.wanted || r.by_container)) {
+      bool sender = false;
+      uint32_t pid = containers.owners->owner(pk, &sender);
+      if (containers.wanted && !containers.wanted(pid)) {  // --container
+        r.left_out++;
+        if (!pid) r.left_out_unknown++;
+        continue;
+      }
+      if (r.by_container) {
+        std::string label = containers.label(pid);
+        SkbContainerRow& row = by_container[label];
+        row.container = label;
+        row.packets++;
+        if (pid) (sender ? row.sent : row.received)++;
+        if (pk.dropped) row.dropped++;
+        row.hops += pk.hops.size();
+      }
+    }
     r.packets++;
+    r.hops += pk.hops.size();
     std::string path;
     for (size_t i = 0; i < pk.hops.size(); i++) {
       if (i) {
@@ -170,16 +240,25 @@ SkbReport skb_report(ReportContext& p, const std::vector<SkbHop>& skb_hops) {
   for (auto& [key, v] : gaps) r.hop_latency.push_back({key.first, key.second, duration_stats(v)});
   std::stable_sort(r.hop_latency.begin(), r.hop_latency.end(),
                    [](const SkbHopRow& a, const SkbHopRow& b) { return a.stats.count > b.stats.count; });
+  for (auto& [key, row] : by_container) r.containers.push_back(row);
+  std::stable_sort(r.containers.begin(), r.containers.end(),
+                   [](const SkbContainerRow& a, const SkbContainerRow& b) { return a.packets > b.packets; });
   for (auto& [key, d] : drops) r.drops.push_back(d);
   std::stable_sort(r.drops.begin(), r.drops.end(),
                    [](const SkbDropRow& a, const SkbDropRow& b) { return a.packets > b.packets; });
   return r;
 }
 
-size_t add_skb_to_trace(TraceJson& trace, const ReportContext& p, const std::vector<SkbHop>& skb_hops) {
+size_t add_skb_to_trace(TraceJson& trace, const ReportContext& p, const std::vector<SkbHop>& skb_hops,
+                        const SkbContainers& containers) {
   // Above every real pid (pid_max is at most 2^22): the tracks of the network.
   constexpr uint32_t kNetworkPid = 0x7fff0000;
   std::vector<SkbPacket> packets = skb_packets(p, skb_hops);
+  if (containers.owners && containers.wanted)  // --container
+    std::erase_if(packets, [&](const SkbPacket& pk) {
+      bool sender = false;
+      return !containers.wanted(containers.owners->owner(pk, &sender));
+    });
   if (packets.empty()) return 0;
   trace.set_process_name(kNetworkPid, "network (skb hops)");
   std::map<std::pair<uint32_t, uint32_t>, uint32_t> tracks;  // (device, netns) -> tid
@@ -206,7 +285,26 @@ size_t add_skb_to_trace(TraceJson& trace, const ReportContext& p, const std::vec
 
 void write_skb_text(const SkbReport& r, size_t top, std::ostream& out) {
   auto limit = [&](size_t n) { return top ? std::min(n, top) : n; };
-  out << "# packets: " << r.packets << " (" << r.hops << " hops, " << r.dropped << " dropped)\n\n";
+  out << "# packets: " << r.packets << " (" << r.hops << " hops, " << r.dropped << " dropped)\n";
+  if (!r.container_filter.empty())
+    out << "# --container " << r.container_filter << ": " << r.left_out
+        << " packets of other containers left out (" << r.left_out_unknown << " of them of unknown owner)\n";
+  out << "\n";
+  if (r.by_container) {
+    out << "# by container (of the process owning the socket that sent a packet, else the one it reached)\n";
+    char line[160];
+    std::snprintf(line, sizeof line, "%8s %8s %8s %8s %8s  %s\n", "packets", "sent", "received", "dropped", "hops",
+                  "container");
+    out << line;
+    for (size_t i = 0; i < limit(r.containers.size()); i++) {
+      const auto& c = r.containers[i];
+      std::snprintf(line, sizeof line, "%8llu %8llu %8llu %8llu %8llu  ", (unsigned long long)c.packets,
+                    (unsigned long long)c.sent, (unsigned long long)c.received, (unsigned long long)c.dropped,
+                    (unsigned long long)c.hops);
+      out << line << c.container << "\n";
+    }
+    out << "\n";
+  }
   out << "# drops\n";
   if (r.drops.empty()) out << "none\n";
   for (size_t i = 0; i < limit(r.drops.size()); i++) {
@@ -242,7 +340,21 @@ void write_skb_json(const SkbReport& r, std::ostream& out) {
     out << "\"count\":" << s.count << ",\"p50_ns\":" << s.p50_ns << ",\"p90_ns\":" << s.p90_ns
         << ",\"p99_ns\":" << s.p99_ns << ",\"max_ns\":" << s.max_ns;
   };
-  out << "{\"packets\":" << r.packets << ",\"hops\":" << r.hops << ",\"dropped\":" << r.dropped << ",\"drops\":[";
+  out << "{\"packets\":" << r.packets << ",\"hops\":" << r.hops << ",\"dropped\":" << r.dropped;
+  if (!r.container_filter.empty())
+    out << ",\"container_filter\":" << json_quote(r.container_filter) << ",\"left_out\":" << r.left_out
+        << ",\"left_out_unknown\":" << r.left_out_unknown;
+  if (r.by_container) {
+    out << ",\"containers\":[";
+    for (size_t i = 0; i < r.containers.size(); i++) {
+      const auto& c = r.containers[i];
+      out << (i ? "," : "") << "{\"container\":" << json_quote(c.container) << ",\"packets\":" << c.packets
+          << ",\"sent\":" << c.sent << ",\"received\":" << c.received << ",\"dropped\":" << c.dropped
+          << ",\"hops\":" << c.hops << "}";
+    }
+    out << "]";
+  }
+  out << ",\"drops\":[";
   for (size_t i = 0; i < r.drops.size(); i++) {
     const auto& d = r.drops[i];
     out << (i ? "," : "") << "{\"reason\":" << json_quote(d.reason) << ",\"function\":" << json_quote(d.function)

@@ -5,8 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <ostream>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "report/offcpu_latency.h"
@@ -26,6 +30,46 @@ struct SkbPacket {
 
 // Cuts the hops into packets (see docs/skb.md: which hops belong to one packet).
 std::vector<SkbPacket> skb_packets(const ReportContext& ctx, const std::vector<SkbHop>& hops);
+
+// Who owns the sockets packets leave and reach (--container, --by container):
+// hops run in softirq, so the task a hop ran in says nothing; a packet belongs
+// to the process owning the socket it was sent from, else the one it was
+// delivered to, matched by addresses and ports. Sockets come from the
+// capture's --tcp connections (with their network namespace) and its --syscalls
+// sockets (no namespace: used only where one process matches). A match by
+// several processes is no match.
+class SkbSocketOwners {
+ public:
+  void add(const TcpEvent& e);
+  void add(const SocketInfo& s);
+  // The owner's pid and whether it sent the packet (else it received it); 0: not known.
+  uint32_t owner(const SkbPacket& p, bool* sender) const;
+
+ private:
+  using Addr = std::vector<uint8_t>;
+  // (netns, local addr, local port, remote addr, remote port) -> owners
+  std::map<std::tuple<uint32_t, Addr, uint16_t, Addr, uint16_t>, std::set<uint32_t>> tcp_;
+  // (protocol, local addr, local port, remote addr, remote port) -> owners (remote empty: unconnected)
+  std::map<std::tuple<uint8_t, Addr, uint16_t, Addr, uint16_t>, std::set<uint32_t>> sockets_;
+  uint32_t match(uint8_t proto, uint32_t netns, const Addr& local, uint16_t lport, const Addr& remote,
+                 uint16_t rport) const;
+};
+
+// --by container: packets per container of their owner (SkbSocketOwners).
+struct SkbContainerRow {
+  std::string container;  // label; "[unknown]": no socket of a known process sent or received it
+  uint64_t packets = 0, sent = 0, received = 0, dropped = 0, hops = 0;
+};
+
+// Packets' containers for skb_report() and add_skb_to_trace().
+struct SkbContainers {
+  const SkbSocketOwners* owners = nullptr;
+  // The container label of a pid ("[unknown]" for 0 and processes not described).
+  std::function<std::string(uint32_t pid)> label;
+  // --container: whether packets of this pid's container are kept; unset: all.
+  std::function<bool(uint32_t pid)> wanted;
+  bool tables = false;  // --by container
+};
 
 struct SkbPathRow {
   std::string flow;     // of the first packet that took the path, e.g. "UDP 10.0.0.1:5000 > 10.0.0.2:53"
@@ -48,6 +92,11 @@ struct SkbDropRow {
 };
 
 struct SkbReport {
+  bool by_container = false;
+  std::vector<SkbContainerRow> containers;  // --by container: most packets first
+  std::string container_filter;  // --container as given ("" : none)
+  uint64_t left_out = 0;         // packets of other containers (or unknown owner) left out by it
+  uint64_t left_out_unknown = 0;
   uint64_t packets = 0;
   uint64_t hops = 0;
   uint64_t dropped = 0;
@@ -56,7 +105,7 @@ struct SkbReport {
   std::vector<SkbDropRow> drops;  // most packets first
 };
 
-SkbReport skb_report(ReportContext& ctx, const std::vector<SkbHop>& hops);
+SkbReport skb_report(ReportContext& ctx, const std::vector<SkbHop>& hops, const SkbContainers& containers = {});
 
 // Text tables (at most `top` rows each; 0: all) or one JSON object.
 void write_skb_text(const SkbReport& r, size_t top, std::ostream& out);
@@ -65,6 +114,7 @@ void write_skb_json(const SkbReport& r, std::ostream& out);
 // The packets on the trace timeline: a "network" process with one async span per
 // packet (named by its flow) and a track per device with an instant per hop.
 // Returns the number of packets added.
-size_t add_skb_to_trace(TraceJson& trace, const ReportContext& ctx, const std::vector<SkbHop>& hops);
+size_t add_skb_to_trace(TraceJson& trace, const ReportContext& ctx, const std::vector<SkbHop>& hops,
+                        const SkbContainers& containers = {});
 
 }  // namespace ebt::report

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <ostream>
 #include <unordered_map>
@@ -15,12 +16,12 @@ namespace {
 
 // One event of a thread's timeline, or a run of consecutive events with the
 // same stack (merged as they arrive: speedscope merges them anyway).
+// 24 bytes: a long capture has millions.
 struct Entry {
   uint64_t time_ns;
+  uint64_t weight;  // on-CPU: samples (one sampling period each); off-CPU: blocked ns, or switches (--weight count)
   uint32_t group;
-  bool on_cpu;      // weight is a sample count, worth one sampling period each
-  uint64_t weight;  // off-CPU: blocked ns
-  uint64_t count;   // events
+  bool on_cpu;
 };
 
 class SpeedscopeFamily : public ReportFamily {
@@ -40,6 +41,9 @@ class SpeedscopeFamily : public ReportFamily {
   bool enabled(const RunOptions&) const override { return requested(); }
 
   void configure(ReportContext& ctx, const RunOptions& run) override {
+    if (run.group_container)
+      throw BadInput("--group container applies to the text report, --folded, --flamegraph and --trace, not to "
+                     "--pprof or --speedscope");
     if (lines_ && path_.empty()) throw BadInput("--speedscope-lines applies to --speedscope FILE");
     ctx_ = &ctx;
     run_ = &run;
@@ -104,12 +108,13 @@ class SpeedscopeFamily : public ReportFamily {
     auto [it, inserted] = group_ids_.try_emplace(key, static_cast<uint32_t>(groups_.size()));
     if (inserted) groups_.push_back({key, s.time_ns});
     auto& v = t[{s.pid, s.tid}];
+    // What the view weighs (--weight count is known before the pass: select_view).
+    uint64_t w = on_cpu || run_->view.weight == "count" ? 1 : s.weight;
     if (!v.empty() && v.back().group == it->second && v.back().time_ns <= s.time_ns) {
-      v.back().weight += s.weight;
-      v.back().count += 1;
+      v.back().weight += w;
       return;
     }
-    v.push_back({s.time_ns, it->second, on_cpu, s.weight, 1});
+    v.push_back({s.time_ns, w, it->second, on_cpu});
   }
 
   void write(ReportContext& ctx, std::ostream& os);
@@ -158,8 +163,20 @@ void SpeedscopeFamily::write(ReportContext& ctx, std::ostream& os) {
     if (key.leaf_marker) out.push_back(frame(key.leaf_marker, 0));
   }
 
+  // Each group's stack as the format writes it: "[i,j,...]".
+  std::vector<std::string> stack_text(stacks.size());
+  for (size_t g = 0; g < stacks.size(); ++g) {
+    std::string& t = stack_text[g];
+    t += '[';
+    for (size_t j = 0; j < stacks[g].size(); ++j) {
+      if (j) t += ',';
+      append_decimal(t, stacks[g][j]);
+    }
+    t += ']';
+  }
+
   // Per thread: the view's events in time order, consecutive equal stacks merged.
-  const bool counts = view_.count;
+  const bool counts = view_.count;  // then every Entry's weight is already a count
   const bool ns = counts ? false : (view_.source != StackSource::kOnCpu || period_ != 0);
   struct Thread {
     uint32_t pid, tid;
@@ -168,36 +185,40 @@ void SpeedscopeFamily::write(ReportContext& ctx, std::ostream& os) {
   };
   std::vector<Thread> threads;
   auto value = [&](const Entry& e) -> uint64_t {
-    if (counts) return e.count;
-    if (e.on_cpu) return period_ ? e.count * period_ : e.count;
+    if (e.on_cpu && !counts) return period_ ? e.weight * period_ : e.weight;
     return e.weight;
   };
-  auto take = [&](const Timeline& t) {
-    for (const auto& [id, events] : t) {
+  // The events are moved, not copied (millions of them in a long capture).
+  auto take = [&](Timeline& t) {
+    for (auto& [id, events] : t) {
       const auto& key = id;  // clang before 16 cannot capture a structured binding
       auto pos = std::find_if(threads.begin(), threads.end(),
                               [&](const Thread& th) { return th.pid == key.first && th.tid == key.second; });
       if (pos == threads.end()) {
-        threads.push_back({id.first, id.second, {}, 0});
-        pos = threads.end() - 1;
+        threads.push_back({id.first, id.second, std::move(events), 0});
+        continue;
       }
       pos->events.insert(pos->events.end(), events.begin(), events.end());
+      std::vector<Entry>().swap(events);
     }
   };
   if (view_.source == StackSource::kOnCpu || view_.source == StackSource::kOnOff) take(on_);
   if (view_.source != StackSource::kOnCpu) take(off_);
   for (auto& th : threads) {
-    std::stable_sort(th.events.begin(), th.events.end(),
-                     [](const Entry& a, const Entry& b) { return a.time_ns < b.time_ns; });
-    std::vector<Entry> merged;
-    for (const Entry& e : th.events) {
-      Entry x = e;
-      x.weight = value(e);
+    auto earlier = [](const Entry& a, const Entry& b) { return a.time_ns < b.time_ns; };
+    // Usually in order already (a thread's events arrive in time order): no sort, no buffer.
+    if (!std::is_sorted(th.events.begin(), th.events.end(), earlier))
+      std::stable_sort(th.events.begin(), th.events.end(), earlier);
+    size_t out = 0;  // merged in place
+    for (size_t i = 0; i < th.events.size(); i++) {
+      Entry x = th.events[i];
+      x.weight = value(x);
       if (x.weight == 0) continue;
-      if (!merged.empty() && merged.back().group == x.group) merged.back().weight += x.weight;
-      else merged.push_back(x);
+      if (out > 0 && th.events[out - 1].group == x.group) th.events[out - 1].weight += x.weight;
+      else th.events[out++] = x;
     }
-    th.events = std::move(merged);
+    th.events.resize(out);
+    th.events.shrink_to_fit();
     for (const Entry& e : th.events) th.total += e.weight;
   }
   threads.erase(std::remove_if(threads.begin(), threads.end(), [](const Thread& t) { return t.total == 0; }),
@@ -226,17 +247,39 @@ void SpeedscopeFamily::write(ReportContext& ctx, std::ostream& os) {
                      std::to_string(th.tid) + ")")
        << ",\"unit\":\"" << (ns ? "nanoseconds" : "none") << "\",\"startValue\":0,\"endValue\":" << th.total
        << ",\"samples\":[";
+    // Every sample's stack written out (the format has no stack table): each
+    // distinct stack's text made once, the samples through one buffer.
+    std::string buf;
+    auto flush = [&] {
+      os.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+      buf.clear();
+    };
     for (size_t i = 0; i < th.events.size(); ++i) {
-      os << (i ? "," : "") << '[';
-      const auto& st = stacks[th.events[i].group];
-      for (size_t j = 0; j < st.size(); ++j) os << (j ? "," : "") << st[j];
-      os << ']';
+      if (i) buf += ',';
+      buf += stack_text[th.events[i].group];
+      if (buf.size() >= (1 << 20)) flush();
     }
-    os << "],\"weights\":[";
-    for (size_t i = 0; i < th.events.size(); ++i) os << (i ? "," : "") << th.events[i].weight;
-    os << "]}";
+    buf += "],\"weights\":[";
+    for (size_t i = 0; i < th.events.size(); ++i) {
+      if (i) buf += ',';
+      append_decimal(buf, th.events[i].weight);
+      if (buf.size() >= (1 << 20)) flush();
+    }
+    buf += "]}";
+    flush();
   }
   os << "]}\n";
+  // The format has no stack table: every run of equal stacks of every thread
+  // is written out, so a long capture makes a file that the speedscope app, a
+  // web page, may fail to load (browsers cap a string at about 512 MB).
+  constexpr std::streamoff kLarge = 256ll << 20;
+  if (std::streamoff size = os.tellp(); size > kLarge) {
+    char mib[32];
+    std::snprintf(mib, sizeof mib, "%.0f MiB", static_cast<double>(size) / 1048576.0);
+    warn(path_ + ": " + mib + " of speedscope JSON (every run of equal stacks of every thread, in time order): the "
+         "speedscope app may not load a file this large; narrow it with --time START,END, --pid or --tid, or "
+         "export --pprof (its size follows distinct stacks; speedscope opens it too, without the time order)");
+  }
 }
 
 }  // namespace

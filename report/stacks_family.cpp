@@ -79,6 +79,8 @@ class StacksFamily : public ReportFamily {
       if (!baseline_.empty()) throw BadInput("--diff BASE NEW and --baseline BASE say the same thing: give one");
       baseline_ = run.diff_base;
     }
+    if (!baseline_.empty() && !run.more_inputs.empty())
+      throw BadInput("--baseline compares two captures: give one capture besides it");
     off_cpu_ = run.view.off_cpu;
     on_off_ = run.view.on_off;
     wakers_ = run.view.wakers;
@@ -141,49 +143,39 @@ class StacksFamily : public ReportFamily {
     if (std::string why = unmatched_container_query(ctx, run_->filter); !why.empty()) warn(why);
     if (run_->group_container) group_by_container(ctx, stacks_);
     if (run_->by_container) container_rows_ = container_rows(ctx, stacks_);
-    if (!run_->more_inputs.empty() || run_->by_host) merge_captures(ctx);
+    // --by-host over one capture: its stacks under its host now; with
+    // several, when the first further capture is merged (merge_capture).
+    host_pending_ = run_->by_host;
+    if (run_->by_host && run_->more_inputs.empty()) {
+      StackAggregate none;
+      merge_stacks(ctx, stacks_, host_frame(ctx, ctx), ctx, none, 0);
+      host_pending_ = false;
+    }
     if (!baseline_.empty()) read_baseline(ctx);
   }
 
-  // report a.ebt b.ebt: every further capture through its own context and a
-  // stacks family of the same view, merged by name into this one's stacks.
-  void merge_captures(ReportContext& ctx) {
-    if (!baseline_.empty() && !run_->more_inputs.empty())
-      throw BadInput("--baseline compares two captures: give one capture besides it");
-    auto host = [&](const ReportContext& c) {
-      return run_->by_host ? ctx.frames.intern("[host: " + (c.session.hostname.empty() ? std::string("?") : c.session.hostname) +
-                                                   "]",
-                                               FrameType::kMarker)
-                           : 0u;
-    };
-    uint32_t own_host = host(ctx);
-    if (run_->more_inputs.empty()) {
-      StackAggregate none;
-      merge_stacks(ctx, stacks_, own_host, ctx, none, 0);
-      return;
-    }
-    for (const std::string& path : run_->more_inputs) {
-      RunOptions r = *run_;
-      r.input = path;
-      r.more_inputs.clear();
-      r.by_host = false;
-      r.diff_base.clear();
-      ReportContext other(run_->symbols);
-      other.lua_only = ctx.lua_only;
-      StacksFamily f;
-      f.configure(other, r);
-      read_capture(path, other, {&f});
-      for (const auto& w : other.warnings) warn(w);
-      if (other.corrupted) ctx.corrupted = true;
-      f.finish(other);
-      for (const auto& [pid, p] : other.processes) ctx.processes.emplace(pid, p);  // names for the text report
-      if (f.stacks_.unit != stacks_.unit)
-        throw BadInput(path + " gives " + f.stacks_.unit + " where " + run_->input + " gives " + stacks_.unit +
-                       ": merge captures with the same kind of data");
-      merge_stacks(ctx, stacks_, own_host, other, f.stacks_, host(other));
-      own_host = 0;  // already in front of this side's stacks
-      inputs_text_ += " + " + path;
-    }
+  // [host: NAME] for --by-host, interned in `ctx` (0 without --by-host).
+  uint32_t host_frame(ReportContext& ctx, const ReportContext& of) const {
+    if (!run_->by_host) return 0;
+    return ctx.frames.intern("[host: " + (of.session.hostname.empty() ? std::string("?") : of.session.hostname) + "]",
+                             FrameType::kMarker);
+  }
+
+  // report a.ebt b.ebt: a further capture, read once (with the timeline's
+  // families) into its own context by a stacks family of the same view,
+  // merged by name into this one's stacks.
+  bool merges_captures() const override { return true; }
+  void merge_capture(ReportFamily& twin, ReportContext& twin_ctx, ReportContext& ctx,
+                     const std::string& path) override {
+    auto& f = dynamic_cast<StacksFamily&>(twin);
+    for (const auto& [pid, p] : twin_ctx.processes) ctx.processes.emplace(pid, p);  // names for the text report
+    if (f.stacks_.unit != stacks_.unit)
+      throw BadInput(path + " gives " + f.stacks_.unit + " where " + run_->input + " gives " + stacks_.unit +
+                     ": merge captures with the same kind of data");
+    uint32_t own_host = host_pending_ ? host_frame(ctx, ctx) : 0;
+    host_pending_ = false;  // in front of this side's stacks from now on
+    merge_stacks(ctx, stacks_, own_host, twin_ctx, f.stacks_, host_frame(ctx, twin_ctx));
+    inputs_text_ += " + " + path;
   }
 
   // The baseline capture through its own context and a stacks family of the
@@ -262,6 +254,7 @@ class StacksFamily : public ReportFamily {
   std::unique_ptr<ReportContext> base_ctx_;
   std::unique_ptr<StacksFamily> base_;
   std::string inputs_text_;  // " + b.ebt" per merged capture
+  bool host_pending_ = false;  // --by-host: this capture's own stacks still without their [host: NAME]
   const RunOptions* run_ = nullptr;
   ReportContext* ctx_ = nullptr;
   StackAggregator on_, off_, wake_;

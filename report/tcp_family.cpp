@@ -4,6 +4,7 @@
 #include <ostream>
 
 #include "common/error.h"
+#include "report/containers.h"
 #include "report/l7/l7_load.h"
 #include "report/otlp.h"
 #include "report/tcp_report.h"
@@ -19,22 +20,25 @@ class TcpFamily : public ReportFamily {
            "TCP connections recorded with --tcp: pid, comm, role, local > remote, duration, handshake, bytes "
            "each way, retransmits, resets, who closed first; handshake and lifetime percentiles "
            "(--format text, csv or json)");
-    o.option("--by", &by_, "With --tcp: also group the connections by peer address, service port or process",
-             "peer|port|pid", {"peer", "port", "pid"});
+    o.option("--by", &by_,
+             "With --tcp: also group the connections by peer address, service port, process or the owner's "
+             "container",
+             "peer|port|pid|container", {"peer", "port", "pid", "container"});
     o.option("--otlp", &otlp_,
              "Write the TCP connections as OpenTelemetry traces (OTLP JSON, for Jaeger / Grafana Tempo) to FILE: "
              "a span per connection with its handshake, L7 requests (--l7 captures) and teardown",
              "FILE");
   }
   bool requested() const override { return tcp_ || !otlp_.empty(); }
+  bool groups_by_container() const override { return tcp_; }
   bool enabled(const RunOptions& run) const override { return tcp_ || !otlp_.empty() || !run.trace.empty(); }
   void configure(ReportContext&, const RunOptions& run) override {
     run_ = &run;
-    bool tcp_by = by_ == "peer" || by_ == "port" || by_ == "pid";
-    if (tcp_ && (by_ == "container" || by_ == "host"))
-      throw BadInput("--by " + by_ + " groups the text report's samples; --tcp groups by peer, port or pid");
+    bool tcp_by = by_ == "peer" || by_ == "port" || by_ == "pid" || by_ == "container";
+    if (tcp_ && by_ == "host")
+      throw BadInput("--by host groups the text report's samples; --tcp groups by peer, port, pid or container");
     if (tcp_ && !by_.empty() && !tcp_by && !run.latency)
-      throw BadInput("--by " + by_ + " groups --latency requests; --tcp groups by peer, port or pid");
+      throw BadInput("--by " + by_ + " groups --latency requests; --tcp groups by peer, port, pid or container");
     if (by_ == "port" && !tcp_) throw BadInput("--by port groups TCP connections: it needs --tcp");
   }
   uint64_t kinds() const override {
@@ -60,6 +64,25 @@ class TcpFamily : public ReportFamily {
   void finish(ReportContext& ctx) override {
     end_ns_ = ctx.end ? ctx.end->end_ns : 0;
     connections_ = events_.build(ctx, end_ns_);
+    // The owner's container; --container keeps the connections of those
+    // containers in every output (table, --otlp, --trace), saying how many
+    // others it left out and how many of those had no known owner.
+    const Filter& filter = run_->filter;
+    std::vector<TcpConnection> kept;
+    for (auto& c : connections_) {
+      const ContainerRef& ref = container_or_unknown(ctx, c.pid);
+      c.container = ref.label;
+      c.container_id = ref.id;
+      c.in_container = ref.container;
+      if (container_ref_wanted(filter, ref)) {
+        kept.push_back(std::move(c));
+      } else {
+        left_out_++;
+        if (ref.unknown) left_out_unknown_++;
+      }
+    }
+    connections_ = std::move(kept);
+    if (std::string why = unmatched_container_query(ctx, filter); !why.empty() && tcp_) warn(why);
     lost_ = ctx.lost;
     if (!otlp_.empty()) {
       l7::L7Input in = l7_.take(ctx.session.start_ns);
@@ -90,9 +113,13 @@ class TcpFamily : public ReportFamily {
                      "wrote " + otlp_ + " (" + std::to_string(connections_.size()) + " TCP connections as OTLP spans)"});
     }
     if (!tcp_) return out;
-    std::string by = by_ == "peer" || by_ == "port" || by_ == "pid" ? by_ : "";
+    std::string by = by_ == "peer" || by_ == "port" || by_ == "pid" || by_ == "container" ? by_ : "";
     out.push_back({"", [this, by](std::ostream& os) {
                TcpReport r = tcp_report(connections_, by, lost_);
+               for (const auto& q : run_->filter.containers)
+                 r.container_filter += (r.container_filter.empty() ? "" : ",") + q;
+               r.left_out = left_out_;
+               r.left_out_unknown = left_out_unknown_;
                if (run_->format == TableFormat::kJson)
                  write_tcp_json(r, os);
                else if (run_->format == TableFormat::kCsv)
@@ -114,6 +141,7 @@ class TcpFamily : public ReportFamily {
   TcpConnections events_;
   std::vector<TcpConnection> connections_;
   uint64_t end_ns_ = 0, lost_ = 0;
+  uint64_t left_out_ = 0, left_out_unknown_ = 0;  // --container
 };
 
 }  // namespace

@@ -217,6 +217,7 @@ TcpReport tcp_report(std::vector<TcpConnection> connections, const std::string& 
                            : c.role == TcpRole::kClient ? c.remote_port
                                                         : std::min(c.local_port, c.remote_port));
     if (by == "pid") key = c.pid ? std::to_string(c.pid) + " " + c.comm : "? (owner not known)";
+    if (by == "container") key = c.container;
     Acc& a = groups[key];
     a.row.key = key;
     a.row.connections++;
@@ -264,11 +265,14 @@ void write_tcp_text(const TcpReport& r, size_t top, std::ostream& out) {
       << " server, " << r.unknown_role << " role unknown); " << r.refused << " refused, " << r.reset << " reset; "
       << r.open_before << " open before the recording, " << r.open_at_end << " still open at its end\n";
   if (r.lost) out << "# " << r.lost << " events were lost while recording: some connections may be incomplete\n";
+  if (!r.container_filter.empty())
+    out << "# --container " << r.container_filter << ": " << r.left_out << " connections of other containers left out ("
+        << r.left_out_unknown << " of them of unknown owner)\n";
   out << "\n";
   char line[512];
-  std::snprintf(line, sizeof line, "%7s %-15s %-6s %-22s %-22s %10s %9s %10s %10s %4s %3s %-12s %-8s %s\n", "PID",
-                "COMM", "ROLE", "LOCAL", "REMOTE", "DUR_MS", "HS_US", "TX_B", "RX_B", "RETR", "RST", "CLOSED_FIRST",
-                "OUTCOME", "NOTE");
+  std::snprintf(line, sizeof line, "%7s %-15s %-15s %-6s %-22s %-22s %10s %9s %10s %10s %4s %3s %-12s %-8s %s\n",
+                "PID", "COMM", "CONTAINER", "ROLE", "LOCAL", "REMOTE", "DUR_MS", "HS_US", "TX_B", "RX_B", "RETR",
+                "RST", "CLOSED_FIRST", "OUTCOME", "NOTE");
   out << line;
   size_t n = top ? std::min(top, r.connections.size()) : r.connections.size();
   for (size_t i = 0; i < n; i++) {
@@ -277,8 +281,9 @@ void write_tcp_text(const TcpReport& r, size_t top, std::ostream& out) {
     std::string hs = c.handshake_ns ? us(*c.handshake_ns) : "-";
     std::string tx = c.has_stats ? std::to_string(c.bytes_tx) : "-";
     std::string rx = c.has_stats ? std::to_string(c.bytes_rx) : "-";
-    std::snprintf(line, sizeof line, "%7s %-15s %-6s %-22s %-22s %10s %9s %10s %10s %4u %3llu %-12s %-8s %s\n",
-                  pid.c_str(), c.comm.empty() ? "?" : c.comm.c_str(), tcp_role_name(c.role), c.local().c_str(),
+    std::snprintf(line, sizeof line, "%7s %-15s %-15s %-6s %-22s %-22s %10s %9s %10s %10s %4u %3llu %-12s %-8s %s\n",
+                  pid.c_str(), c.comm.empty() ? "?" : c.comm.c_str(), c.container.c_str(), tcp_role_name(c.role),
+                  c.local().c_str(),
                   c.remote().c_str(), ms(c.duration_ns()).c_str(), hs.c_str(), tx.c_str(), rx.c_str(), c.retransmits,
                   static_cast<unsigned long long>(c.resets_sent + c.resets_received),
                   c.closed_first.empty() ? "-" : c.closed_first.c_str(), c.outcome.c_str(), marks_of(c).c_str());
@@ -327,10 +332,11 @@ void write_tcp_csv(const TcpReport& r, std::ostream& out) {
           << g.handshake.p99_ns << "," << g.lifetime.p50_ns << "," << g.lifetime.p99_ns << "\n";
     return;
   }
-  out << "pid,comm,role,local,remote,open_ns,close_ns,duration_ns,handshake_ns,bytes_tx,bytes_rx,retransmits,"
+  out << "pid,comm,container,container_id,role,local,remote,open_ns,close_ns,duration_ns,handshake_ns,bytes_tx,bytes_rx,retransmits,"
          "resets_sent,resets_received,closed_first,outcome,open_before,open_at_end\n";
   for (const auto& c : r.connections)
-    out << c.pid << "," << csv_field(c.comm) << "," << tcp_role_name(c.role) << "," << csv_field(c.local()) << ","
+    out << c.pid << "," << csv_field(c.comm) << "," << csv_field(c.container) << "," << csv_field(c.container_id) << ","
+        << tcp_role_name(c.role) << "," << csv_field(c.local()) << ","
         << csv_field(c.remote()) << "," << c.open_ns << "," << c.close_ns << "," << c.duration_ns() << ","
         << (c.handshake_ns ? std::to_string(*c.handshake_ns) : "") << ","
         << (c.has_stats ? std::to_string(c.bytes_tx) : "") << "," << (c.has_stats ? std::to_string(c.bytes_rx) : "")
@@ -347,7 +353,8 @@ void write_tcp_json(const TcpReport& r, std::ostream& out) {
   for (size_t i = 0; i < r.connections.size(); i++) {
     const auto& c = r.connections[i];
     out << (i ? "," : "") << "{\"pid\":" << c.pid << ",\"tid\":" << c.tid << ",\"comm\":" << json_quote(c.comm)
-        << ",\"role\":\"" << tcp_role_name(c.role) << "\",\"local\":" << json_quote(c.local())
+        << ",\"container\":" << json_quote(c.container) << ",\"container_id\":" << json_quote(c.container_id)
+        << ",\"in_container\":" << (c.in_container ? "true" : "false") << ",\"role\":\"" << tcp_role_name(c.role) << "\",\"local\":" << json_quote(c.local())
         << ",\"remote\":" << json_quote(c.remote()) << ",\"local_port\":" << c.local_port
         << ",\"remote_port\":" << c.remote_port << ",\"netns\":" << c.netns << ",\"socket_id\":" << c.socket_id
         << ",\"open_ns\":" << c.open_ns << ",\"established_ns\":" << c.established_ns
@@ -368,7 +375,11 @@ void write_tcp_json(const TcpReport& r, std::ostream& out) {
   }
   out << "],\"clients\":" << r.clients << ",\"servers\":" << r.servers << ",\"refused\":" << r.refused
       << ",\"reset\":" << r.reset << ",\"open_before\":" << r.open_before << ",\"open_at_end\":" << r.open_at_end
-      << ",\"lost_events\":" << r.lost << ",\"handshake\":{\"client\":";
+      << ",\"lost_events\":" << r.lost;
+  if (!r.container_filter.empty())
+    out << ",\"container_filter\":" << json_quote(r.container_filter) << ",\"left_out\":" << r.left_out
+        << ",\"left_out_unknown\":" << r.left_out_unknown;
+  out << ",\"handshake\":{\"client\":";
   stats(r.client_handshake);
   out << ",\"server\":";
   stats(r.server_handshake);

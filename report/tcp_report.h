@@ -29,6 +29,11 @@ struct TcpConnection {
   uint32_t tid = 0;
   bool owner_from_proc = false;  // found in /proc by the recorder (open before the recording)
   std::string comm;
+  // The owner's container (report/containers.h container_or_unknown): its
+  // label ("[host]", "[unknown]" when the owner is not known) and full id.
+  std::string container = "[unknown]";
+  std::string container_id;
+  bool in_container = false;
   TcpRole role = TcpRole::kUnknown;
   std::vector<uint8_t> local_addr, remote_addr;
   uint16_t local_port = 0, remote_port = 0;
@@ -68,9 +73,12 @@ struct TcpReport {
   std::vector<TcpConnection> connections;  // by open time
   uint64_t clients = 0, servers = 0, unknown_role = 0, refused = 0, reset = 0, open_before = 0, open_at_end = 0;
   DurationStats client_handshake, server_handshake, lifetime;  // lifetime: connections seen open and closed
-  std::string by;                   // "", "peer", "port", "pid"
+  std::string by;                   // "", "peer", "port", "pid", "container"
   std::vector<TcpGroupRow> groups;  // --by, most connections first
   uint64_t lost = 0;                // events lost while recording (connections may be incomplete)
+  std::string container_filter;     // --container as given ("" : none)
+  uint64_t left_out = 0;            // connections of other containers left out by it
+  uint64_t left_out_unknown = 0;    // ... of them, connections whose owner is not known
 };
 
 // Builds the connections from the capture's TcpEvents (any order).

@@ -1,6 +1,7 @@
 #include "report/trace_json.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -51,9 +52,31 @@ std::string args_json(const TraceArgs& args) {
 }  // namespace
 
 std::string TraceJson::ids(uint32_t pid, uint32_t tid) const {
+  std::string o;
+  append_ids(o, pid, tid);
+  return o;
+}
+
+void TraceJson::append_ids(std::string& out, uint32_t pid, uint32_t tid) const {
   if (!groups_.empty())
     if (auto g = groups_.find(pid); g != groups_.end()) pid = g->second;
-  return "\"pid\":" + std::to_string(pid) + ",\"tid\":" + std::to_string(tid);
+  out += "\"pid\":";
+  append_decimal(out, pid);
+  out += ",\"tid\":";
+  append_decimal(out, tid);
+}
+
+void append_decimal(std::string& out, uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void append_micros(std::string& out, uint64_t ns) {
+  append_decimal(out, ns / 1000);
+  uint64_t f = ns % 1000;
+  const char frac[4] = {'.', char('0' + f / 100), char('0' + f / 10 % 10), char('0' + f % 10)};
+  out.append(frac, 4);
 }
 
 std::string json_quote(std::string_view s) {
@@ -95,20 +118,28 @@ namespace {
 
 // Microseconds with three decimals; `negative` puts a sign in front.
 std::string micros(uint64_t ns, bool negative) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%s%" PRIu64 ".%03" PRIu64, negative ? "-" : "", ns / 1000, ns % 1000);
-  return buf;
+  std::string o;
+  if (negative) o += '-';
+  append_micros(o, ns);
+  return o;
 }
 
 }  // namespace
 
 std::string TraceJson::ts(uint64_t ns) const {
+  std::string o;
+  append_ts(o, ns);
+  return o;
+}
+
+void TraceJson::append_ts(std::string& out, uint64_t ns) const {
   // Times before the origin are negative. The magnitude is computed unsigned:
   // negating INT64_MIN (a time 2^63 ns from the origin in a crafted capture)
   // is undefined behaviour.
   uint64_t delta = ns - origin_ns_;
   bool negative = static_cast<int64_t>(delta) < 0;
-  return micros(negative ? 0 - delta : delta, negative);
+  if (negative) out += '-';
+  append_micros(out, negative ? 0 - delta : delta);
 }
 
 void TraceJson::add(uint64_t ts_ns, std::string json) {
@@ -229,19 +260,23 @@ TraceWriteResult TraceJson::write(std::ostream& out, uint64_t max_bytes) {
     for (auto& n : s.source->fit(budget)) r.notes.push_back(std::move(n));
   }
 
+  // One output buffer, handed to the stream a megabyte at a time.
   uint64_t bytes = 0;
   bool first = true;
-  auto emit = [&](const std::string& j) {
-    if (!first) {
-      out << ",\n";
-      bytes += 2;
-    }
-    first = false;
-    out << j;
-    bytes += j.size();
+  std::string buf;
+  buf.reserve(1 << 20);
+  auto flush = [&] {
+    out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+    bytes += buf.size();
+    buf.clear();
   };
-  out << head;
-  bytes += head.size();
+  auto emit = [&](const std::string& j) {
+    if (!first) buf += ",\n";
+    first = false;
+    buf += j;
+    if (buf.size() >= (1 << 20) - 4096) flush();
+  };
+  buf += head;
   for (const auto& m : meta) emit(m);
 
   std::vector<const Event*> order;
@@ -279,8 +314,8 @@ TraceWriteResult TraceJson::write(std::ostream& out, uint64_t max_bytes) {
     }
     r.events++;
   }
-  out << tail;
-  bytes += tail.size();
+  buf += tail;
+  flush();
   r.bytes = bytes;
   if (max_bytes && bytes > max_bytes) {
     char buf[200];

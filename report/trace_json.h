@@ -107,6 +107,10 @@ class TraceJson {
   std::string ts(uint64_t ns) const;
   // "\"pid\":P,\"tid\":T", P the process's group when it has one (group_process).
   std::string ids(uint32_t pid, uint32_t tid) const;
+  // ts() and ids() appended to `out` (sources writing millions of events:
+  // no temporary strings).
+  void append_ts(std::string& out, uint64_t ns) const;
+  void append_ids(std::string& out, uint32_t pid, uint32_t tid) const;
   // Puts process `pid`'s tracks into the track group of `group_pid` (report
   // --group container: one group per container). Call before adding events;
   // its threads are then named "THREAD (pid PID PROCESS)".
@@ -141,5 +145,10 @@ class TraceJson {
 // and replaces bytes that are not valid UTF-8 with U+FFFD, so any comm or symbol
 // name yields a valid document.
 std::string json_quote(std::string_view s);
+
+// Decimal `v` appended to `out` (std::to_chars: no locale, no allocation).
+void append_decimal(std::string& out, uint64_t v);
+// `ns` as microseconds with three decimals ("12.345"), appended.
+void append_micros(std::string& out, uint64_t ns);
 
 }  // namespace ebt::report

@@ -51,6 +51,123 @@ bench_sched_pipe_with() {  # bench_sched_pipe_with PID CPU LOOPS OUT
   echo "$r $(awk -v a="$after" -v b="$before" 'BEGIN {printf "%.3f", a - b}')"
 }
 
+# ---- CPU per operation of `perf bench sched pipe` under tracers -------------
+# (scripts/bench-sched.sh, bench-offcpu.sh, bench-leaf.sh)
+#
+# A script sets `work` (a scratch directory), `cpu` and `loops`, and defines
+#   bench_run TOOL    runs one measurement of TOOL, printing "OPS BENCH_CPU TRACER_CPU"
+#                     (bench_sched_pipe_with does), optionally writing the capture size
+#                     to $work/last_bytes and its sample count to $work/last_samples;
+#   bench_label TOOL  the table's name for TOOL.
+# bench_cpu_rounds runs the rounds, bench_cpu_table prints the table; the first
+# tool is the baseline (untraced). CPU per op = the bench's own CPU time (user +
+# sys of its two processes: the BPF programs and perf's sampling run in their
+# context at each switch) plus the tracer process's CPU time during the bench,
+# over LOOPS ops. Unlike wall-clock throughput it does not depend on how busy
+# the rest of the machine is.
+
+# The untraced baseline.
+bench_untraced() { echo "$(bench_sched_pipe "$cpu" "$loops" "$work/bench.out") 0"; }
+
+# `ebtrace record -a ARGS...` around one bench run. Measured past its start-up
+# (BENCH_SETTLE seconds after --ready-file, default 1.5: with -a the recorder
+# first reads every process's mappings and symbols), as perf gets the same.
+bench_ebtrace() {  # bench_ebtrace EBTRACE ARGS...
+  local bin=$1 pid
+  shift
+  rm -f "$work/ready" "$work/e.ebt"
+  "$bin" record -a -o "$work/e.ebt" --ready-file "$work/ready" "$@" >"$work/ebtrace.out" 2>"$work/ebtrace.err" &
+  pid=$!
+  bench_wait_file "$work/ready" || { echo "bench: ebtrace $* did not start" >&2; cat "$work/ebtrace.err" >&2; kill "$pid" 2>/dev/null; exit 1; }
+  sleep "${BENCH_SETTLE:-1.5}"
+  bench_sched_pipe_with "$pid" "$cpu" "$loops" "$work/bench.out"
+  bench_stop "$pid"
+  echo "  ebtrace $*: $(tail -1 "$work/ebtrace.err")" >&2
+  grep -q 'ebtrace record:' "$work/ebtrace.err" || { echo "bench: ebtrace $* failed" >&2; cat "$work/ebtrace.err" >&2; exit 1; }
+  stat -c %s "$work/e.ebt" >"$work/last_bytes"
+  # "N samples" of the summary line: bytes per sample of the on-CPU rows
+  grep -o '[0-9]* samples' "$work/ebtrace.err" | tail -1 | cut -d' ' -f1 >"$work/last_samples" || true
+}
+
+# `perf ARGS... -o FILE` (record, sched record) around one bench run.
+bench_perf() {  # bench_perf ARGS...
+  local pid
+  rm -f "$work/p.data"
+  perf "$@" -o "$work/p.data" >"$work/perf.out" 2>"$work/perf.err" &
+  pid=$!
+  sleep 1.5  # perf has no readiness signal; it attaches well within this
+  bench_sched_pipe_with "$pid" "$cpu" "$loops" "$work/bench.out"
+  bench_stop "$pid"
+  echo "  perf $*: $(grep -E 'samples|written' "$work/perf.err" | tail -1)" >&2
+  stat -c %s "$work/p.data" >"$work/last_bytes"
+  grep -o '([0-9]* samples)' "$work/perf.err" | tr -dc '0-9' >"$work/last_samples" || true
+}
+
+# A libbpf tool that prints nothing until it exits (runqlat, offcputime).
+bench_bpf_tool() {  # bench_bpf_tool CMD ARGS...
+  local pid
+  "$@" >"$work/tool.out" 2>"$work/tool.err" &
+  pid=$!
+  sleep 2  # no readiness signal; loading takes well under this
+  kill -0 "$pid" 2>/dev/null || { echo "bench: $* failed" >&2; cat "$work/tool.err" >&2; exit 1; }
+  bench_sched_pipe_with "$pid" "$cpu" "$loops" "$work/bench.out"
+  bench_stop "$pid"
+}
+
+# Runs ROUNDS rounds of every TOOL (the order rotates from round to round) and
+# keeps each measurement in BENCH_OPS, BENCH_US, BENCH_BYTES, BENCH_PER_SAMPLE.
+bench_cpu_rounds() {  # bench_cpu_rounds ROUNDS TOOL...
+  local rounds=$1 r k n t v o c tc us b s
+  shift
+  local tools=("$@")
+  declare -gA BENCH_OPS=() BENCH_US=() BENCH_BYTES=() BENCH_PER_SAMPLE=()
+  n=${#tools[@]}
+  for ((r = 0; r < rounds; r++)); do
+    for ((k = 0; k < n; k++)); do
+      t=${tools[$(((k + r) % n))]}
+      rm -f "$work/last_bytes" "$work/last_samples"
+      v=$(bench_run "$t")
+      read -r o c tc <<<"$v"
+      us=$(awk -v c="$c" -v tc="$tc" -v l="$loops" 'BEGIN {printf "%.3f", (c + tc) * 1e6 / l}')
+      echo "round $((r + 1)) $t: $o ops/s, bench cpu $c s + tracer cpu $tc s = $us us/op" >&2
+      BENCH_OPS[$t]+="$o "
+      BENCH_US[$t]+="$us "
+      if [[ -s $work/last_bytes ]]; then
+        b=$(cat "$work/last_bytes")
+        BENCH_BYTES[$t]+="$b "
+        s=$(cat "$work/last_samples" 2>/dev/null || true)
+        [[ -n $s && $s != 0 ]] && BENCH_PER_SAMPLE[$t]+="$(awk -v b="$b" -v s="$s" 'BEGIN {printf "%.1f", b / s}') "
+      fi
+    done
+  done
+}
+
+# The Markdown table of bench_cpu_rounds' measurements (medians; the first
+# TOOL is the baseline), then the setup line.
+bench_cpu_table() {  # bench_cpu_table ROUNDS TOOL...
+  local rounds=$1 t c o b ps base_cpu base_ops
+  shift
+  base_cpu=$(echo "${BENCH_US[$1]}" | bench_median)
+  base_ops=$(echo "${BENCH_OPS[$1]}" | bench_median)
+  echo "| tracer | CPU us/op (median) | CPU vs untraced | added us/op | ops/s wall (median) | ops/s vs untraced | capture bytes | bytes/sample | CPU us/op per round |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+  for t in "$@"; do
+    c=$(echo "${BENCH_US[$t]}" | bench_median)
+    o=$(echo "${BENCH_OPS[$t]}" | bench_median)
+    b="-"
+    [[ -n ${BENCH_BYTES[$t]:-} ]] && b=$(echo "${BENCH_BYTES[$t]}" | bench_median)
+    ps="-"
+    [[ -n ${BENCH_PER_SAMPLE[$t]:-} ]] && ps=$(echo "${BENCH_PER_SAMPLE[$t]}" | bench_median)
+    awk -v l="$(bench_label "$t")" -v c="$c" -v bc="$base_cpu" -v o="$o" -v bo="$base_ops" -v b="$b" -v ps="$ps" \
+      -v runs="${BENCH_US[$t]}" \
+      'BEGIN {printf "| %s | %.2f | %.2fx | %+.2f | %d | %.2f | %s | %s | %s|\n", l, c, c / bc, c - bc, o, o / bo, b, ps, runs}'
+  done
+  echo
+  echo "\`perf bench sched pipe -l $loops\` pinned to CPU $cpu (2 context switches per op), $rounds interleaved rounds,"
+  echo "$(nproc) CPUs, kernel $(uname -r), load average at the end $(cut -d' ' -f1-3 /proc/loadavg),"
+  echo "kernel.bpf_stats_enabled=$(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null || echo '?') (1 adds two clock reads to every BPF program run)."
+}
+
 # Rounds of throughput measurements: each round calls run_CONFIG for every
 # configuration (rotating the order), which prints one rate. Prints a Markdown
 # table of the median rate and the median of the per-round ratios to the first

@@ -4,6 +4,7 @@
 #include <elfutils/libdwfl.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 
@@ -376,6 +377,71 @@ bool SnapshotWalker::has_cfi(uint64_t pc) const {
     }
   }
   return false;
+}
+
+namespace {
+
+// Where a register rule of dwarf_frame_register() puts the register: at CFA +
+// *off (a location, not a value). False for any other form.
+bool cfa_slot(const Dwarf_Op* ops, size_t nops, int32_t* off) {
+  if (nops == 0 || ops[0].atom != DW_OP_call_frame_cfa) return false;
+  int64_t o = 0;
+  if (nops == 2 && ops[1].atom == DW_OP_plus_uconst) o = int64_t(ops[1].number);  // a negative offset, wrapped
+  else if (nops != 1) return false;                                             // incl. DW_OP_stack_value: a value
+  if (o < INT32_MIN || o > INT32_MAX) return false;
+  *off = int32_t(o);
+  return true;
+}
+
+bool classify(Dwarf_Frame* frame, FrameRule* r) {
+  Dwarf_Addr start = 0, end = 0;
+  bool signal = false;
+  if (dwarf_frame_info(frame, &start, &end, &signal) != kRegRip || signal) return false;
+  Dwarf_Op* ops = nullptr;
+  size_t nops = 0;
+  if (dwarf_frame_cfa(frame, &ops, &nops) != 0 || nops != 1 || ops[0].atom != DW_OP_bregx) return false;
+  if (ops[0].number != kRegRsp && ops[0].number != kRegRbp) return false;
+  int64_t cfa_off = int64_t(ops[0].number2);
+  if (cfa_off < INT32_MIN || cfa_off > INT32_MAX) return false;
+  r->cfa_rbp = ops[0].number == kRegRbp;
+  r->cfa_off = int32_t(cfa_off);
+  Dwarf_Op mem[3];
+  // rsp = CFA: the x86_64 ABI's default rule (val_offset(0)).
+  if (dwarf_frame_register(frame, kRegRsp, mem, &ops, &nops) != 0 || nops != 2 ||
+      ops[0].atom != DW_OP_call_frame_cfa || ops[1].atom != DW_OP_stack_value)
+    return false;
+  if (dwarf_frame_register(frame, kRegRip, mem, &ops, &nops) != 0) return false;
+  if (nops == 0) {
+    if (ops != mem) return false;  // "same value" return address: not a call frame
+    r->ra_undefined = true;
+  } else if (!cfa_slot(ops, nops, &r->ra_off)) {
+    return false;
+  }
+  if (dwarf_frame_register(frame, kRegRbp, mem, &ops, &nops) != 0) return false;
+  if (nops == 0) r->bp = ops == nullptr ? FrameRule::kBpSame : FrameRule::kBpUndefined;
+  else if (cfa_slot(ops, nops, &r->bp_off)) r->bp = FrameRule::kBpSaved;
+  else return false;
+  return true;
+}
+
+}  // namespace
+
+FrameRule SnapshotWalker::frame_rule(uint64_t pc) const {
+  FrameRule r;
+  if (!ready_) return r;
+  Dwfl_Module* m = dwfl_addrmodule(dwfl_, pc);
+  if (!m) return r;
+  for (int pass = 0; pass < 2; pass++) {
+    Dwarf_Addr bias = 0;
+    Dwarf_CFI* cfi = pass == 0 ? dwfl_module_eh_cfi(m, &bias) : dwfl_module_dwarf_cfi(m, &bias);
+    Dwarf_Frame* frame = nullptr;
+    if (cfi && dwarf_cfi_addrframe(cfi, pc - bias, &frame) == 0) {
+      r.kind = classify(frame, &r) ? FrameRule::kSimple : FrameRule::kComplex;
+      free(frame);
+      return r;
+    }
+  }
+  return r;
 }
 
 }  // namespace ebt::unwind

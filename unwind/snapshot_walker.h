@@ -55,6 +55,25 @@ struct VmFrames {
   std::vector<uint64_t> cframes;  // ascending (innermost first)
 };
 
+// The unwind rule at one pc in the form nearly all compiled x86_64 code has
+// (record/dwarf_unwinder.h walks leaf frames with these, cached per pc, instead
+// of a libdw walk per sample): CFA = rsp or rbp + offset, the return address
+// saved at CFA + offset (or undefined: the outermost frame), rbp unchanged,
+// saved at CFA + offset, or undefined, rsp = CFA. Anything else (a CFA
+// expression as in PLT stubs, a signal frame, another CFA register) is
+// kComplex: walk those with libdw.
+struct FrameRule {
+  enum Kind : uint8_t { kNoCfi, kSimple, kComplex };
+  enum Bp : uint8_t { kBpSame, kBpSaved, kBpUndefined };
+  Kind kind = kNoCfi;
+  bool cfa_rbp = false;       // CFA = rbp + cfa_off (else rsp + cfa_off)
+  bool ra_undefined = false;  // no caller
+  Bp bp = kBpSame;
+  int32_t cfa_off = 0;
+  int32_t ra_off = 0;  // return address at CFA + ra_off
+  int32_t bp_off = 0;  // kBpSaved: rbp at CFA + bp_off
+};
+
 struct WalkResult {
   bool to_end = false;           // reached the outermost frame (CFI: return address undefined)
   bool outside_modules = false;  // a frame lies in no reported module (new mapping, JIT code)
@@ -105,6 +124,10 @@ class SnapshotWalker {
   // .debug_frame) covers it. (Without CFI libdw would fall back to guessing
   // with frame pointers.)
   bool has_cfi(uint64_t pc) const;
+
+  // The rule libdw's walk would apply at `pc` (the same CFI, .eh_frame first,
+  // then .debug_frame), classified; kNoCfi as has_cfi() says.
+  FrameRule frame_rule(uint64_t pc) const;
   bool in_module_pc(uint64_t pc) const { return ready_ && in_module(pc); }
 
   struct Snapshot;  // the thread callbacks' state (address fixed for the Dwfl's life)

@@ -54,6 +54,7 @@ const char* by_name(GroupBy by) {
     case GroupBy::kConn: return "conn";
     case GroupBy::kPid: return "pid";
     case GroupBy::kPeer: return "peer";
+    case GroupBy::kContainer: return "container";
     default: return "";
   }
 }
@@ -128,7 +129,7 @@ L7Analysis analyze_l7(L7Input input) {
   return a;
 }
 
-std::vector<LatencyRow> latency_rows(const L7Analysis& a, GroupBy by) {
+std::vector<LatencyRow> latency_rows(const L7Analysis& a, GroupBy by, const ContainerOf& container) {
   using Key = std::tuple<std::string, int, int, std::string, int>;
   std::map<Key, std::pair<std::vector<uint64_t>, uint64_t>> acc;  // latencies, errors
   for (const Connection& c : a.connections) {
@@ -154,6 +155,9 @@ std::vector<LatencyRow> latency_rows(const L7Analysis& a, GroupBy by) {
                     ? "?"
                     : endpoint_name(sit->second.family, sit->second.remote_addr, sit->second.remote_port,
                                     c.role != Role::kServer);
+        break;
+      case GroupBy::kContainer:
+        group = container ? container(c.pid) : "?";
         break;
       case GroupBy::kNone:
         break;
@@ -191,7 +195,7 @@ std::vector<LatencyRow> latency_rows(const L7Analysis& a, GroupBy by) {
 }
 
 void write_l7_latency(const L7Analysis& a, const LatencyOptions& opt, std::ostream& out) {
-  std::vector<LatencyRow> rows = latency_rows(a, opt.by);
+  std::vector<LatencyRow> rows = latency_rows(a, opt.by, opt.container);
   uint64_t requests = 0, unanswered = 0, unmatched = 0, truncated = 0;
   uint64_t name_hidden = 0, response_hidden = 0, hidden_regions = 0;
   std::vector<const Connection*> unknown;

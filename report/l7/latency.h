@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <ostream>
 #include <string>
@@ -34,13 +35,17 @@ struct L7Analysis {
 
 L7Analysis analyze_l7(L7Input input);
 
-enum class GroupBy { kNone, kConn, kPid, kPeer };
+enum class GroupBy { kNone, kConn, kPid, kPeer, kContainer };
+// kContainer: the container label of a connection's process (given by the
+// caller: report/containers.h is not a dependency of this library).
+using ContainerOf = std::function<std::string(uint32_t pid)>;
 enum class TableFormat { kText, kCsv, kJson };
 
 struct LatencyOptions {
   GroupBy by = GroupBy::kNone;
   TableFormat format = TableFormat::kText;
   bool show_payload = false;  // text: first bytes of unknown-protocol connections
+  ContainerOf container;      // for GroupBy::kContainer
 };
 
 struct LatencyRow {
@@ -58,7 +63,7 @@ struct LatencyRow {
 // Nearest-rank percentile of an ascending vector (p in 0..100); 0 if empty.
 uint64_t percentile(const std::vector<uint64_t>& sorted, double p);
 
-std::vector<LatencyRow> latency_rows(const L7Analysis& a, GroupBy by);
+std::vector<LatencyRow> latency_rows(const L7Analysis& a, GroupBy by, const ContainerOf& container = {});
 
 // "1.2.3.4:80" / "[::1]:80" / "unix"; with_port=false drops the port.
 std::string endpoint_name(uint16_t family, const std::vector<uint8_t>& addr, uint16_t port,

@@ -67,6 +67,10 @@ TEST(CliErrors, ReportOptionsWithoutEffectAreRefusedOrExplained) {
   expect_one_line_error(run(report_cmd(oncpu, {"--speedscope-lines"}), timeout(30)), 2);
   expect_one_line_error(run(report_cmd(oncpu, {"--trace-max-size", "10M"}), timeout(30)), 2);
   expect_one_line_error(run({ebtrace_bin(), "report", "--diff", oncpu}, timeout(30)), 2);
+  // --by container groups the text report, --latency, --tcp, --sched and --skb, not stack files.
+  expect_one_line_error(run(report_cmd(oncpu, {"--by", "container", "--folded"}), timeout(30)), 2);
+  expect_one_line_error(run(report_cmd(oncpu, {"--by", "host", "--tcp"}), timeout(30)), 2);
+  expect_one_line_error(run(report_cmd(oncpu, {"--by", "port", "--latency"}), timeout(30)), 2);
   for (auto [flag, says] : {std::pair{"--wakers", "holds no off-CPU intervals"},
                             std::pair{"--off-cpu", "holds no off-CPU intervals"},
                             std::pair{"--lua-only", "holds no LuaJIT VM"}}) {

@@ -28,6 +28,7 @@ namespace ebt::test {
 struct TestCgroupLayout {
   std::string v2;       // mount of the cgroup v2 root ("" : none)
   std::string systemd;  // the name=systemd v1 hierarchy ("" : none)
+  std::string cpu;      // the v1 cpu controller's hierarchy ("" : none, or cpu is on v2)
   bool hybrid = false;
 };
 
@@ -44,6 +45,13 @@ inline TestCgroupLayout test_cgroup_layout() {
     l.hybrid = true;
   }
   if (magic("/sys/fs/cgroup/systemd") == 0x27e0eb) l.systemd = "/sys/fs/cgroup/systemd";
+  // Where --sched takes its cgroups from on hybrid hosts (docs/sched.md): the
+  // test containers join it too, as a runtime's containers do.
+  for (const char* cpu : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"})
+    if (l.v2 != "/sys/fs/cgroup" && magic(cpu) == 0x27e0eb && access((std::string(cpu) + "/cpu.shares").c_str(), F_OK) == 0) {
+      l.cpu = cpu;
+      break;
+    }
   return l;
 }
 
@@ -90,7 +98,7 @@ class TestCgroups {
  public:
   TestCgroups() : layout_(test_cgroup_layout()) {
     // Leftovers of a killed run of these tests (their owner is gone).
-    for (const std::string& root : {layout_.v2, layout_.systemd}) {
+    for (const std::string& root : {layout_.v2, layout_.systemd, layout_.cpu}) {
       if (root.empty()) continue;
       std::error_code ec;
       for (const auto& e : fs::directory_iterator(root, ec)) {
@@ -101,11 +109,11 @@ class TestCgroups {
       }
     }
     name_ = "ebtrace-test-" + std::to_string(getpid());
-    for (const std::string& root : {layout_.v2, layout_.systemd})
+    for (const std::string& root : {layout_.v2, layout_.systemd, layout_.cpu})
       if (!root.empty()) fs::create_directories(root + "/" + name_);
   }
   ~TestCgroups() {
-    for (const std::string& root : {layout_.v2, layout_.systemd})
+    for (const std::string& root : {layout_.v2, layout_.systemd, layout_.cpu})
       if (!root.empty()) remove_cgroup_tree(root + "/" + name_);
   }
   TestCgroups(const TestCgroups&) = delete;
@@ -116,9 +124,11 @@ class TestCgroups {
   std::string path(const std::string& rel) const { return "/" + name_ + (rel.empty() ? "" : "/" + rel); }
   std::string v2_dir(const std::string& rel) const { return layout_.v2 + path(rel); }
   std::string systemd_dir(const std::string& rel) const { return layout_.systemd.empty() ? "" : layout_.systemd + path(rel); }
+  std::string cpu_dir(const std::string& rel) const { return layout_.cpu.empty() ? "" : layout_.cpu + path(rel); }
   void make(const std::string& rel) const {
     if (!layout_.v2.empty()) fs::create_directories(v2_dir(rel));
     if (!layout_.systemd.empty()) fs::create_directories(systemd_dir(rel));
+    if (!layout_.cpu.empty()) fs::create_directories(cpu_dir(rel));
   }
 
  private:
@@ -127,12 +137,14 @@ class TestCgroups {
 };
 
 // One test container: cgroup `rel` of `cgroups`, hostname `hostname`, new pid,
-// mount (own /proc), uts and net namespaces. Runs `burn wait GO` and then each
-// of `workloads` (burn arguments) as its own process, all at once.
+// mount (own /proc), uts and net namespaces (with `own_net` false: the host's
+// network, so that containers can talk over 127.0.0.1). Runs `burn wait GO`
+// and then each of `workloads` (burn arguments) as its own process, all at once.
 class TestContainer {
  public:
   TestContainer(const TestCgroups& cgroups, const std::string& rel, const std::string& hostname,
-                const std::string& burn, const fs::path& go, const std::vector<std::string>& workloads)
+                const std::string& burn, const fs::path& go, const std::vector<std::string>& workloads,
+                bool own_net = true)
       : cgroups_(cgroups), rel_(rel), hostname_(hostname) {
     cgroups.make(rel);
     std::string inner = "echo " + hostname + " > /proc/sys/kernel/hostname; " + burn + " wait " + go.string() + "; ";
@@ -140,8 +152,10 @@ class TestContainer {
     inner += "wait";
     std::string join = "echo $$ > " + cgroups.v2_dir(rel) + "/cgroup.procs";
     if (!cgroups.systemd_dir(rel).empty()) join += " && echo $$ > " + cgroups.systemd_dir(rel) + "/cgroup.procs";
+    if (!cgroups.cpu_dir(rel).empty()) join += " && echo $$ > " + cgroups.cpu_dir(rel) + "/cgroup.procs";
     proc_ = std::make_unique<Proc>(std::vector<std::string>{"sh", "-c", join + " && exec unshare --pid --fork "
-                                                            "--mount-proc --uts --net --mount sh -c '" + inner + "'"},
+                                                            "--mount-proc --uts " + (own_net ? "--net " : "") +
+                                                            "--mount sh -c '" + inner + "'"},
                                    timeout(120));
   }
   // Waits until the workloads ran (the container's init exited), noting the

@@ -288,7 +288,6 @@ TEST(ContainersE2E, UnknownAmbiguousAndIneffectiveTargetsAreRefused) {
   refused({"--container", "no-such-container"}, "no running container");
   refused({"--container", kIdA.substr(0, 6)}, "ambiguous");  // both ids start a0a1a2
   refused({"--cgroup", cg.path("nope")}, "no such cgroup");
-  refused({"--cgroup", a.path(), "--tcp"}, "--tcp");
   refused({"--cgroup", a.path(), "--skb"}, "--skb");
   refused({"--cgroup", a.path(), "-p", "1"}, "-p/--tid");
   refused({"--cgroup", a.path(), "--container", "amb-a"}, "give one");

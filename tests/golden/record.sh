@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$(realpath "${1:?usage: record.sh BUILD_DIR [NAME...]}")
 shift
 names=("$@")
-[[ ${#names[@]} -gt 0 ]] || names=(oncpu_fp dwarf keep_stack offcpu l7 skb)
+[[ ${#names[@]} -gt 0 ]] || names=(oncpu_fp dwarf keep_stack offcpu l7 skb lua)
 ebtrace=$build/cli/ebtrace
 [[ $(id -u) == 0 ]] || { echo "record.sh: needs root (BPF)" >&2; exit 2; }
 
@@ -109,6 +109,9 @@ t=socket.create_connection(("10.231.0.2",7002)); t.sendall(b"z"*3000); t.shutdow
       kill -INT "$rec"; wait "$rec"
       wait "$listener" "$server" 2>/dev/null || true
       mv "$tmp/skb.ebt" "$here/skb.ebt"; chmod 0644 "$here/skb.ebt" ;;
+    lua)        # --lua: Debian's luajit CLI with -joff running split.lua (VM, protos, Lua stacks, cgroup)
+      cp "$here/../../samples/lua/split.lua" "$tmp/bin/"
+      record_cmd lua -F 199 --lua -- luajit -joff ./split.lua 0.6 ;;
     *) echo "record.sh: unknown capture $name" >&2; exit 2 ;;
   esac
   echo "record.sh: $name.ebt $(stat -c %s "$here/$name.ebt") bytes" >&2

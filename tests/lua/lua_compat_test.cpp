@@ -319,7 +319,33 @@ void check_offcpu_split(const std::string& luajit, const std::vector<std::string
               100 * share_b, 100.0 * double(exact) / double(std::max<uint64_t>(1, a + b)));
   EXPECT_NEAR(share_b, mb / (ma + mb), 0.05) << what << "\n" << rec.err << top_stacks(stacks);
   EXPECT_NEAR(double(a + b), measured, 0.10 * measured) << what << "\n" << rec.err << top_stacks(stacks);
-  if (interp) EXPECT_GE(double(exact), 0.99 * double(a + b)) << what << "\n" << top_stacks(stacks);
+  if (interp) {
+    EXPECT_GE(double(exact), 0.99 * double(a + b)) << what << "\n" << top_stacks(stacks);
+  }
+
+  // --lua-only: the same intervals as a Lua traceback: Lua frames, C functions
+  // as C:name, and the FFI call as the C function it called (C:usleep, not
+  // LuaJIT's own lj_ccall machinery) on top of the Lua caller.
+  RunResult only = report_elsewhere(cap, {"--off-cpu", "--folded", "--lua-only"}, dir);
+  ASSERT_EQ(only.exit_code, 0) << only.describe();
+  auto lua_stacks = parse_folded(only.out);
+  uint64_t a_only = 0, b_only = 0, ffi_on_top = 0;
+  for (const auto& s : lua_stacks) {
+    int leaf = leaf_lua_index(s);
+    if (leaf < 0) continue;
+    LuaLabel l = *lua_label(s.frames[leaf]);
+    if (l.chunk != chunk || (l.name != "wait_a" && l.name != "wait_b")) continue;
+    (l.name == "wait_a" ? a_only : b_only) += s.count;
+    // frames: comm, [off-cpu: S], then only Lua frames and C:name frames.
+    for (size_t i = 2; i < s.frames.size(); i++)
+      EXPECT_TRUE(is_lua_frame(s.frames[i]) || starts_with(s.frames[i], "C:"))
+          << what << ": native frame " << s.frames[i] << " in the --lua-only view";
+    // wait_x;builtin#ffi.meta.__call;C:usleep (interpreter) or wait_x;[trace N];C:usleep (JIT).
+    if (s.frames.back() == "C:usleep" && leaf + 3 >= int(s.frames.size())) ffi_on_top += s.count;
+  }
+  EXPECT_EQ(a_only, a) << what << ": --lua-only keeps every interval of wait_a\n" << only.out;
+  EXPECT_EQ(b_only, b) << what << ": --lua-only keeps every interval of wait_b\n" << only.out;
+  EXPECT_EQ(ffi_on_top, a + b) << what << ": the FFI call shown as C:usleep above its Lua caller\n" << only.out;
 }
 
 TEST(LuaOffCpu, SplitBlockedTimeInterpreter) {
@@ -348,15 +374,12 @@ TEST(LuaOffCpu, BlockingFfiCallAttributedToItsHandler) {
   std::string missing = nginx_missing();
   EBT_LUA_NEED(missing.empty(), missing);
   TempDir dir("ebt-lua-offcpu");
-  fs::copy_file(samples_dir() / "handlers_block.lua", dir / "handlers_block.lua");
   int port = free_port();
-  write_text(dir / "nginx.conf",
-             nginx_conf(dir.str(), "/usr/lib/nginx/modules", dir.str(), port,
-                        "    location /sleepy { content_by_lua_block { require(\"handlers_block\").sleepy() } }\n"
-                        "    location /burn { content_by_lua_block { require(\"handlers_block\").burn() } }\n"
-                        "    location /stats { content_by_lua_block { require(\"handlers_block\").stats() } }\n"));
-  Proc master({"nginx", "-p", dir.str(), "-c", (dir / "nginx.conf").string(), "-e", (dir / "error.log").string()},
-              timeout(600));
+  auto nginx = start_lua_nginx(dir, port, {"handlers_block.lua"},
+                                      "    location /sleepy { content_by_lua_block { require(\"handlers_block\").sleepy() } }\n"
+                                      "    location /burn { content_by_lua_block { require(\"handlers_block\").burn() } }\n"
+                                      "    location /stats { content_by_lua_block { require(\"handlers_block\").stats() } }\n");
+  Proc& master = *nginx;
   uint32_t worker = first_child(master.pid());
   ASSERT_NE(worker, 0u) << read_text(dir / "error.log");
   std::string base = "http://127.0.0.1:" + std::to_string(port);
@@ -424,13 +447,10 @@ TEST(LuaOffCpu, YieldingWaitNotAttributedToLua) {
   std::string missing = nginx_missing();
   EBT_LUA_NEED(missing.empty(), missing);
   TempDir dir("ebt-lua-yield");
-  fs::copy_file(samples_dir() / "handlers_block.lua", dir / "handlers_block.lua");
   int port = free_port();
-  write_text(dir / "nginx.conf",
-             nginx_conf(dir.str(), "/usr/lib/nginx/modules", dir.str(), port,
-                        "    location /nap { content_by_lua_block { require(\"handlers_block\").nap() } }\n"));
-  Proc master({"nginx", "-p", dir.str(), "-c", (dir / "nginx.conf").string(), "-e", (dir / "error.log").string()},
-              timeout(600));
+  auto nginx = start_lua_nginx(dir, port, {"handlers_block.lua"},
+                                      "    location /nap { content_by_lua_block { require(\"handlers_block\").nap() } }\n");
+  Proc& master = *nginx;
   uint32_t worker = first_child(master.pid());
   ASSERT_NE(worker, 0u) << read_text(dir / "error.log");
   std::string base = "http://127.0.0.1:" + std::to_string(port);

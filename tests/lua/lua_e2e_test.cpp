@@ -8,6 +8,8 @@
 //  * protos reused at the same address after collectgarbage() (not mixed up);
 //  * a host idle in plain C after running Lua (no phantom Lua frames);
 //  * nginx + libnginx-mod-http-lua, two handlers of known cost under wrk.
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "tests/lua/lua_harness.h"
@@ -289,6 +291,10 @@ TEST(LuaE2E, IdleInCNoPhantomLuaFrames) {
   }
 }
 
+const char* const kHandlerLocations =
+    "    location /light { content_by_lua_block { require(\"handlers\").light() } }\n"
+    "    location /heavy { content_by_lua_block { require(\"handlers\").heavy() } }\n";
+
 // nginx + libnginx-mod-http-lua: /light and /heavy (3x the work) under wrk,
 // alternating: the handlers by name and line, 25/75, on nginx's native frames.
 TEST(LuaE2E, NginxTwoLuaLocations) {
@@ -296,15 +302,9 @@ TEST(LuaE2E, NginxTwoLuaLocations) {
   std::string missing = nginx_missing();
   EBT_LUA_NEED(missing.empty(), missing);
   TempDir dir("ebt-lua-nginx");
-  fs::copy_file(samples_dir() / "handlers.lua", dir / "handlers.lua");
-  fs::copy_file(samples_dir() / "wrk-alternate.lua", dir / "wrk-alternate.lua");
   int port = free_port();
-  write_text(dir / "nginx.conf",
-             nginx_conf(dir.str(), "/usr/lib/nginx/modules", dir.str(), port,
-                        "    location /light { content_by_lua_block { require(\"handlers\").light() } }\n"
-                        "    location /heavy { content_by_lua_block { require(\"handlers\").heavy() } }\n"));
-  Proc master({"nginx", "-p", dir.str(), "-c", (dir / "nginx.conf").string(), "-e", (dir / "error.log").string()},
-              timeout(600));
+  auto nginx = start_lua_nginx(dir, port, {"handlers.lua", "wrk-alternate.lua"}, kHandlerLocations);
+  Proc& master = *nginx;
   uint32_t worker = first_child(master.pid());
   ASSERT_NE(worker, 0u) << read_text(dir / "error.log") << master.err_so_far();
   std::string base = "http://127.0.0.1:" + std::to_string(port);
@@ -382,6 +382,60 @@ TEST(LuaE2E, NginxTwoLuaLocations) {
                        folded.string(), light, heavy, "ngx_http_lua_run_thread"},
                       timeout(60));
   EXPECT_EQ(chk.exit_code, 0) << chk.describe();
+  master.signal(SIGQUIT);
+  master.wait(10);
+}
+
+// Two nginx workers (SO_REUSEPORT spreads wrk's connections over both), each
+// with its own VM: both VMs identified, and each worker's handlers named from
+// its own samples (report --pid).
+TEST(LuaE2E, NginxWorkersEachWalkedOnTheirOwn) {
+  EBT_REQUIRE_LUA_OR_SKIP();
+  std::string missing = nginx_missing();
+  EBT_LUA_NEED(missing.empty(), missing);
+  TempDir dir("ebt-lua-nginx-workers");
+  int port = free_port();
+  auto nginx = start_lua_nginx(dir, port, {"handlers.lua", "wrk-alternate.lua"}, kHandlerLocations, 2);
+  Proc& master = *nginx;
+  std::vector<std::string> workers;
+  for (int i = 0; i < 500 && workers.size() < 2; i++) {
+    std::string me = std::to_string(master.pid());
+    workers = lines_of(read_text("/proc/" + me + "/task/" + me + "/children"));
+    if (!workers.empty()) {
+      std::istringstream in(workers[0]);
+      workers.clear();
+      for (std::string w; in >> w;) workers.push_back(w);
+    }
+    if (workers.size() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(workers.size(), 2u) << read_text(dir / "error.log");
+  std::string base = "http://127.0.0.1:" + std::to_string(port);
+  ASSERT_TRUE(wait_http(base + "/light")) << read_text(dir / "error.log");
+
+  Proc load({"wrk", "-t2", "-c32", "-d60s", "-s", (dir / "wrk-alternate.lua").string(), base}, timeout(120));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  fs::path cap = dir / "workers.ebt";
+  RunResult rec = run({ebtrace_bin(), "record", "--lua", "-F", "499", "-p", workers[0] + "," + workers[1], "-d", "5",
+                       "-o", cap.string()},
+                      timeout(120));
+  load.signal(SIGINT);
+  load.wait(10);
+  ASSERT_EQ(rec.exit_code, 0) << rec.describe();
+
+  RunResult info = run({ebtrace_bin(), "info", cap.string()}, timeout(60));
+  ASSERT_EQ(info.exit_code, 0) << info.describe();
+  const std::string chunk = "@" + (dir / "handlers.lua").string();
+  const std::string light = label(chunk, 11, "light"), heavy = label(chunk, 13, "heavy");
+  for (const auto& w : workers) {
+    SCOPED_TRACE("worker " + w);
+    EXPECT_NE(info.out.find("  pid " + w + "  "), std::string::npos) << "its VM identified\n" << info.out;
+    RunResult rep = report_elsewhere(cap, {"--folded", "--pid", w}, dir);
+    ASSERT_EQ(rep.exit_code, 0) << rep.describe();
+    uint64_t handlers = 0;
+    for (const auto& s : parse_folded(rep.out))
+      if (find_frame(s, light) >= 0 || find_frame(s, heavy) >= 0) handlers += s.count;
+    EXPECT_GE(handlers, 100u) << "its handlers named from its own samples\n" << top_stacks(parse_folded(rep.out));
+  }
   master.signal(SIGQUIT);
   master.wait(10);
 }

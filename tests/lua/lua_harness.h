@@ -253,13 +253,25 @@ inline std::string nginx_missing() {
 // modules from `lua_dir`, and `locations` in the server block. Paths are as
 // the nginx process sees them.
 inline std::string nginx_conf(const std::string& prefix, const std::string& modules_dir, const std::string& lua_dir,
-                              int port, const std::string& locations) {
-  return "daemon off;\nmaster_process on;\nworker_processes 1;\nuser root;\npid " + prefix +
+                              int port, const std::string& locations, int workers = 1) {
+  return "daemon off;\nmaster_process on;\nworker_processes " + std::to_string(workers) + ";\nuser root;\npid " + prefix +
          "/nginx.pid;\nerror_log " + prefix + "/error.log;\nload_module " + modules_dir +
          "/ndk_http_module.so;\nload_module " + modules_dir +
          "/ngx_http_lua_module.so;\nevents { worker_connections 256; }\nhttp {\n  access_log off;\n"
          "  lua_package_path \"" + lua_dir + "/?.lua;;\";\n  server {\n    listen 127.0.0.1:" + std::to_string(port) +
-         ";\n" + locations + "  }\n}\n";
+         (workers > 1 ? " reuseport" : "") + ";\n" + locations + "  }\n}\n";
+}
+
+// nginx with the Lua module (master + `workers` workers) serving `locations`
+// on 127.0.0.1:port, its prefix and Lua modules in `dir`, the `lua_files` of
+// samples/lua copied there.
+inline std::unique_ptr<Proc> start_lua_nginx(const TempDir& dir, int port, const std::vector<std::string>& lua_files,
+                                             const std::string& locations, int workers = 1) {
+  for (const auto& f : lua_files) fs::copy_file(samples_dir() / f, dir / f);
+  write_text(dir / "nginx.conf", nginx_conf(dir.str(), "/usr/lib/nginx/modules", dir.str(), port, locations, workers));
+  return std::make_unique<Proc>(std::vector<std::string>{"nginx", "-p", dir.str(), "-c", (dir / "nginx.conf").string(),
+                                                         "-e", (dir / "error.log").string()},
+                                timeout(600));
 }
 
 // The first child of `pid` (nginx's worker), waiting up to 5 s.

@@ -108,6 +108,31 @@ TEST(OffCpuLatency, Formats) {
   EXPECT_EQ(doc["offcpu"]["per_frame"].arr[0]["total_ns"].raw_number, "490000000");
 }
 
+// --latency --by container: one row per container, adding up to every interval.
+TEST(OffCpuLatency, PerContainer) {
+  std::vector<OffCpuInterval> v = synthetic();
+  v.push_back({.start_ns = 1, .duration_ns = 2'000'000, .pid = 20, .tid = 21, .stack_id = 1,
+               .state = TaskState::kInterruptible});
+  OffCpuNaming n = naming();
+  n.container = [](uint32_t pid) { return pid == 10 ? std::string("web") : std::string("[unknown]"); };
+  OffCpuLatency t = offcpu_latency(v, n);
+  ASSERT_EQ(t.per_container.size(), 2u);
+  EXPECT_EQ(t.per_container[0].key, "web");
+  EXPECT_EQ(t.per_container[0].stats.count, 110u);
+  EXPECT_EQ(t.per_container[1].key, "[unknown]");
+  EXPECT_EQ(t.per_container[1].stats.total_ns, 2'000'000u);
+  std::ostringstream text, csv, json;
+  write_offcpu_latency(text, t, LatencyFormat::kText);
+  write_offcpu_latency(csv, t, LatencyFormat::kCsv);
+  write_offcpu_latency(json, t, LatencyFormat::kJson);
+  EXPECT_NE(text.str().find("\ncontainer "), std::string::npos) << text.str();
+  EXPECT_NE(csv.str().find("offcpu_container,web,0,0,110,"), std::string::npos) << csv.str();
+  test::Json doc = test::JsonParser::parse(json.str());
+  EXPECT_EQ(doc["offcpu"]["per_container"].arr.size(), 2u);
+  // Without a container function: no such table (and the outputs stay as they were).
+  EXPECT_TRUE(offcpu_latency(v, naming()).per_container.empty());
+}
+
 TEST(OffCpuLatency, EmptyInput) {
   OffCpuLatency t = offcpu_latency({}, {});
   EXPECT_EQ(t.intervals, 0u);

@@ -86,7 +86,8 @@ std::string* ReportScale::dir_ = nullptr;
 // peak RSS where it was (a few MB of slack for allocator noise), and well
 // under the 100 MB target.
 TEST_F(ReportScale, PeakRssDoesNotGrowWithSamples) {
-  for (std::vector<std::string> flags : {std::vector<std::string>{"--folded"}, {"--flamegraph", path("f.svg")}, {}}) {
+  for (std::vector<std::string> flags :
+       {std::vector<std::string>{"--folded"}, {"--flamegraph", path("f.svg")}, {}, {"--pprof", path("p.pb.gz")}}) {
     Result small = ebtrace([&] { auto a = flags; a.insert(a.begin(), {"report", path("small.ebt")}); return a; }(),
                         path("out-small"), *dir_);
     Result large = ebtrace([&] { auto a = flags; a.insert(a.begin(), {"report", path("large.ebt")}); return a; }(),
@@ -153,13 +154,65 @@ TEST_F(ReportScale, TraceStaysUnderTheLimitAndKeepsDurations) {
   EXPECT_EQ(samples_per_tid.size(), 24u);  // 8 processes, 24 threads
 }
 
-// --latency --trace --skb (and the default stacks) in one run: one pass.
+// --latency --trace --skb, and every stack output besides: one pass.
 TEST_F(ReportScale, EveryFlagCombinationReadsTheCaptureOnce) {
   Result r = ebtrace({"report", path("small.ebt"), "-v", "--latency", "--trace", path("t2.json"), "--skb"}, path("out"),
                   *dir_);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("ebtrace: read: 1 pass over"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("families: offcpu, cpu-timeline, l7, skb"), std::string::npos) << r.err;
+
+  r = ebtrace({"report", path("small.ebt"), "-v", "--latency", "--trace", path("t3.json"), "--skb", "--folded",
+               "--flamegraph", path("f3.svg"), "--pprof", path("p3.pb.gz"), "--speedscope", path("s3.json")},
+              path("out"), *dir_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("ebtrace: read: 1 pass over"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("families: offcpu, cpu-timeline, l7, skb, tcp, stacks, pprof, speedscope\n"), std::string::npos)
+      << r.err;
+  for (const char* f : {"t3.json", "f3.svg", "p3.pb.gz", "s3.json"}) EXPECT_GT(fs::file_size(path(f)), 1000u) << f;
+}
+
+// report a.ebt b.ebt --trace alone, with --folded or with --flamegraph: each capture read once, its records feeding both the merged stacks
+// and its part of the timeline (report -v says one pass per capture), and the
+// merged stacks still hold every sample of both.
+TEST_F(ReportScale, SeveralCapturesAreEachReadOnce) {
+  const std::string a = std::string(GOLDEN_DIR) + "/oncpu_fp.ebt", b = std::string(GOLDEN_DIR) + "/dwarf.ebt";
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) n++;
+    return n;
+  };
+  auto folded_total = [](const std::string& file) {
+    std::ifstream in(file);
+    uint64_t total = 0;
+    for (std::string line; std::getline(in, line);) total += std::stoull(line.substr(line.rfind(' ') + 1));
+    return total;
+  };
+  for (std::vector<std::string> flags : {std::vector<std::string>{}, {"--folded"}, {"--flamegraph", path("m.svg")}}) {
+    std::vector<std::string> args = {"report", a, b, "-v", "--embedded-symbols-only", "--trace", path("m.json")};
+    args.insert(args.end(), flags.begin(), flags.end());
+    std::string what = flags.empty() ? "text" : flags[0];
+    Result r = ebtrace(args, path("m.out"), *dir_);
+    ASSERT_EQ(r.status, 0) << what << r.err;
+    EXPECT_EQ(count(r.err, "ebtrace: read: 1 pass over "), 2u) << what << r.err;
+    EXPECT_EQ(count(r.err, "ebtrace: read: "), 2u) << what << r.err;
+    EXPECT_EQ(count(r.err, "pass over " + a + " "), 1u) << what << r.err;
+    EXPECT_EQ(count(r.err, "pass over " + b + " "), 1u) << what << r.err;
+    EXPECT_EQ(count(r.err, "families: offcpu, cpu-timeline, "), 2u) << what << r.err;
+    // --trace alone gives no text report: the stacks family takes part with --folded / --flamegraph.
+    EXPECT_EQ(count(r.err, ", stacks\n"), flags.empty() ? 0u : 2u) << what << r.err;
+    EXPECT_TRUE(fs::exists(path("m.json"))) << what;
+  }
+  // The merged folded stacks: the sum of each capture's own.
+  ASSERT_EQ(ebtrace({"report", a, "--embedded-symbols-only", "--folded"}, path("fa"), *dir_).status, 0);
+  ASSERT_EQ(ebtrace({"report", b, "--embedded-symbols-only", "--folded"}, path("fb"), *dir_).status, 0);
+  ASSERT_EQ(ebtrace({"report", a, b, "--embedded-symbols-only", "--folded", "--trace", path("m.json")}, path("fab"),
+                    *dir_)
+                .status,
+            0);
+  EXPECT_GT(folded_total(path("fa")), 0u);
+  EXPECT_GT(folded_total(path("fb")), 0u);
+  EXPECT_EQ(folded_total(path("fab")), folded_total(path("fa")) + folded_total(path("fb")));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "report/family.h"
 #include "report/skb_report.h"
 #include "tests/report/profile_fixture.h"
 
@@ -107,6 +108,73 @@ TEST(SkbReport, ReusedAddressesWithoutAnEndAreCut) {
   write_skb_json(skb_report(h.profile(), h.profile().skb_hops), json);
   EXPECT_NE(text.str().find("# packets: 3 (6 hops, 0 dropped)"), std::string::npos) << text.str();
   EXPECT_NE(json.str().find("\"packets\":3"), std::string::npos) << json.str();
+}
+
+// --by container / --container: a packet belongs to the owner of the socket it
+// left (in the namespace of a hop on that side), else of the one it reached;
+// several owners for one endpoint are no owner.
+TEST(SkbReport, PacketsBelongToTheirSocketsOwners) {
+  auto packet = [](uint32_t netns, std::vector<uint8_t> src, uint16_t sport, std::vector<uint8_t> dst, uint16_t dport) {
+    static SkbHop h;  // the packet keeps a pointer
+    h = SkbHop{};
+    h.l4_protocol = 6;
+    h.netns = netns;
+    h.src_addr = src;
+    h.dst_addr = dst;
+    h.src_port = sport;
+    h.dst_port = dport;
+    SkbPacket p;
+    p.hops.push_back(&h);
+    return p;
+  };
+  auto tcp = [](uint32_t pid, uint32_t netns, std::vector<uint8_t> l, uint16_t lp, std::vector<uint8_t> r, uint16_t rp) {
+    TcpEvent e;
+    e.pid = pid;
+    e.netns = netns;
+    e.local_addr = l;
+    e.local_port = lp;
+    e.remote_addr = r;
+    e.remote_port = rp;
+    return e;
+  };
+  const std::vector<uint8_t> a{10, 0, 0, 1}, b{10, 0, 0, 2};
+  SkbSocketOwners o;
+  o.add(tcp(7, 1, a, 4000, b, 80));  // client in netns 1
+  o.add(tcp(9, 2, b, 80, a, 4000));  // its server in netns 2
+  o.add(tcp(0, 2, b, 81, a, 4001));  // owner not known yet: ignored
+  bool sender = false;
+  EXPECT_EQ(o.owner(packet(1, a, 4000, b, 80), &sender), 7u);
+  EXPECT_TRUE(sender);
+  EXPECT_EQ(o.owner(packet(2, b, 80, a, 4000), &sender), 9u);
+  EXPECT_TRUE(sender);
+  // Seen only on the receiving side's namespace, from a sender of no known socket.
+  EXPECT_EQ(o.owner(packet(2, a, 4000, b, 80), &sender), 9u);
+  EXPECT_FALSE(sender);
+  EXPECT_EQ(o.owner(packet(3, a, 4000, b, 80), &sender), 0u) << "another namespace";
+  EXPECT_EQ(o.owner(packet(2, a, 4001, b, 81), &sender), 0u);
+  // --syscalls sockets (no namespace): an unconnected UDP socket bound to any address.
+  SocketInfo udp;
+  udp.pid = 11;
+  udp.protocol = 17;
+  udp.local_addr = {0, 0, 0, 0};
+  udp.local_port = 53;
+  o.add(udp);
+  SkbPacket q = packet(5, a, 5000, b, 53);
+  const_cast<SkbHop*>(q.hops[0])->l4_protocol = 17;
+  EXPECT_EQ(o.owner(q, &sender), 11u);
+  EXPECT_FALSE(sender);
+  udp.pid = 12;  // a second process on the same endpoint: ambiguous
+  o.add(udp);
+  EXPECT_EQ(o.owner(q, &sender), 0u);
+}
+
+// The skb family is one line of the registry (report/families.cpp). Naming
+// report_families() here also makes the linker take the registry, which
+// report/run.cpp (in the library below it) refers to.
+TEST(SkbReport, FamilyIsRegistered) {
+  bool found = false;
+  for (const auto& f : report_families()) found = found || std::string(f.name) == "skb";
+  EXPECT_TRUE(found);
 }
 
 }  // namespace

@@ -5,7 +5,9 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <tuple>
 
 #include "record/sched_cgroups.h"
 #include "report/sched_report.h"
@@ -117,6 +119,71 @@ TEST(SchedCgroups, ParsesCpuStatV1AndV2) {
   EXPECT_TRUE(record::parse_cpu_stat("usage_usec 5\nnr_periods 3\nnr_throttled 2\nthrottled_usec 7\n", p, t, ns));
   EXPECT_EQ(ns, 7000u);
   EXPECT_FALSE(record::parse_cpu_stat("usage_usec 5\nuser_usec 3\nsystem_usec 2\n", p, t, ns));
+}
+
+// --by container / --container (docs/sched.md): every wait, preemption and
+// switch lands in exactly one container row; unknown owners under [unknown].
+TEST(SchedByContainer, RowsAddUpAndNameBothSides) {
+  report::SchedCollector c;
+  auto rq = [&](uint32_t pid, uint32_t tid, std::vector<uint64_t> v) {
+    RunqLatency r = row(tid, v, v.empty() ? 0 : v.back());
+    r.pid = pid;
+    c.add(r);
+  };
+  rq(100, 101, {10'000, 20'000});         // web
+  rq(100, 102, {30'000});                 // web
+  rq(200, 201, {5'000, 5'000, 5'000});    // db
+  rq(400, 401, {1'000});                  // not described: [unknown]
+  c.add(Preemption{0, 1, 100, 101, 200, 201, "db", 4});
+  c.add(Preemption{0, 1, 200, 201, 0, 0, "", 2});
+  c.add(Preemption{0, 1, 400, 401, 300, 301, "helper", 1});  // 300: only in db's cgroup sample
+  c.add(CgroupCpuSample{1, 11, CgroupHierarchy::kV1Cpu, "/web", true, 0, 0, 0, -1, 0, "", {100}});
+  c.add(CgroupCpuSample{1, 22, CgroupHierarchy::kV1Cpu, "/db", true, 0, 0, 0, -1, 0, "", {200, 300}});
+  c.add(CgroupSwitch{0, 1, 0, 11, 22, 5});
+  c.add(CgroupSwitch{0, 1, 0, 22, 11, 3});
+  c.add(CgroupSwitch{0, 1, 0, 11, 11, 7});
+  c.add(CgroupSwitch{0, 1, 1, 33, 11, 2});  // 33: never named
+  report::SchedContainers k;
+  k.tables = true;
+  k.of_pid = [](uint32_t pid) { return pid == 100 ? "web" : pid == 200 ? "db" : "[unknown]"; };
+  k.of_path = [](const std::string& p) { return p == "/web" ? "web" : p == "/db" ? "db" : "[unknown]"; };
+  report::SchedReport r = c.build(nullptr, k);
+  ASSERT_TRUE(r.by_container);
+  std::map<std::string, uint64_t> waits;
+  for (const auto& x : r.per_container) waits[x.key] = x.hist.count;
+  EXPECT_EQ(waits, (std::map<std::string, uint64_t>{{"web", 3}, {"db", 3}, {"[unknown]", 1}}));
+  std::map<std::pair<std::string, std::string>, uint64_t> pre;
+  for (const auto& p : r.container_preemptions) pre[{p.victim, p.by}] = p.count;
+  EXPECT_EQ(pre, (std::map<std::pair<std::string, std::string>, uint64_t>{
+                     {{"web", "db"}, 4}, {{"db", "[idle]"}, 2}, {{"[unknown]", "db"}, 1}}));
+  ASSERT_EQ(r.container_cpus.size(), 2u);
+  EXPECT_EQ(r.container_cpus[0].switches, 15u);
+  EXPECT_EQ(r.container_cpus[0].cross, 8u);
+  EXPECT_EQ(r.container_cpus[1].cross, 2u);
+  std::map<std::tuple<uint32_t, std::string, std::string>, uint64_t> pairs;
+  for (const auto& p : r.cross_container_pairs) pairs[{p.cpu, p.from, p.to}] = p.count;
+  EXPECT_EQ(pairs, (std::map<std::tuple<uint32_t, std::string, std::string>, uint64_t>{
+                       {{0, "web", "db"}, 5}, {{0, "db", "web"}, 3}, {{1, "[unknown]", "web"}, 2}}));
+  // Without --by container nothing of it; the golden tables stay as they were.
+  EXPECT_FALSE(c.build(nullptr).by_container);
+  std::ostringstream text;
+  report::write_sched_text(r, 0, text);
+  EXPECT_NE(text.str().find("container web: 3 waits"), std::string::npos) << text.str();
+
+  // --container web: web's threads, switches from or to /web, /web's throttling.
+  report::SchedContainers only = k;
+  only.tables = false;
+  only.pid_wanted = [](uint32_t pid) { return pid == 100; };
+  only.path_wanted = [](const std::string& p) { return p == "/web"; };
+  report::SchedReport w = c.build(nullptr, only);
+  ASSERT_EQ(w.per_process.size(), 1u);
+  EXPECT_EQ(w.per_process[0].pid, 100u);
+  EXPECT_EQ(w.preemption_count, 4u);
+  uint64_t switches = 0;
+  for (const auto& x : w.cpus) switches += x.switches;
+  EXPECT_EQ(switches, 17u);  // 5 + 3 + 7 + 2: each touches /web
+  ASSERT_EQ(w.throttling.size(), 1u);
+  EXPECT_EQ(w.throttling[0].path, "/web");
 }
 
 TEST(SchedCgroups, FindsTheCpuControllerInMountinfoAndProcCgroup) {
