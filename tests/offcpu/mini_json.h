@@ -23,17 +23,35 @@ struct Json {
   std::vector<Json> arr;
   std::vector<std::pair<std::string, Json>> obj;  // in document order
 
-  bool has(std::string_view k) const {
-    for (const auto& kv : obj)
-      if (kv.first == k) return true;
-    return false;
-  }
-  const Json& operator[](std::string_view k) const {
-    for (const auto& kv : obj)
-      if (kv.first == k) return kv.second;
-    throw std::runtime_error("no key " + std::string(k));
-  }
+  // Special members and lookups are defined once Json is complete: clang with
+  // libstdc++ 12 (the sanitizer build) otherwise instantiates
+  // std::pair<std::string, Json> while Json is still incomplete.
+  Json();
+  Json(const Json&);
+  Json(Json&&) noexcept;
+  Json& operator=(const Json&);
+  Json& operator=(Json&&) noexcept;
+  ~Json();
+  bool has(std::string_view k) const;
+  const Json& operator[](std::string_view k) const;
 };
+
+inline Json::Json() = default;
+inline Json::Json(const Json&) = default;
+inline Json::Json(Json&&) noexcept = default;
+inline Json& Json::operator=(const Json&) = default;
+inline Json& Json::operator=(Json&&) noexcept = default;
+inline Json::~Json() = default;
+inline bool Json::has(std::string_view k) const {
+  for (const auto& kv : obj)
+    if (kv.first == k) return true;
+  return false;
+}
+inline const Json& Json::operator[](std::string_view k) const {
+  for (const auto& kv : obj)
+    if (kv.first == k) return kv.second;
+  throw std::runtime_error("no key " + std::string(k));
+}
 
 class JsonParser {
  public:
