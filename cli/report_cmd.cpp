@@ -308,7 +308,7 @@ int run_report(const ReportArgs& a) {
   // the twins stay for the --trace timeline.
   std::vector<std::unique_ptr<report::FurtherCapture>> others;
   for (const std::string& path : run.more_inputs) {
-    others.push_back(report::read_further_capture(run, *ctx, families, path));
+    others.push_back(report::read_further_capture(run, *ctx, families, report::report_families(), path));
     if (a.verbose)
       std::fprintf(stderr, "ebtrace: %s\n",
                    report::describe_pass(others.back()->stats, path, others.back()->families).c_str());

@@ -129,6 +129,7 @@ std::string describe_pass(const PassStats& stats, const std::string& path, const
 
 std::unique_ptr<FurtherCapture> read_further_capture(const RunOptions& run, ReportContext& ctx,
                                                      const std::vector<ReportFamily*>& families,
+                                                     const std::vector<ReportFamilyEntry>& registry,
                                                      const std::string& path) {
   auto x = std::make_unique<FurtherCapture>();
   x->path = path;
@@ -142,7 +143,7 @@ std::unique_ptr<FurtherCapture> read_further_capture(const RunOptions& run, Repo
   std::vector<ReportFamily*> originals;  // parallel to x->families
   for (ReportFamily* f : families) {
     const ReportFamilyEntry* entry = nullptr;
-    for (const auto& e : report_families())
+    for (const auto& e : registry)
       if (std::string(e.name) == f->name()) entry = &e;
     if (!entry) throw std::logic_error(std::string("report family ") + f->name() + " is not in the registry");
     OptionValues values;

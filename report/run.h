@@ -48,9 +48,12 @@ struct FurtherCapture {
 // `families` (configured, read, finished; its warnings printed), then lets
 // each of `families` take what it merges from its twin (merge_capture: the
 // stacks family's stacks). The twins stay for the --trace timeline
-// (write_trace's TraceCapture), so no capture is read twice.
+// (write_trace's TraceCapture), so no capture is read twice. The twins are
+// made from `registry` (report_families(), passed in: the registry links the
+// families, which link this library).
 std::unique_ptr<FurtherCapture> read_further_capture(const RunOptions& run, ReportContext& ctx,
                                                      const std::vector<ReportFamily*>& families,
+                                                     const std::vector<ReportFamilyEntry>& registry,
                                                      const std::string& path);
 
 // The trace timeline of `families` (start_trace + each family's tracks),
