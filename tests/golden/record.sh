@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$(realpath "${1:?usage: record.sh BUILD_DIR [NAME...]}")
 shift
 names=("$@")
-[[ ${#names[@]} -gt 0 ]] || names=(oncpu_fp dwarf keep_stack offcpu l7 skb lua)
+[[ ${#names[@]} -gt 0 ]] || names=(oncpu_fp dwarf keep_stack offcpu l7 skb lua tcp sched)
 ebtrace=$build/cli/ebtrace
 [[ $(id -u) == 0 ]] || { echo "record.sh: needs root (BPF)" >&2; exit 2; }
 
@@ -112,6 +112,35 @@ t=socket.create_connection(("10.231.0.2",7002)); t.sendall(b"z"*3000); t.shutdow
     lua)        # --lua: Debian's luajit CLI with -joff running split.lua (VM, protos, Lua stacks, cgroup)
       cp "$here/../../samples/lua/split.lua" "$tmp/bin/"
       record_cmd lua -F 199 --lua -- luajit -joff ./split.lua 0.6 ;;
+    tcp)        # --tcp on loopback: 3 connections of 1000 bytes up and 2 down, then one refused (listener closed)
+      port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+      python3 -c '
+import socket,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(8)
+for i in range(3):
+  c,_=s.accept(); n=0
+  while n<1000: n+=len(c.recv(65536))
+  c.sendall(b"ok"); c.close()
+s.close()' "$port" &
+      pids+=($!); server=$!
+      sleep 0.3
+      "$ebtrace" record -o "$tmp/tcp.ebt" --ready-file "$tmp/tcp.ready" --tcp --port "$port" &
+      rec=$!
+      wait_file "$tmp/tcp.ready"
+      python3 -c '
+import socket,sys,time
+p=int(sys.argv[1])
+for i in range(3):
+  c=socket.create_connection(("127.0.0.1",p)); c.sendall(b"x"*1000); c.recv(10); c.close()
+time.sleep(0.3)
+try: socket.create_connection(("127.0.0.1",p))
+except ConnectionRefusedError: pass' "$port"
+      wait "$server" 2>/dev/null || true
+      sleep 0.3
+      kill -INT "$rec"; wait "$rec"
+      mv "$tmp/tcp.ebt" "$here/tcp.ebt"; chmod 0644 "$here/tcp.ebt" ;;
+    sched)      # --sched: two cpuburn processes pinned to one CPU (run-queue waits, preemptions)
+      record_cmd sched --sched -- sh -c "taskset -c 0 ./cpuburn --duration 0.6 --plugin-delay-ms 0 & taskset -c 0 ./cpuburn --duration 0.6 --plugin-delay-ms 0; wait" ;;
     *) echo "record.sh: unknown capture $name" >&2; exit 2 ;;
   esac
   echo "record.sh: $name.ebt $(stat -c %s "$here/$name.ebt") bytes" >&2
