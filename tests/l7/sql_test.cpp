@@ -151,7 +151,7 @@ TEST(Mysql, DeprecateEofResultSetsAndMultipleResults) {
   std::string login = my(1, std::string("\x0d\xa2\x00\x01", 4) + std::string(28, '\0') + "u" + std::string(2, '\0'));
   std::string ok_fe = std::string("\xfe\0\0\x02\0\0\0", 7);
   std::string empty = my(1, "\x01") + my(2, std::string(40, 'c')) + my(3, ok_fe);
-  std::string rows = my(1, "\x01") + my(2, std::string(40, 'c')) + my(3, "\x03abc") + my(4, ok_fe);
+  std::string rows = my(1, "\x01") + my(2, std::string(40, 'c')) + my(3, "\x03" "abc") + my(4, ok_fe);
   std::string multi = my(1, std::string("\0\x01\0\x0a\0\0\0", 7)) +  // OK, more results follow
                       my(2, std::string("\0\x01\0\x02\0\0\0", 7));
   for (bool with_greeting : {false, true}) {
