@@ -362,6 +362,33 @@ void histogram(std::ostream& out, const RqHist& h) {
   }
 }
 
+// Switches per CPU and how many crossed between two `plural` (cgroups or
+// containers), then the `top` most frequent pairs.
+void write_cpu_switches(std::ostream& out, const std::vector<CpuSwitchRow>& cpus,
+                        const std::vector<CgroupPairRow>& pairs, size_t top, const std::string& plural,
+                        const std::string& singular) {
+  const std::string across = "across_" + plural;
+  const int w = int(across.size());
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "%-5s %12s %*s %8s\n", "cpu", "switches", w, across.c_str(), "percent");
+  out << buf;
+  for (const auto& c : cpus) {
+    std::snprintf(buf, sizeof buf, "%-5u %12" PRIu64 " %*" PRIu64 " %7.1f%%\n", c.cpu, c.switches, w, c.cross,
+                  c.switches ? 100.0 * double(c.cross) / double(c.switches) : 0.0);
+    out << buf;
+  }
+  size_t n = top ? std::min(top, pairs.size()) : pairs.size();
+  if (!n) return;
+  std::snprintf(buf, sizeof buf, "%-5s %-34s %-34s %9s\n", "cpu", ("from " + singular).c_str(),
+                ("to " + singular).c_str(), "count");
+  out << buf;
+  for (size_t i = 0; i < n; i++) {
+    const auto& p = pairs[i];
+    std::snprintf(buf, sizeof buf, "%-5u %-34s %-34s %9" PRIu64 "\n", p.cpu, p.from.c_str(), p.to.c_str(), p.count);
+    out << buf;
+  }
+}
+
 }  // namespace
 
 void write_sched_text(const SchedReport& r, size_t top, std::ostream& out) {
@@ -413,45 +440,12 @@ void write_sched_text(const SchedReport& r, size_t top, std::ostream& out) {
 
   out << "\nSwitches between cgroups per CPU (" << (r.hierarchy.empty() ? "?" : r.hierarchy)
       << " hierarchy; switches between two tasks, one of them recorded):\n";
-  std::snprintf(buf, sizeof buf, "%-5s %12s %14s %8s\n", "cpu", "switches", "across_cgroups", "percent");
-  out << buf;
-  for (const auto& c : r.cpus) {
-    std::snprintf(buf, sizeof buf, "%-5u %12" PRIu64 " %14" PRIu64 " %7.1f%%\n", c.cpu, c.switches, c.cross,
-                  c.switches ? 100.0 * double(c.cross) / double(c.switches) : 0.0);
-    out << buf;
-  }
-  n = top ? std::min(top, r.cross_pairs.size()) : r.cross_pairs.size();
-  if (n) {
-    std::snprintf(buf, sizeof buf, "%-5s %-34s %-34s %9s\n", "cpu", "from cgroup", "to cgroup", "count");
-    out << buf;
-    for (size_t i = 0; i < n; i++) {
-      const auto& p = r.cross_pairs[i];
-      std::snprintf(buf, sizeof buf, "%-5u %-34s %-34s %9" PRIu64 "\n", p.cpu, p.from.c_str(), p.to.c_str(), p.count);
-      out << buf;
-    }
-  }
+  write_cpu_switches(out, r.cpus, r.cross_pairs, top, "cgroups", "cgroup");
 
   if (r.by_container) {
     out << "\nSwitches between containers per CPU (by the cgroups of the " << (r.hierarchy.empty() ? "?" : r.hierarchy)
         << " hierarchy; [host]: no container, [unknown]: a cgroup not named in the capture):\n";
-    std::snprintf(buf, sizeof buf, "%-5s %12s %17s %8s\n", "cpu", "switches", "across_containers", "percent");
-    out << buf;
-    for (const auto& c : r.container_cpus) {
-      std::snprintf(buf, sizeof buf, "%-5u %12" PRIu64 " %17" PRIu64 " %7.1f%%\n", c.cpu, c.switches, c.cross,
-                    c.switches ? 100.0 * double(c.cross) / double(c.switches) : 0.0);
-      out << buf;
-    }
-    n = top ? std::min(top, r.cross_container_pairs.size()) : r.cross_container_pairs.size();
-    if (n) {
-      std::snprintf(buf, sizeof buf, "%-5s %-34s %-34s %9s\n", "cpu", "from container", "to container", "count");
-      out << buf;
-      for (size_t i = 0; i < n; i++) {
-        const auto& p = r.cross_container_pairs[i];
-        std::snprintf(buf, sizeof buf, "%-5u %-34s %-34s %9" PRIu64 "\n", p.cpu, p.from.c_str(), p.to.c_str(),
-                      p.count);
-        out << buf;
-      }
-    }
+    write_cpu_switches(out, r.container_cpus, r.cross_container_pairs, top, "containers", "container");
   }
 
   out << "\nCPU throttling per cgroup (cpu.stat over the recording):\n";
