@@ -189,18 +189,27 @@ StackAggregate StackAggregator::build(ReportContext& profile, bool counts, uint6
     for (uint32_t id : agg.frames) name_of(id);
     result.stacks.push_back(std::move(agg));
   }
-  std::sort(result.stacks.begin(), result.stacks.end(),
-            [&](const AggregatedStack& a, const AggregatedStack& b) {
-              size_t n = std::min(a.frames.size(), b.frames.size());
-              for (size_t i = 0; i < n; ++i) {
-                if (a.frames[i] == b.frames[i]) continue;
-                int c = names[a.frames[i]].compare(names[b.frames[i]]);
-                if (c != 0) return c < 0;
-              }
-              if (a.frames.size() != b.frames.size()) return a.frames.size() < b.frames.size();
-              return a.pid < b.pid;
-            });
+  sort_stacks(result.stacks, names);
   return result;
+}
+
+void sort_stacks(std::vector<AggregatedStack>& stacks, const std::vector<std::string>& names) {
+  std::sort(stacks.begin(), stacks.end(), [&](const AggregatedStack& a, const AggregatedStack& b) {
+    size_t n = std::min(a.frames.size(), b.frames.size());
+    for (size_t i = 0; i < n; ++i) {
+      if (a.frames[i] == b.frames[i]) continue;
+      int c = names[a.frames[i]].compare(names[b.frames[i]]);
+      if (c != 0) return c < 0;
+    }
+    if (a.frames.size() != b.frames.size()) return a.frames.size() < b.frames.size();
+    return a.pid < b.pid;
+  });
+}
+
+void sort_stacks(const ReportContext& ctx, std::vector<AggregatedStack>& stacks) {
+  std::vector<std::string> names(ctx.frames.size());
+  for (size_t i = 1; i < names.size(); ++i) names[i] = folded_name(ctx.frames[static_cast<uint32_t>(i)]);
+  sort_stacks(stacks, names);
 }
 
 }  // namespace ebt::report

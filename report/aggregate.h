@@ -136,4 +136,10 @@ StackAggregate aggregate(ReportContext& ctx, const std::vector<Sample>& samples,
 // _[k] kernel, _[i] inline, _[j] JIT; ';' and newlines replaced.
 std::string folded_name(const FrameInfo& frame);
 
+// StackAggregator's deterministic order: folded names frame by frame
+// (`names[id]` is frame id's folded name), a prefix before its extensions,
+// then pid. The second form names every frame of `ctx` first.
+void sort_stacks(std::vector<AggregatedStack>& stacks, const std::vector<std::string>& names);
+void sort_stacks(const ReportContext& ctx, std::vector<AggregatedStack>& stacks);
+
 }  // namespace ebt::report

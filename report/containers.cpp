@@ -212,19 +212,7 @@ void group_by_container(ReportContext& ctx, StackAggregate& stacks) {
     uint32_t frame = ctx.frames.intern("[container: " + c.label + "]", FrameType::kMarker);
     st.frames.insert(st.frames.begin(), frame);
   }
-  // StackAggregator's order: folded names frame by frame, then pid.
-  std::vector<std::string> names(ctx.frames.size());
-  for (size_t i = 1; i < names.size(); ++i) names[i] = folded_name(ctx.frames[static_cast<uint32_t>(i)]);
-  std::sort(stacks.stacks.begin(), stacks.stacks.end(), [&](const AggregatedStack& a, const AggregatedStack& b) {
-    size_t n = std::min(a.frames.size(), b.frames.size());
-    for (size_t i = 0; i < n; ++i) {
-      if (a.frames[i] == b.frames[i]) continue;
-      int c = names[a.frames[i]].compare(names[b.frames[i]]);
-      if (c != 0) return c < 0;
-    }
-    if (a.frames.size() != b.frames.size()) return a.frames.size() < b.frames.size();
-    return a.pid < b.pid;
-  });
+  sort_stacks(ctx, stacks.stacks);
 }
 
 }  // namespace ebt::report

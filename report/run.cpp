@@ -195,19 +195,7 @@ void merge_stacks(ReportContext& dst_ctx, StackAggregate& dst, uint32_t dst_host
   dst.total_count += src.total_count;
   dst.stacks.clear();
   for (auto& [k, st] : paths) dst.stacks.push_back(std::move(st));
-  // StackAggregator's order: folded names frame by frame, then pid.
-  std::vector<std::string> names(dst_ctx.frames.size());
-  for (size_t i = 1; i < names.size(); ++i) names[i] = folded_name(dst_ctx.frames[static_cast<uint32_t>(i)]);
-  std::sort(dst.stacks.begin(), dst.stacks.end(), [&](const AggregatedStack& a, const AggregatedStack& b) {
-    size_t n = std::min(a.frames.size(), b.frames.size());
-    for (size_t i = 0; i < n; ++i) {
-      if (a.frames[i] == b.frames[i]) continue;
-      int c = names[a.frames[i]].compare(names[b.frames[i]]);
-      if (c != 0) return c < 0;
-    }
-    if (a.frames.size() != b.frames.size()) return a.frames.size() < b.frames.size();
-    return a.pid < b.pid;
-  });
+  sort_stacks(dst_ctx, dst.stacks);
 }
 
 void warn(const std::string& text) { std::fprintf(stderr, "ebtrace: warning: %s\n", text.c_str()); }
