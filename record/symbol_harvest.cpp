@@ -317,7 +317,8 @@ std::vector<SourceFrame> SymbolHarvester::locate_in(Entry& e, uint64_t vaddr) {
           other->cus.clear();
           other->cu_entries = 0;
         }
-      std::erase_if(e.cus, [&](const auto& kv) { return kv.second != it->second; });
+      const CuScopes* keep = it->second.get();  // (clang before 16 cannot capture a structured binding)
+      std::erase_if(e.cus, [keep](const auto& kv) { return kv.second.get() != keep; });
       e.cu_entries = it->second->size();
     }
   }
