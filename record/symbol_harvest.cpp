@@ -17,6 +17,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "symbolize/cu_index.h"
+
 namespace ebt::record {
 namespace {
 
@@ -151,14 +153,15 @@ struct CuScopes {
 
 // Source frames for `addr` (module address) in the CU `cudie`, innermost
 // inline frame first (eu-addr2line -i).
-std::vector<SourceFrame> locate(Dwfl_Module* mod, Dwarf_Die* cudie, Dwarf_Addr cu_bias, const CuScopes& cu,
-                                Dwarf_Addr addr) {
+// The line is looked up in `cudie` itself (dwfl_module_getsrc() would look for
+// the CU again, through .debug_aranges only: symbolize/cu_index.h).
+std::vector<SourceFrame> locate(Dwarf_Die* cudie, Dwarf_Addr cu_bias, const CuScopes& cu, Dwarf_Addr addr) {
   std::vector<SourceFrame> frames;
   SourceFrame cur;
-  if (Dwfl_Line* line = dwfl_module_getsrc(mod, addr)) {
+  if (Dwarf_Line* line = dwarf_getsrc_die(cudie, addr - cu_bias)) {
     int lineno = 0;
-    const char* file = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr);
-    if (file) cur.file = file;
+    dwarf_lineno(line, &lineno);
+    if (const char* file = dwarf_linesrc(line, nullptr, nullptr)) cur.file = file;
     cur.line = uint32_t(lineno > 0 ? lineno : 0);
   }
   Dwarf_Files* files = nullptr;
@@ -231,6 +234,7 @@ struct SymbolHarvester::Entry {
   // the open DWARF: dropped with it).
   std::unordered_map<Dwarf_Off, std::unique_ptr<CuScopes>> cus;
   size_t cu_entries = 0;  // scopes + ranges in `cus`
+  std::unique_ptr<symbolize::CuIndex> cu_index;  // CUs by address, when .debug_aranges lacks them
   Entry() = default;
   Entry(const Entry&) = delete;
   Entry& operator=(const Entry&) = delete;
@@ -238,6 +242,7 @@ struct SymbolHarvester::Entry {
   void close_dwarf() {
     cus.clear();
     cu_entries = 0;
+    cu_index.reset();
     if (dwfl) dwfl_end(dwfl);
     dwfl = nullptr;
     module = nullptr;
@@ -303,7 +308,7 @@ void SymbolHarvester::open_dwarf(const ObjectFile& obj, Entry& e) {
 
 std::vector<SourceFrame> SymbolHarvester::locate_in(Entry& e, uint64_t vaddr) {
   Dwarf_Addr addr = vaddr + e.elf_bias, cu_bias = 0;
-  Dwarf_Die* cudie = dwfl_module_addrdie(e.module, addr, &cu_bias);
+  Dwarf_Die* cudie = symbolize::find_cu(e.module, addr, &cu_bias, e.cu_index);
   if (!cudie) return {};
   auto [it, fresh] = e.cus.try_emplace(dwarf_dieoffset(cudie));
   if (fresh) {
@@ -322,7 +327,7 @@ std::vector<SourceFrame> SymbolHarvester::locate_in(Entry& e, uint64_t vaddr) {
       e.cu_entries = it->second->size();
     }
   }
-  return locate(e.module, cudie, cu_bias, *it->second, addr);
+  return locate(cudie, cu_bias, *it->second, addr);
 }
 
 SymbolTable SymbolHarvester::build(const ObjectFile& obj, const std::set<uint64_t>& hits, bool all_symbols) {

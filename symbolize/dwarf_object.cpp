@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "symbolize/cu_index.h"
 #include "symbolize/embedded_table.h"
 
 namespace ebt::symbolize {
@@ -115,7 +116,9 @@ struct DwarfObject::Impl {
   Dwfl* dwfl = nullptr;
   Dwfl_Module* mod = nullptr;
   GElf_Addr bias = 0;
+  std::unique_ptr<CuIndex> cu_index;  // built on the first lookup .debug_aranges cannot answer
   ~Impl() {
+    cu_index.reset();  // its DIEs point into the open DWARF
     if (dwfl != nullptr) dwfl_end(dwfl);
   }
 };
@@ -230,13 +233,14 @@ std::vector<SourceFrame> DwarfObject::lookup(uint64_t vaddr, bool with_inline) c
   if (long i = find_symbol(symbols_, vaddr); i >= 0) sym_name = symbols_[static_cast<size_t>(i)].name.c_str();
   if (has_dwarf_) {
     Dwarf_Addr dwbias = 0;
-    Dwarf_Die* cudie = dwfl_module_addrdie(impl_->mod, addr, &dwbias);
+    Dwarf_Die* cudie = find_cu(impl_->mod, addr, &dwbias, impl_->cu_index);
     if (cudie != nullptr) {
       std::string file;
       uint32_t line = 0;
-      if (Dwfl_Line* l = dwfl_module_getsrc(impl_->mod, addr)) {
+      // In this CU (dwfl_module_getsrc() would find the CU through .debug_aranges only).
+      if (Dwarf_Line* l = dwarf_getsrc_die(cudie, addr - dwbias)) {
         int lineno = 0;
-        if (const char* f = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr)) {
+        if (const char* f = dwarf_linesrc(l, nullptr, nullptr); f && dwarf_lineno(l, &lineno) == 0) {
           file = f;
           line = static_cast<uint32_t>(lineno);
         }

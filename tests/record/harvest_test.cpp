@@ -1,10 +1,14 @@
 // /proc, ELF and kallsyms harvesting, without BPF.
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 
@@ -13,6 +17,7 @@
 #include "record/objects.h"
 #include "record/proc_reader.h"
 #include "record/symbol_harvest.h"
+#include "symbolize/dwarf_object.h"
 #include "symbolize/embedded_table.h"
 
 namespace {
@@ -172,6 +177,102 @@ TEST(Harvest, InlineChainIsConcrete) {
   EXPECT_NE(frames[1].function.find("harvest_test_outer"), std::string::npos) << frames[1].function;
   EXPECT_NE(frames[1].file.find("harvest_test.cpp"), std::string::npos);
   EXPECT_GT(frames[1].line, frames[0].line) << "call site of the inlined function, below its definition";
+}
+
+// clang and rustc emit no .debug_aranges unless asked (-gdwarf-aranges), and
+// libdw 0.188 finds a CU only through them: the recorder and report find the
+// CU in the CUs' own ranges instead (symbolize/cu_index.h). libnoaranges.so is
+// built by clang the default way; its source lines are looked up by marker.
+uint32_t marker_line(const std::string& marker) {
+  std::ifstream in(EBT_NOARANGES_SRC);
+  std::string line;
+  for (uint32_t n = 1; std::getline(in, line); ++n)
+    if (line.find("LINE:" + marker + " ") != std::string::npos) return n;
+  ADD_FAILURE() << "no marker " << marker;
+  return 0;
+}
+
+bool has_section(const char* path, const char* wanted) {
+  elf_version(EV_CURRENT);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  Elf* elf = fd >= 0 ? elf_begin(fd, ELF_C_READ, nullptr) : nullptr;
+  size_t shstrndx = 0;
+  bool found = false;
+  if (elf && elf_getshdrstrndx(elf, &shstrndx) == 0) {
+    for (Elf_Scn* scn = nullptr; (scn = elf_nextscn(elf, scn));) {
+      GElf_Shdr sh;
+      const char* name = gelf_getshdr(scn, &sh) ? elf_strptr(elf, shstrndx, sh.sh_name) : nullptr;
+      found |= name && std::string(name) == wanted;
+    }
+  }
+  if (elf) elf_end(elf);
+  if (fd >= 0) close(fd);
+  return found;
+}
+
+TEST(Harvest, SourceLinesWithoutDebugAranges) {
+  ASSERT_FALSE(has_section(EBT_NOARANGES_LIB, ".debug_aranges")) << "built with .debug_aranges: this test proves nothing";
+  ASSERT_TRUE(has_section(EBT_NOARANGES_LIB, ".debug_info"));
+  void* lib = dlopen(EBT_NOARANGES_LIB, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(lib, nullptr) << dlerror();
+  auto marker = reinterpret_cast<int (*)(int)>(dlsym(lib, "noaranges_marker"));
+  auto outer = reinterpret_cast<int (*)(int)>(dlsym(lib, "noaranges_outer"));
+  auto* ret = static_cast<uintptr_t*>(dlsym(lib, "noaranges_ret"));
+  ASSERT_TRUE(marker && outer && ret);
+  ASSERT_EQ(marker(1), 4);
+  ASSERT_EQ(outer(1), 9);
+  // Addresses as the recorder sees them: the marker's entry, and the call in
+  // the inlined function (a return address, looked up at the call instruction).
+  const uint64_t at_marker = reinterpret_cast<uint64_t>(marker), at_call = *ret - 1;
+  auto maps = read_exec_maps(uint32_t(getpid()));
+  ASSERT_TRUE(maps.has_value());
+  const ProcMapping* m = nullptr;
+  for (const auto& x : *maps)
+    if (at_call >= x.start && at_call < x.end) m = &x;
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(at_marker >= m->start && at_marker < m->end);
+  ObjectCache cache;
+  ObjectFile* obj = cache.get(uint32_t(getpid()), *m);
+  ASSERT_NE(obj, nullptr);
+  uint64_t v_marker = 0, v_call = 0;
+  ASSERT_TRUE(obj->offset_to_vaddr(at_marker - m->start + m->offset, &v_marker));
+  ASSERT_TRUE(obj->offset_to_vaddr(at_call - m->start + m->offset, &v_call));
+
+  const std::string file = EBT_NOARANGES_SRC;  // clang was given this path
+  auto expect_marker = [&](const std::vector<SourceFrame>& f) {
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].function, "noaranges_marker");
+    EXPECT_EQ(f[0].file, file);
+    EXPECT_EQ(f[0].line, marker_line("marker"));
+  };
+  auto expect_call = [&](const std::vector<SourceFrame>& f) {
+    ASSERT_EQ(f.size(), 2u) << "the inlined function, then the one it was inlined into";
+    EXPECT_EQ(f[0].function, "noaranges_inlined");
+    EXPECT_EQ(f[0].file, file);
+    EXPECT_EQ(f[0].line, marker_line("call_in_inlined"));
+    EXPECT_EQ(f[1].function, "noaranges_outer");
+    EXPECT_EQ(f[1].file, file);
+    EXPECT_EQ(f[1].line, marker_line("inlined_call_site"));
+  };
+
+  // The recorder's harvest (record/symbol_harvest).
+  obj->hits = {v_marker, v_call};
+  SymbolTable t = build_symbol_table(*obj);
+  ASSERT_EQ(t.locations.size(), 2u);
+  for (const auto& loc : t.locations) {
+    if (loc.address == v_marker) expect_marker(loc.frames);
+    else if (loc.address == v_call) expect_call(loc.frames);
+    else ADD_FAILURE() << "location at 0x" << std::hex << loc.address;
+  }
+
+  // report's lookup in a local file (symbolize/dwarf_object).
+  std::string why;
+  auto d = symbolize::DwarfObject::open(EBT_NOARANGES_LIB, obj->build_id, false, &why);
+  ASSERT_NE(d, nullptr) << why;
+  ASSERT_TRUE(d->has_dwarf());
+  expect_marker(d->lookup(v_marker, true));
+  expect_call(d->lookup(v_call, true));
+  dlclose(lib);
 }
 
 TEST(Harvest, KernelSymbolsAreBounded) {
