@@ -91,6 +91,21 @@ kj::ArrayInputStream& FrameMessage::charge(const uint8_t* data, size_t len, Deco
   return in_;
 }
 
+bool FrameMessage::equals_flat(const std::vector<uint8_t>& flat) const {
+  const size_t n = segments_.size();
+  const size_t table = (n / 2 + 1) * 8;
+  if (n == 0 || flat.size() < table || disk::get32(flat.data()) != n - 1) return false;
+  size_t at = table;
+  for (size_t i = 0; i < n; ++i) {
+    auto seg = segments_[i].asBytes();
+    if (disk::get32(flat.data() + 4 + 4 * i) != seg.size() / 8 || flat.size() - at < seg.size() ||
+        std::memcmp(flat.data() + at, seg.begin(), seg.size()) != 0)
+      return false;
+    at += seg.size();
+  }
+  return at == flat.size();
+}
+
 CaptureReader::Impl::Impl(const std::string& path) : path_(path) {
   open_file();
   open_rest();
@@ -417,13 +432,29 @@ const capnp::StructSchema* CaptureReader::Impl::embedded_record() const {
     if (len > payload.size() - disk::kFrameBytes) return nullptr;
     DecodeBudget budget(size_);
     FrameMessage msg(payload.data() + disk::kFrameBytes, len, budget);
+    // This build's schema, byte for byte as its writer stores it (the usual
+    // case): nothing to copy, check or load.
+    static const std::vector<uint8_t> compiled = encode_schema_block(compiled_record_schema());
+    static const std::vector<uint8_t> as_written = [] {
+      // CaptureWriter stores a copy of `compiled` (format/writer.cpp).
+      kj::Array<capnp::word> words = kj::heapArray<capnp::word>(compiled.size() / 8);
+      std::memcpy(words.begin(), compiled.data(), compiled.size());
+      capnp::FlatArrayMessageReader reader(words);
+      capnp::MallocMessageBuilder copy;
+      copy.setRoot(reader.getRoot<capnp::AnyPointer>());
+      kj::Array<capnp::word> flat = capnp::messageToFlatArray(copy);
+      return std::vector<uint8_t>(flat.asBytes().begin(), flat.asBytes().end());
+    }();
+    if (msg.equals_flat(as_written)) {
+      record_schema_ = compiled_record_schema();
+      return &*record_schema_;
+    }
     // A deep copy follows every pointer once and throws on invalid ones, so
     // neither the checks below nor the schema loader see them.
     capnp::MallocMessageBuilder copy;
     copy.setRoot(msg.get().getRoot<wire::SchemaBlock>());
     auto sb = copy.getRoot<wire::SchemaBlock>().asReader();
-    // The same schema as this build's (the usual case): nothing to load.
-    static const std::vector<uint8_t> compiled = encode_schema_block(compiled_record_schema());
+    // The same schema as this build's, laid out differently: nothing to load.
     auto flat = capnp::messageToFlatArray(copy);
     auto bytes = flat.asBytes();
     if (bytes.size() == compiled.size() && std::memcmp(bytes.begin(), compiled.data(), compiled.size()) == 0) {

@@ -133,6 +133,9 @@ class FrameMessage {
   }
   capnp::MessageReader& get() { return *reader_; }
   size_t words() const { return words_; }
+  // Whether the message, in stream framing (segment table, segments), is
+  // exactly `flat` (capnp::messageToFlatArray bytes).
+  bool equals_flat(const std::vector<uint8_t>& flat) const;
 
  private:
   // Reads the segment table (unpacking only its first words), charges the

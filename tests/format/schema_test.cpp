@@ -2,8 +2,12 @@
 // and dumped through the schema embedded in the capture.
 #include <gtest/gtest.h>
 
+#include <capnp/serialize-packed.h>
+#include <kj/io.h>
+
 #include <cstdio>
 
+#include "format/reader_impl.h"
 #include "tests/format/future_capture.h"
 
 namespace ebt::format {
@@ -84,6 +88,40 @@ TEST(Schema, EmbeddedSchemaOfThisBuildNamesEveryKnownKind) {
   ASSERT_EQ(names.size(), kKnownKindCount);
   for (uint16_t k = 0; k < kKnownKindCount; ++k) EXPECT_EQ(names[k], kind_name(k));
   ::unlink(path.c_str());
+}
+
+// The reader recognises this build's schema block by its bytes
+// (FrameMessage::equals_flat, no copy and no schema loader); any other
+// message, even the same one framed differently, takes the checked path.
+TEST(Schema, FrameMessageEqualsOnlyTheSameSegments) {
+  // Three segments of 2 words each, at most, and a list that spans them.
+  capnp::MallocMessageBuilder b(2, capnp::AllocationStrategy::FIXED_SIZE);
+  auto root = b.getRoot<capnp::AnyPointer>().initAs<capnp::List<uint64_t>>(1);
+  root.set(0, 0x1122334455667788);
+  auto more = b.getOrphanage().newOrphan<capnp::List<uint64_t>>(3);
+  more.get().set(2, 42);
+  auto flat_words = capnp::messageToFlatArray(b);
+  std::vector<uint8_t> flat(flat_words.asBytes().begin(), flat_words.asBytes().end());
+  ASSERT_GT(b.getSegmentsForOutput().size(), 1u);
+  kj::VectorOutputStream packed;
+  capnp::writePackedMessage(packed, b);
+  DecodeBudget budget(1 << 20);
+  FrameMessage m(packed.getArray().begin(), packed.getArray().size(), budget);
+  EXPECT_TRUE(m.equals_flat(flat));
+
+  auto changed = flat;
+  changed.back() ^= 1;
+  EXPECT_FALSE(m.equals_flat(changed));
+  changed = flat;
+  changed.insert(changed.end(), 8, 0);
+  EXPECT_FALSE(m.equals_flat(changed));
+  EXPECT_FALSE(m.equals_flat(std::vector<uint8_t>(flat.begin(), flat.end() - 8)));
+  EXPECT_FALSE(m.equals_flat({}));
+  // The same words in one segment: another framing, not equal.
+  capnp::MallocMessageBuilder one;
+  one.setRoot(b.getRoot<capnp::AnyPointer>().asReader());
+  auto one_words = capnp::messageToFlatArray(one);
+  EXPECT_FALSE(m.equals_flat(std::vector<uint8_t>(one_words.asBytes().begin(), one_words.asBytes().end())));
 }
 
 }  // namespace

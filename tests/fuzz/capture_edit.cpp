@@ -18,7 +18,9 @@ namespace d = format::disk;
 std::vector<uint8_t> pack(const std::vector<uint8_t>& unpacked) {
   std::vector<uint8_t> words = unpacked;
   words.resize((words.size() + 7) & ~size_t{7}, 0);
-  kj::VectorOutputStream vec;
+  // Sized to the message: the default 4 KiB, filled by ASan's allocator on
+  // every call, was most of a fuzz execution's memory traffic (one per record).
+  kj::VectorOutputStream vec(words.size() / 2 + 64);
   {
     capnp::_::PackedOutputStream packed(vec);
     packed.write(words.data(), words.size());
@@ -61,7 +63,16 @@ std::optional<std::vector<uint8_t>> unpack(const uint8_t* data, size_t size, siz
   }
 }
 
-std::optional<EditCapture> parse_capture(const uint8_t* data, size_t size, size_t max_unpacked) {
+void unpack_frame(EditFrame& f, size_t max_unpacked) {
+  if (!f.lazy) return;
+  f.lazy = false;
+  if (auto u = unpack(f.packed->data(), f.packed->size(), max_unpacked)) {
+    f.unpacked = std::move(*u);
+    f.packed.reset();
+  }
+}
+
+std::optional<EditCapture> parse_capture(const uint8_t* data, size_t size, size_t max_unpacked, bool lazy) {
   if (size < d::kFileHeaderBytes || std::memcmp(data, d::kFileMagic, 8) != 0) return std::nullopt;
   EditCapture c;
   c.header.major = d::get16(data + 8);
@@ -100,9 +111,9 @@ std::optional<EditCapture> parse_capture(const uint8_t* data, size_t size, size_
       f.kind = d::get16(raw.data() + p);
       f.flags = d::get16(raw.data() + p + 2);
       const uint8_t* m = raw.data() + p + d::kFrameBytes;
-      auto u = unpack(m, len, max_unpacked);
-      if (u) f.unpacked = std::move(*u);
-      else f.packed.emplace(m, m + len);
+      f.packed.emplace(m, m + len);
+      f.lazy = true;
+      if (!lazy) unpack_frame(f, max_unpacked);
       b.frames.push_back(std::move(f));
       p += d::kFrameBytes + len;
     }
@@ -182,7 +193,7 @@ std::vector<uint8_t> write_capture(const EditCapture& c, const WriteChoices& w) 
     e.setLastTimeNs(h.last_time_ns);
     e.setKindMask(h.kind_mask);
   }
-  kj::VectorOutputStream vec;
+  kj::VectorOutputStream vec(capnp::computeSerializedSizeInWords(msg) * 8 + 64);
   capnp::writePackedMessage(vec, msg);
   auto m = vec.getArray();
   std::vector<uint8_t> raw(d::kFrameBytes);

@@ -22,6 +22,10 @@ struct EditFrame {
   // unpacked. When the packed bytes do not unpack, `packed` holds them as is.
   std::vector<uint8_t> unpacked;
   std::optional<std::vector<uint8_t>> packed;
+  // Parsed lazily: `packed` holds the stored bytes and `unpacked` is empty
+  // until unpack_frame() (the mutator edits one frame per call: unpacking and
+  // re-packing every frame was a third of an execution).
+  bool lazy = false;
 };
 
 struct EditBlock {
@@ -39,7 +43,10 @@ struct EditCapture {
 // Takes a capture apart by scanning its blocks (index and trailer ignored).
 // Unpacks at most `max_unpacked` bytes per message. nullopt if the file header
 // is not an ebtrace header.
-std::optional<EditCapture> parse_capture(const uint8_t* data, size_t size, size_t max_unpacked = 1 << 20);
+std::optional<EditCapture> parse_capture(const uint8_t* data, size_t size, size_t max_unpacked = 1 << 20,
+                                         bool lazy = false);
+// Unpacks a lazily parsed frame as parse_capture() would have (no-op otherwise).
+void unpack_frame(EditFrame& f, size_t max_unpacked);
 
 struct WriteChoices {
   enum Codec { kKeep, kNone, kLz4 } codec = kKeep;

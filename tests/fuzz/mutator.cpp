@@ -22,15 +22,24 @@ void mutate_bytes(std::vector<uint8_t>& v, size_t max_size) {
   v.resize(n);
 }
 
-EditFrame* pick_frame(EditCapture& c, std::minstd_rand& rng, size_t* block = nullptr) {
-  std::vector<std::pair<size_t, size_t>> all;
-  for (size_t b = 0; b < c.blocks.size(); ++b)
-    for (size_t f = 0; f < c.blocks[b].frames.size(); ++f) all.emplace_back(b, f);
-  if (all.empty()) return nullptr;
-  auto [b, f] = all[rng() % all.size()];
-  if (block) *block = b;
-  return &c.blocks[b].frames[f];
+// Frames are parsed lazily: the one picked is unpacked here.
+EditFrame* pick_frame(EditCapture& c, std::minstd_rand& rng, size_t max_unpacked, size_t* block = nullptr) {
+  size_t n = 0;
+  for (const auto& b : c.blocks) n += b.frames.size();
+  if (n == 0) return nullptr;
+  size_t k = rng() % n;
+  for (size_t b = 0;; ++b) {
+    if (k < c.blocks[b].frames.size()) {
+      if (block) *block = b;
+      EditFrame* f = &c.blocks[b].frames[k];
+      unpack_frame(*f, max_unpacked);
+      return f;
+    }
+    k -= c.blocks[b].frames.size();
+  }
 }
+
+size_t unpack_limit(size_t max_size) { return std::max<size_t>(max_size * 4, 1 << 16); }
 
 // A 64-bit value a careless reader mishandles.
 uint64_t nasty(std::minstd_rand& rng) {
@@ -41,9 +50,10 @@ uint64_t nasty(std::minstd_rand& rng) {
 }
 
 bool mutate(EditCapture& c, std::minstd_rand& rng, size_t max_size) {
+  const size_t max_unpacked = unpack_limit(max_size);
   switch (rng() % 12) {
     case 0: case 1: case 2: case 3: case 4: {  // the contents of one message
-      EditFrame* f = pick_frame(c, rng);
+      EditFrame* f = pick_frame(c, rng, max_unpacked);
       if (!f) return false;
       if (f->packed) {
         mutate_bytes(*f->packed, f->packed->size() + 64);
@@ -53,7 +63,7 @@ bool mutate(EditCapture& c, std::minstd_rand& rng, size_t max_size) {
       return true;
     }
     case 5: {  // one aligned word of a message set to a nasty value (sizes, offsets, times)
-      EditFrame* f = pick_frame(c, rng);
+      EditFrame* f = pick_frame(c, rng, max_unpacked);
       if (!f || f->packed || f->unpacked.size() < 8) return false;
       size_t w = rng() % (f->unpacked.size() / 8);
       uint64_t v = nasty(rng);
@@ -66,14 +76,14 @@ bool mutate(EditCapture& c, std::minstd_rand& rng, size_t max_size) {
       return true;
     }
     case 6: {  // a frame's kind
-      EditFrame* f = pick_frame(c, rng);
+      EditFrame* f = pick_frame(c, rng, max_unpacked);
       if (!f) return false;
       f->kind = rng() % 4 ? uint16_t(rng() % 21) : uint16_t(rng());
       return true;
     }
     case 7: {  // duplicate a frame (into any data block)
       size_t from;
-      EditFrame* f = pick_frame(c, rng, &from);
+      EditFrame* f = pick_frame(c, rng, max_unpacked, &from);
       if (!f || c.blocks.empty()) return false;
       EditFrame copy = *f;
       auto& to = c.blocks[rng() % c.blocks.size()];
@@ -83,7 +93,7 @@ bool mutate(EditCapture& c, std::minstd_rand& rng, size_t max_size) {
     }
     case 8: {  // drop a frame
       size_t b;
-      EditFrame* f = pick_frame(c, rng, &b);
+      EditFrame* f = pick_frame(c, rng, max_unpacked, &b);
       if (!f) return false;
       auto& v = c.blocks[b].frames;
       v.erase(v.begin() + (f - v.data()));
@@ -126,7 +136,7 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max
   using namespace ebt::fuzz;
   std::minstd_rand rng(seed);
   if (rng() % 8 == 0) return LLVMFuzzerMutate(data, size, max_size);
-  auto c = parse_capture(data, size, std::max<size_t>(max_size * 4, 1 << 16));
+  auto c = parse_capture(data, size, unpack_limit(max_size), /*lazy=*/true);
   if (!c || !mutate(*c, rng, max_size)) return LLVMFuzzerMutate(data, size, max_size);
   WriteChoices w;
   w.codec = rng() % 3 == 0 ? WriteChoices::kNone : WriteChoices::kLz4;
