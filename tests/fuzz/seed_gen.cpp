@@ -175,6 +175,53 @@ void misc(CaptureWriter& w) {
   w.add(LostEvents{kT0 + 2, 1, LossSource::kRingBuffer, 3});
 }
 
+// A LuaJIT VM with one Lua stack (Lua, C and fast-function frames) sampled,
+// and a trace (--lua).
+void lua(CaptureWriter& w) {
+  LuaVm vm;
+  vm.pid = kPid;
+  vm.time_ns = kT0;
+  vm.path = "/usr/bin/luajit";
+  vm.build_id = kBuildId;
+  vm.interp_start = 0x401000;
+  vm.interp_end = 0x402000;
+  vm.version = "LuaJIT 2.1";
+  vm.ff_names = {"assert", "pcall"};
+  vm.bc_names = {"ISLT", "CALL"};
+  w.add(vm);
+  LuaStack s;
+  s.id = 1;
+  s.frames = {{LuaFrameKind::kLua, 0, 0x7f0000001000, 0x7f0000001040, 0, false},
+              {LuaFrameKind::kFast, 1, 0, 0, 0, false},
+              {LuaFrameKind::kC, 0, 0x401100, 0, 1, true}};
+  s.trace_id = 1;
+  w.add(s);
+  w.add(LuaTrace{1, kPid, kT0 + 10, 1, 0, 0x7f0000001040, 0x7e0000000000, 0x400, 0});
+  w.add(CpuSample{kT0 + 500, kPid, kPid, 0, 1, 1});
+  vm.final = true;
+  vm.samples = vm.lua_samples = 1;
+  w.add(vm);
+}
+
+// --sched: a container cgroup, run-queue latency, preemptions, switches between
+// cgroups and CPU throttling samples.
+void sched(CaptureWriter& w) {
+  CgroupInfo c;
+  c.id = 99;
+  c.path = "/system.slice/docker-0123.scope";
+  c.hierarchy = "v2";
+  c.runtime = "docker";
+  c.container_id = "0123";
+  c.name = "web";
+  c.time_ns = kT0;
+  w.add(c);
+  w.add(RunqLatency{kT0, kT0 + 1'000'000, kPid, kPid, 1, 3, 30'000, 20'000, {4, 9}, {2, 1}});
+  w.add(Preemption{kT0, kT0 + 1'000'000, kPid, kPid, kPid + 1, kPid + 1, "worker", 2});
+  w.add(CgroupSwitch{kT0, kT0 + 1'000'000, 1, 0, 99, 5});
+  w.add(CgroupCpuSample{kT0 + 2'000'000, 99, CgroupHierarchy::kV2, c.path, true, 10, 2, 500'000, 50'000, 100'000,
+                        "", {kPid}});
+}
+
 // The vDSO image (its CFI is tiny): the unwind-table seeds.
 std::vector<uint8_t> vdso_image() {
   auto base = reinterpret_cast<const uint8_t*>(getauxval(AT_SYSINFO_EHDR));
@@ -272,6 +319,8 @@ int main(int argc, char** argv) {
     misc(w);
     raw_stacks(w);
     tcp(w);
+    lua(w);
+    sched(w);
   };
   for (const char* target : {"/reader/", "/report/"}) {
     std::string d = dir + target;
@@ -282,6 +331,8 @@ int main(int argc, char** argv) {
     write(d + "l7.ebt", [](CaptureWriter& w) { process(w); syscalls(w); });
     write(d + "tcp.ebt", [](CaptureWriter& w) { process(w); syscalls(w); tcp(w); });
     write(d + "rawstack.ebt", [](CaptureWriter& w) { process(w); stacks(w); raw_stacks(w); });
+    write(d + "lua.ebt", [](CaptureWriter& w) { process(w); symbols(w); stacks(w); lua(w); });
+    write(d + "sched.ebt", [](CaptureWriter& w) { process(w); sched(w); });
     write(d + "all.ebt", all);
     write(d + "killed.ebt", all, false);
   }
