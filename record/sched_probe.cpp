@@ -290,7 +290,7 @@ class SchedProbe : public Probe {
 
     // Cgroup switches per CPU.
     std::set<uint64_t> ids;
-    for (const auto& [k, n] : read_map<ebt_cgswitch_key, uint64_t>(bpf_map__fd(skel_->maps.sched_cgswitch))) {
+    for (const auto& [k, n] : read_cgroup_switches()) {
       uint64_t& base = switch_seen_[k];
       if (n <= base) continue;
       CgroupSwitch row;
@@ -326,6 +326,40 @@ class SchedProbe : public Probe {
       }
     }
     for (auto& s : sample_cgroups(now)) w.add(s);
+  }
+
+  // The switches per (cpu, prev cgroup, next cgroup) so far: sched_cgswitch
+  // plus each CPU's run of switches within one cgroup not yet added to it
+  // (bpf/sched.bpf.c count_cgroup_switch). The runs are read before and after
+  // the table: a CPU whose run's seq moved in between (or is odd) was moving a
+  // run into the table meanwhile, and adding its run now could count switches
+  // twice or under another cgroup, so everything is read again. After a few
+  // tries such a CPU's current run is left out of this read (its switches come
+  // with a later one: the counts are totals since the start).
+  std::map<ebt_cgswitch_key, uint64_t, SwitchKeyLess> read_cgroup_switches() {
+    const int table_fd = bpf_map__fd(skel_->maps.sched_cgswitch);
+    const int runs_fd = bpf_map__fd(skel_->maps.sched_cgrun);
+    const int ncpu = libbpf_num_possible_cpus();
+    std::vector<ebt_cgrun> before(ncpu > 0 ? ncpu : 1), after(before.size());
+    const uint32_t zero = 0;
+    for (int attempt = 0;; attempt++) {
+      bool runs_read = ncpu > 0 && bpf_map_lookup_elem(runs_fd, &zero, before.data()) == 0;
+      std::map<ebt_cgswitch_key, uint64_t, SwitchKeyLess> out;
+      for (const auto& [k, n] : read_map<ebt_cgswitch_key, uint64_t>(table_fd)) out[k] = n;
+      runs_read = runs_read && bpf_map_lookup_elem(runs_fd, &zero, after.data()) == 0;
+      bool stable = runs_read;
+      for (size_t c = 0; stable && c < after.size(); c++)
+        stable = before[c].seq == after[c].seq && (after[c].seq & 1) == 0;
+      if (!stable && attempt < 3) continue;
+      for (size_t c = 0; runs_read && c < after.size(); c++) {
+        if (before[c].seq != after[c].seq || (after[c].seq & 1) || after[c].count == 0) continue;
+        ebt_cgswitch_key k{};
+        k.cpu = uint32_t(c);
+        k.prev_cgroup = k.next_cgroup = after[c].cgroup;
+        out[k] += after[c].count;
+      }
+      return out;
+    }
   }
 
   struct Cgroup {
