@@ -16,8 +16,8 @@
 # tool: the median CPU per op (the bench's own plus the tracer process's) with
 # its ratio to untraced, the capture size and, on-CPU, capture bytes per sample;
 # then where the CPU goes (the tracer process's CPU, to the ns, and its BPF
-# programs' run time: kernel.bpf_stats_enabled is set to 1 for the run unless
-# BENCH_BPF_STATS=0), and the two targets, each with a confidence statement
+# programs' run time: BPF statistics are on for the run, scripts/bpf_stats_hold.py,
+# unless BENCH_BPF_STATS=0), and the two targets, each with a confidence statement
 # (bench_lib.sh bench_cpu_compare): leaf repair at most +2 % CPU per op over
 # plain fp at -F 999, and off-CPU dwarf no costlier than offcputime.
 #
@@ -39,15 +39,16 @@ offcputime=$(command -v offcputime || true)
 [[ -n $offcputime ]] || echo "bench-leaf: libbpf-tools offcputime not installed (apt-get install libbpf-tools): row skipped" >&2
 
 work=$(mktemp -d /tmp/ebt-bench-leaf-XXXXXX)
-stats_was=$(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null || echo 0)
-cleanup() {
-  rm -rf "$work"
-  [[ ${BENCH_BPF_STATS:-1} == 0 ]] || echo "$stats_was" >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null || true
-}
-trap cleanup EXIT
-# BPF run time per program (bench_lib.sh bench_sched_pipe_with): two clock
+trap 'rm -rf "$work"' EXIT
+# BPF run time per program (bench_lib.sh bench_sched_pipe_with), on only while
+# bpf_stats_hold.py runs (it ends with this script, however it ends): two clock
 # reads per program run, for every tracer's programs alike.
-[[ ${BENCH_BPF_STATS:-1} == 0 ]] || echo 1 >/proc/sys/kernel/bpf_stats_enabled
+if [[ ${BENCH_BPF_STATS:-1} != 0 ]]; then
+  coproc STATS { exec python3 "$(dirname "$0")/bpf_stats_hold.py"; }
+  read -r _ <&"${STATS[0]}" || { echo "bench-leaf: cannot enable BPF statistics" >&2; exit 1; }
+  trap 'kill $STATS_PID 2>/dev/null; rm -rf "$work"' EXIT
+  BENCH_STATS_HELD=1
+fi
 
 . "$(dirname "$0")/bench_lib.sh"
 
@@ -101,7 +102,7 @@ echo "Ring-buffer bytes per event (not in the capture, which stores addresses on
 echo "104 + 8 x frames, + 48 + the stack copy with leaf repair; off-CPU 168 + 8 x frames (+ 48 + the copy with leaf repair, or the dwarf copy)."
 echo "bytes/sample: capture bytes per on-CPU sample; for perf's off-CPU row, per recorded switch."
 echo
-echo "Where the CPU goes (medians; BPF run time on every CPU, counted with kernel.bpf_stats_enabled=1):"
+echo "Where the CPU goes (medians; BPF run time on every CPU, from the programs' run_time_ns with BPF statistics on):"
 echo
 bench_cpu_components "${tools[@]}"
 echo

@@ -31,7 +31,8 @@ bench_cpu_ns_of() {
 }
 
 # The BPF programs PID holds open, one line each: "PROG_ID RUN_TIME_NS RUN_CNT"
-# (from /proc/PID/fdinfo; the counters only run while kernel.bpf_stats_enabled=1).
+# (from /proc/PID/fdinfo; the counters only run while BPF statistics are on:
+# kernel.bpf_stats_enabled=1, or scripts/bpf_stats_hold.py running).
 # Link fds name a prog_id too but carry no counters: skipped.
 bench_bpf_counters_of() {
   grep -H -E '^(prog_id|run_time_ns|run_cnt):' /proc/"$1"/fdinfo/* 2>/dev/null |
@@ -75,8 +76,8 @@ bench_sched_pipe() {  # bench_sched_pipe CPU LOOPS OUT
 # bench_sched_pipe while tracer PID runs: "OPS CPU TRACER_CPU", the last being
 # the CPU seconds the tracer process used during the bench (to the ns). When
 # the caller set `work`, the BPF run time of the tracer's programs during the
-# bench goes to $work/last_bpf (bench_bpf_delta's lines; all zero unless
-# kernel.bpf_stats_enabled=1).
+# bench goes to $work/last_bpf (bench_bpf_delta's lines; none unless BPF
+# statistics are on).
 bench_sched_pipe_with() {  # bench_sched_pipe_with PID CPU LOOPS OUT
   local before after r
   [[ -n ${work:-} ]] && bench_bpf_counters_of "$1" >"$work/bpf_before"
@@ -156,8 +157,7 @@ bench_bpf_tool() {  # bench_bpf_tool CMD ARGS...
 # Runs ROUNDS rounds of every TOOL (the order rotates from round to round) and
 # keeps each measurement in BENCH_OPS, BENCH_US, BENCH_BYTES, BENCH_PER_SAMPLE,
 # BENCH_TRACER_US (the tracer process's CPU per op) and BENCH_BPF_US (the run
-# time of its BPF programs per op, on every CPU; 0 unless
-# kernel.bpf_stats_enabled=1), one value per round in round order (the k-th
+# time of its BPF programs per op, on every CPU; 0 unless BPF statistics are on), one value per round in round order (the k-th
 # values of two tools come from the same round), and BENCH_BPF_RUNS[TOOL]
 # "NAME:NS_PER_RUN ..." of the last round.
 # (Every statement here ends true: under `set -e` a loop whose last test came
@@ -223,7 +223,11 @@ bench_cpu_table() {  # bench_cpu_table ROUNDS TOOL...
   echo
   echo "\`perf bench sched pipe -l $loops\` pinned to CPU $cpu (2 context switches per op), $rounds interleaved rounds,"
   echo "$(nproc) CPUs, kernel $(uname -r), load average at the end $(cut -d' ' -f1-3 /proc/loadavg),"
-  echo "kernel.bpf_stats_enabled=$(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null || echo '?') (1 adds two clock reads to every BPF program run)."
+  if [[ -n ${BENCH_STATS_HELD:-} ]]; then
+    echo "BPF run-time statistics on for the whole run (scripts/bpf_stats_hold.py: two clock reads added to every BPF program run)."
+  else
+    echo "kernel.bpf_stats_enabled=$(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null || echo '?') (1 adds two clock reads to every BPF program run)."
+  fi
 }
 
 # An interval for the median of the numbers on stdin from their order
@@ -259,7 +263,7 @@ bench_paired_diffs() {  # bench_paired_diffs "A_VALUES" "B_VALUES"
 
 # Markdown table of where each tool's CPU goes (medians over the rounds): the
 # tracer process's own CPU per op and its BPF programs' run time per op
-# (kernel.bpf_stats_enabled=1; the programs run in the context of the task they
+# (with BPF statistics on; the programs run in the context of the task they
 # interrupt or trace, so this time is already inside the bench's CPU when that
 # task is the bench, and elsewhere else), with the mean ns per run of each
 # program in the last round.
@@ -311,7 +315,7 @@ bench_cpu_compare() {  # bench_cpu_compare A B TARGET_PERCENT
   awk -v dtr="$dtr" -v dbpf="$dbpf" -v base="$base" -v t="$target" 'BEGIN {
     d = dtr + dbpf
     printf "- added work, measured where it runs: tracer process %+.4f us/op, BPF programs %+.4f us/op: %+.4f us/op = %+.2f %% of %.2f us/op", dtr, dbpf, d, 100 * d / base, base
-    if (dbpf == 0) printf " (BPF not counted: kernel.bpf_stats_enabled was 0)"
+    if (dbpf == 0) printf " (BPF: none counted, statistics off?)"
     printf "; %s +%s %%.\n", (100 * d / base <= t) ? "within" : "above", t }'
 }
 
