@@ -182,17 +182,50 @@ static __always_inline int emit_socket(struct sock *sk, __u64 id, int fd, __u64 
 	return 0;
 }
 
+/* The last task on this CPU that the pid filter refused, by address and start
+ * time (an address alone could be a later task's). A client on the same machine
+ * as its traced server (redis-benchmark) makes as many of these syscalls as the
+ * server; without this each of them hashed its tgid into `targets`, 60 % of
+ * their programs' time. Whether a running task's process is a target never
+ * changes while the probes are attached: user space fills `targets` before
+ * attaching, and bpf/task.bpf.c adds only new processes (children of targets,
+ * added before they first run). */
+struct refused {
+	__u64 task;
+	__u64 start_time;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct refused);
+} last_refused SEC(".maps");
+
 /* The common task filter (ebt_task_wanted) for a thread whose own storage may
  * already say that its process is a target: a target stays one until its last
  * thread exits (bpf/task.bpf.c), so the targets hash is asked once per thread
- * instead of at every syscall. --comm and --cgroup are asked every time (an exec
- * renames a task, tasks move between cgroups). */
-static __always_inline int task_wanted(__u32 tgid, int known_target)
+ * instead of at every syscall, and not again for the task last refused on this
+ * CPU. --comm and --cgroup are asked every time (an exec renames a task, tasks
+ * move between cgroups). */
+static __always_inline int task_wanted(struct task_struct *task, __u32 tgid, int known_target)
 {
 	char comm[EBT_TASK_COMM_LEN] = {};
 
-	if (ebt_filter.by_pid && !known_target && !bpf_map_lookup_elem(&targets, &tgid))
-		return 0;
+	if (ebt_filter.by_pid && !known_target) {
+		__u32 zero = 0;
+		struct refused *r = bpf_map_lookup_elem(&last_refused, &zero);
+
+		if (r && r->task == (__u64)task && r->start_time == task->start_time)
+			return 0;
+		if (!bpf_map_lookup_elem(&targets, &tgid)) {
+			if (r) {
+				r->task = (__u64)task;
+				r->start_time = task->start_time;
+			}
+			return 0;
+		}
+	}
 	if (ebt_filter.by_comm) {
 		bpf_get_current_comm(comm, sizeof(comm));
 		if (!ebt_comm_equal(comm, ebt_filter.comm))
@@ -213,7 +246,7 @@ static __always_inline int on_enter(int fd, __u64 buf, __u64 buf_len, __u32 kind
 	/* Every task's syscalls come here: the task filter goes first. Only
 	 * recorded threads have storage; a lookup is a pointer walk from current. */
 	p = bpf_task_storage_get(&pending_sc, task, 0, 0);
-	if (!task_wanted(pid_tgid >> 32, p && p->target))
+	if (!task_wanted(task, pid_tgid >> 32, p && p->target))
 		return 0;
 	now = bpf_ktime_get_ns();
 	file = fd_file(task, fd);
