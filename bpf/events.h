@@ -422,6 +422,15 @@ struct ebt_cgswitch_key {
 	__u64 next_cgroup;
 };
 
+/* sched_cgrun (per CPU, one slot): switches within cgroup `cgroup` on that CPU
+ * not yet added to sched_cgswitch's (cpu, cgroup, cgroup) entry; they are added
+ * when that CPU next switches within another cgroup. */
+struct ebt_cgrun {
+	__u64 seq;    /* odd while the run is being moved to sched_cgswitch */
+	__u64 cgroup;
+	__u64 count;
+};
+
 /* Every size and field offset above, asserted on both sides. */
 #include "events_abi.h"
 

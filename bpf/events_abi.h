@@ -233,6 +233,10 @@ EBT_ABI_AT(ebt_cgswitch_key, cpu, 0);
 EBT_ABI_AT(ebt_cgswitch_key, pad, 4);
 EBT_ABI_AT(ebt_cgswitch_key, prev_cgroup, 8);
 EBT_ABI_AT(ebt_cgswitch_key, next_cgroup, 16);
+EBT_ABI_SIZE(ebt_cgrun, 24);
+EBT_ABI_AT(ebt_cgrun, seq, 0);
+EBT_ABI_AT(ebt_cgrun, cgroup, 8);
+EBT_ABI_AT(ebt_cgrun, count, 16);
 
 EBT_ABI_ASSERT(EBT_SKB_HOOK_COUNT == 9, "bpf/events.h: skb hooks changed: update record/skb_probe.cpp's names");
 EBT_ABI_ASSERT(EBT_LOST_SCHED < EBT_LOST_MAX, "bpf/events.h: more loss reasons than the lost array holds");

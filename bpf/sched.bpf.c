@@ -80,6 +80,14 @@ struct {
 	__type(value, __u8);
 } sched_tids SEC(".maps");
 
+/* Per CPU: the run of switches within one cgroup going on (count_cgroup_switch). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebt_cgrun);
+} sched_cgrun SEC(".maps");
+
 /* A zeroed histogram to insert new keys from (too big for the stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -232,20 +240,55 @@ static __always_inline void switch_in(struct task_struct *next, __u32 tgid, __u3
 		h->slots[s]++;
 }
 
-static __always_inline void count_cgroup_switch(__u32 cpu, struct task_struct *prev, struct task_struct *next)
+static __always_inline void add_cgroup_switches(__u32 cpu, __u64 prev_cgroup, __u64 next_cgroup, __u64 n)
 {
-	struct ebt_cgswitch_key k = {.cpu = cpu};
-	__u64 *n, one = 1;
+	struct ebt_cgswitch_key k = {.cpu = cpu, .prev_cgroup = prev_cgroup, .next_cgroup = next_cgroup};
+	__u64 *v = bpf_map_lookup_elem(&sched_cgswitch, &k);
 
-	k.prev_cgroup = task_cgroup(prev);
-	k.next_cgroup = task_cgroup(next);
-	n = bpf_map_lookup_elem(&sched_cgswitch, &k);
-	if (n) {
-		(*n)++;
+	if (v) {
+		*v += n; /* only this CPU writes keys of this CPU */
 		return;
 	}
-	if (bpf_map_update_elem(&sched_cgswitch, &k, &one, BPF_NOEXIST))
+	if (bpf_map_update_elem(&sched_cgswitch, &k, &n, BPF_NOEXIST))
 		ebt_count_lost(EBT_LOST_SCHED);
+}
+
+/* A switch between two cgroups goes to sched_cgswitch at once. A switch within
+ * one cgroup (most of them: a pipe or futex hand-off inside one service) is
+ * counted in this CPU's run slot while the CPU keeps switching within that
+ * cgroup, and the run's count goes to sched_cgswitch only when a run of another
+ * cgroup starts: one per-CPU array slot (a few instructions) instead of hashing
+ * a 24-byte key at every switch. The reader adds the slots to the table; `seq`
+ * is odd while a run is being moved to the table, which the reader checks
+ * (record/sched_probe.cpp read_cgroup_switches) so that it never counts a run
+ * twice or under the wrong cgroup. */
+static __always_inline void count_cgroup_switch(__u32 cpu, struct task_struct *prev, struct task_struct *next)
+{
+	__u64 prev_cgroup = task_cgroup(prev), next_cgroup = task_cgroup(next);
+	struct ebt_cgrun *run;
+	__u32 zero = 0;
+
+	if (prev_cgroup != next_cgroup) {
+		add_cgroup_switches(cpu, prev_cgroup, next_cgroup, 1);
+		return;
+	}
+	run = bpf_map_lookup_elem(&sched_cgrun, &zero);
+	if (!run)
+		return;
+	if (run->cgroup == next_cgroup && run->count) {
+		run->count++; /* one aligned 8-byte store: the reader sees the old or the new count */
+		return;
+	}
+	/* Stores are ordered on x86 (the BPF target here) and the JIT keeps their
+	 * order; the compiler barriers keep clang from moving them. */
+	run->seq++;
+	asm volatile("" ::: "memory");
+	if (run->count)
+		add_cgroup_switches(cpu, run->cgroup, run->cgroup, run->count);
+	run->cgroup = next_cgroup;
+	run->count = 1;
+	asm volatile("" ::: "memory");
+	run->seq++;
 }
 
 SEC("tp_btf/sched_wakeup")

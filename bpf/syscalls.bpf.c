@@ -1,14 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Syscall payload capture: read/write/readv/writev/sendto/recvfrom/sendmsg/recvmsg.
  *
- * Enter: filter (task, socket fd, port), stash fd, socket id, user buffer (or the
+ * Enter: filter the task, stash fd, the struct file it names, user buffer (or the
  * iovec array of the vector calls) and the enter time in the thread's task storage.
- * Exit: emit one EBT_EV_SYSCALL with the return value and the first bytes actually
+ * Exit: resolve the stashed file to its socket (filter: sockets only, port), then
+ * emit one EBT_EV_SYSCALL with the return value and the first bytes actually
  * transferred (min(ret, --payload-bytes), across up to EBT_SC_MAX_IOV iovecs, read
  * on the exit side so they are the real bytes). The event is as long as the bytes
  * it carries: the cost follows the bytes moved, not --payload-bytes.
  * The socket behind the fd is resolved through the task's file table, so its
  * addresses are known even for connections shorter than the recording.
+ *
+ * Why the file is resolved at exit and not at enter: at enter the file, inode,
+ * socket and seen_sockets entry of the connection are usually cold (a server
+ * touched other connections since), and their loads were half of the enter
+ * program's time under redis-benchmark (perf samples per BPF source line,
+ * docs/l7.md); at exit the syscall has just used them. The file pointer itself
+ * is taken at enter, so the exit describes the file the syscall was given even
+ * if another thread closes the fd meanwhile: the syscall's own reference keeps
+ * that file alive until after the exit tracepoint (the last fput is deferred to
+ * the return to user space).
  *
  * Why the classic syscalls:sys_{enter,exit}_* tracepoints and not one raw_tp /
  * tp_btf program on raw_syscalls:sys_{enter,exit}: measured on redis (6.18,
@@ -19,6 +30,7 @@
 #include <bpf/bpf_endian.h>
 
 #define AF_UNIX 1
+#define EBT_SC_SEEN_SLOTS 64 /* per-thread cache of described sockets, a power of 2 */
 #define AF_INET 2
 #define AF_INET6 10
 #define S_IFMT 00170000
@@ -37,13 +49,17 @@ struct pending {
 	__u64 enter_ns;
 	__u64 buf;      /* user buffer, or the iovec array when iov */
 	__u64 buf_len;  /* its length (count), or the number of iovecs */
-	__u64 socket_id;
+	__u64 file;     /* the struct file fd named at enter; 0: none */
 	__s32 fd;
 	__u16 kind;
 	__u16 iov;      /* buf is a struct iovec array */
 	/* Kept from syscall to syscall: */
-	__u64 seen_socket; /* the last socket found in seen_sockets */
-	__u8 target;       /* passed the pid filter (a target until its process exits) */
+	__u8 target;    /* passed the pid filter (a target until its process exits) */
+	/* Sockets this thread found already described (in seen_sockets), direct
+	 * mapped by inode number: an event loop alternates between its connections
+	 * (read A, read B, write A, write B), which a single "last socket" missed
+	 * most of the time, each miss an LRU hash lookup. */
+	__u64 seen[EBT_SC_SEEN_SLOTS];
 };
 
 struct {
@@ -86,27 +102,38 @@ struct iovec_user {
 
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
-/* The struct sock behind fd of the current task, or NULL; *ino gets the socket's
- * inode number. It runs on every read/write of the traced tasks, so it walks
- * BTF pointers from bpf_get_current_task_btf() with plain loads (the verifier
- * guards them like probe reads) instead of one bpf_probe_read_kernel() call per
- * field: only the fd array slot, a pointer to a pointer, needs the helper. */
-static __always_inline struct sock *fd_sock(struct task_struct *task, int fd, __u64 *ino)
+/* The struct file that fd names in the current task's file table, or 0. It runs
+ * at every read/write of the traced tasks, so it walks BTF pointers from
+ * bpf_get_current_task_btf() with plain loads (the verifier guards them like
+ * probe reads) instead of one bpf_probe_read_kernel() call per field: only the
+ * fd array slot, a pointer to a pointer, needs the helper. */
+static __always_inline __u64 fd_file(struct task_struct *task, int fd)
 {
 	struct files_struct *files = task->files;
 	struct fdtable *fdt;
 	struct file *f = NULL;
+
+	if (!files || fd < 0)
+		return 0;
+	fdt = files->fdt;
+	if (!fdt || (unsigned int)fd >= fdt->max_fds)
+		return 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]))
+		return 0;
+	return (__u64)f;
+}
+
+/* The struct sock of file `file` (from fd_file), or NULL when it is not a
+ * socket; *ino gets the socket's inode number. */
+static __always_inline struct sock *file_sock(__u64 file, __u64 *ino)
+{
+	struct file *f;
 	struct inode *inode;
 	struct socket *sock;
 
-	if (!files || fd < 0)
+	if (!file)
 		return NULL;
-	fdt = files->fdt;
-	if (!fdt || (unsigned int)fd >= fdt->max_fds)
-		return NULL;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]) || !f)
-		return NULL;
-	f = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+	f = bpf_rdonly_cast((void *)file, bpf_core_type_id_kernel(struct file));
 	inode = f->f_inode;
 	if (!inode || (inode->i_mode & S_IFMT) != S_IFSOCK)
 		return NULL;
@@ -115,7 +142,9 @@ static __always_inline struct sock *fd_sock(struct task_struct *task, int fd, __
 	return sock->sk;
 }
 
-static __always_inline void emit_socket(struct sock *sk, __u64 id, int fd, __u64 pid_tgid)
+/* Sends the addresses of socket `id`; returns 1 when it is now in seen_sockets
+ * (it need not be sent again). */
+static __always_inline int emit_socket(struct sock *sk, __u64 id, int fd, __u64 pid_tgid)
 {
 	struct ebt_socket_event *e;
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -125,7 +154,7 @@ static __always_inline void emit_socket(struct sock *sk, __u64 id, int fd, __u64
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		ebt_count_lost(EBT_LOST_RINGBUF);
-		return;
+		return 0;
 	}
 	ebt_fill_header(&e->h, EBT_EV_SOCKET, sizeof(*e), pid_tgid);
 	e->socket_id = id;
@@ -146,21 +175,57 @@ static __always_inline void emit_socket(struct sock *sk, __u64 id, int fd, __u64
 	}
 	bpf_ringbuf_submit(e, 0);
 	/* A TCP socket without a peer yet is sent again once it has one. */
-	if (remote_port != 0 || (family != AF_INET && family != AF_INET6))
+	if (remote_port != 0 || (family != AF_INET && family != AF_INET6)) {
 		bpf_map_update_elem(&seen_sockets, &id, &one, BPF_ANY);
+		return 1;
+	}
+	return 0;
 }
+
+/* The last task on this CPU that the pid filter refused, by address and start
+ * time (an address alone could be a later task's). A client on the same machine
+ * as its traced server (redis-benchmark) makes as many of these syscalls as the
+ * server; without this each of them hashed its tgid into `targets`, 60 % of
+ * their programs' time. Whether a running task's process is a target never
+ * changes while the probes are attached: user space fills `targets` before
+ * attaching, and bpf/task.bpf.c adds only new processes (children of targets,
+ * added before they first run). */
+struct refused {
+	__u64 task;
+	__u64 start_time;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct refused);
+} last_refused SEC(".maps");
 
 /* The common task filter (ebt_task_wanted) for a thread whose own storage may
  * already say that its process is a target: a target stays one until its last
  * thread exits (bpf/task.bpf.c), so the targets hash is asked once per thread
- * instead of at every syscall. --comm and --cgroup are asked every time (an exec
- * renames a task, tasks move between cgroups). */
-static __always_inline int task_wanted(__u32 tgid, int known_target)
+ * instead of at every syscall, and not again for the task last refused on this
+ * CPU. --comm and --cgroup are asked every time (an exec renames a task, tasks
+ * move between cgroups). */
+static __always_inline int task_wanted(struct task_struct *task, __u32 tgid, int known_target)
 {
 	char comm[EBT_TASK_COMM_LEN] = {};
 
-	if (ebt_filter.by_pid && !known_target && !bpf_map_lookup_elem(&targets, &tgid))
-		return 0;
+	if (ebt_filter.by_pid && !known_target) {
+		__u32 zero = 0;
+		struct refused *r = bpf_map_lookup_elem(&last_refused, &zero);
+
+		if (r && r->task == (__u64)task && r->start_time == task->start_time)
+			return 0;
+		if (!bpf_map_lookup_elem(&targets, &tgid)) {
+			if (r) {
+				r->task = (__u64)task;
+				r->start_time = task->start_time;
+			}
+			return 0;
+		}
+	}
 	if (ebt_filter.by_comm) {
 		bpf_get_current_comm(comm, sizeof(comm));
 		if (!ebt_comm_equal(comm, ebt_filter.comm))
@@ -176,27 +241,21 @@ static __always_inline int on_enter(int fd, __u64 buf, __u64 buf_len, __u32 kind
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pending *p;
-	struct sock *sk;
-	__u64 now, ino = 0;
+	__u64 now, file;
 
 	/* Every task's syscalls come here: the task filter goes first. Only
 	 * recorded threads have storage; a lookup is a pointer walk from current. */
 	p = bpf_task_storage_get(&pending_sc, task, 0, 0);
-	if (!task_wanted(pid_tgid >> 32, p && p->target))
+	if (!task_wanted(task, pid_tgid >> 32, p && p->target))
 		return 0;
 	now = bpf_ktime_get_ns();
-	sk = fd_sock(task, fd, &ino);
-	if (!sk) {
-		if (sockets_only)
-			goto drop;
-		ino = 0;
-	}
-	if (port_filter) {
-		if (!sk)
-			goto drop;
-		if (sk->__sk_common.skc_num != port_filter &&
-		    bpf_ntohs(sk->__sk_common.skc_dport) != port_filter)
-			goto drop;
+	file = fd_file(task, fd);
+	if (!file && (sockets_only || port_filter)) {
+		/* A syscall whose exit was missed (attached between its enter and
+		 * exit) must not lend its record to this one's exit. */
+		if (p)
+			p->enter_ns = 0;
+		return 0;
 	}
 	if (!p) {
 		p = bpf_task_storage_get(&pending_sc, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -206,27 +265,13 @@ static __always_inline int on_enter(int fd, __u64 buf, __u64 buf_len, __u32 kind
 		}
 	}
 	p->target = 1;
-	/* A server's thread reads and writes the same socket in turn: the last
-	 * socket it found already sent is not looked up again. */
-	if (sk && p->seen_socket != ino) {
-		if (bpf_map_lookup_elem(&seen_sockets, &ino))
-			p->seen_socket = ino;
-		else
-			emit_socket(sk, ino, fd, pid_tgid);
-	}
 	p->enter_ns = now;
 	p->buf = buf;
 	p->buf_len = buf_len;
-	p->socket_id = ino;
+	p->file = file;
 	p->fd = fd;
 	p->kind = kind;
 	p->iov = iov;
-	return 0;
-drop:
-	/* A syscall whose exit was missed (attached between its enter and exit)
-	 * must not lend its record to this one's exit. */
-	if (p)
-		p->enter_ns = 0;
 	return 0;
 }
 
@@ -265,8 +310,9 @@ static __always_inline int on_exit(long ret, __u32 kind)
 {
 	struct pending *p;
 	struct sc_buf *s;
-	__u32 cpu;
-	__u64 now, pid_tgid, n = 0, want, m;
+	struct sock *sk;
+	__u32 cpu, slot;
+	__u64 now, pid_tgid, n = 0, want, m, ino = 0;
 	__u32 size;
 
 	/* No storage (every untraced task), nothing pending, or an enter of
@@ -280,13 +326,31 @@ static __always_inline int on_exit(long ret, __u32 kind)
 		p->enter_ns = 0;
 		return 0;
 	}
+	pid_tgid = bpf_get_current_pid_tgid();
+	sk = file_sock(p->file, &ino);
+	if (!sk) {
+		ino = 0;
+		if (sockets_only)
+			goto drop;
+	}
+	if (port_filter) {
+		if (!sk)
+			goto drop;
+		if (sk->__sk_common.skc_num != port_filter &&
+		    bpf_ntohs(sk->__sk_common.skc_dport) != port_filter)
+			goto drop;
+	}
+	/* Sockets are described before their first event (seen_sockets: once
+	 * per recording, unless the LRU forgot them; user space dedups). */
+	slot = ino & (EBT_SC_SEEN_SLOTS - 1);
+	if (sk && p->seen[slot] != ino) {
+		if (bpf_map_lookup_elem(&seen_sockets, &ino) || emit_socket(sk, ino, p->fd, pid_tgid))
+			p->seen[slot] = ino;
+	}
 	cpu = bpf_get_smp_processor_id();
 	s = bpf_map_lookup_elem(&sc_scratch, &cpu);
-	if (!s) {
-		p->enter_ns = 0;
-		return 0;
-	}
-	pid_tgid = bpf_get_current_pid_tgid();
+	if (!s)
+		goto drop;
 	s->e.h.flags = 0;
 	if (payload_bytes && ret > 0 && p->buf) {
 		want = ret;
@@ -328,13 +392,16 @@ static __always_inline int on_exit(long ret, __u32 kind)
 	s->e.h.cpu = cpu;
 	s->e.h.reserved = 0;
 	s->e.enter_ns = p->enter_ns;
-	s->e.socket_id = p->socket_id;
+	s->e.socket_id = ino;
 	s->e.fd = p->fd;
 	s->e.syscall = p->kind;
 	s->e.ret = ret;
 	s->e.payload_len = n;
 	p->enter_ns = 0;
 	ebt_output(s, size, sizeof(*s));
+	return 0;
+drop:
+	p->enter_ns = 0;
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "format/writer.h"
+#include "record/proc_reader.h"
 #include "record/symbol_harvest.h"
 #include "unwind/unwind_table.h"
 
@@ -43,6 +44,7 @@ void Embedder::on_new_file() {
     obj->unwind_table = false;
   }
   hits_ = Hits{};
+  harvester_.on_new_file();
 }
 
 void Embedder::write_unwind_tables() {
@@ -75,6 +77,12 @@ void Embedder::write_unwind_tables() {
 }
 
 uint64_t Embedder::write_pending() {
+  uint64_t start = thread_cpu_ns();
+  struct Charge {  // every return counts
+    Cost& cost;
+    uint64_t start;
+    ~Charge() { cost.ns += thread_cpu_ns() - start; }
+  } charge{cost_, start};
   if (generation_ != file_.generation) {
     generation_ = file_.generation;
     embedded_.clear();
@@ -101,6 +109,7 @@ uint64_t Embedder::write_pending() {
     SymbolTable t = harvester_.build(*obj, fresh, all_symbols_ && first);
     bytes += approximate_bytes(t);
     w.add(t);
+    cost_.tables++;
     done->second.insert(fresh.begin(), fresh.end());
   }
   std::set<uint64_t> kernel;

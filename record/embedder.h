@@ -31,6 +31,18 @@ class Embedder {
   // A new file begins: it holds nothing yet.
   void on_new_file();
 
+  // The cost of embedding so far (the recorder's -v per-file line).
+  struct Cost {
+    uint64_t ns = 0;      // CPU time in write_pending()
+    uint64_t tables = 0;  // symbol table records written
+    SymbolHarvester::Stats harvest;
+  };
+  Cost cost() const {
+    Cost c = cost_;
+    c.harvest = harvester_.stats();
+    return c;
+  }
+
  private:
   void write_unwind_tables();
   const CurrentFile& file_;
@@ -43,6 +55,7 @@ class Embedder {
   bool vdso_written_ = false;
   std::set<uint64_t> kernel_embedded_;
   SymbolHarvester harvester_;
+  Cost cost_;
 };
 
 }  // namespace ebt::record

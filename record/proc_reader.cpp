@@ -47,34 +47,49 @@ uint64_t clock_ns(clockid_t c) {
 }  // namespace
 
 uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
+uint64_t thread_cpu_ns() { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
 int64_t boot_minus_mono_ns() { return int64_t(clock_ns(CLOCK_BOOTTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC)); }
+
+namespace {
+
+// comm, ppid and start_ns of /proc/PID/stat into `p`; false when gone or unreadable.
+bool read_stat(const std::string& base, int64_t boot_minus_mono, ProcessInfo* p) {
+  auto stat = slurp(base + "/stat");
+  if (!stat) return false;
+  // comm may contain spaces and parens: fields start after the last ')'.
+  auto lp = stat->find('('), rp = stat->rfind(')');
+  if (lp == std::string::npos || rp == std::string::npos || rp < lp) return false;
+  p->comm = stat->substr(lp + 1, rp - lp - 1);
+  std::istringstream ss(stat->substr(rp + 2));
+  std::string f;
+  std::vector<std::string> fields;
+  while (ss >> f) fields.push_back(f);
+  // fields[0] is state (field 3); ppid is field 4, starttime field 22.
+  if (fields.size() > 19) {
+    p->ppid = static_cast<uint32_t>(std::strtoul(fields[1].c_str(), nullptr, 10));
+    uint64_t ticks = std::strtoull(fields[19].c_str(), nullptr, 10);
+    long hz = sysconf(_SC_CLK_TCK);
+    int64_t boot_ns = int64_t(ticks * (1000000000ull / (hz > 0 ? hz : 100)));
+    int64_t mono = boot_ns - boot_minus_mono;
+    p->start_ns = mono > 0 ? uint64_t(mono) : 0;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<uint64_t> read_process_start(uint32_t pid, int64_t boot_minus_mono) {
+  ProcessInfo p;
+  if (!read_stat("/proc/" + std::to_string(pid), boot_minus_mono, &p)) return std::nullopt;
+  return p.start_ns;
+}
 
 std::optional<ProcessInfo> read_process_info(uint32_t pid, int64_t boot_minus_mono) {
   std::string base = "/proc/" + std::to_string(pid);
-  auto stat = slurp(base + "/stat");
-  if (!stat) return std::nullopt;
   ProcessInfo p;
   p.pid = pid;
   p.time_ns = monotonic_ns();
-  // comm may contain spaces and parens: fields start after the last ')'.
-  auto lp = stat->find('('), rp = stat->rfind(')');
-  if (lp == std::string::npos || rp == std::string::npos || rp < lp) return std::nullopt;
-  p.comm = stat->substr(lp + 1, rp - lp - 1);
-  {
-    std::istringstream ss(stat->substr(rp + 2));
-    std::string f;
-    std::vector<std::string> fields;
-    while (ss >> f) fields.push_back(f);
-    // fields[0] is state (field 3); ppid is field 4, starttime field 22.
-    if (fields.size() > 19) {
-      p.ppid = static_cast<uint32_t>(std::strtoul(fields[1].c_str(), nullptr, 10));
-      uint64_t ticks = std::strtoull(fields[19].c_str(), nullptr, 10);
-      long hz = sysconf(_SC_CLK_TCK);
-      int64_t boot_ns = int64_t(ticks * (1000000000ull / (hz > 0 ? hz : 100)));
-      int64_t mono = boot_ns - boot_minus_mono;
-      p.start_ns = mono > 0 ? uint64_t(mono) : 0;
-    }
-  }
+  if (!read_stat(base, boot_minus_mono, &p)) return std::nullopt;
   if (auto status = slurp(base + "/status")) {
     std::istringstream ss(*status);
     std::string line;

@@ -27,6 +27,9 @@ struct ProcMapping {
 // the process is gone. `mono_minus_boot_ns` converts the boottime-based start
 // time to CLOCK_MONOTONIC.
 std::optional<ProcessInfo> read_process_info(uint32_t pid, int64_t boot_minus_mono_ns);
+// ProcessInfo::start_ns alone (one read of /proc/PID/stat): is PID still the
+// process described earlier? nullopt when the process is gone.
+std::optional<uint64_t> read_process_start(uint32_t pid, int64_t boot_minus_mono_ns);
 
 // Executable mappings of /proc/PID/maps; nullopt when the process is gone.
 std::optional<std::vector<ProcMapping>> read_exec_maps(uint32_t pid);
@@ -46,5 +49,7 @@ bool process_exists(uint32_t pid);
 // CLOCK_BOOTTIME - CLOCK_MONOTONIC, now.
 int64_t boot_minus_mono_ns();
 uint64_t monotonic_ns();
+// CPU time of the calling thread (cost accounting).
+uint64_t thread_cpu_ns();
 
 }  // namespace ebt::record

@@ -58,6 +58,8 @@ void ProcessTable::write_thread(uint32_t pid, uint32_t tid, const std::string& c
 
 void ProcessTable::refresh_maps(uint32_t pid, Proc& p, uint64_t t) {
   p.last_maps_read_ns = monotonic_ns();
+  p.maps_stale = false;
+  cost_.maps_reads++;
   auto maps = read_exec_maps(pid);
   // Gone, or exiting (an exiting process or a zombie has no address space left
   // and reads as no mappings): keep what we knew. Its last samples may still be
@@ -78,10 +80,28 @@ void ProcessTable::refresh_maps(uint32_t pid, Proc& p, uint64_t t) {
     if (in_file) write_mapping(pid, e, t);
     next.push_back(std::move(e));
   }
+  bool changed = next.size() != p.maps.size() ||
+                 !std::equal(next.begin(), next.end(), p.maps.begin(), [](const MapEntry& a, const MapEntry& b) { return a.m == b.m; });
+  if (changed) p.unmapped.clear();  // what was in no mapping may be in a new one
   p.maps = std::move(next);
 }
 
 void ProcessTable::describe(uint32_t pid, Proc& p, const char* comm, uint64_t t) {
+  uint64_t start = thread_cpu_ns();
+  cost_.described++;
+  if (p.info && p.described_in && !p.exited_in && read_process_start(pid, boot_minus_mono_) == p.info->start_ns) {
+    // Described in an earlier file and still the same process (an exec starts
+    // a new Proc; a reused pid has another start time): carry its description
+    // into this file as the task events kept it, as one long file would have
+    // it, rather than read /proc again (six reads per process per file; with
+    // -a that is every process sampled in every rotated file).
+    if (p.maps_stale) refresh_maps(pid, p, t);
+    p.info->time_ns = monotonic_ns();
+    write_description(pid, p, *p.info, t);
+    cost_.ns += thread_cpu_ns() - start;
+    return;
+  }
+  cost_.proc_reads++;
   auto info = read_process_info(pid, boot_minus_mono_);
   if (info && info->cgroup_path.empty() && !p.cgroup_path.empty()) {
     info->cgroup_path = p.cgroup_path;  // exiting as we looked: the cgroup it was forked into
@@ -109,8 +129,13 @@ void ProcessTable::describe(uint32_t pid, Proc& p, const char* comm, uint64_t t)
     info->cgroup_id = p.cgroup_id;
     if (p.ns_pid) info->nspid = {pid, p.ns_pid};  // outermost and innermost (levels between unknown)
   }
-  cgroups_.note(*info);
-  writer().add(*info);
+  write_description(pid, p, *info, t);
+  cost_.ns += thread_cpu_ns() - start;
+}
+
+void ProcessTable::write_description(uint32_t pid, Proc& p, const ProcessInfo& info, uint64_t t) {
+  cgroups_.note(info);
+  writer().add(info);
   p.described_in = file_.generation;
   described_.insert(pid);
   for (const auto& e : p.maps) write_mapping(pid, e, t);
@@ -179,13 +204,20 @@ void ProcessTable::on_exit(uint32_t pid, uint32_t tid, int32_t code, uint64_t t)
 }
 
 void ProcessTable::on_comm(uint32_t pid, uint32_t tid, const char* comm, uint64_t) {
+  if (pid == tid) {  // the process's name as /proc would give it in the next file's description
+    if (auto it = procs_.find(pid); it != procs_.end() && it->second.info) it->second.info->comm = comm;
+  }
   if (!threads_.count(tid)) return;  // written with its new name when first seen
   note_task(pid, tid, comm);
 }
 
 void ProcessTable::on_exec_mmap(uint32_t pid, uint64_t, uint64_t, uint64_t t) {
   auto it = procs_.find(pid);
-  if (it == procs_.end() || !described(it->second)) return;  // read in full when first seen
+  if (it == procs_.end()) return;  // read in full when first seen
+  if (!described(it->second)) {
+    it->second.maps_stale = true;  // read again when a later file describes it
+    return;
+  }
   refresh_maps(pid, it->second, t);
 }
 
@@ -204,9 +236,15 @@ const ProcessTable::MapEntry* ProcessTable::find_mapping(uint32_t pid, uint64_t 
 const ProcessTable::MapEntry* ProcessTable::user_mapping(uint32_t pid, uint64_t addr) {
   Proc& p = procs_[pid];
   const MapEntry* e = find(p, addr);
-  if (!e && !p.exited_in && monotonic_ns() - p.last_maps_read_ns > 1000000) {
+  // An address in no mapping even after a reread (a frame-pointer walk through
+  // code without frame pointers yields such "return addresses") is not worth
+  // another reread until the mappings change: each file of a rotated recording
+  // notes the hits of its stacks again, and rereading /proc/PID/maps for each
+  // such address was a large part of the recorder's extra CPU per file.
+  if (!e && !p.exited_in && !p.unmapped.contains(addr) && monotonic_ns() - p.last_maps_read_ns > 1000000) {
     refresh_maps(pid, p, monotonic_ns());
     e = find(p, addr);
+    if (!e && p.unmapped.size() < kMaxUnmapped) p.unmapped.insert(addr);
   }
   return e;
 }

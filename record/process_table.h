@@ -54,6 +54,15 @@ class ProcessTable : public TaskObserver {
   // Distinct cgroups described so far (CgroupInfo records).
   size_t cgroups() const { return cgroups_.cgroups(); }
 
+  // The cost of describing processes so far (the recorder's -v per-file line).
+  struct Cost {
+    uint64_t ns = 0;          // CPU time in describe()
+    uint64_t described = 0;   // ProcessInfo records written
+    uint64_t proc_reads = 0;  // of those, read from /proc (the others carried from memory)
+    uint64_t maps_reads = 0;  // /proc/PID/maps read
+  };
+  const Cost& cost() const { return cost_; }
+
   // TaskObserver
   void on_fork(uint32_t pid, uint32_t ppid, const char* comm, uint64_t t) override;
   void on_ns_pid(uint32_t pid, uint32_t ns_pid) override { procs_[pid].ns_pid = ns_pid; }
@@ -72,6 +81,10 @@ class ProcessTable : public TaskObserver {
     std::optional<ProcessInfo> info;  // as read from /proc, written again in later files
     std::vector<MapEntry> maps;       // sorted by address (/proc/PID/maps order)
     uint64_t last_maps_read_ns = 0;
+    bool maps_stale = false;  // an executable mmap since `maps` was read, while not described in the current file
+    // User addresses in no mapping after a reread of `maps` (kept until the
+    // mappings change; at most kMaxUnmapped).
+    std::unordered_set<uint64_t> unmapped;
     // Its cgroup as last read, else inherited from its parent at fork: a
     // process gone before /proc was read (a short one, a loaded recorder)
     // still has one. Exec keeps it.
@@ -79,6 +92,7 @@ class ProcessTable : public TaskObserver {
     uint64_t cgroup_id = 0;
     uint32_t ns_pid = 0;  // its pid in its own pid namespace, from the fork event (0: none / unknown)
   };
+  static constexpr size_t kMaxUnmapped = 4096;
   struct Thread {
     uint32_t pid = 0;
     std::string comm;
@@ -88,6 +102,7 @@ class ProcessTable : public TaskObserver {
   format::CaptureWriter& writer() { return *file_.writer; }
   bool described(const Proc& p) const { return p.described_in == file_.generation; }
   void describe(uint32_t pid, Proc& p, const char* comm, uint64_t t);
+  void write_description(uint32_t pid, Proc& p, const ProcessInfo& info, uint64_t t);
   void refresh_maps(uint32_t pid, Proc& p, uint64_t t);
   void write_mapping(uint32_t pid, const MapEntry& e, uint64_t t);
   void write_thread(uint32_t pid, uint32_t tid, const std::string& comm, uint64_t t);
@@ -100,6 +115,7 @@ class ProcessTable : public TaskObserver {
   std::unordered_map<uint32_t, Proc> procs_;
   std::unordered_map<uint32_t, Thread> threads_;  // by tid
   std::unordered_set<uint32_t> described_;        // pids with a ProcessInfo (the summary's count)
+  Cost cost_;
 };
 
 }  // namespace ebt::record

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cinttypes>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -173,6 +174,15 @@ class Recorder::Impl : public RecordContext {
   void next_segment(uint64_t now);
   void dump_flight_recorder(const std::string& why, uint64_t fire_ns);
   std::string file_line(const std::string& path, uint64_t samples, uint64_t lost, uint64_t bytes) const;
+  // -v: where the recorder's CPU went while the file that just ended was
+  // written (finding the cost of rotation: docs/record.md).
+  std::string cost_line() const;
+  struct CostMark {
+    uint64_t process_cpu_ns = 0;
+    Embedder::Cost embed;
+    ProcessTable::Cost processes;
+  };
+  CostMark cost_mark() const;
   bool rotating() const { return series_ && !flight(); }
   bool flight() const { return opts_.flight_seconds > 0; }
 
@@ -197,6 +207,7 @@ class Recorder::Impl : public RecordContext {
   std::string file_path_;
   uint64_t file_start_ns_ = 0;
   uint64_t file_samples_at_start_ = 0;
+  CostMark file_cost_at_start_;
   uint64_t symbol_bytes_ = 0;
   uint64_t bytes_written_ = 0;   // complete files (and dumps)
   uint64_t files_written_ = 0;
@@ -431,6 +442,7 @@ void Recorder::Impl::open_file(const std::string& path, SessionInfo session) {
   file_ = CurrentFile{writer_.get(), file_.generation + 1};
   file_start_ns_ = monotonic_ns();
   file_samples_at_start_ = samples();
+  file_cost_at_start_ = cost_mark();
   if (file_.generation > 1) {
     processes_->on_new_file();
     interner_->on_new_file();
@@ -458,6 +470,35 @@ std::string Recorder::Impl::file_line(const std::string& path, uint64_t samples,
          " samples, " + std::to_string(lost) + " lost, " + human_mb(bytes) + " ]";
 }
 
+Recorder::Impl::CostMark Recorder::Impl::cost_mark() const {
+  CostMark m;
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  m.process_cpu_ns = uint64_t(t.tv_sec) * 1000000000ull + uint64_t(t.tv_nsec);
+  if (embedder_) m.embed = embedder_->cost();
+  if (processes_) m.processes = processes_->cost();
+  return m;
+}
+
+std::string Recorder::Impl::cost_line() const {
+  CostMark now = cost_mark();
+  const CostMark& was = file_cost_at_start_;
+  const auto& h = now.embed.harvest;
+  const auto& hw = was.embed.harvest;
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "[ ebtrace record: cost of %s: recorder CPU %.0f ms; embedding %.0f ms (%" PRIu64
+                " symbol tables, %" PRIu64 " addresses, %" PRIu64 " looked up in DWARF, %" PRIu64
+                " DWARF opened, %" PRIu64 " units indexed, %" PRIu64 " cache evictions); processes %.0f ms (%" PRIu64
+                " described, %" PRIu64 " read from /proc, %" PRIu64 " maps read) ]",
+                file_path_.c_str(), (now.process_cpu_ns - was.process_cpu_ns) / 1e6, (now.embed.ns - was.embed.ns) / 1e6,
+                now.embed.tables - was.embed.tables, h.addresses - hw.addresses, h.located - hw.located,
+                h.dwarf_opened - hw.dwarf_opened, h.cus_indexed - hw.cus_indexed, h.evictions - hw.evictions,
+                (now.processes.ns - was.processes.ns) / 1e6, now.processes.described - was.processes.described,
+                now.processes.proc_reads - was.processes.proc_reads, now.processes.maps_reads - was.processes.maps_reads);
+  return buf;
+}
+
 bool Recorder::Impl::switch_due(uint64_t now) const {
   uint64_t limit = opts_.switch_bytes;
   if (series_->size_limit() && (!limit || series_->size_limit() < limit)) limit = series_->size_limit();
@@ -469,13 +510,16 @@ void Recorder::Impl::switch_file() {
   for (auto& p : probes_) p->before_file_close(*this);
   uint64_t samples_in_file = samples() - file_samples_at_start_;
   std::string done = file_path_;
+  std::string cost;
   format::WriteStats ws = close_file(true);
+  if (opts_.verbose) cost = cost_line();
   bytes_written_ += ws.bytes_written;
   files_written_++;
   // Lost events of this file are in it; the line says how many.
   uint64_t lost_before = loss_.total();
   std::fprintf(stderr, "%s\n", file_line(done, samples_in_file, lost_before - lost_reported_, ws.bytes_written).c_str());
   lost_reported_ = lost_before;
+  if (!cost.empty()) std::fprintf(stderr, "%s\n", cost.c_str());
   series_->completed(done, ws.bytes_written);
   series_->make_room_for_one();
   timespec real{};
@@ -689,11 +733,13 @@ RecordSummary Recorder::Impl::run(const std::atomic<bool>* stop, std::atomic<boo
     bytes_written_ += ws.bytes_written;
     files_written_++;
     std::fprintf(stderr, "%s\n", file_line(done, samples_in_file, loss_.total() - lost_reported_, ws.bytes_written).c_str());
+    if (opts_.verbose) std::fprintf(stderr, "%s\n", cost_line().c_str());
     series_->completed(done, ws.bytes_written);
     where = std::to_string(files_written_) + " files (" + opts_.output + "...)";
     if (series_->deleted()) where += ", " + std::to_string(series_->deleted()) + " deleted by retention";
   } else {
     bytes_written_ += close_file(true).bytes_written;
+    if (opts_.verbose) std::fprintf(stderr, "%s\n", cost_line().c_str());
   }
 
   RecordSummary s;

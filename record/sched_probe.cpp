@@ -49,18 +49,45 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-// Every (key, value) of a BPF hash map.
+// Every (key, value) of a BPF hash map: batched, a syscall per 256 entries
+// (two per entry by bpf_map_get_next_key + lookup: with -a there are hundreds
+// of histograms, read every second, and each syscall costs microseconds on a
+// VM), else, on a kernel without batch lookups, one entry at a time.
 template <typename K, typename V>
 std::vector<std::pair<K, V>> read_map(int fd) {
   std::vector<std::pair<K, V>> out;
-  K key{}, next{};
-  K* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    V v{};
-    if (bpf_map_lookup_elem(fd, &next, &v) == 0) out.emplace_back(next, v);
-    key = next;
-    prev = &key;
-    if (out.size() > 1'000'000) break;  // cannot happen with the map sizes set; never loop forever
+  std::vector<K> keys(256);
+  std::vector<V> values(256);
+  uint64_t token = 0;  // a hash map's batch position: a bucket index (__u32)
+  bool first = true;
+  for (;;) {
+    uint32_t n = uint32_t(keys.size());
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : &token, &token, keys.data(), values.data(), &n, &opts);
+    int e = err ? errno : 0;
+    if (err && e != ENOENT && e != ENOSPC) {
+      if (!first) break;  // the map changed under us: what was read is what there is this time
+      out.clear();
+      K key{}, next{};
+      K* prev = nullptr;
+      while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+        V v{};
+        if (bpf_map_lookup_elem(fd, &next, &v) == 0) out.emplace_back(next, v);
+        key = next;
+        prev = &key;
+        if (out.size() > 1'000'000) break;  // cannot happen with the map sizes set; never loop forever
+      }
+      return out;
+    }
+    if (e == ENOSPC && n == 0) {  // one bucket holds more entries than the buffers
+      if (keys.size() >= 65536) break;
+      keys.resize(keys.size() * 2);
+      values.resize(values.size() * 2);
+      continue;
+    }
+    first = false;
+    for (uint32_t i = 0; i < n && i < keys.size(); i++) out.emplace_back(keys[i], values[i]);
+    if (e == ENOENT) break;  // the end of the map
   }
   return out;
 }
@@ -212,6 +239,17 @@ class SchedProbe : public Probe {
     const uint64_t start = last_ns_;
     last_ns_ = now;
     std::set<uint32_t> pids;
+    // Entries of threads gone are looked for every fifth read only (one
+    // access() per idle entry: with -a most entries are idle at any second),
+    // each thread once per read.
+    const bool sweep = ++flushes_ % 5 == 0;
+    std::map<std::pair<uint32_t, uint32_t>, bool> alive;
+    auto gone = [&](uint32_t pid, uint32_t tid) {
+      if (!sweep) return false;
+      auto [it, fresh] = alive.try_emplace({pid, tid}, true);
+      if (fresh) it->second = thread_alive(pid, tid);
+      return !it->second;
+    };
 
     // Run-queue latency: what each histogram gained since the last read.
     int rq_fd = bpf_map__fd(skel_->maps.sched_rq);
@@ -239,7 +277,7 @@ class SchedProbe : public Probe {
       if (row.count == 0) {
         // Unchanged for a whole read interval: a thread that is gone will not
         // change again; drop its table entry (its counts are all written).
-        if (!thread_alive(k.pid, k.tid)) {
+        if (gone(k.pid, k.tid)) {
           bpf_map_delete_elem(rq_fd, &k);
           rq_seen_.erase(k);
         }
@@ -262,7 +300,7 @@ class SchedProbe : public Probe {
     for (const auto& [k, v] : read_map<ebt_preempt_key, ebt_preempt_val>(pr_fd)) {
       uint64_t& base = preempt_seen_[k];
       if (v.count <= base) {
-        if (!thread_alive(k.pid, k.tid)) {
+        if (gone(k.pid, k.tid)) {
           bpf_map_delete_elem(pr_fd, &k);
           preempt_seen_.erase(k);
         }
@@ -290,7 +328,7 @@ class SchedProbe : public Probe {
 
     // Cgroup switches per CPU.
     std::set<uint64_t> ids;
-    for (const auto& [k, n] : read_map<ebt_cgswitch_key, uint64_t>(bpf_map__fd(skel_->maps.sched_cgswitch))) {
+    for (const auto& [k, n] : read_cgroup_switches()) {
       uint64_t& base = switch_seen_[k];
       if (n <= base) continue;
       CgroupSwitch row;
@@ -328,6 +366,40 @@ class SchedProbe : public Probe {
     for (auto& s : sample_cgroups(now)) w.add(s);
   }
 
+  // The switches per (cpu, prev cgroup, next cgroup) so far: sched_cgswitch
+  // plus each CPU's run of switches within one cgroup not yet added to it
+  // (bpf/sched.bpf.c count_cgroup_switch). The runs are read before and after
+  // the table: a CPU whose run's seq moved in between (or is odd) was moving a
+  // run into the table meanwhile, and adding its run now could count switches
+  // twice or under another cgroup, so everything is read again. After a few
+  // tries such a CPU's current run is left out of this read (its switches come
+  // with a later one: the counts are totals since the start).
+  std::map<ebt_cgswitch_key, uint64_t, SwitchKeyLess> read_cgroup_switches() {
+    const int table_fd = bpf_map__fd(skel_->maps.sched_cgswitch);
+    const int runs_fd = bpf_map__fd(skel_->maps.sched_cgrun);
+    const int ncpu = libbpf_num_possible_cpus();
+    std::vector<ebt_cgrun> before(ncpu > 0 ? ncpu : 1), after(before.size());
+    const uint32_t zero = 0;
+    for (int attempt = 0;; attempt++) {
+      bool runs_read = ncpu > 0 && bpf_map_lookup_elem(runs_fd, &zero, before.data()) == 0;
+      std::map<ebt_cgswitch_key, uint64_t, SwitchKeyLess> out;
+      for (const auto& [k, n] : read_map<ebt_cgswitch_key, uint64_t>(table_fd)) out[k] = n;
+      runs_read = runs_read && bpf_map_lookup_elem(runs_fd, &zero, after.data()) == 0;
+      bool stable = runs_read;
+      for (size_t c = 0; stable && c < after.size(); c++)
+        stable = before[c].seq == after[c].seq && (after[c].seq & 1) == 0;
+      if (!stable && attempt < 3) continue;
+      for (size_t c = 0; runs_read && c < after.size(); c++) {
+        if (before[c].seq != after[c].seq || (after[c].seq & 1) || after[c].count == 0) continue;
+        ebt_cgswitch_key k{};
+        k.cpu = uint32_t(c);
+        k.prev_cgroup = k.next_cgroup = after[c].cgroup;
+        out[k] += after[c].count;
+      }
+      return out;
+    }
+  }
+
   struct Cgroup {
     uint64_t id = 0;
     std::set<uint32_t> pids;  // recorded processes seen in it since the last sample
@@ -342,6 +414,7 @@ class SchedProbe : public Probe {
   std::vector<uint32_t> tids_;
   uint64_t last_ns_ = 0;
   uint64_t generation_ = 0;
+  uint64_t flushes_ = 0;
   std::vector<CgroupCpuSample> start_samples_;
   std::map<ebt_rq_key, ebt_rq_hist, RqKeyLess> rq_seen_;
   std::map<ebt_preempt_key, uint64_t, PreemptKeyLess> preempt_seen_;

@@ -149,6 +149,8 @@ struct CuScopes {
   }
 
   size_t size() const { return scopes.size() + ranges.size(); }
+
+  uint64_t used_in = 0;  // the last file (SymbolHarvester generation) that looked into it
 };
 
 // Source frames for `addr` (module address) in the CU `cudie`, innermost
@@ -228,8 +230,12 @@ struct SymbolHarvester::Entry {
   Dwarf_Addr elf_bias = 0;
   bool no_dwarf = false;        // opened once and found none: never opened again
   uint64_t last_use = 0;
-  // locate() results by address (empty: DWARF has none for it).
-  std::unordered_map<uint64_t, std::vector<SourceFrame>> located;
+  // locate() results by address (no frames: DWARF has none for it).
+  struct Located {
+    std::vector<SourceFrame> frames;
+    uint64_t used_in = 0;  // the last file (SymbolHarvester generation) that embedded it
+  };
+  std::unordered_map<uint64_t, Located> located;
   // The scope index of each CU looked into, by CU offset (its DIEs point into
   // the open DWARF: dropped with it).
   std::unordered_map<Dwarf_Off, std::unique_ptr<CuScopes>> cus;
@@ -289,6 +295,7 @@ void SymbolHarvester::open_dwarf(const ObjectFile& obj, Entry& e) {
     if (!lru || other->last_use < lru->last_use) lru = other.get();
   }
   if (open >= kMaxOpenDwarf && lru) lru->close_dwarf();
+  stats_.dwarf_opened++;
   e.dwfl = dwfl_begin(&callbacks);
   if (!e.dwfl) return;
   int fd = dup(obj.fd);
@@ -306,6 +313,39 @@ void SymbolHarvester::open_dwarf(const ObjectFile& obj, Entry& e) {
   }
 }
 
+// The bounds forget by age in files, not all at once: a rotated recording
+// embeds mostly the same hot addresses in every file, and forgetting those
+// meant looking all of them up again in the next file (and indexing their
+// units again): a jump of seconds of recorder CPU each time a bound was
+// reached. First what neither this file nor the previous one used, then what
+// this file did not use, and only when this file alone needs more than the
+// bound, the rest. Each pass runs until a quarter of the bound is free, so
+// the scans cost O(1) per entry added.
+void SymbolHarvester::evict_locations() {
+  stats_.evictions++;
+  for (uint64_t older_than : {generation_ - 1, generation_, UINT64_MAX}) {
+    for (auto& [key, e] : entries_)
+      locations_kept_ -= std::erase_if(e->located, [&](const auto& kv) { return kv.second.used_in < older_than; });
+    if (locations_kept_ <= kMaxLocations / 4 * 3) return;
+  }
+}
+
+void SymbolHarvester::evict_cu_scopes(const void* keep, size_t kept) {
+  stats_.evictions++;
+  for (uint64_t older_than : {generation_ - 1, generation_, UINT64_MAX}) {
+    for (auto& object : entries_) {
+      Entry& e = *object.second;  // (clang before 16 cannot capture a structured binding)
+      std::erase_if(e.cus, [&](const auto& kv) {
+        if (kv.second.get() == keep || kv.second->used_in >= older_than) return false;  // the unit being indexed stays
+        e.cu_entries -= kv.second->size();
+        kept -= kv.second->size();
+        return true;
+      });
+    }
+    if (kept <= kMaxCuScopes / 4 * 3) return;
+  }
+}
+
 std::vector<SourceFrame> SymbolHarvester::locate_in(Entry& e, uint64_t vaddr) {
   Dwarf_Addr addr = vaddr + e.elf_bias, cu_bias = 0;
   Dwarf_Die* cudie = symbolize::find_cu(e.module, addr, &cu_bias, e.cu_index);
@@ -313,20 +353,13 @@ std::vector<SourceFrame> SymbolHarvester::locate_in(Entry& e, uint64_t vaddr) {
   auto [it, fresh] = e.cus.try_emplace(dwarf_dieoffset(cudie));
   if (fresh) {
     it->second = std::make_unique<CuScopes>(cudie);
+    stats_.cus_indexed++;
     e.cu_entries += it->second->size();
     size_t kept = 0;
     for (const auto& [key, other] : entries_) kept += other->cu_entries;
-    if (kept > kMaxCuScopes) {  // bounded: start over rather than grow (this CU stays)
-      for (auto& [key, other] : entries_)
-        if (other.get() != &e) {
-          other->cus.clear();
-          other->cu_entries = 0;
-        }
-      const CuScopes* keep = it->second.get();  // (clang before 16 cannot capture a structured binding)
-      std::erase_if(e.cus, [keep](const auto& kv) { return kv.second.get() != keep; });
-      e.cu_entries = it->second->size();
-    }
+    if (kept > kMaxCuScopes) evict_cu_scopes(it->second.get(), kept);
   }
+  it->second->used_in = generation_;
   return locate(cudie, cu_bias, *it->second, addr);
 }
 
@@ -339,18 +372,18 @@ SymbolTable SymbolHarvester::build(const ObjectFile& obj, const std::set<uint64_
   t.symbols = all_symbols ? e.symbols : symbols_for_hits(e.symbols, hits);
   if (e.no_dwarf) return t;
   for (uint64_t vaddr : hits) {
+    stats_.addresses++;
     auto known = e.located.find(vaddr);
     if (known == e.located.end()) {
+      stats_.located++;
       if (!e.dwfl) open_dwarf(obj, e);  // not opened yet, or closed to stay within kMaxOpenDwarf
       if (!e.dwfl) return t;
-      if (locations_kept_ >= kMaxLocations) {  // bounded: start over rather than grow
-        for (auto& [key, other] : entries_) other->located.clear();
-        locations_kept_ = 0;
-      }
-      known = e.located.emplace(vaddr, locate_in(e, vaddr)).first;
+      if (locations_kept_ >= kMaxLocations) evict_locations();
+      known = e.located.emplace(vaddr, Entry::Located{locate_in(e, vaddr), 0}).first;
       locations_kept_++;
     }
-    if (!known->second.empty()) t.locations.push_back(SourceLocation{vaddr, known->second});
+    known->second.used_in = generation_;
+    if (!known->second.frames.empty()) t.locations.push_back(SourceLocation{vaddr, known->second.frames});
   }
   return t;
 }

@@ -41,6 +41,19 @@ class SymbolHarvester {
   SymbolHarvester(const SymbolHarvester&) = delete;
   SymbolHarvester& operator=(const SymbolHarvester&) = delete;
   SymbolTable build(const ObjectFile& object, const std::set<uint64_t>& hits, bool all_symbols = false);
+  // A new capture file begins: what the bounds forget first is what the
+  // latest files did not use.
+  void on_new_file() { generation_++; }
+
+  // What the caches saved and cost so far (the recorder's -v per-file line).
+  struct Stats {
+    uint64_t addresses = 0;     // locations asked for
+    uint64_t located = 0;       // of those, looked up in DWARF (not kept from an earlier file)
+    uint64_t dwarf_opened = 0;  // objects' DWARF opened (or reopened after kMaxOpenDwarf closed it)
+    uint64_t cus_indexed = 0;   // compilation units walked (CuScopes built)
+    uint64_t evictions = 0;     // times a bound forgot kept locations or CU indexes
+  };
+  const Stats& stats() const { return stats_; }
 
  private:
   struct Entry;
@@ -51,9 +64,14 @@ class SymbolHarvester {
   Entry& entry(const ObjectFile& object);
   void open_dwarf(const ObjectFile& object, Entry& e);
   std::vector<SourceFrame> locate_in(Entry& e, uint64_t vaddr);
+  void evict_locations();
+  // `keep`: the unit being indexed; `kept`: the scope entries kept in all.
+  void evict_cu_scopes(const void* keep, size_t kept);
   std::unordered_map<std::string, std::unique_ptr<Entry>> entries_;
   uint64_t clock_ = 0;
+  uint64_t generation_ = 1;
   size_t locations_kept_ = 0;
+  Stats stats_;
 };
 
 inline SymbolTable build_symbol_table(const ObjectFile& object, bool all_symbols = false) {

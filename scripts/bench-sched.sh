@@ -12,6 +12,14 @@
 #
 # usage: sudo scripts/bench-sched.sh [BUILD_DIR] [ROUNDS=5] [LOOPS=200000]
 #        BENCH_TOOLS="untraced ebtrace" to run only some rows; BENCH_CPU (default 1).
+#        BENCH_BASE=OTHER_EBTRACE adds a row `base` (e.g. main's binary, to compare a
+#        change side by side: BENCH_TOOLS="untraced ebtrace base").
+#        BENCH_PROG_STATS=1: also time every BPF program of each tracer (BPF run-time
+#        statistics, on only during this run) and print a second table: runs per op
+#        and ns per run of each program. That table survives a loaded machine (it
+#        is the programs' own time, not the bench's); the statistics add two clock
+#        reads to every program run, so the CPU us/op table of such a run is not
+#        the one to publish.
 # Prints a Markdown table (for docs/benchmarks.md) on stdout; details on stderr.
 set -euo pipefail
 
@@ -31,10 +39,32 @@ trap 'rm -rf "$work"' EXIT
 
 . "$(dirname "$0")/bench_lib.sh"
 
+# BENCH_PROG_STATS=1: the tracer's BPF programs' run counts and times around
+# each bench run, appended to $work/progstats as "TOOL PROGRAM RUNS NS".
+prog_snapshot() {  # prog_snapshot PID: "NAME RUNS NS" per BPF program PID holds (by its fds' prog_id)
+  local id
+  for id in $(grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u); do
+    bpftool prog show id "$id" -j 2>/dev/null | jq -r '"\(.name) \(.run_cnt // 0) \(.run_time_ns // 0)"'
+  done
+}
+if [[ ${BENCH_PROG_STATS:-0} == 1 ]]; then
+  command -v bpftool >/dev/null && command -v jq >/dev/null || { echo "bench-sched: BENCH_PROG_STATS needs bpftool and jq" >&2; exit 2; }
+  eval "orig_$(declare -f bench_sched_pipe_with)"
+  bench_sched_pipe_with() {
+    prog_snapshot "$1" >"$work/prog.before"
+    orig_bench_sched_pipe_with "$@"
+    prog_snapshot "$1" >"$work/prog.after"
+    join <(sort "$work/prog.before") <(sort "$work/prog.after") |
+      awk -v t="$current_tool" '{print t, $1, $4 - $2, $5 - $3}' >>"$work/progstats"
+  }
+fi
+
 bench_run() {
+  current_tool=$1
   case $1 in
     untraced) bench_untraced ;;
     ebtrace) bench_ebtrace "$ebtrace" --sched ;;
+    base) bench_ebtrace "${BENCH_BASE:?BENCH_BASE: the other ebtrace binary}" --sched ;;
     runqlat) bench_bpf_tool "$runqlat" ;;
     runqlat_L) bench_bpf_tool "$runqlat" -L ;;
     perf) bench_perf sched record -a ;;
@@ -46,6 +76,7 @@ bench_label() {
   case $1 in
     untraced) echo "untraced" ;;
     ebtrace) echo "\`ebtrace record --sched -a\`" ;;
+    base) echo "\`ebtrace record --sched -a\` ($BENCH_BASE)" ;;
     runqlat) echo "libbpf-tools \`runqlat\` (one histogram)" ;;
     runqlat_L) echo "libbpf-tools \`runqlat -L\` (a histogram per thread)" ;;
     perf) echo "\`perf sched record -a\`" ;;
@@ -55,5 +86,28 @@ bench_label() {
 echo "bench-sched: load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 tools=(${BENCH_TOOLS:-untraced ebtrace perf})
 [[ -n $runqlat && -z ${BENCH_TOOLS:-} ]] && tools+=(runqlat_L runqlat)
+if [[ ${BENCH_PROG_STATS:-0} == 1 ]]; then
+  coproc STATS { exec python3 "$(dirname "$0")/bpf_stats_hold.py"; }
+  read -r ready <&"${STATS[0]}" || { echo "bench-sched: cannot enable BPF statistics" >&2; exit 1; }
+  trap 'kill $STATS_PID 2>/dev/null; rm -rf "$work"' EXIT
+fi
 bench_cpu_rounds "$rounds" "${tools[@]}"
 bench_cpu_table "$rounds" "${tools[@]}"
+if [[ ${BENCH_PROG_STATS:-0} == 1 ]]; then
+  # Medians over the rounds; programs with the same name (a tracer loading it
+  # twice) are added up per round first.
+  echo
+  echo "BPF programs (run-time statistics on: each run also paid two clock reads):"
+  echo
+  echo "| tracer | program | runs/op | ns/run (median) | ns/op | ns/run per round |"
+  echo "|---|---|---:|---:|---:|---|"
+  for t in "${tools[@]}"; do
+    awk -v t="$t" '$1 == t && $3 > 0' "$work/progstats" | awk '{print $2}' | sort -u | while read -r p; do
+      runs=$(awk -v t="$t" -v p="$p" '$1 == t && $2 == p {print $3}' "$work/progstats" | bench_median)
+      per=$(awk -v t="$t" -v p="$p" '$1 == t && $2 == p && $3 > 0 {printf "%.1f ", $4 / $3}' "$work/progstats")
+      ns=$(echo "$per" | bench_median)
+      awk -v l="$(bench_label "$t")" -v p="$p" -v r="$runs" -v n="$ns" -v lo="$loops" -v per="$per" \
+        'BEGIN {printf "| %s | %s | %.2f | %.1f | %.1f | %s|\n", l, p, r / lo, n, r / lo * n, per}'
+    done
+  done
+fi

@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 
 #include <atomic>
+#include <optional>
 #include <regex>
 
 #include "tests/record/record_harness.h"
@@ -45,11 +46,25 @@ void check_rotation(const std::vector<std::string>& files, const std::string& er
   ASSERT_GE(files.size(), 2u) << err;
   uint64_t total = 0;
   std::set<std::pair<uint64_t, uint32_t>> seen;  // (time, tid)
+  std::optional<uint64_t> workload_start;
+  size_t workload_files = 0;
   for (const auto& f : files) {
     SCOPED_TRACE(f);
     Capture c = Capture::load(f);
     expect_consistent_end(c);
     total += c.samples.size();
+    // The workload as every file describes it (read from /proc for the first,
+    // carried from memory into the later ones): the same process, its whole
+    // command line, its executable mapped.
+    for (const auto& p : c.processes) {
+      if (p.exe != exe) continue;
+      EXPECT_EQ(p.cmdline, (std::vector<std::string>{exe, "busy", "3"}));
+      EXPECT_EQ(p.start_ns, workload_start.value_or(p.start_ns));
+      workload_start = p.start_ns;
+      workload_files++;
+      EXPECT_TRUE(std::any_of(c.mappings.begin(), c.mappings.end(),
+                              [&](const Mapping& m) { return m.pid == p.pid && m.path == exe; }));
+    }
     size_t named = 0, user = 0;
     for (const auto& s : c.samples) {
       EXPECT_TRUE(seen.emplace(s.time_ns, s.tid).second) << "sample in two files: " << s.time_ns << " " << s.tid;
@@ -71,6 +86,7 @@ void check_rotation(const std::vector<std::string>& files, const std::string& er
       EXPECT_NE(rep.out.find("ebt_busy_function"), std::string::npos) << rep.out.substr(0, 2000);
     }
   }
+  EXPECT_GE(workload_files, 2u);
   EXPECT_EQ(total, summary_samples(err)) << err;
 }
 

@@ -271,5 +271,39 @@ TEST(SchedE2E, ThrottledCgroupIsReportedAndWaitsLongest) {
   }  // spinners killed before the cgroups are removed
 }
 
+// Switches within one cgroup are counted in a per-CPU slot in the kernel and
+// moved to the table only when that CPU next switches within another cgroup
+// (bpf/sched.bpf.c count_cgroup_switch); here nothing else recorded shares the
+// CPU, so the cgroup's switches are never moved: every one of them must come
+// from the slot, read at the end, once. Two threads alone in a cgroup pass a
+// byte back and forth on CPU 1: each round is about two switches from one to
+// the other; no switch from one to the other can exceed the times they left the
+// CPU (getrusage), and missing the slot would leave about none.
+TEST(SchedE2E, SwitchesWithinOneCgroupAreCountedOnce) {
+  EBT_REQUIRE_BPF_OR_SKIP();
+  record::CpuCgroupLayout layout = record::detect_cpu_cgroup_layout();
+  if (layout.hierarchy == CgroupHierarchy::kUnknown) GTEST_SKIP() << "no cgroup hierarchy: " << layout.why_not;
+  TempDir dir("ebt-sched-run");
+  TestCgroups cg(layout);
+  std::string alone = cg.make("alone", 0);
+  const long rounds = 20000;
+  std::string cap = (dir / "run.ebt").string();
+  std::string script = "echo $$ > '" + cg.dir(alone) + "/cgroup.procs' && exec '" + workload() + "' pingpong 1 " +
+                       std::to_string(rounds);
+  RunResult rec = run({ebtrace_bin(), "record", "--sched", "-o", cap, "--", "/bin/sh", "-c", script}, timeout(120));
+  ASSERT_EQ(rec.exit_code, 0) << rec.describe();
+  double switch_outs = -1;
+  for (const auto& line : lines_of(rec.out))
+    if (line.rfind("{\"switch_outs\"", 0) == 0) switch_outs = JsonParser::parse(line)["switch_outs"].num;
+  ASSERT_GT(switch_outs, 0) << rec.describe();
+
+  Json doc = report_json(cap);
+  const Json* cpu1 = find_row(doc["sched"]["cpus"], "cpu", 1);
+  ASSERT_TRUE(cpu1) << rec.describe();
+  const double within = (*cpu1)["switches"].num - (*cpu1)["across_cgroups"].num;
+  EXPECT_GE(within, rounds) << "switches within the cgroup on CPU 1 (two per round when no other task gets between)";
+  EXPECT_LE(within, switch_outs) << "more switches between the threads than times they left the CPU";
+}
+
 }  // namespace
 }  // namespace ebt::test

@@ -15,10 +15,19 @@
 //
 //   sched_workload spin CPU SECONDS
 //     one thread pinned to CPU busy-loops for SECONDS of wall-clock time.
+//
+//   sched_workload pingpong CPU ROUNDS
+//     threads "ping" and "pong" pinned to CPU (nice -20) pass a byte back and
+//     forth over two pipes ROUNDS times: about two switches between them per
+//     round. Prints {"switch_outs":N} at the end: how many times the process's
+//     threads (main, ping, pong) left a CPU in their lives (getrusage
+//     RUSAGE_THREAD: voluntary + involuntary), which bounds how many switches
+//     from one of them to another there can have been.
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,6 +104,38 @@ void run(Thread* t) {
   }
 }
 
+long switch_outs_of_this_thread() {
+  rusage ru{};
+  getrusage(RUSAGE_THREAD, &ru);
+  return ru.ru_nvcsw + ru.ru_nivcsw;
+}
+
+int pingpong(int cpu, long rounds) {
+  int ab[2], ba[2];
+  if (pipe(ab) != 0 || pipe(ba) != 0) {
+    std::perror("pipe");
+    return 2;
+  }
+  std::atomic<long> outs{0};
+  auto body = [&](const char* name, int in, int out, bool serve) {
+    prctl(PR_SET_NAME, name);
+    pin(cpu);
+    setpriority(PRIO_PROCESS, 0, -20);
+    char c = 0;
+    for (long i = 0; i < rounds; i++) {
+      if (serve && write(out, &c, 1) != 1) std::exit(2);
+      if (read(in, &c, 1) != 1) std::exit(2);
+      if (!serve && write(out, &c, 1) != 1) std::exit(2);
+    }
+    outs += switch_outs_of_this_thread();
+  };
+  std::thread a(body, "ping", ba[0], ab[1], true), b(body, "pong", ab[0], ba[1], false);
+  a.join();
+  b.join();
+  std::printf("{\"switch_outs\":%ld}\n", outs.load() + switch_outs_of_this_thread());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -121,6 +162,7 @@ int main(int argc, char** argv) {
       for (int i = 0; i < 1000; i++) sink = sink + i;
     return 0;
   }
-  std::fprintf(stderr, "usage: sched_workload pair CPU_PAIR CPU_LONE MS | spin CPU SECONDS\n");
+  if (mode == "pingpong" && argc == 4) return pingpong(std::atoi(argv[2]), std::atol(argv[3]));
+  std::fprintf(stderr, "usage: sched_workload pair CPU_PAIR CPU_LONE MS | spin CPU SECONDS | pingpong CPU ROUNDS\n");
   return 2;
 }
