@@ -31,9 +31,19 @@ constexpr size_t kMaxRules = 1 << 16;                  // cached pc rules per la
 struct DwarfUnwinder::Space {
   unwind::SnapshotWalker walker;
   std::string key;  // the executable mappings the modules came from
-  // pc -> its unwind rule (leaf repair's walks): the same layout maps the same
-  // code at the same addresses, so a rule never goes stale while it lives.
-  std::unordered_map<uint64_t, unwind::FrameRule> rules;
+  // Unwind rules for leaf repair's walks, by the range of pcs each holds for
+  // (a CFI row: nearly every pc of a function body after its prologue shares
+  // one), keyed by the range's end: the first entry whose end lies above a pc
+  // is the only one that can hold it (the ranges do not overlap). On-CPU
+  // samples land on many different pcs of the same few rows, so a cache by
+  // exact pc missed for most of them and asked libdw (microseconds each).
+  // The same layout maps the same code at the same addresses, so a rule never
+  // goes stale while it lives.
+  struct RuleRange {
+    uint64_t start;
+    unwind::FrameRule rule;
+  };
+  std::map<uint64_t, RuleRange> rules;
 };
 
 struct DwarfUnwinder::Proc {
@@ -112,11 +122,16 @@ bool report_modules(unwind::SnapshotWalker& w, uint32_t pid, const std::vector<P
 
 DwarfUnwinder::Space* DwarfUnwinder::proc_for(const UnwindInput& in, bool force_rebuild) {
   Impl& im = *impl_;
-  uint64_t now = monotonic_ns();
   auto it = im.procs.find(in.pid);
+  if (it != im.procs.end() && it->second.generation == in.generation && !force_rebuild) {
+    it->second.last_use = ++im.clock;
+    return it->second.space.get();  // the per-sample path: no clock read
+  }
+  uint64_t now = monotonic_ns();
   if (it != im.procs.end() && it->second.generation == in.generation) {
     Proc& p = it->second;
-    if (!force_rebuild || now - p.built_ns < kRebuildIntervalNs) return p.space.get();
+    p.last_use = ++im.clock;
+    if (now - p.built_ns < kRebuildIntervalNs) return p.space.get();
   }
   if (it == im.procs.end() && im.procs.size() >= kMaxProcs) {
     // Too many processes cached: drop the least recently used half.
@@ -128,6 +143,7 @@ DwarfUnwinder::Space* DwarfUnwinder::proc_for(const UnwindInput& in, bool force_
       s = s->second.expired() ? im.spaces.erase(s) : std::next(s);
   }
   Proc& p = im.procs[in.pid];
+  p.last_use = ++im.clock;
   p.generation = in.generation;
   p.built_ns = now;
   auto maps = read_exec_maps(in.pid);
@@ -160,7 +176,6 @@ bool DwarfUnwinder::unwind(const UnwindInput& in, std::span<const uint8_t> stack
   Space* p = proc_for(in, false);
   bool rebuilt = false;
   for (int attempt = 0; attempt < 2; attempt++) {
-    impl_->procs[in.pid].last_use = ++impl_->clock;
     out->resize(start);
     if (!p->walker.ready() && !rebuilt) {
       Space* before = p;
@@ -187,15 +202,23 @@ bool DwarfUnwinder::unwind(const UnwindInput& in, std::span<const uint8_t> stack
   return false;
 }
 
+const unwind::FrameRule* DwarfUnwinder::cached_rule(Space* s, uint64_t pc) {
+  auto it = s->rules.upper_bound(pc);
+  if (it != s->rules.end() && it->second.start <= pc) return &it->second.rule;
+  return nullptr;
+}
+
 const unwind::FrameRule& DwarfUnwinder::rule(Space* s, uint64_t pc) {
-  auto it = s->rules.find(pc);
-  if (it != s->rules.end()) return it->second;
+  if (const auto* r = cached_rule(s, pc)) return *r;
   if (s->rules.size() >= kMaxRules) s->rules.clear();
-  return s->rules.emplace(pc, s->walker.frame_rule(pc)).first->second;
+  uint64_t start = pc, end = pc + 1;
+  unwind::FrameRule r = s->walker.frame_rule(pc, &start, &end);
+  stats_.rule_lookups++;
+  return s->rules.insert_or_assign(end, Space::RuleRange{start, r}).first->second.rule;
 }
 
 bool DwarfUnwinder::walk_cached(Space* s, const UnwindInput& in, std::span<const uint8_t> stack,
-                                std::vector<unwind::FrameRegs>* out, size_t max_frames) {
+                                std::vector<unwind::FrameRegs>* out, size_t max_frames, uint64_t stop_sp) {
   using unwind::FrameRule;
   // A word of the copy (which starts at the sampled sp); false outside it.
   auto word = [&](uint64_t addr, uint64_t* v) {
@@ -206,7 +229,7 @@ bool DwarfUnwinder::walk_cached(Space* s, const UnwindInput& in, std::span<const
   unwind::FrameRegs f{in.ip, in.sp, in.bp, true};
   for (size_t i = 0; out->size() < max_frames; i++) {
     out->push_back(f);
-    if (out->size() >= max_frames) break;
+    if (out->size() >= max_frames || (stop_sp != 0 && f.sp == stop_sp && i > 0)) break;
     // A return address is looked up one byte back (it may be the next
     // function's first byte after a noreturn call), as libdw does.
     const FrameRule& r = rule(s, i == 0 ? f.pc : f.pc - 1);
@@ -231,19 +254,21 @@ bool DwarfUnwinder::walk_cached(Space* s, const UnwindInput& in, std::span<const
 
 bool DwarfUnwinder::walk_regs(const UnwindInput& in, std::span<const uint8_t> stack,
                               std::vector<unwind::FrameRegs>* out, size_t max_frames, bool* leaf_cfi,
-                              bool force_libdw) {
+                              bool force_libdw, uint64_t stop_sp) {
   out->clear();
   *leaf_cfi = false;
   if (in.ip == 0) return false;
   Space* p = proc_for(in, false);
-  impl_->procs[in.pid].last_use = ++impl_->clock;
   // The leaf in no known module: something was mapped since (exec, dlopen).
-  if (!p->walker.ready() || !p->walker.in_module_pc(in.ip)) p = proc_for(in, true);
+  // A leaf whose rule is cached with CFI is in a known module: no search.
+  const unwind::FrameRule* known = p->walker.ready() ? cached_rule(p, in.ip) : nullptr;
+  if (!p->walker.ready() || ((!known || known->kind == unwind::FrameRule::kNoCfi) && !p->walker.in_module_pc(in.ip)))
+    p = proc_for(in, true);
   last_ = p;
   if (!p->walker.ready() || max_frames == 0) return false;
   *leaf_cfi = rule(p, in.ip).kind != unwind::FrameRule::kNoCfi;
   if (!force_libdw) {
-    if (walk_cached(p, in, stack, out, max_frames)) {
+    if (walk_cached(p, in, stack, out, max_frames, stop_sp)) {
       stats_.walks_cached++;
       return true;
     }

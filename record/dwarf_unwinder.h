@@ -45,6 +45,7 @@ struct UnwindStats {
   uint64_t dwfl_builds = 0;    // process module tables (re)built
   uint64_t walks_cached = 0;   // walk_regs() done with the cached rules
   uint64_t walks_libdw = 0;    // walk_regs() that met a complex rule: libdw walked it
+  uint64_t rule_lookups = 0;   // rules asked of libdw (cache misses of the rule cache)
 };
 
 class DwarfUnwinder {
@@ -76,8 +77,11 @@ class DwarfUnwinder {
   // repair never uses frames past one without CFI). A sample that meets a rule
   // outside the simple forms (a PLT stub's CFA expression, a signal frame) is
   // walked by libdw instead. `force_libdw`: always libdw (tests compare both).
+  // `stop_sp` (not 0): the cached walk ends at the first frame past the leaf
+  // whose sp is stop_sp (leaf repair needs no frame above the one the chain
+  // continues from); libdw's walk ignores it.
   bool walk_regs(const UnwindInput& in, std::span<const uint8_t> stack, std::vector<unwind::FrameRegs>* out,
-                 size_t max_frames, bool* leaf_cfi, bool force_libdw = false);
+                 size_t max_frames, bool* leaf_cfi, bool force_libdw = false, uint64_t stop_sp = 0);
 
   // Whether CFI covers `pc` in the process of the last walk_regs() (cached).
   bool has_cfi_last(uint64_t pc);
@@ -97,9 +101,10 @@ class DwarfUnwinder {
   UnwindStats stats_;
   Space* last_ = nullptr;  // of the last walk_regs()
   const unwind::FrameRule& rule(Space* s, uint64_t pc);
+  const unwind::FrameRule* cached_rule(Space* s, uint64_t pc);  // nullptr: not cached yet
   // The cached-rule walk; false when a rule was kComplex (`out` is then unusable).
   bool walk_cached(Space* s, const UnwindInput& in, std::span<const uint8_t> stack,
-                   std::vector<unwind::FrameRegs>* out, size_t max_frames);
+                   std::vector<unwind::FrameRegs>* out, size_t max_frames, uint64_t stop_sp);
 };
 
 }  // namespace ebt::record

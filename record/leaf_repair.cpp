@@ -52,7 +52,12 @@ void LeafRepair::repair(const UnwindInput& in, std::span<const uint8_t> stack, s
   if (fp.empty() || in.ip == 0 || fp[0] != in.ip) return keep();
   stats_.stacks++;
   bool leaf_cfi = false;
-  if (!unwinder_.walk_regs(in, stack, &frames_, kMaxLeafFrames, &leaf_cfi)) {
+  // The chain's second entry is the return address at rbp + 8: it belongs to
+  // the first frame whose caller's sp (the CFA) is rbp + 16. The walk can end
+  // there (nothing above it is used); past it (rbp no frame pointer) it goes on.
+  const uint64_t slot_sp = in.bp + 16;
+  const uint64_t stop_sp = in.bp >= in.sp ? slot_sp : 0;
+  if (!unwinder_.walk_regs(in, stack, &frames_, kMaxLeafFrames, &leaf_cfi, /*force_libdw=*/false, stop_sp)) {
     stats_.unknown_object++;
     return keep();
   }
@@ -60,9 +65,6 @@ void LeafRepair::repair(const UnwindInput& in, std::span<const uint8_t> stack, s
     stats_.no_cfi++;
     return keep();
   }
-  // The chain's second entry is the return address at rbp + 8: it belongs to
-  // the first frame whose caller's sp (the CFA) is rbp + 16.
-  const uint64_t slot_sp = in.bp + 16;
   size_t k = 0;
   bool passed = false;
   for (; k + 1 < frames_.size(); k++) {

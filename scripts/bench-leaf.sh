@@ -3,25 +3,32 @@
 # dwarf stacks cost, on a context-switch-heavy workload.
 #
 #   perf bench sched pipe -l LOOPS            (two processes ping-ponging a pipe)
-#   off-CPU: untraced | ebtrace --off-cpu (fp, --leaf-stack-bytes 0)
+#   on-CPU at -F 999 -a: untraced | ebtrace fp (--leaf-stack-bytes 0)
+#            | ebtrace fp + leaf repair (the default) | perf record -g
+#   off-CPU: ebtrace --off-cpu (fp, --leaf-stack-bytes 0)
 #            | ebtrace --off-cpu (fp + leaf repair, the default)
 #            | ebtrace --off-cpu --call-graph dwarf | libbpf-tools offcputime
 #            | perf record -e sched:sched_switch -g -a
-#   the same off-CPU rows with --off-cpu-min 1 (every switch becomes an event,
-#            so every stack copy is sent and unwound: the per-interval cost)
-#   on-CPU at -F 999 -a: ebtrace fp | ebtrace fp + leaf repair | perf record -g
+#   (BENCH_TOOLS=all adds the off-CPU rows with --off-cpu-min 1: every switch
+#   becomes an event, so every stack copy is sent and unwound)
 #
-# Rounds are interleaved (every tool once per round, in a rotating order); the
-# median CPU per op (the bench's own plus the tracer's) is reported with its
-# ratio to untraced, the capture size and, for on-CPU, bytes per sample.
+# Rounds are interleaved (every tool once per round, in a rotating order). Per
+# tool: the median CPU per op (the bench's own plus the tracer process's) with
+# its ratio to untraced, the capture size and, on-CPU, capture bytes per sample;
+# then where the CPU goes (the tracer process's CPU, to the ns, and its BPF
+# programs' run time: BPF statistics are on for the run, scripts/bpf_stats_hold.py,
+# unless BENCH_BPF_STATS=0), and the two targets, each with a confidence statement
+# (bench_lib.sh bench_cpu_compare): leaf repair at most +2 % CPU per op over
+# plain fp at -F 999, and off-CPU dwarf no costlier than offcputime.
 #
-# usage: sudo scripts/bench-leaf.sh [BUILD_DIR] [ROUNDS=5] [LOOPS=200000]
-#        BENCH_TOOLS="untraced on_fp on_leaf" to run only some rows; BENCH_CPU (default 1).
-# Prints a Markdown table (for docs/benchmarks.md) on stdout; details on stderr.
+# usage: sudo scripts/bench-leaf.sh [BUILD_DIR] [ROUNDS=9] [LOOPS=200000]
+#        BENCH_TOOLS="untraced on_fp on_leaf on_perf" (only the on-CPU rows), "all", or any list;
+#        BENCH_CPU (the bench's CPU, default 1).
+# Prints Markdown (for docs/benchmarks.md) on stdout; details on stderr.
 set -euo pipefail
 
 build=${1:-build}
-rounds=${2:-5}
+rounds=${2:-9}
 loops=${3:-200000}
 cpu=${BENCH_CPU:-1}
 ebtrace=$build/cli/ebtrace
@@ -33,6 +40,15 @@ offcputime=$(command -v offcputime || true)
 
 work=$(mktemp -d /tmp/ebt-bench-leaf-XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# BPF run time per program (bench_lib.sh bench_sched_pipe_with), on only while
+# bpf_stats_hold.py runs (it ends with this script, however it ends): two clock
+# reads per program run, for every tracer's programs alike.
+if [[ ${BENCH_BPF_STATS:-1} != 0 ]]; then
+  coproc STATS { exec python3 "$(dirname "$0")/bpf_stats_hold.py"; }
+  read -r _ <&"${STATS[0]}" || { echo "bench-leaf: cannot enable BPF statistics" >&2; exit 1; }
+  trap 'kill $STATS_PID 2>/dev/null; rm -rf "$work"' EXIT
+  BENCH_STATS_HELD=1
+fi
 
 . "$(dirname "$0")/bench_lib.sh"
 
@@ -72,10 +88,33 @@ bench_label() {
 }
 
 echo "bench-leaf: load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-tools=(${BENCH_TOOLS:-untraced off_fp off_leaf off_dwarf off_perf on_fp on_leaf on_perf})
-[[ -n $offcputime && -z ${BENCH_TOOLS:-} ]] && tools+=(off_offcputime)
+default_tools="untraced on_fp on_leaf on_perf off_fp off_leaf off_dwarf off_perf"
+case ${BENCH_TOOLS:-} in
+  "") tools=($default_tools) ;;
+  all) tools=($default_tools off_fp_all off_leaf_all off_dwarf_all) ;;
+  *) tools=($BENCH_TOOLS) ;;
+esac
+[[ -n $offcputime && ${BENCH_TOOLS:-all} == all ]] && tools+=(off_offcputime)
+has() { [[ " ${tools[*]} " == *" $1 "* ]]; }
 bench_cpu_rounds "$rounds" "${tools[@]}"
 bench_cpu_table "$rounds" "${tools[@]}"
 echo "Ring-buffer bytes per event (not in the capture, which stores addresses only): on-CPU fp"
-echo "104 + 8 x frames, + 512 with leaf repair; off-CPU 168 + 8 x frames (+ 512 leaf repair, or the dwarf copy)."
+echo "104 + 8 x frames, + 48 + the stack copy with leaf repair; off-CPU 168 + 8 x frames (+ 48 + the copy with leaf repair, or the dwarf copy)."
 echo "bytes/sample: capture bytes per on-CPU sample; for perf's off-CPU row, per recorded switch."
+echo
+echo "Where the CPU goes (medians; BPF run time on every CPU, from the programs' run_time_ns with BPF statistics on):"
+echo
+bench_cpu_components "${tools[@]}"
+echo
+if has on_fp && has on_leaf; then
+  bench_cpu_compare on_fp on_leaf 2
+  echo
+fi
+if has off_fp && has off_leaf; then
+  bench_cpu_compare off_fp off_leaf 2
+  echo
+fi
+if has off_offcputime && has off_dwarf; then
+  bench_cpu_compare off_offcputime off_dwarf 0
+  echo
+fi

@@ -426,8 +426,10 @@ bool classify(Dwarf_Frame* frame, FrameRule* r) {
 
 }  // namespace
 
-FrameRule SnapshotWalker::frame_rule(uint64_t pc) const {
+FrameRule SnapshotWalker::frame_rule(uint64_t pc, uint64_t* start, uint64_t* end) const {
   FrameRule r;
+  if (start) *start = pc;
+  if (end) *end = pc + 1;
   if (!ready_) return r;
   Dwfl_Module* m = dwfl_addrmodule(dwfl_, pc);
   if (!m) return r;
@@ -437,6 +439,15 @@ FrameRule SnapshotWalker::frame_rule(uint64_t pc) const {
     Dwarf_Frame* frame = nullptr;
     if (cfi && dwarf_cfi_addrframe(cfi, pc - bias, &frame) == 0) {
       r.kind = classify(frame, &r) ? FrameRule::kSimple : FrameRule::kComplex;
+      // The row's range, for .eh_frame only: a .debug_frame row could overlap
+      // code that .eh_frame covers (libdw's walk would take .eh_frame's rule there).
+      Dwarf_Addr row_start = 0, row_end = 0;
+      bool signal = false;
+      if (pass == 0 && start && end && dwarf_frame_info(frame, &row_start, &row_end, &signal) >= 0 &&
+          row_start + bias <= pc && pc < row_end + bias) {
+        *start = row_start + bias;
+        *end = row_end + bias;
+      }
       free(frame);
       return r;
     }

@@ -126,8 +126,11 @@ class SnapshotWalker {
   bool has_cfi(uint64_t pc) const;
 
   // The rule libdw's walk would apply at `pc` (the same CFI, .eh_frame first,
-  // then .debug_frame), classified; kNoCfi as has_cfi() says.
-  FrameRule frame_rule(uint64_t pc) const;
+  // then .debug_frame), classified; kNoCfi as has_cfi() says. `*start`,
+  // `*end`: the pcs [start, end) the same rule holds for (the CFI row's range,
+  // from .eh_frame; [pc, pc + 1) for a rule from .debug_frame or none), so
+  // that a cache can serve every pc of a row with one lookup of libdw.
+  FrameRule frame_rule(uint64_t pc, uint64_t* start = nullptr, uint64_t* end = nullptr) const;
   bool in_module_pc(uint64_t pc) const { return ready_ && in_module(pc); }
 
   struct Snapshot;  // the thread callbacks' state (address fixed for the Dwfl's life)

@@ -237,6 +237,40 @@ TEST(DwarfUnwinder, CachedRuleWalkEqualsLibdwWalk) {
   }
 }
 
+// The rule cache keeps a rule for its whole CFI row (on-CPU samples land on
+// many pcs of the same function body): walks from other pcs of the row ask
+// libdw for nothing more and give the same callers. And the walk leaf repair
+// asks for ends at the frame whose sp it names.
+TEST(DwarfUnwinder, RuleCacheServesTheWholeRowAndWalkStopsAtSp) {
+  Snapshot s;
+  ebt_unwind_level1(&s, 65536);
+  ebt::record::DwarfUnwinder u;
+  const uint32_t pid = uint32_t(getpid());
+  std::vector<ebt::unwind::FrameRegs> a, b;
+  bool leaf_cfi = false;
+  ASSERT_TRUE(u.walk_regs({pid, pid, 1, s.ip, s.sp, s.bp}, s.stack, &a, 16, &leaf_cfi));
+  ASSERT_TRUE(leaf_cfi);
+  ASSERT_GE(a.size(), 4u);
+  const uint64_t lookups = u.stats().rule_lookups;
+  EXPECT_GE(lookups, 3u);  // one per distinct row: the leaf and each caller's
+  auto same = [](const ebt::unwind::FrameRegs& x, const ebt::unwind::FrameRegs& y) {
+    return x.pc == y.pc && x.sp == y.sp && x.bp_known == y.bp_known && (!x.bp_known || x.bp == y.bp);
+  };
+  // s.ip is the second instruction of take_snapshot's asm block: the next
+  // bytes are the same CFI row (no stack adjustment before the block ends).
+  for (uint64_t d : {1, 2, 3}) {
+    ASSERT_TRUE(u.walk_regs({pid, pid, 1, s.ip + d, s.sp, s.bp}, s.stack, &b, 16, &leaf_cfi));
+    ASSERT_EQ(b.size(), a.size()) << "ip + " << d;
+    EXPECT_EQ(b[0].pc, s.ip + d);
+    for (size_t i = 1; i < a.size(); i++) EXPECT_TRUE(same(a[i], b[i])) << "ip + " << d << ": frame " << i;
+  }
+  EXPECT_EQ(u.stats().rule_lookups, lookups);
+  // Stop at the third frame's sp: exactly the frames up to it.
+  ASSERT_TRUE(u.walk_regs({pid, pid, 1, s.ip, s.sp, s.bp}, s.stack, &b, 16, &leaf_cfi, false, a[2].sp));
+  ASSERT_EQ(b.size(), 3u);
+  for (size_t i = 0; i < 3; i++) EXPECT_TRUE(same(a[i], b[i])) << "frame " << i;
+}
+
 TEST(DwarfUnwinder, UnknownProcessGivesTheLeafOnly) {
   ebt::record::DwarfUnwinder u;
   std::vector<uint64_t> pcs;
