@@ -57,6 +57,7 @@ void ProcessTable::write_thread(uint32_t pid, uint32_t tid, const std::string& c
 }
 
 void ProcessTable::refresh_maps(uint32_t pid, Proc& p, uint64_t t) {
+  if (!mappings_) return;
   p.last_maps_read_ns = monotonic_ns();
   p.maps_stale = false;
   cost_.maps_reads++;

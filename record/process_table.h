@@ -49,6 +49,9 @@ class ProcessTable : public TaskObserver {
   void on_new_file();
   // The objects mapped by the processes known now.
   std::set<const ObjectFile*> objects_in_use() const;
+  // Whether processes' executable mappings are read and written (on unless no
+  // recorded family produces user addresses: record/probe_registry.h).
+  void track_mappings(bool on) { mappings_ = on; }
   // Distinct processes described so far.
   size_t processes() const { return described_.size(); }
   // Distinct cgroups described so far (CgroupInfo records).
@@ -116,6 +119,7 @@ class ProcessTable : public TaskObserver {
   std::unordered_map<uint32_t, Thread> threads_;  // by tid
   std::unordered_set<uint32_t> described_;        // pids with a ProcessInfo (the summary's count)
   Cost cost_;
+  bool mappings_ = true;
 };
 
 }  // namespace ebt::record

@@ -658,7 +658,10 @@ RecordSummary Recorder::Impl::run(const std::atomic<bool>* stop, std::atomic<boo
   uint8_t one = 1;
   for (uint32_t pid : targets_.pids) bpf_map_update_elem(maps_.targets_fd, &pid, &one, BPF_ANY);
 
-  probes_.push_back(make_task_probe(*processes_));
+  bool user_addresses = false;
+  for (const auto& fam : probe_families()) user_addresses |= fam.enabled(opts_) && fam.user_addresses;
+  processes_->track_mappings(user_addresses);
+  probes_.push_back(make_task_probe(*processes_, user_addresses));
   for (const auto& fam : probe_families())
     if (fam.enabled(opts_)) probes_.push_back(fam.create(opts_));
   for (auto& p : probes_) {

@@ -16,7 +16,7 @@ namespace {
 
 class TaskProbe : public Probe {
  public:
-  explicit TaskProbe(TaskObserver& o) : observer_(o) {}
+  TaskProbe(TaskObserver& o, bool mmap_events) : observer_(o), mmap_events_(mmap_events) {}
   ~TaskProbe() override {
     detach();
     task_bpf__destroy(skel_);
@@ -47,6 +47,7 @@ class TaskProbe : public Probe {
         {skel_->progs.ebt_exit_mmap, &skel_->links.ebt_exit_mmap, "syscalls:sys_exit_mmap", false},
     };
     for (auto& h : hooks) {
+      if (!mmap_events_ && (h.prog == skel_->progs.ebt_enter_mmap || h.prog == skel_->progs.ebt_exit_mmap)) continue;
       *h.link = bpf_program__attach(h.prog);
       if (!*h.link && h.required)
         throw RuntimeFailure(std::string("task: attaching to ") + h.hook + " failed: " + strerror(errno));
@@ -98,11 +99,14 @@ class TaskProbe : public Probe {
 
  private:
   TaskObserver& observer_;
+  const bool mmap_events_;
   task_bpf* skel_ = nullptr;
 };
 
 }  // namespace
 
-std::unique_ptr<Probe> make_task_probe(TaskObserver& observer) { return std::make_unique<TaskProbe>(observer); }
+std::unique_ptr<Probe> make_task_probe(TaskObserver& observer, bool mmap_events) {
+  return std::make_unique<TaskProbe>(observer, mmap_events);
+}
 
 }  // namespace ebt::record

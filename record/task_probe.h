@@ -24,6 +24,8 @@ class TaskObserver {
   virtual void on_exec_mmap(uint32_t pid, uint64_t addr, uint64_t len, uint64_t time_ns) = 0;
 };
 
-std::unique_ptr<Probe> make_task_probe(TaskObserver& observer);
+// `mmap_events`: also trace executable file mmaps (EBT_EV_MMAP), needed only
+// when some recorded family produces user addresses.
+std::unique_ptr<Probe> make_task_probe(TaskObserver& observer, bool mmap_events = true);
 
 }  // namespace ebt::record

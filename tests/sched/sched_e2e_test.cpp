@@ -53,6 +53,13 @@ TEST(SchedE2E, PinnedPairWaitsAnOrderOfMagnitudeLongerAndNamesItsPreemptor) {
   ASSERT_TRUE(tids.has("pair_a")) << rec.describe();
   const double a = tids["pair_a"].num, b = tids["pair_b"].num, lone = tids["lone"].num;
 
+  // No family of this recording produces user addresses: the workload is
+  // described (its name and cgroup), its mappings are neither read nor written.
+  RunResult dump = run({ebtrace_bin(), "dump", cap}, timeout(60));
+  ASSERT_EQ(dump.exit_code, 0) << dump.describe();
+  EXPECT_EQ(dump.out.find("\"_kind\":\"mapping\""), std::string::npos);
+  EXPECT_NE(dump.out.find("\"_kind\":\"process\""), std::string::npos);
+
   Json doc = report_json(cap);
   const Json& s = doc["sched"];
   const Json* ra = find_row(s["per_thread"], "tid", a);
