@@ -7,8 +7,8 @@
 # everything in build-asan/ (tests and fuzz targets), the tests that need no BPF
 # run under the sanitizers, and each fuzz target for a short fixed budget over
 # its committed corpus. EBTRACE_SANITIZERS=1 runs that stage (not yet part of CI:
-# the BPF end-to-end tests are not all labelled bpf yet, so it would run them
-# under ASan; docs/security.md).
+# it has not yet had one complete sanitized run of the whole current suite;
+# docs/security.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-deps.sh --with-tests
