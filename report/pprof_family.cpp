@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <cstring>
 #include <ostream>
@@ -123,8 +124,12 @@ class ProfileBuilder {
       }
     }
     auto* s = profile_.mutable_sample(it->second);
+    // pprof values are int64: sums saturate at its maximum rather than wrap
+    // (durations near 2^63 only come from hostile captures; a wrapped sum was
+    // undefined behaviour and a negative value).
+    constexpr uint64_t kMax = uint64_t(std::numeric_limits<int64_t>::max());
     for (const auto& [col, v] : values)
-      if (col >= 0) s->set_value(col, s->value(col) + static_cast<int64_t>(v));
+      if (col >= 0) s->set_value(col, int64_t(std::min(kMax, uint64_t(s->value(col)) + std::min(v, kMax))));
   }
 
   pb::Profile& finish() {

@@ -13,12 +13,14 @@
 #         kill -STOP $(cat FILE)    kill -CONT $(cat FILE)
 #   scripts/fuzz-longrun.sh status
 #       executions so far per target, from libFuzzer's log lines.
-#   scripts/fuzz-longrun.sh collect [--partial]
+#   scripts/fuzz-longrun.sh collect [--partial] [--no-coverage]
 #       once both runs ended: their final statistics, the grown corpora merged
 #       (minimized) into tests/fuzz/corpus, line coverage of format/, symbolize/
 #       and unwind/ over them (scripts/fuzz.sh --coverage), all written into
 #       docs/security.md between the "fuzz-long-run" markers. Refuses while a
 #       run is still going, unless --partial (then the section says so).
+#       The coverage build (build-cov/) is a third full build of the libraries
+#       (~15 CPU-minutes): --no-coverage leaves it out.
 #       Commit docs/security.md and tests/fuzz/corpus afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,10 +30,12 @@ cmd=${1:-}
 shift || true
 pid_file=
 partial=0
+no_coverage=0
 while (($#)); do
   case "$1" in
     --pid-file) pid_file=$2; shift 2 ;;
     --partial) partial=1; shift ;;
+    --no-coverage) no_coverage=1; shift ;;
     --build) build=$2; shift 2 ;;
     *) echo "fuzz-longrun.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -97,8 +101,12 @@ case "$cmd" in
     for t in reader report unwind_table; do
       corpus+="$t $(find tests/fuzz/corpus/$t -type f | wc -l) inputs ($(du -sk tests/fuzz/corpus/$t | cut -f1) KiB), "
     done
-    ./scripts/fuzz.sh --build "$build" --coverage
-    coverage=$(sed 's/^/* /' build-cov/coverage.txt)
+    if ((no_coverage)); then
+      coverage="* not measured when collected (\`scripts/fuzz.sh --build $build --coverage\`: a build of its own)"
+    else
+      ./scripts/fuzz.sh --build "$build" --coverage
+      coverage=$(sed 's/^/* /' build-cov/coverage.txt)
+    fi
     state="finished"
     ((done_all)) || state="not finished: executions counted when collected"
     section=$(cat <<EOF
