@@ -171,7 +171,9 @@ class CpuTimeline : public ReportFamily {
                          "last 1 ms per sample");
       period_ = 1'000'000;
     } else {
-      period_ = static_cast<uint64_t>(std::llround(1e9 / hz));
+      // At least 1 ns: a capture may claim any frequency up to 2^32 Hz, and a
+      // zero period would make the bucket width zero (a division by zero).
+      period_ = std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(1e9 / hz)));
     }
     gap_ = period_ + period_ / 2;
     origin_ = ctx_->start_ns();
@@ -193,11 +195,18 @@ class CpuTimeline : public ReportFamily {
 
   // Merges the slices into buckets of twice the width (the first time: 64
   // sampling periods) until at most `target` remain.
-  void coarsen(size_t target) {
-    do {
+  // Returns false when the buckets cannot widen any more: at 2^63 ns one
+  // bucket holds any recording (a width that wrapped to zero would divide by
+  // zero), and what remains is one slice per stack and thread.
+  bool coarsen(size_t target) {
+    bool widened = false;
+    while (width_ < uint64_t{1} << 63) {
       width_ = width_ ? width_ * 2 : 64 * period_;
       merge_buckets();
-    } while (slices_.size() > target);
+      widened = true;
+      if (slices_.size() <= target) break;
+    }
+    if (!widened) return false;
     // slices_ and scratch_ keep their capacity (about the cap each) until
     // fit(): freeing and growing them again at every coarsening costs more
     // than the rest of the pass.
@@ -207,6 +216,7 @@ class CpuTimeline : public ReportFamily {
       t.bucket_begin = t.bucket_end = 0;
       t.epoch = ++epochs_;
     }
+    return true;
   }
 
   // One slice per thread, bucket (of the current width) and stack key: the
@@ -340,7 +350,7 @@ class CpuTimeline : public ReportFamily {
     bool coarsened_before = width_ != 0;
     uint64_t bytes = place();
     while (budget && bytes > budget && slices_.size() > threads_.size()) {
-      coarsen(slices_.size() - 1);
+      if (!coarsen(slices_.size() - 1)) break;  // one slice per stack and thread is as coarse as it gets
       bytes = place();
     }
     if (width_) {

@@ -635,6 +635,7 @@ TEST(Hostile, FuzzerFindingsStayFixed) {
                                                {"report", f},
                                                {"report", f, "--flamegraph", out},
                                                {"report", f, "--trace", out, "--latency"},
+                                               {"report", f, "--trace", out, "--trace-max-size", "4K"},
                                                {"report", f, "--off-cpu", "--folded"},
                                                {"report", f, "--skb"}}) {
       CliRun run = ebtrace(args);
