@@ -320,7 +320,11 @@ struct Writer {
       title += " baseline " + fmt("%.2f", was) + "%, change " + (d > 0 ? "+" : "") + fmt("%.2f", d) + " points";
       diff_attr = "\" data-d=\"" + fmt("%.2f", d);
     }
-    int chars = static_cast<int>(std::floor((w - 6) / 7));
+    // Characters that fit; a crafted capture can make a frame wider than the
+    // image (weights above their total), so the count is bounded before it
+    // becomes an int (NaN compares false and gives none).
+    double fit = (w - 6) / 7;
+    int chars = fit >= 3 ? static_cast<int>(std::min(std::floor(fit), 1e6)) : 0;
     std::string text;
     if (chars >= 3) text = static_cast<int>(label.size()) <= chars ? label : label.substr(0, chars - 2) + "..";
     out << "<g class=\"f\" data-n=\"" << xml_escape(label) << "\" data-t=\""
