@@ -111,7 +111,7 @@ case "$cmd" in
     ((done_all)) || state="not finished: executions counted when collected"
     section=$(cat <<EOF
 Collected by \`scripts/fuzz-longrun.sh collect\` on $(date -u +%Y-%m-%d) ($state); ASan + UBSan +
-libFuzzer build (\`build-fuzz/\`), \`-runs\` per target, nice 19, no per-input timer (the
+libFuzzer build (\`$build/\`), \`-runs\` per target, nice 19, no per-input timer (the
 slowest input of each run replayed with a 60 s timeout), RSS limit 2 GB.
 
 | target | goal | executions | exec/s (average) | edges (\`cov\`) | new inputs | peak RSS MB | findings |

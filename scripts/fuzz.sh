@@ -8,7 +8,7 @@
 #                                         # then a short fixed budget per target
 #   scripts/fuzz.sh --runs 10000000 reader  # until that many executions (or --time)
 #   scripts/fuzz.sh --merge               # fold new inputs (build-fuzz/corpus-new) into
-#                                         # tests/fuzz/corpus, minimized
+#                                         # tests/fuzz/corpus, minimized within a size budget
 #   scripts/fuzz.sh --coverage            # line coverage of format/, symbolize/, unwind/
 #                                         # over the corpora (clang source-based, build-cov/)
 # Options: --time SECONDS per target, --runs N, --build DIR, --rss MB, --max-len
@@ -63,6 +63,8 @@ done
 [[ -z $time_s ]] && { ((runs)) && time_s=0 || time_s=60; }
 runs_arg=$((runs > 0 ? runs : -1))
 corpus=tests/fuzz/corpus
+# Size of each committed corpus after --merge, KiB (see there).
+declare -A budget_kb=([reader]=1024 [report]=2048 [unwind_table]=512)
 
 
 if ((coverage)); then
@@ -131,9 +133,21 @@ for t in "${targets[@]}"; do
   new=$build/corpus-new/$t
   mkdir -p "$new"
   if ((merge)); then
-    # Minimized union of the committed corpus and what runs found.
+    # The committed corpus plus what runs found, within a size budget (the
+    # repository keeps a few MB): libFuzzer's merge runs every input once and
+    # writes each one's edges and features to a control file; the committed
+    # inputs are all kept, then scripts/fuzz_corpus_budget.py adds the inputs
+    # that cover the most new edges (then features) per byte. A plain -merge=1
+    # keeps every input that adds a feature (~50 MB for report).
     tmp=$(mktemp -d)
-    "$bin" -merge=1 -rss_limit_mb="$rss" -timeout=60 "$tmp" "$corpus/$t" "$new" >/dev/null 2>&1
+    ctl=$build/merge-$t.control
+    rm -f "$ctl"
+    "$bin" -merge=1 -merge_control_file="$ctl" -rss_limit_mb="$rss" -timeout=60 -max_len="$max_len" \
+      "$tmp" "$corpus/$t" "$new" >"$build/merge-$t.log" 2>&1 ||
+      { echo "fuzz.sh: $t: merge failed (see $build/merge-$t.log)" >&2; rm -rf "$tmp"; status=1; continue; }
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    python3 scripts/fuzz_corpus_budget.py "$ctl" "$((budget_kb[$t] * 1024))" "$corpus/$t" |
+      while IFS= read -r f; do cp "$f" "$tmp/"; done
     rm -rf "${corpus:?}/$t" && mv "$tmp" "$corpus/$t"
     echo "fuzz.sh: $t: $(ls "$corpus/$t" | wc -l) inputs, $(du -sk "$corpus/$t" | cut -f1) KiB" >&2
     continue

@@ -28,6 +28,23 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Under AddressSanitizer (the sanitizer stage of scripts/test.sh) peak RSS says
+// nothing about ebtrace: shadow memory and the quarantine of freed blocks (which
+// is never reused, so it grows with every allocation, i.e. with the samples) add
+// hundreds of MB. The bounds are asserted in the plain build only; everything
+// else these tests check (counts, durations, passes) holds in both.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssIsEbtraces = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kRssIsEbtraces = false;
+#else
+constexpr bool kRssIsEbtraces = true;
+#endif
+#else
+constexpr bool kRssIsEbtraces = true;
+#endif
+
 struct Result {
   int status = -1;
   long max_rss_kb = 0;
@@ -95,6 +112,7 @@ TEST_F(ReportScale, PeakRssDoesNotGrowWithSamples) {
     std::string what = flags.empty() ? "text" : flags[0];
     ASSERT_EQ(small.status, 0) << what << small.err;
     ASSERT_EQ(large.status, 0) << what << large.err;
+    if (!kRssIsEbtraces) continue;
     EXPECT_LT(large.max_rss_kb, 100 * 1024) << what;
     EXPECT_LE(large.max_rss_kb, small.max_rss_kb + 8 * 1024)
         << what << ": " << small.max_rss_kb << " KB for 1.5 M samples, " << large.max_rss_kb << " KB for 3 M";
@@ -120,8 +138,11 @@ TEST_F(ReportScale, TraceStaysUnderTheLimitAndKeepsDurations) {
   Result r = ebtrace(args, path("out"), *dir_);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("merged per"), std::string::npos) << r.err;
-  EXPECT_LT(r.max_rss_kb, 200 * 1024);
-  EXPECT_LE(r.max_rss_kb, small.max_rss_kb + 8 * 1024);
+  ASSERT_EQ(small.status, 0) << small.err;
+  if (kRssIsEbtraces) {
+    EXPECT_LT(r.max_rss_kb, 200 * 1024);
+    EXPECT_LE(r.max_rss_kb, small.max_rss_kb + 8 * 1024);
+  }
   uint64_t size = fs::file_size(path("t.json"));
   EXPECT_LE(size, limit);
   EXPECT_GT(size, limit / 4);  // the budget is used, not thrown away
