@@ -1053,6 +1053,10 @@ struct Kind<RecordKind::kCgroup> {
 };
 
 // --sched (docs/sched.md): aggregates written about once a second.
+// Histogram slots are 0 .. kRunqLatencySlots - 1 (bpf/events.h EBT_RQ_SLOTS,
+// report/sched_report.cpp): a row naming another is refused, its slot bounds
+// would be a shift past 64 bits.
+constexpr uint16_t kRunqLatencySlots = 160;
 template <>
 struct Kind<RecordKind::kRunqLatency> {
   static constexpr auto member = wire::Record::RUNQ_LATENCY;
@@ -1091,7 +1095,12 @@ struct Kind<RecordKind::kRunqLatency> {
     v.count = r.getCount();
     v.total_ns = r.getTotalNs();
     v.max_ns = r.getMaxNs();
-    for (auto s : r.getSlots()) v.slots.push_back(s);
+    for (auto s : r.getSlots()) {
+      if (s >= kRunqLatencySlots)
+        throw CorruptRecord("runq latency row has histogram slot " + std::to_string(s) + " (slots 0-" +
+                            std::to_string(kRunqLatencySlots - 1) + ")");
+      v.slots.push_back(s);
+    }
     for (auto c : r.getSlotCounts()) v.slot_counts.push_back(c);
     if (v.slots.size() != v.slot_counts.size()) throw CorruptRecord("runq latency row has slots and counts of different lengths");
     return v;

@@ -12,7 +12,9 @@ namespace ebt::report {
 
 namespace {
 
-constexpr uint32_t kSlots = 160;  // bpf/events.h EBT_RQ_SLOTS
+// bpf/events.h EBT_RQ_SLOTS. The reader refuses rows naming other slots
+// (format/kind_table.h kRunqLatencySlots), so every slot's bounds fit 64 bits.
+constexpr uint32_t kSlots = 160;
 
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;

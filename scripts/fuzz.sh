@@ -149,7 +149,7 @@ for t in "${targets[@]}"; do
     python3 scripts/fuzz_corpus_budget.py "$ctl" "$((budget_kb[$t] * 1024))" "$corpus/$t" |
       while IFS= read -r f; do cp "$f" "$tmp/"; done
     rm -rf "${corpus:?}/$t" && mv "$tmp" "$corpus/$t"
-    echo "fuzz.sh: $t: $(ls "$corpus/$t" | wc -l) inputs, $(du -sk "$corpus/$t" | cut -f1) KiB" >&2
+    echo "fuzz.sh: $t: $(ls "$corpus/$t" | wc -l) inputs, $(du -sk --apparent-size "$corpus/$t" | cut -f1) KiB" >&2
     continue
   fi
   # Every past finding first (they must pass), then fuzz for the budget.

@@ -435,6 +435,34 @@ TEST(Hostile, TraceTimesFarFromTheOriginDoNotOverflow) {
   EXPECT_NE(s.find("\"dur\":9223372036854775.808"), std::string::npos) << s;
 }
 
+// fuzz_report (session 8 long run): a --sched histogram slot is a shift count
+// (quarter octaves); slot 2368 from a crafted row shifted a 64-bit value by
+// 590 (undefined; UBSan). The reader now refuses a row naming a slot the
+// kernel side cannot write (input: tests/fuzz/regressions/found-7f65282f0252).
+TEST(Hostile, RunqLatencySlotsOutOfRangeAreRefused) {
+  std::string path = capture("runq-slot.ebt", [](CaptureWriter& w) {
+    w.add(RunqLatency{kT0, kT0 + 1'000'000, 42, 42, 0, 3, 30'000, 20'000, {4, 9}, {2, 1}});
+    w.flush();  // the bad row in a block of its own: the good one stays readable
+    w.add(RunqLatency{kT0, kT0 + 1'000'000, 43, 43, 1, 2, 20'000, 0, {5, 2368}, {1, 1}});
+  });
+  struct Rows : format::RecordVisitor {
+    using format::RecordVisitor::on;
+    std::vector<uint32_t> pids;
+    void on(const RunqLatency& r) override { pids.push_back(r.pid); }
+  } rows;
+  CaptureReader r(path);
+  r.read(rows);
+  EXPECT_EQ(rows.pids, std::vector<uint32_t>{42});
+  EXPECT_NE(damage_text(r).find("runq latency row has histogram slot 2368 (slots 0-159)"), std::string::npos)
+      << damage_text(r);
+  for (const char* fmt : {"text", "csv", "json"}) {
+    CliRun run = ebtrace({"report", path, "--sched", "--format", fmt});
+    EXPECT_EQ(run.status, 2) << fmt << ": " << run.err;
+    EXPECT_NE(run.err.find("histogram slot 2368"), std::string::npos) << fmt << ": " << run.err;
+    EXPECT_NE(run.out.find("42"), std::string::npos) << fmt << ": " << run.out;
+  }
+}
+
 // A Mapping naming a FIFO hung `report` forever in a blocking open (devices
 // were opened too). Same for --symfs lookups.
 TEST(Hostile, FifosNamedByMappingsOrUnderSymfsAreNotOpened) {
@@ -637,7 +665,10 @@ TEST(Hostile, FuzzerFindingsStayFixed) {
                                                {"report", f, "--trace", out, "--latency"},
                                                {"report", f, "--trace", out, "--trace-max-size", "4K"},
                                                {"report", f, "--off-cpu", "--folded"},
-                                               {"report", f, "--skb"}}) {
+                                               {"report", f, "--skb"},
+                                               {"report", f, "--sched"},
+                                               {"report", f, "--sched", "--format", "json"},
+                                               {"report", f, "--tcp"}}) {
       CliRun run = ebtrace(args);
       EXPECT_TRUE(run.status == 0 || run.status == 2)
           << f << " " << args[0] << (args.size() > 2 ? " " + args[2] : "") << ": status " << run.status << "\n"
