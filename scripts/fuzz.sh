@@ -139,9 +139,10 @@ for t in "${targets[@]}"; do
     # inputs are all kept, then scripts/fuzz_corpus_budget.py adds the inputs
     # that cover the most new edges (then features) per byte. A plain -merge=1
     # keeps every input that adds a feature (~50 MB for report).
+    # The control file is kept: a merge stopped half-way resumes from it when run
+    # again over the same files (libFuzzer checks; other files: it starts over).
     tmp=$(mktemp -d)
     ctl=$build/merge-$t.control
-    rm -f "$ctl"
     "$bin" -merge=1 -merge_control_file="$ctl" -rss_limit_mb="$rss" -timeout=60 -max_len="$max_len" \
       "$tmp" "$corpus/$t" "$new" >"$build/merge-$t.log" 2>&1 ||
       { echo "fuzz.sh: $t: merge failed (see $build/merge-$t.log)" >&2; rm -rf "$tmp"; status=1; continue; }

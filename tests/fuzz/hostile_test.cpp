@@ -667,7 +667,6 @@ TEST(Hostile, FuzzerFindingsStayFixed) {
                                                {"report", f, "--off-cpu", "--folded"},
                                                {"report", f, "--skb"},
                                                {"report", f, "--sched"},
-                                               {"report", f, "--sched", "--format", "json"},
                                                {"report", f, "--tcp"}}) {
       CliRun run = ebtrace(args);
       EXPECT_TRUE(run.status == 0 || run.status == 2)
