@@ -658,12 +658,18 @@ RecordSummary Recorder::Impl::run(const std::atomic<bool>* stop, std::atomic<boo
   uint8_t one = 1;
   for (uint32_t pid : targets_.pids) bpf_map_update_elem(maps_.targets_fd, &pid, &one, BPF_ANY);
 
+  // One list decides both whether mappings are tracked and which probes load,
+  // so the two cannot disagree.
+  std::vector<const ProbeFamily*> families;
   bool user_addresses = false;
-  for (const auto& fam : probe_families()) user_addresses |= fam.enabled(opts_) && fam.user_addresses;
+  for (const auto& fam : probe_families())
+    if (fam.enabled(opts_)) {
+      families.push_back(&fam);
+      user_addresses |= fam.user_addresses;
+    }
   processes_->track_mappings(user_addresses);
   probes_.push_back(make_task_probe(*processes_, user_addresses));
-  for (const auto& fam : probe_families())
-    if (fam.enabled(opts_)) probes_.push_back(fam.create(opts_));
+  for (const ProbeFamily* fam : families) probes_.push_back(fam->create(opts_));
   for (auto& p : probes_) {
     p->load(maps_, targets_.filter);
     for (uint16_t k : p->event_kinds()) dispatch_[k] = p.get();
