@@ -131,6 +131,7 @@ class SyscallProbe : public Probe {
     s.local_port = e.local_port;
     s.remote_port = e.remote_port;
     s.time_ns = h.time_ns;
+    s.netns = e.netns;
     sockets_in_file_.first_in_file(e.socket_id, ctx.file_generation());
     ctx.writer().add(s);
   }
