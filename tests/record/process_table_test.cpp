@@ -84,7 +84,9 @@ TEST(ProcessTable, SampleAfterExecIsNamedByTheCommand) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     table.on_exec(pid, pid, "sleep", exec);
     table.note_task(pid, pid, "sleep", after_exec);
-    writer.finish(SessionEnd{monotonic_ns(), 0, 0});
+    SessionEnd end;
+    end.end_ns = monotonic_ns();
+    writer.finish(end);
 
     report::ReportContext ctx;
     report::ContextBuilder builder(ctx);
@@ -121,7 +123,9 @@ TEST(ProcessTable, RenameHoldsFromItsEvent) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     table.on_comm(pid, tid, "io-loop", rename);
     table.note_task(pid, tid, "io-loop", after);
-    writer.finish(SessionEnd{monotonic_ns(), 0, 0});
+    SessionEnd end;
+    end.end_ns = monotonic_ns();
+    writer.finish(end);
 
     report::ReportContext ctx;
     report::ContextBuilder builder(ctx);

@@ -78,7 +78,9 @@ fs::path write_capture(const TempDir& dir) {
   TcpEvent orphan = ev(T + 8 * kMs, K::kState, 13, 0, 10, 3, false);
   orphan.remote_port = 40001;
   w.add(orphan);
-  w.finish(SessionEnd{T + 20 * kMs, 0, 0});
+  SessionEnd end;
+  end.end_ns = T + 20 * kMs;
+  w.finish(end);
   return path;
 }
 
