@@ -81,6 +81,7 @@ tools=(${BENCH_TOOLS:-untraced ebtrace perf})
 if [[ ${BENCH_PROG_STATS:-0} == 1 ]]; then
   coproc STATS { exec python3 "$(dirname "$0")/bpf_stats_hold.py"; }
   read -r ready <&"${STATS[0]}" || { echo "bench-sched: cannot enable BPF statistics" >&2; exit 1; }
+  BENCH_STATS_HELD=1  # bench_cpu_table's setup line says so
   trap 'kill $STATS_PID 2>/dev/null; rm -rf "$work"' EXIT
 fi
 bench_cpu_rounds "$rounds" "${tools[@]}"
