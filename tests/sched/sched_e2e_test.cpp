@@ -93,16 +93,21 @@ TEST(SchedE2E, PinnedPairWaitsAnOrderOfMagnitudeLongerAndNamesItsPreemptor) {
   EXPECT_EQ((*ra)["key"].str.rfind("pair_a ", 0), 0u) << (*ra)["key"].str;
   EXPECT_EQ((*rl)["key"].str.rfind("lone ", 0), 0u) << (*rl)["key"].str;
 
-  // Preemptions: the one that preempts each of the pair most is the other.
+  // Preemptions: of the workload's threads, the one that preempts each of the
+  // pair most is the other, named by its thread. Not necessarily of all tasks:
+  // whatever else shares CPU 0 on a loaded machine gets its turns between the
+  // pair's slices too (a nice 19 fuzzer here preempted pair_a 92 times to
+  // pair_b's 60), and the kernel's choice is what the report must show.
   for (auto [victim, other] : {std::pair{a, b}, std::pair{b, a}}) {
     const Json* top = nullptr;
     double total = 0;
     for (const auto& p : s["preemptions"].arr) {
       if (p["tid"].num != victim) continue;
       total += p["count"].num;
+      if (p["by_pid"].num != tids["pid"].num) continue;
       if (!top || p["count"].num > (*top)["count"].num) top = &p;
     }
-    ASSERT_TRUE(top) << "no preemption of " << victim;
+    ASSERT_TRUE(top) << "no preemption of " << victim << " by its own process";
     EXPECT_EQ((*top)["by_tid"].num, other);
     EXPECT_EQ((*top)["by"].str.rfind(victim == a ? "pair_b " : "pair_a ", 0), 0u) << (*top)["by"].str;
     EXPECT_GE((*top)["count"].num, 10);
@@ -212,9 +217,12 @@ TEST(SchedE2E, ThrottledCgroupIsReportedAndWaitsLongest) {
   std::string limited = cg.make("limited", 20000);  // 20 % of a CPU
   std::string free1 = cg.make("free1", 0), free2 = cg.make("free2", 0);
   {
-    auto a = spin_in(cg, limited, 0, 6);
-    auto b = spin_in(cg, free1, 1, 6);
-    auto c = spin_in(cg, free2, 1, 6);
+    // They must outlive the recording, whose start (loading BPF, reading
+    // /proc) took over 3 s on a loaded machine: a minute, killed at the end
+    // of this scope anyway.
+    auto a = spin_in(cg, limited, 0, 60);
+    auto b = spin_in(cg, free1, 1, 60);
+    auto c = spin_in(cg, free2, 1, 60);
     for (int i = 0; i < 200; i++) {
       if (in_cgroup(a->pid(), limited, layout.hierarchy) && in_cgroup(b->pid(), free1, layout.hierarchy) &&
           in_cgroup(c->pid(), free2, layout.hierarchy))
