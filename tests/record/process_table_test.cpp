@@ -53,6 +53,46 @@ class SleepChild {
   pid_t pid_ = -1;
 };
 
+SessionInfo test_session() {
+  SessionInfo s;
+  s.hostname = "t";
+  return s;
+}
+
+// A process table writing into a capture of its own, read back by the
+// report's context.
+class TableCapture {
+ public:
+  TableCapture()
+      : path_(fs::temp_directory_path() / ("ebt-process-table-" + std::to_string(getpid()) + ".ebt")),
+        writer_(path_.string(), test_session()),
+        file_{&writer_, 1},
+        table_(file_, objects_, boot_minus_mono_ns()) {
+    table_.track_mappings(false);
+  }
+  ~TableCapture() { fs::remove(path_); }
+  ProcessTable& table() { return table_; }
+  // Finishes the capture and reads it as `ebtrace report` does.
+  const report::ReportContext& read() {
+    SessionEnd end;
+    end.end_ns = monotonic_ns();
+    writer_.finish(end);
+    report::ContextBuilder builder(ctx_);
+    format::CaptureReader(path_.string()).read(builder);
+    return ctx_;
+  }
+
+ private:
+  fs::path path_;
+  format::CaptureWriter writer_;
+  CurrentFile file_;
+  ObjectCache objects_;
+  ProcessTable table_;
+  report::ReportContext ctx_;
+};
+
+void pause_2ms() { std::this_thread::sleep_for(std::chrono::milliseconds(2)); }
+
 // `ebtrace record -- CMD`: the command is forked from ebtrace and execs CMD.
 // A sample of the child just before its exec carries the comm "ebtrace"; one
 // taken just after it, before the recorder got to the exec event, carries the
@@ -63,40 +103,23 @@ TEST(ProcessTable, SampleAfterExecIsNamedByTheCommand) {
   SleepChild child;
   ASSERT_EQ(comm_of_pid(pid_t(child.pid())), "sleep");
   const uint32_t pid = child.pid();
-  fs::path path = fs::temp_directory_path() / ("ebt-process-table-" + std::to_string(getpid()) + ".ebt");
-  {
-    SessionInfo session;
-    session.hostname = "t";
-    format::CaptureWriter writer(path.string(), session);
-    CurrentFile file{&writer, 1};
-    ObjectCache objects;
-    ProcessTable table(file, objects, boot_minus_mono_ns());
-    table.track_mappings(false);
-
-    // In the order the recorder handles them: the pre-exec sample at once,
-    // then the exec event, after the first post-exec sample was taken.
-    const uint64_t before_exec = monotonic_ns();
-    table.note_task(pid, pid, "ebtrace", before_exec);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    const uint64_t exec = monotonic_ns();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    const uint64_t after_exec = monotonic_ns();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    table.on_exec(pid, pid, "sleep", exec);
-    table.note_task(pid, pid, "sleep", after_exec);
-    SessionEnd end;
-    end.end_ns = monotonic_ns();
-    writer.finish(end);
-
-    report::ReportContext ctx;
-    report::ContextBuilder builder(ctx);
-    format::CaptureReader(path.string()).read(builder);
-    EXPECT_EQ(ctx.comm_of(pid, pid, before_exec), "ebtrace");
-    EXPECT_EQ(ctx.comm_of(pid, pid, exec), "sleep") << "from the exec event on";
-    EXPECT_EQ(ctx.comm_of(pid, pid, after_exec), "sleep");
-    EXPECT_EQ(ctx.comm_of(pid, pid, monotonic_ns()), "sleep");
-  }
-  fs::remove(path);
+  TableCapture c;
+  // In the order the recorder handles them: the pre-exec sample at once,
+  // then the exec event, after the first post-exec sample was taken.
+  const uint64_t before_exec = monotonic_ns();
+  c.table().note_task(pid, pid, "ebtrace", before_exec);
+  pause_2ms();
+  const uint64_t exec = monotonic_ns();
+  pause_2ms();
+  const uint64_t after_exec = monotonic_ns();
+  pause_2ms();
+  c.table().on_exec(pid, pid, "sleep", exec);
+  c.table().note_task(pid, pid, "sleep", after_exec);
+  const report::ReportContext& ctx = c.read();
+  EXPECT_EQ(ctx.comm_of(pid, pid, before_exec), "ebtrace");
+  EXPECT_EQ(ctx.comm_of(pid, pid, exec), "sleep") << "from the exec event on";
+  EXPECT_EQ(ctx.comm_of(pid, pid, after_exec), "sleep");
+  EXPECT_EQ(ctx.comm_of(pid, pid, monotonic_ns()), "sleep");
 }
 
 // A thread renamed (prctl PR_SET_NAME) is named by its new name from the
@@ -104,37 +127,21 @@ TEST(ProcessTable, SampleAfterExecIsNamedByTheCommand) {
 TEST(ProcessTable, RenameHoldsFromItsEvent) {
   SleepChild child;
   const uint32_t pid = child.pid();
-  fs::path path = fs::temp_directory_path() / ("ebt-process-table-r-" + std::to_string(getpid()) + ".ebt");
-  {
-    SessionInfo session;
-    session.hostname = "t";
-    format::CaptureWriter writer(path.string(), session);
-    CurrentFile file{&writer, 1};
-    ObjectCache objects;
-    ProcessTable table(file, objects, boot_minus_mono_ns());
-    table.track_mappings(false);
-    const uint32_t tid = pid + 1'000'000;  // a thread of it (never read from /proc)
-    const uint64_t first = monotonic_ns();
-    table.note_task(pid, tid, "worker", first);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    const uint64_t rename = monotonic_ns();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    const uint64_t after = monotonic_ns();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    table.on_comm(pid, tid, "io-loop", rename);
-    table.note_task(pid, tid, "io-loop", after);
-    SessionEnd end;
-    end.end_ns = monotonic_ns();
-    writer.finish(end);
-
-    report::ReportContext ctx;
-    report::ContextBuilder builder(ctx);
-    format::CaptureReader(path.string()).read(builder);
-    EXPECT_EQ(ctx.comm_of(pid, tid, first), "worker");
-    EXPECT_EQ(ctx.comm_of(pid, tid, rename), "io-loop");
-    EXPECT_EQ(ctx.comm_of(pid, tid, after), "io-loop");
-  }
-  fs::remove(path);
+  TableCapture c;
+  const uint32_t tid = pid + 1'000'000;  // a thread of it (never read from /proc)
+  const uint64_t first = monotonic_ns();
+  c.table().note_task(pid, tid, "worker", first);
+  pause_2ms();
+  const uint64_t rename = monotonic_ns();
+  pause_2ms();
+  const uint64_t after = monotonic_ns();
+  pause_2ms();
+  c.table().on_comm(pid, tid, "io-loop", rename);
+  c.table().note_task(pid, tid, "io-loop", after);
+  const report::ReportContext& ctx = c.read();
+  EXPECT_EQ(ctx.comm_of(pid, tid, first), "worker");
+  EXPECT_EQ(ctx.comm_of(pid, tid, rename), "io-loop");
+  EXPECT_EQ(ctx.comm_of(pid, tid, after), "io-loop");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "format/writer.h"
 #include "tests/cli/cli_harness.h"
+#include "tests/tcp/tcp_capture.h"
 
 namespace ebt::test {
 namespace {
@@ -15,35 +16,7 @@ constexpr uint64_t kUs = 1000, kMs = 1000 * 1000;
 const std::string kDockerId = "3f2a0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab";
 const std::string kDockerPath = "/system.slice/docker-" + kDockerId + ".scope";
 
-SessionInfo session() {
-  SessionInfo s;
-  s.hostname = "tracehost";
-  s.boot_id = "0b5e1d2c-1111-2222-3333-444455556666";
-  s.clock_monotonic_ns = 1'000'000'000;
-  s.clock_realtime_ns = 1'790'000'000'000'000'000ull;
-  s.cpu_count = 2;
-  s.ebtrace_version = "0.1.0";
-  s.start_ns = 1'500'000'000;
-  s.machine = "x86_64";
-  return s;
-}
-
-TcpEvent ev(uint64_t t, TcpEventType type, uint64_t cookie, uint32_t pid, uint8_t from, uint8_t to, bool client) {
-  TcpEvent e;
-  e.time_ns = t;
-  e.type = type;
-  e.cookie = cookie;
-  e.pid = e.tid = pid;
-  e.old_state = from;
-  e.new_state = to;
-  std::vector<uint8_t> a{10, 0, 0, 1}, b{10, 0, 0, 2};
-  e.local_addr = client ? a : b;
-  e.remote_addr = client ? b : a;
-  e.local_port = client ? 40000 : 80;
-  e.remote_port = client ? 80 : 40000;
-  e.netns = 4026531840u;
-  return e;
-}
+SessionInfo session() { return tcp_test_session("tracehost"); }
 
 // A client (pid 100, curl) in docker container "web" connects to a server
 // (pid 200, nginx) on the host; a third connection's owner is never known.
@@ -64,18 +37,18 @@ fs::path write_capture(const TempDir& dir) {
   w.add(ProcessInfo{200, 1, "nginx", "/usr/sbin/nginx", {"nginx"}, 778, "/system.slice/nginx.service", {200}, 0, T});
   using K = TcpEventType;
   // SYN_SENT, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE (Linux TCP_* numbers).
-  w.add(ev(T, K::kState, 11, 100, 7, 2, true));
-  w.add(ev(T + 50 * kUs, K::kState, 11, 100, 2, 1, true));
-  w.add(ev(T + 5 * kMs, K::kState, 11, 100, 1, 4, true));
-  w.add(ev(T + 6 * kMs, K::kState, 11, 100, 4, 7, true));
+  w.add(tcp_event(T, K::kState, 11, 100, 7, 2, true));
+  w.add(tcp_event(T + 50 * kUs, K::kState, 11, 100, 2, 1, true));
+  w.add(tcp_event(T + 5 * kMs, K::kState, 11, 100, 1, 4, true));
+  w.add(tcp_event(T + 6 * kMs, K::kState, 11, 100, 4, 7, true));
   // The server end: softirq transitions without an owner, then accept().
-  w.add(ev(T + 40 * kUs, K::kState, 12, 0, 10, 3, false));
-  w.add(ev(T + 60 * kUs, K::kState, 12, 0, 3, 1, false));
-  w.add(ev(T + 70 * kUs, K::kAccept, 12, 200, 0, 0, false));
-  w.add(ev(T + 5 * kMs + 20 * kUs, K::kState, 12, 200, 1, 8, false));
-  w.add(ev(T + 6 * kMs + 10 * kUs, K::kState, 12, 200, 8, 7, false));
+  w.add(tcp_event(T + 40 * kUs, K::kState, 12, 0, 10, 3, false));
+  w.add(tcp_event(T + 60 * kUs, K::kState, 12, 0, 3, 1, false));
+  w.add(tcp_event(T + 70 * kUs, K::kAccept, 12, 200, 0, 0, false));
+  w.add(tcp_event(T + 5 * kMs + 20 * kUs, K::kState, 12, 200, 1, 8, false));
+  w.add(tcp_event(T + 6 * kMs + 10 * kUs, K::kState, 12, 200, 8, 7, false));
   // Never accepted: no owner.
-  TcpEvent orphan = ev(T + 8 * kMs, K::kState, 13, 0, 10, 3, false);
+  TcpEvent orphan = tcp_event(T + 8 * kMs, K::kState, 13, 0, 10, 3, false);
   orphan.remote_port = 40001;
   w.add(orphan);
   SessionEnd end;
