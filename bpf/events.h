@@ -179,7 +179,7 @@ struct ebt_socket_event {
 	__u16 protocol;    /* IPPROTO_TCP / IPPROTO_UDP */
 	__u16 local_port;  /* host order */
 	__u16 remote_port; /* host order */
-	__u32 reserved;
+	__u32 netns;       /* inode number of the socket's network namespace (0: not read) */
 	__u8 local_addr[16];  /* network order; the first 4 bytes for AF_INET */
 	__u8 remote_addr[16];
 };

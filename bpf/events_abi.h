@@ -91,7 +91,7 @@ EBT_ABI_AT(ebt_socket_event, family, 44);
 EBT_ABI_AT(ebt_socket_event, protocol, 46);
 EBT_ABI_AT(ebt_socket_event, local_port, 48);
 EBT_ABI_AT(ebt_socket_event, remote_port, 50);
-EBT_ABI_AT(ebt_socket_event, reserved, 52);
+EBT_ABI_AT(ebt_socket_event, netns, 52);
 EBT_ABI_AT(ebt_socket_event, local_addr, 56);
 EBT_ABI_AT(ebt_socket_event, remote_addr, 72);
 

@@ -3,8 +3,9 @@
  * left the CPU, sched_waking who woke it, and the next switch-in of that task
  * emits one EBT_EV_OFFCPU if it was away for at least `min_ns`.
  *
- * Two attachments of the same logic: raw_tp (cheaper: no trace-event record is
- * built) and the classic tracepoint as a fallback; record/ loads one of them.
+ * Two attachments of the same logic: tp_btf (cheaper: no trace-event record is
+ * built, task fields are plain loads) and the classic tracepoint as a
+ * fallback; record/ loads one of them.
  * The per-task state lives in a hash map keyed by tid whose entries are reused
  * from one switch to the next (no allocation on the hot path) and removed when
  * the task dies, so the map is bounded by the number of live wanted threads.
@@ -37,7 +38,6 @@ struct task_entry {
 	__u32 waker_tid;
 	__u32 kbytes;
 	__u32 ubytes;
-	char comm[EBT_TASK_COMM_LEN];
 	__u64 frames[2 * EBT_MAX_STACK_DEPTH];
 	struct ebt_uregs regs;
 	__u32 sbytes;  /* user stack bytes in leaf[] (fp) or in the offcpu_dwarf entry */
@@ -122,9 +122,12 @@ struct {
 static __always_inline __u32 save_user_stack(struct ebt_uregs *r, __u8 *leaf, void *dwarf_map, __u32 key,
 					     __u32 *lost)
 {
+	__u32 want;
+
 	*lost = 0;
 	if (!ustack_bytes || !ebt_current_uregs(r))
 		return 0;
+	want = ebt_user_stack_want(r, ustack_bytes);
 	if (dwarf) {
 		struct dwarf_stack *d = bpf_map_lookup_elem(dwarf_map, &key);
 		if (!d) {
@@ -138,9 +141,9 @@ static __always_inline __u32 save_user_stack(struct ebt_uregs *r, __u8 *leaf, vo
 			if (!d)
 				return 0;
 		}
-		return ebt_copy_user_stack(d->bytes, r->sp, ustack_bytes, EBT_OFFCPU_MAX_STACK);
+		return ebt_copy_user_stack(d->bytes, r->sp, want, EBT_OFFCPU_MAX_STACK);
 	}
-	return ebt_copy_user_stack(leaf, r->sp, ustack_bytes, EBT_LEAF_MAX_STACK);
+	return ebt_copy_user_stack(leaf, r->sp, want, EBT_LEAF_MAX_STACK);
 }
 
 struct {
@@ -224,7 +227,7 @@ static __always_inline void on_switch_out(void *ctx, __u32 state, int dead)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = pid_tgid, tgid = pid_tgid >> 32, zero = 0;
 	struct task_entry *e;
-	char comm[EBT_TASK_COMM_LEN];
+	char comm[EBT_TASK_COMM_LEN] = {};
 	long klen, ulen;
 
 	if (tid == 0)
@@ -242,7 +245,10 @@ static __always_inline void on_switch_out(void *ctx, __u32 state, int dead)
 		}
 		return;
 	}
-	bpf_get_current_comm(comm, sizeof(comm));
+	/* The name only for --comm here: the event takes it at the switch-in,
+	 * and only for the intervals that are kept (most are not). */
+	if (ebt_filter.by_comm)
+		bpf_get_current_comm(comm, sizeof(comm));
 	if (!ebt_task_wanted(tgid, comm))
 		return;
 	e = bpf_map_lookup_elem(&offcpu_tasks, &tid);
@@ -261,7 +267,6 @@ static __always_inline void on_switch_out(void *ctx, __u32 state, int dead)
 	e->wakeup_ns = 0;
 	e->waker_pid = 0;
 	e->waker_tid = 0;
-	__builtin_memcpy(e->comm, comm, sizeof(comm));
 	klen = bpf_get_stack(ctx, e->frames, STACK_BYTES, kstack_skip & BPF_F_SKIP_FIELD_MASK);
 	if (klen < 0)
 		klen = 0;
@@ -320,14 +325,19 @@ static __always_inline void on_waking(void *ctx, __u32 wakee_tid)
 	}
 }
 
-static __always_inline void on_switch_in(__u32 tid)
+/* `next` is the task switched in: its name comes from `comm` (a kernel
+ * address: its task_struct's, or the trace event's copy). */
+static __always_inline void on_switch_in(__u32 tid, const char *comm)
 {
-	struct task_entry *e = bpf_map_lookup_elem(&offcpu_tasks, &tid);
+	struct task_entry *e;
 	struct event_buf *b;
 	__u64 now, start, dur;
 	__u32 zero = 0, n, off, size;
 	__u64 sbytes, wbytes, sofs, sn;
 
+	if (tid == 0)
+		return; /* idle: never in the table */
+	e = bpf_map_lookup_elem(&offcpu_tasks, &tid);
 	if (!e || e->start_ns == 0)
 		return;
 	now = bpf_ktime_get_ns();
@@ -351,7 +361,8 @@ static __always_inline void on_switch_in(__u32 tid)
 	b->e.waker_tid = e->waker_tid;
 	b->e.wakeup_ns = e->wakeup_ns;
 	b->e.reserved = 0;
-	__builtin_memcpy(b->e.comm, e->comm, sizeof(b->e.comm));
+	if (bpf_probe_read_kernel(b->e.comm, sizeof(b->e.comm), comm))
+		__builtin_memset(b->e.comm, 0, sizeof(b->e.comm));
 	n = (e->kbytes & 0x7ff) + (e->ubytes & 0x7ff);
 	if (n > 2 * STACK_BYTES)
 		n = 2 * STACK_BYTES;
@@ -456,21 +467,24 @@ static __always_inline __u32 state_from_raw(int preempt, __u64 s)
 	return EBT_OFFCPU_OTHER;
 }
 
-SEC("raw_tp/sched_switch")
-int BPF_PROG(ebt_offcpu_switch_raw, bool preempt, struct task_struct *prev,
+/* BTF-typed raw tracepoints: the task fields are plain loads, where raw_tp
+ * needed a bpf_probe_read_kernel() call for each (next->pid, prev->exit_state,
+ * the wakee's pid): this runs at every context switch and wake-up. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(ebt_offcpu_switch_btf, bool preempt, struct task_struct *prev,
 	     struct task_struct *next, unsigned int prev_state)
 {
-	int dead = (prev_state & TASK_DEAD) || (BPF_CORE_READ(prev, exit_state) & (EXIT_DEAD | EXIT_ZOMBIE));
+	int dead = (prev_state & TASK_DEAD) || (prev->exit_state & (EXIT_DEAD | EXIT_ZOMBIE));
 
 	on_switch_out(ctx, state_from_raw(preempt, prev_state), dead);
-	on_switch_in(BPF_CORE_READ(next, pid));
+	on_switch_in(next->pid, next->comm);
 	return 0;
 }
 
-SEC("raw_tp/sched_waking")
-int BPF_PROG(ebt_offcpu_waking_raw, struct task_struct *p)
+SEC("tp_btf/sched_waking")
+int BPF_PROG(ebt_offcpu_waking_btf, struct task_struct *p)
 {
-	on_waking(ctx, BPF_CORE_READ(p, pid));
+	on_waking(ctx, p->pid);
 	return 0;
 }
 
@@ -491,7 +505,7 @@ int ebt_offcpu_switch_tp(struct trace_event_raw_sched_switch *ctx)
 	else
 		state = EBT_OFFCPU_OTHER;
 	on_switch_out(ctx, state, s > 0 && s < 256 && (s & (EXIT_DEAD | EXIT_ZOMBIE)));
-	on_switch_in(ctx->next_pid);
+	on_switch_in(ctx->next_pid, ctx->next_comm);
 	return 0;
 }
 

@@ -6,12 +6,13 @@
  *
  * A packet is chosen by the filters (netns, L4 protocol, address, port) at the
  * first hop it is seen at; from then on its sk_buff address is tracked, so later
- * hops are kept even where the headers cannot be parsed, until kfree_skb or
- * consume_skb. Some paths free or recycle an sk_buff without either (UDP's
- * stateless consume, the per-CPU skb caches), so the address can come back
- * holding another packet: each tracked address keeps a fingerprint of its
- * packet's headers, and a hop whose headers differ starts a new packet, chosen
- * by the filters afresh (EBT_SKB_F_NEW_PACKET).
+ * hops are kept even where the filters would not choose them (another netns),
+ * until kfree_skb or consume_skb. Some paths free or recycle an sk_buff without
+ * either (UDP's stateless consume, TCP's pure ACKs, the per-CPU skb caches), so
+ * the address can come back holding another packet: each tracked address keeps
+ * a fingerprint of its packet's headers, and a hop whose headers differ or no
+ * longer parse starts a new packet, chosen by the filters afresh
+ * (EBT_SKB_F_NEW_PACKET).
  */
 #include "bpf/maps.bpf.h"
 #include <bpf/bpf_endian.h>
@@ -163,8 +164,13 @@ static __always_inline int on_hop(void *ctx, struct sk_buff *skb, struct net_dev
 	b->e.netns = net_inum(skb, dev);
 	fp = parse_headers(skb, &b->e);
 	tracked = bpf_map_lookup_elem(&skb_tracked, &key);
-	if (tracked && fp && *tracked && *tracked != fp)
-		tracked = NULL; /* the address holds another packet now */
+	/* Headers that differ: the address holds another packet now. Headers that
+	 * do not parse where the packet's did: not provably that packet either (a
+	 * tracked packet's headers stay readable to its end, and the address is
+	 * often recycled for, e.g., a Unix socket's buffer, whose bytes are no IP
+	 * header): such a hop is chosen by the filters afresh, never joined to it. */
+	if (tracked && *tracked && *tracked != fp)
+		tracked = NULL;
 	if (!tracked) {
 		if (!wanted(&b->e)) {
 			bpf_map_delete_elem(&skb_tracked, &key);

@@ -163,7 +163,7 @@ static __always_inline int emit_socket(struct sock *sk, __u64 id, int fd, __u64 
 	e->protocol = BPF_CORE_READ(sk, sk_protocol);
 	e->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	e->remote_port = remote_port;
-	e->reserved = 0;
+	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
 	__builtin_memset(e->remote_addr, 0, sizeof(e->remote_addr));
 	if (family == AF_INET) {

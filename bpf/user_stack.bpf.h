@@ -25,12 +25,47 @@ static __always_inline int ebt_current_uregs(struct ebt_uregs *r)
 	r->ip = r->sp = r->bp = r->mm_start_stack = 0;
 	if (task->flags & EBT_PF_KTHREAD)
 		return 0;
+	/* BTF pointers: plain loads (a fault reads 0), not one
+	 * bpf_probe_read_kernel() call each; on a context switch every call counts. */
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	r->ip = BPF_CORE_READ(regs, ip);
-	r->sp = BPF_CORE_READ(regs, sp);
-	r->bp = BPF_CORE_READ(regs, bp);
-	r->mm_start_stack = BPF_CORE_READ(task, mm, start_stack);
+	r->ip = regs->ip;
+	r->sp = regs->sp;
+	r->bp = regs->bp;
+	r->mm_start_stack = task->mm->start_stack;
 	return r->ip != 0;
+}
+
+/* Room above the main thread's initial stack pointer that may still hold
+ * frames: ld.so run as a program (`ld.so PROG ARGS`) starts PROG with the stack
+ * pointer moved up past its own arguments (older glibc). */
+#define EBT_STACK_TOP_SLACK 512
+
+/* How many of `want` bytes above r->sp can hold frames of the current task.
+ *  - Main thread: every frame lies below mm->start_stack, the stack pointer
+ *    _start was entered with; above it come argc, argv, the environment strings
+ *    and the auxiliary vector, which no unwinding reads (glibc's _start ends
+ *    the walk: its return address is undefined in its CFI).
+ *  - Other threads (glibc, musl): the thread pointer (fs base) points at the
+ *    thread's control block, which the thread library puts at the top of the
+ *    thread's stack mapping, above its TLS and every frame.
+ * Why it matters: a shallow thread blocks a KiB or two below that top, and the
+ * stack mapping often ends within `want` above it. Copying on past the top read
+ * the environment or the TLS for nothing, and the read of the page past the
+ * mapping's end failed through a page fault: on the test VM that failed read
+ * alone cost ~5 us, more than the rest of the switch-out (docs/offcpu.md
+ * "Cost"). A stack pointer elsewhere (a signal stack, a runtime's own stacks)
+ * gets all of `want`. */
+static __always_inline __u32 ebt_user_stack_want(const struct ebt_uregs *r, __u32 want)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 top = r->mm_start_stack + EBT_STACK_TOP_SLACK;
+	__u64 tcb = task->thread.fsbase;
+
+	if (r->mm_start_stack && r->sp < top && top - r->sp < want)
+		want = top - r->sp;
+	if (tcb > r->sp && tcb - r->sp < want)
+		want = tcb - r->sp;
+	return want;
 }
 
 /* Copies up to `want` (at most `max`, a power of two known at compile time) bytes of the

@@ -270,6 +270,7 @@ struct SocketInfo {
   remoteAddr @7 :Data;
   remotePort @8 :UInt16;
   timeNs @9 :UInt64;
+  netns @10 :UInt32;        # (1.1) inode of the socket's network namespace; 0: not known (older captures)
 }
 
 # (1.1) One cgroup the recorded processes ran in and the container identity

@@ -453,6 +453,7 @@ struct Kind<RecordKind::kSocket> {
     b.setRemoteAddr(field::bytes(v.remote_addr));
     b.setRemotePort(v.remote_port);
     b.setTimeNs(v.time_ns);
+    b.setNetns(v.netns);
   }
   static SocketInfo decode(wire::SocketInfo::Reader r) {
     SocketInfo v;
@@ -466,6 +467,7 @@ struct Kind<RecordKind::kSocket> {
     v.remote_addr = field::bytes(r.getRemoteAddr());
     v.remote_port = r.getRemotePort();
     v.time_ns = r.getTimeNs();
+    v.netns = r.getNetns();
     return v;
   }
 };

@@ -341,6 +341,7 @@ struct SocketInfo {
   std::vector<uint8_t> remote_addr;
   uint16_t remote_port = 0;
   uint64_t time_ns = 0;
+  uint32_t netns = 0;  // inode of its network namespace; 0: not known (captures before it was recorded)
   bool operator==(const SocketInfo&) const = default;
 };
 

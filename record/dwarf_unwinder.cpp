@@ -174,6 +174,25 @@ bool DwarfUnwinder::unwind(const UnwindInput& in, std::span<const uint8_t> stack
   size_t start = out->size();
   if (in.ip == 0 || max_frames == 0) return false;
   Space* p = proc_for(in, false);
+  // Nearly every stack is compiled code with plain CFI all the way to its
+  // outermost frame: the rules cached per CFI row (as leaf repair walks) take
+  // it there without libdw, which costs microseconds a frame; libdw's walk
+  // gives the same frames (same CFI, same rules: dwarf_unwinder_test). Any
+  // other ending (a frame without CFI or with a complex rule, the copy's end,
+  // a LuaJIT VM, max_frames) is walked by libdw as before, which also guesses,
+  // resumes past JIT code and rereads the mappings.
+  if (p->walker.ready() && !(in.lua_vm && !in.lua_vm->cframes.empty())) {
+    bool reached_end = false;
+    if (walk_cached(p, in, stack, &cached_frames_, max_frames, 0, &reached_end) && reached_end &&
+        cached_frames_.size() > 1) {
+      for (const auto& f : cached_frames_) out->push_back(f.pc);
+      stats_.walks_cached++;
+      stats_.to_end++;
+      stats_.frames += out->size() - start;
+      return true;
+    }
+    out->resize(start);
+  }
   bool rebuilt = false;
   for (int attempt = 0; attempt < 2; attempt++) {
     out->resize(start);
@@ -218,7 +237,10 @@ const unwind::FrameRule& DwarfUnwinder::rule(Space* s, uint64_t pc) {
 }
 
 bool DwarfUnwinder::walk_cached(Space* s, const UnwindInput& in, std::span<const uint8_t> stack,
-                                std::vector<unwind::FrameRegs>* out, size_t max_frames, uint64_t stop_sp) {
+                                std::vector<unwind::FrameRegs>* out, size_t max_frames, uint64_t stop_sp,
+                                bool* reached_end) {
+  out->clear();
+  if (reached_end) *reached_end = false;
   using unwind::FrameRule;
   // A word of the copy (which starts at the sampled sp); false outside it.
   auto word = [&](uint64_t addr, uint64_t* v) {
@@ -234,7 +256,11 @@ bool DwarfUnwinder::walk_cached(Space* s, const UnwindInput& in, std::span<const
     // function's first byte after a noreturn call), as libdw does.
     const FrameRule& r = rule(s, i == 0 ? f.pc : f.pc - 1);
     if (r.kind == FrameRule::kComplex) return false;
-    if (r.kind == FrameRule::kNoCfi || r.ra_undefined) break;
+    if (r.kind == FrameRule::kNoCfi) break;
+    if (r.ra_undefined) {
+      if (reached_end) *reached_end = true;  // the outermost frame, as CFI says
+      break;
+    }
     if (r.cfa_rbp && !f.bp_known) break;
     const uint64_t cfa = (r.cfa_rbp ? f.bp : f.sp) + uint64_t(int64_t(r.cfa_off));
     uint64_t ra = 0;

@@ -103,8 +103,12 @@ class DwarfUnwinder {
   const unwind::FrameRule& rule(Space* s, uint64_t pc);
   const unwind::FrameRule* cached_rule(Space* s, uint64_t pc);  // nullptr: not cached yet
   // The cached-rule walk; false when a rule was kComplex (`out` is then unusable).
+  // `*reached_end` (if given): the walk ended at a frame whose return address
+  // CFI says is undefined (the outermost one).
   bool walk_cached(Space* s, const UnwindInput& in, std::span<const uint8_t> stack,
-                   std::vector<unwind::FrameRegs>* out, size_t max_frames, uint64_t stop_sp);
+                   std::vector<unwind::FrameRegs>* out, size_t max_frames, uint64_t stop_sp,
+                   bool* reached_end = nullptr);
+  std::vector<unwind::FrameRegs> cached_frames_;  // unwind()'s cached walk (no allocation per stack)
 };
 
 }  // namespace ebt::record

@@ -111,37 +111,37 @@ class OffCpuProbe : public Probe {
   }
 
   void load(const SharedMaps& maps, const TargetFilter& filter) override {
-    // raw_tp first (no trace-event record built per switch); the classic
-    // tracepoint when this kernel refuses it.
+    // tp_btf first (no trace-event record built per switch, task fields read
+    // as plain loads); the classic tracepoint when this kernel refuses it.
     // EBTRACE_OFFCPU_TRACEPOINT=1 forces the fallback (tests cover both paths).
-    std::string raw_error = "disabled by EBTRACE_OFFCPU_TRACEPOINT=1";
+    std::string btf_error = "disabled by EBTRACE_OFFCPU_TRACEPOINT=1";
     const char* force = std::getenv("EBTRACE_OFFCPU_TRACEPOINT");
     if (!(force && std::string(force) == "1")) {
       try {
-        open_and_load(maps, filter, /*raw=*/true);
-        raw_ = true;
+        open_and_load(maps, filter, /*btf=*/true);
+        btf_ = true;
         return;
       } catch (const RuntimeFailure& e) {
-        raw_error = e.what();
+        btf_error = e.what();
         offcpu_bpf__destroy(skel_);
         skel_ = nullptr;
       }
     }
     try {
-      open_and_load(maps, filter, /*raw=*/false);
-      raw_ = false;
+      open_and_load(maps, filter, /*btf=*/false);
+      btf_ = false;
       std::fprintf(stderr,
-                   "ebtrace: off-cpu: raw tracepoints unavailable (%s); using the sched "
+                   "ebtrace: off-cpu: BTF tracepoints (tp_btf) unavailable (%s); using the sched "
                    "tracepoints (slightly more overhead)\n",
-                   raw_error.c_str());
+                   btf_error.c_str());
     } catch (const RuntimeFailure& e) {
-      throw RuntimeFailure(std::string(e.what()) + " (raw_tp attempt: " + raw_error + ")");
+      throw RuntimeFailure(std::string(e.what()) + " (tp_btf attempt: " + btf_error + ")");
     }
   }
 
   void attach() override {
-    bpf_program* progs[2] = {raw_ ? skel_->progs.ebt_offcpu_switch_raw : skel_->progs.ebt_offcpu_switch_tp,
-                             raw_ ? skel_->progs.ebt_offcpu_waking_raw : skel_->progs.ebt_offcpu_waking_tp};
+    bpf_program* progs[2] = {btf_ ? skel_->progs.ebt_offcpu_switch_btf : skel_->progs.ebt_offcpu_switch_tp,
+                             btf_ ? skel_->progs.ebt_offcpu_waking_btf : skel_->progs.ebt_offcpu_waking_tp};
     // sched_waking before sched_switch: an interval never misses its waker
     // because the switch-out hook ran first.
     for (bpf_program* p : {progs[1], progs[0]}) links_.attach("off-cpu", p);
@@ -191,7 +191,7 @@ class OffCpuProbe : public Probe {
     size_t wks = frames_to_skip(f + nk + nu, wk, waking_fn_);
     char comm[EBT_TASK_COMM_LEN + 1] = {};
     std::memcpy(comm, e.comm, EBT_TASK_COMM_LEN);
-    ctx.note_task(h.pid, h.tid, comm);
+    ctx.note_task(h.pid, h.tid, comm, h.time_ns);
 
     OffCpuInterval out;
     out.start_ns = e.start_ns;
@@ -276,7 +276,7 @@ class OffCpuProbe : public Probe {
   }
 
  private:
-  void open_and_load(const SharedMaps& maps, const TargetFilter& filter, bool raw) {
+  void open_and_load(const SharedMaps& maps, const TargetFilter& filter, bool btf) {
     if (switch_fn_.start == 0 && waking_fn_.start == 0) {
       auto r = kernel_ranges({"__schedule", "try_to_wake_up"});
       switch_fn_ = r[0];
@@ -298,10 +298,10 @@ class OffCpuProbe : public Probe {
     const uint32_t dwarf_threads = std::min(max_tasks_, kDwarfThreads);
     bpf_map__set_max_entries(skel_->maps.offcpu_dwarf, dwarf_ ? dwarf_threads : 1);
     bpf_map__set_max_entries(skel_->maps.offcpu_waker_dwarf, dwarf_ && waker_stacks_ ? dwarf_threads : 1);
-    bpf_program__set_autoload(skel_->progs.ebt_offcpu_switch_raw, raw);
-    bpf_program__set_autoload(skel_->progs.ebt_offcpu_waking_raw, raw);
-    bpf_program__set_autoload(skel_->progs.ebt_offcpu_switch_tp, !raw);
-    bpf_program__set_autoload(skel_->progs.ebt_offcpu_waking_tp, !raw);
+    bpf_program__set_autoload(skel_->progs.ebt_offcpu_switch_btf, btf);
+    bpf_program__set_autoload(skel_->progs.ebt_offcpu_waking_btf, btf);
+    bpf_program__set_autoload(skel_->progs.ebt_offcpu_switch_tp, !btf);
+    bpf_program__set_autoload(skel_->progs.ebt_offcpu_waking_tp, !btf);
     bpf_map__set_max_entries(skel_->maps.offcpu_tasks, max_tasks_);
     bpf_map__set_max_entries(skel_->maps.offcpu_wakers, waker_stacks_ ? max_tasks_ : 1);
     bpf_map__set_max_entries(skel_->maps.offcpu_lua, want_lua_ ? max_tasks_ : 1);
@@ -315,7 +315,7 @@ class OffCpuProbe : public Probe {
       lua_->prime(pids_);  // -p processes: identified before the first switch
     }
     bpf_call_or_throw("off-cpu", std::string("loading the BPF programs (") +
-                                     (raw ? "raw_tp/sched_switch" : "tracepoint/sched/sched_switch") + ")",
+                                     (btf ? "tp_btf/sched_switch" : "tracepoint/sched/sched_switch") + ")",
                       [&] { return offcpu_bpf__load(skel_); });
   }
 
@@ -332,7 +332,7 @@ class OffCpuProbe : public Probe {
   bool want_lua_;
   std::shared_ptr<LuaRecorder> lua_;
   std::vector<uint32_t> pids_;  // -p
-  bool raw_ = true;
+  bool btf_ = true;
   offcpu_bpf* skel_ = nullptr;
   ProgramLinks links_;
   uint64_t intervals_ = 0;

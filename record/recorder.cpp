@@ -145,7 +145,9 @@ class Recorder::Impl : public RecordContext {
   void note_stack_snapshot(uint32_t pid, uint64_t ip, std::span<const uint8_t> stack) override {
     interner_->stack_snapshot(pid, ip, stack);
   }
-  void note_task(uint32_t pid, uint32_t tid, const char* comm) override { processes_->note_task(pid, tid, comm); }
+  void note_task(uint32_t pid, uint32_t tid, const char* comm, uint64_t seen_ns) override {
+    processes_->note_task(pid, tid, comm, seen_ns);
+  }
   uint32_t intern_string(const std::string& s) override { return interner_->string(s); }
   bool tid_wanted(uint32_t tid) const override { return targets_.tid_wanted(tid); }
   void count_lost(uint32_t cpu, LossSource reason, uint64_t n) override { loss_.count(cpu, reason, n); }
@@ -658,12 +660,18 @@ RecordSummary Recorder::Impl::run(const std::atomic<bool>* stop, std::atomic<boo
   uint8_t one = 1;
   for (uint32_t pid : targets_.pids) bpf_map_update_elem(maps_.targets_fd, &pid, &one, BPF_ANY);
 
+  // One list decides both whether mappings are tracked and which probes load,
+  // so the two cannot disagree.
+  std::vector<const ProbeFamily*> families;
   bool user_addresses = false;
-  for (const auto& fam : probe_families()) user_addresses |= fam.enabled(opts_) && fam.user_addresses;
+  for (const auto& fam : probe_families())
+    if (fam.enabled(opts_)) {
+      families.push_back(&fam);
+      user_addresses |= fam.user_addresses;
+    }
   processes_->track_mappings(user_addresses);
   probes_.push_back(make_task_probe(*processes_, user_addresses));
-  for (const auto& fam : probe_families())
-    if (fam.enabled(opts_)) probes_.push_back(fam.create(opts_));
+  for (const ProbeFamily* fam : families) probes_.push_back(fam->create(opts_));
   for (auto& p : probes_) {
     p->load(maps_, targets_.filter);
     for (uint16_t k : p->event_kinds()) dispatch_[k] = p.get();

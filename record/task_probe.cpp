@@ -33,21 +33,24 @@ class TaskProbe : public Probe {
   }
 
   void attach() override {
+    // `wanted`: the mmap hooks only feed mapping tracking, which is off when no
+    // recorded family produces user addresses.
     struct {
       bpf_program* prog;
       bpf_link** link;
       const char* hook;
+      bool wanted;
       bool required;
     } hooks[] = {
-        {skel_->progs.ebt_task_newtask, &skel_->links.ebt_task_newtask, "raw_tp task_newtask", true},
-        {skel_->progs.ebt_exec, &skel_->links.ebt_exec, "raw_tp sched_process_exec", true},
-        {skel_->progs.ebt_exit, &skel_->links.ebt_exit, "raw_tp sched_process_exit", true},
-        {skel_->progs.ebt_rename, &skel_->links.ebt_rename, "raw_tp task_rename", false},
-        {skel_->progs.ebt_enter_mmap, &skel_->links.ebt_enter_mmap, "syscalls:sys_enter_mmap", false},
-        {skel_->progs.ebt_exit_mmap, &skel_->links.ebt_exit_mmap, "syscalls:sys_exit_mmap", false},
+        {skel_->progs.ebt_task_newtask, &skel_->links.ebt_task_newtask, "raw_tp task_newtask", true, true},
+        {skel_->progs.ebt_exec, &skel_->links.ebt_exec, "raw_tp sched_process_exec", true, true},
+        {skel_->progs.ebt_exit, &skel_->links.ebt_exit, "raw_tp sched_process_exit", true, true},
+        {skel_->progs.ebt_rename, &skel_->links.ebt_rename, "raw_tp task_rename", true, false},
+        {skel_->progs.ebt_enter_mmap, &skel_->links.ebt_enter_mmap, "syscalls:sys_enter_mmap", mmap_events_, false},
+        {skel_->progs.ebt_exit_mmap, &skel_->links.ebt_exit_mmap, "syscalls:sys_exit_mmap", mmap_events_, false},
     };
     for (auto& h : hooks) {
-      if (!mmap_events_ && (h.prog == skel_->progs.ebt_enter_mmap || h.prog == skel_->progs.ebt_exit_mmap)) continue;
+      if (!h.wanted) continue;
       *h.link = bpf_program__attach(h.prog);
       if (!*h.link && h.required)
         throw RuntimeFailure(std::string("task: attaching to ") + h.hook + " failed: " + strerror(errno));

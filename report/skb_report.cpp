@@ -139,7 +139,8 @@ void SkbSocketOwners::add(const TcpEvent& e) {
 void SkbSocketOwners::add(const SocketInfo& s) {
   if (!s.pid || !s.local_port || (s.protocol != 6 && s.protocol != 17)) return;
   std::vector<uint8_t> remote = specific(s.remote_addr);
-  sockets_[{uint8_t(s.protocol), specific(s.local_addr), s.local_port, remote, remote.empty() ? uint16_t(0) : s.remote_port}]
+  sockets_[{s.netns, uint8_t(s.protocol), specific(s.local_addr), s.local_port, remote,
+            remote.empty() ? uint16_t(0) : s.remote_port}]
       .insert(s.pid);
 }
 
@@ -148,10 +149,14 @@ uint32_t SkbSocketOwners::match(uint8_t proto, uint32_t netns, const Addr& local
   auto one = [](const std::set<uint32_t>& pids) { return pids.size() == 1 ? *pids.begin() : 0u; };
   if (proto == 6)
     if (auto it = tcp_.find({netns, local, lport, remote, rport}); it != tcp_.end()) return one(it->second);
-  // --syscalls sockets: the connected one, else one bound to the address, else to any address.
-  for (const auto& key : {std::tuple{proto, local, lport, remote, rport}, std::tuple{proto, local, lport, Addr{}, uint16_t(0)},
-                          std::tuple{proto, Addr{}, lport, Addr{}, uint16_t(0)}})
-    if (auto it = sockets_.find(key); it != sockets_.end()) return one(it->second);
+  // --syscalls sockets: the connected one, else one bound to the address, else
+  // to any address; in the hop's namespace, then (captures from before sockets
+  // carried theirs) in an unknown one.
+  for (uint32_t ns : {netns, 0u})
+    for (const auto& key : {std::tuple{ns, proto, local, lport, remote, rport},
+                            std::tuple{ns, proto, local, lport, Addr{}, uint16_t(0)},
+                            std::tuple{ns, proto, Addr{}, lport, Addr{}, uint16_t(0)}})
+      if (auto it = sockets_.find(key); it != sockets_.end()) return one(it->second);
   return 0;
 }
 

@@ -34,10 +34,11 @@ std::vector<SkbPacket> skb_packets(const ReportContext& ctx, const std::vector<S
 // Who owns the sockets packets leave and reach (--container, --by container):
 // hops run in softirq, so the task a hop ran in says nothing; a packet belongs
 // to the process owning the socket it was sent from, else the one it was
-// delivered to, matched by addresses and ports. Sockets come from the
-// capture's --tcp connections (with their network namespace) and its --syscalls
-// sockets (no namespace: used only where one process matches). A match by
-// several processes is no match.
+// delivered to, matched by addresses and ports in the hop's network namespace.
+// Sockets come from the capture's --tcp connections and its --syscalls sockets
+// (both with their namespace; --syscalls sockets of captures from before it was
+// recorded have none and match in any namespace). A match by several processes
+// is no match.
 class SkbSocketOwners {
  public:
   void add(const TcpEvent& e);
@@ -49,8 +50,9 @@ class SkbSocketOwners {
   using Addr = std::vector<uint8_t>;
   // (netns, local addr, local port, remote addr, remote port) -> owners
   std::map<std::tuple<uint32_t, Addr, uint16_t, Addr, uint16_t>, std::set<uint32_t>> tcp_;
-  // (protocol, local addr, local port, remote addr, remote port) -> owners (remote empty: unconnected)
-  std::map<std::tuple<uint8_t, Addr, uint16_t, Addr, uint16_t>, std::set<uint32_t>> sockets_;
+  // (netns, protocol, local addr, local port, remote addr, remote port) -> owners
+  // (netns 0: not known; remote empty: unconnected)
+  std::map<std::tuple<uint32_t, uint8_t, Addr, uint16_t, Addr, uint16_t>, std::set<uint32_t>> sockets_;
   uint32_t match(uint8_t proto, uint32_t netns, const Addr& local, uint16_t lport, const Addr& remote,
                  uint16_t rport) const;
 };

@@ -410,12 +410,19 @@ size_t add_tcp_to_trace(TraceJson& trace, const std::vector<TcpConnection>& conn
   uint32_t tid = 0;
   for (const auto& c : connections) {
     ++tid;
+    // The owner's container as the --tcp table's CONTAINER column names it
+    // (host processes keep the plain name).
     std::string owner = c.pid ? std::to_string(c.pid) + " " + c.comm : "? (owner unknown)";
+    if (c.in_container) owner += " (container " + c.container + ")";
     trace.set_thread_name(kTcpPid, tid, owner + ": " + c.local() + " > " + c.remote());
     trace.set_thread_sort_index(kTcpPid, tid, tid);
     TraceArgs args{{"role", std::string(tcp_role_name(c.role))}, {"outcome", c.outcome},
                    {"bytes_tx", c.bytes_tx},  {"bytes_rx", c.bytes_rx},
                    {"retransmits", uint64_t(c.retransmits)}, {"closed_first", c.closed_first}};
+    if (c.in_container) {
+      args.push_back({"container", c.container});
+      args.push_back({"container_id", c.container_id});
+    }
     uint64_t begin = c.open_ns ? c.open_ns : c.first_ns;
     uint64_t end = c.close_ns ? c.close_ns : std::max(c.last_ns, end_ns);
     uint64_t est = c.established_ns ? c.established_ns : (c.open_before ? begin : 0);

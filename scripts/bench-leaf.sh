@@ -75,7 +75,7 @@ bench_label() {
     untraced) echo "untraced" ;;
     off_fp) echo "\`ebtrace record --off-cpu -a --leaf-stack-bytes 0\` (fp, no repair)" ;;
     off_leaf) echo "\`ebtrace record --off-cpu -a\` (fp + leaf repair, 512 B)" ;;
-    off_dwarf) echo "\`ebtrace record --off-cpu -a --call-graph dwarf\` (8 KiB copies)" ;;
+    off_dwarf) echo "\`ebtrace record --off-cpu -a --call-graph dwarf\` (copies of up to 8 KiB)" ;;
     off_fp_all) echo "\`... --off-cpu-min 1 --leaf-stack-bytes 0\` (fp, every switch an event)" ;;
     off_leaf_all) echo "\`... --off-cpu-min 1\` (fp + leaf repair, every switch an event)" ;;
     off_dwarf_all) echo "\`... --off-cpu-min 1 --call-graph dwarf\` (dwarf, every switch an event)" ;;

@@ -39,23 +39,15 @@ trap 'rm -rf "$work"' EXIT
 
 . "$(dirname "$0")/bench_lib.sh"
 
-# BENCH_PROG_STATS=1: the tracer's BPF programs' run counts and times around
-# each bench run, appended to $work/progstats as "TOOL PROGRAM RUNS NS".
-prog_snapshot() {  # prog_snapshot PID: "NAME RUNS NS" per BPF program PID holds (by its fds' prog_id)
-  local id
-  for id in $(grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u); do
-    bpftool prog show id "$id" -j 2>/dev/null | jq -r '"\(.name) \(.run_cnt // 0) \(.run_time_ns // 0)"'
-  done
-}
+# BENCH_PROG_STATS=1: the tracer's BPF programs' run counts and times during
+# each bench run (bench_sched_pipe_with leaves them in $work/last_bpf, programs
+# of one name summed), appended to $work/progstats as "TOOL PROGRAM RUNS NS".
 if [[ ${BENCH_PROG_STATS:-0} == 1 ]]; then
-  command -v bpftool >/dev/null && command -v jq >/dev/null || { echo "bench-sched: BENCH_PROG_STATS needs bpftool and jq" >&2; exit 2; }
+  command -v bpftool >/dev/null || { echo "bench-sched: BENCH_PROG_STATS needs bpftool" >&2; exit 2; }
   eval "orig_$(declare -f bench_sched_pipe_with)"
   bench_sched_pipe_with() {
-    prog_snapshot "$1" >"$work/prog.before"
     orig_bench_sched_pipe_with "$@"
-    prog_snapshot "$1" >"$work/prog.after"
-    join <(sort "$work/prog.before") <(sort "$work/prog.after") |
-      awk -v t="$current_tool" '{print t, $1, $4 - $2, $5 - $3}' >>"$work/progstats"
+    awk -v t="$current_tool" '{print t, $1, $3, $2}' "$work/last_bpf" >>"$work/progstats"
   }
 fi
 
@@ -89,13 +81,14 @@ tools=(${BENCH_TOOLS:-untraced ebtrace perf})
 if [[ ${BENCH_PROG_STATS:-0} == 1 ]]; then
   coproc STATS { exec python3 "$(dirname "$0")/bpf_stats_hold.py"; }
   read -r ready <&"${STATS[0]}" || { echo "bench-sched: cannot enable BPF statistics" >&2; exit 1; }
+  BENCH_STATS_HELD=1  # bench_cpu_table's setup line says so
   trap 'kill $STATS_PID 2>/dev/null; rm -rf "$work"' EXIT
 fi
 bench_cpu_rounds "$rounds" "${tools[@]}"
 bench_cpu_table "$rounds" "${tools[@]}"
 if [[ ${BENCH_PROG_STATS:-0} == 1 ]]; then
   # Medians over the rounds; programs with the same name (a tracer loading it
-  # twice) are added up per round first.
+  # twice) are added up per round first (bench_bpf_delta).
   echo
   echo "BPF programs (run-time statistics on: each run also paid two clock reads):"
   echo

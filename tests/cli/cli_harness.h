@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -62,7 +63,13 @@ class TempDir {
     path_ = buf.data();
     chmod(path_.c_str(), 0755);  // so a test can drop to nobody and still reach files here
   }
+  // EBT_TEST_KEEP_TMP=1 keeps the directory (and says where) so that the
+  // captures of a failing run can be read afterwards (ebtrace dump).
   ~TempDir() {
+    if (const char* keep = std::getenv("EBT_TEST_KEEP_TMP"); keep && *keep && std::string(keep) != "0") {
+      std::fprintf(stderr, "EBT_TEST_KEEP_TMP: kept %s\n", path_.c_str());
+      return;
+    }
     std::error_code ec;
     fs::remove_all(path_, ec);
   }

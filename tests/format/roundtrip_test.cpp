@@ -31,7 +31,7 @@ struct AllKinds {
   OffCpuInterval offcpu{2'100'000'000, 5'000'000, 4242, 4243, 0, 3, TaskState::kUninterruptible, 10, 11, 4, 2'104'000'000};
   SkbHop hop{2'200'000'000, 0xffff888012345678, 7, 2, 4026531840u, 1514, 0x0800, 1, 4242, 4243, 3,
              8, 17, {10, 0, 0, 1}, {10, 0, 0, 2}, 5353, 9999, 9, true};
-  SocketInfo socket{0xffff888000001111, 4242, 9, 2, 6, {127, 0, 0, 1}, 6379, {127, 0, 0, 1}, 51234, 2'250'000'000};
+  SocketInfo socket{0xffff888000001111, 4242, 9, 2, 6, {127, 0, 0, 1}, 6379, {127, 0, 0, 1}, 51234, 2'250'000'000, 4026531840u};
   SyscallEvent syscall{2'300'000'000, 2'300'010'000, 4242, 4243, SyscallKind::kRecvfrom, 9, 14,
                        0xffff888000001111, {'*', '1', '\r', '\n', 0, 0xff, 0x80}};
   LostEvents lost{2'400'000'000, 1, LossSource::kStack, 17};

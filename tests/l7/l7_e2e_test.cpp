@@ -9,6 +9,7 @@
 #include <numeric>
 #include <thread>
 
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include <gtest/gtest.h>
@@ -230,6 +231,10 @@ TEST_F(RedisL7, ServerSideExactCountsAndLatency) {
     EXPECT_EQ(s.remote_addr, (std::vector<uint8_t>{127, 0, 0, 1}));
     EXPECT_EQ(s.local_port, port_);
     EXPECT_EQ(s.pid, static_cast<uint32_t>(redis_.pid()));
+    // Its network namespace, which --skb owner matching needs (report/skb_report.h).
+    struct stat ns{};
+    ASSERT_EQ(stat(("/proc/" + std::to_string(redis_.pid()) + "/ns/net").c_str(), &ns), 0);
+    EXPECT_EQ(s.netns, uint32_t(ns.st_ino));
   }
   EXPECT_TRUE(found) << "no SocketInfo for the client's connection (port " << own.local_port << ")";
 

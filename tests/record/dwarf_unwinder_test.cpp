@@ -118,6 +118,16 @@ TEST(DwarfUnwinder, WalksOwnStackToEntry) {
   // The outermost frame is the process entry (libc's start code or _start).
   EXPECT_TRUE(n.back() == "_start" || n.back().rfind("__libc_start", 0) == 0) << all;
   EXPECT_EQ(u.stats().to_end, 1u);
+  // Plain CFI all the way to the entry: walked with the cached rules, not
+  // libdw, and the frames are libdw's.
+  EXPECT_EQ(u.stats().walks_cached, 1u);
+  EXPECT_EQ(u.stats().walks_libdw, 0u);
+  std::vector<ebt::unwind::FrameRegs> libdw;
+  bool leaf_cfi = false;
+  ASSERT_TRUE(u.walk_regs({pid, pid, 1, s.ip, s.sp, s.bp}, s.stack, &libdw, 127, &leaf_cfi, /*force_libdw=*/true));
+  std::vector<uint64_t> libdw_pcs;
+  for (const auto& f : libdw) libdw_pcs.push_back(f.pc);
+  EXPECT_EQ(pcs, libdw_pcs) << all;
 
   // Throughput of the cached path (modules and CFI already loaded).
   timespec a{}, b{};

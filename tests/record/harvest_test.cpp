@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -52,6 +53,16 @@ std::string readelf_build_id(const std::string& path) {
   return s;
 }
 
+// This process's executable mapping that holds `addr`, read the way the
+// recorder reads mappings.
+std::optional<ProcMapping> own_exec_mapping_at(uint64_t addr) {
+  auto maps = read_exec_maps(uint32_t(getpid()));
+  if (!maps) return std::nullopt;
+  for (const auto& m : *maps)
+    if (addr >= m.start && addr < m.end) return m;
+  return std::nullopt;
+}
+
 std::string hex(const std::vector<uint8_t>& v) {
   std::string s;
   char b[3];
@@ -87,12 +98,10 @@ TEST(Harvest, VanishedProcessIsNotAnError) {
 }
 
 TEST(Harvest, ExecutableMappingAndBuildId) {
-  auto maps = read_exec_maps(uint32_t(getpid()));
-  ASSERT_TRUE(maps.has_value());
-  const ProcMapping* exe = nullptr;
-  for (const auto& m : *maps)
-    if (m.path == self_exe()) exe = &m;
-  ASSERT_NE(exe, nullptr);
+  uint64_t addr = reinterpret_cast<uint64_t>(&harvest_test_marker);
+  auto exe = own_exec_mapping_at(addr);
+  ASSERT_TRUE(exe.has_value());
+  EXPECT_EQ(exe->path, self_exe());
   EXPECT_EQ(exe->perms[2], 'x');
   ObjectCache cache;
   ObjectFile* obj = cache.get(uint32_t(getpid()), *exe);
@@ -102,9 +111,6 @@ TEST(Harvest, ExecutableMappingAndBuildId) {
   EXPECT_EQ(cache.get(uint32_t(getpid()), *exe), obj) << "one object per file";
 
   // The marker's runtime address maps back to its ELF address and symbol.
-  uint64_t addr = reinterpret_cast<uint64_t>(&harvest_test_marker);
-  ASSERT_GE(addr, exe->start);
-  ASSERT_LT(addr, exe->end);
   uint64_t vaddr = 0;
   ASSERT_TRUE(obj->offset_to_vaddr(addr - exe->start + exe->offset, &vaddr));
   obj->hits.insert(vaddr);
@@ -156,12 +162,8 @@ TEST(Harvest, HitSymbolSubsetNamesHitsLikeTheFullTable) {
 
 TEST(Harvest, InlineChainIsConcrete) {
   ASSERT_EQ(harvest_test_outer(1), 9);
-  auto maps = read_exec_maps(uint32_t(getpid()));
-  ASSERT_TRUE(maps.has_value());
-  const ProcMapping* exe = nullptr;
-  for (const auto& m : *maps)
-    if (g_inline_ret >= m.start && g_inline_ret < m.end) exe = &m;
-  ASSERT_NE(exe, nullptr);
+  auto exe = own_exec_mapping_at(g_inline_ret);
+  ASSERT_TRUE(exe.has_value());
   ObjectCache cache;
   ObjectFile* obj = cache.get(uint32_t(getpid()), *exe);
   ASSERT_NE(obj, nullptr);
@@ -224,12 +226,8 @@ TEST(Harvest, SourceLinesWithoutDebugAranges) {
   // Addresses as the recorder sees them: the marker's entry, and the call in
   // the inlined function (a return address, looked up at the call instruction).
   const uint64_t at_marker = reinterpret_cast<uint64_t>(marker), at_call = *ret - 1;
-  auto maps = read_exec_maps(uint32_t(getpid()));
-  ASSERT_TRUE(maps.has_value());
-  const ProcMapping* m = nullptr;
-  for (const auto& x : *maps)
-    if (at_call >= x.start && at_call < x.end) m = &x;
-  ASSERT_NE(m, nullptr);
+  auto m = own_exec_mapping_at(at_call);
+  ASSERT_TRUE(m.has_value());
   ASSERT_TRUE(at_marker >= m->start && at_marker < m->end);
   ObjectCache cache;
   ObjectFile* obj = cache.get(uint32_t(getpid()), *m);

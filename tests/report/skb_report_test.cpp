@@ -152,7 +152,8 @@ TEST(SkbReport, PacketsBelongToTheirSocketsOwners) {
   EXPECT_FALSE(sender);
   EXPECT_EQ(o.owner(packet(3, a, 4000, b, 80), &sender), 0u) << "another namespace";
   EXPECT_EQ(o.owner(packet(2, a, 4001, b, 81), &sender), 0u);
-  // --syscalls sockets (no namespace): an unconnected UDP socket bound to any address.
+  // --syscalls sockets of a capture from before they carried their namespace
+  // (netns 0): an unconnected UDP socket bound to any address, in any namespace.
   SocketInfo udp;
   udp.pid = 11;
   udp.protocol = 17;
@@ -166,6 +167,44 @@ TEST(SkbReport, PacketsBelongToTheirSocketsOwners) {
   udp.pid = 12;  // a second process on the same endpoint: ambiguous
   o.add(udp);
   EXPECT_EQ(o.owner(q, &sender), 0u);
+}
+
+// --syscalls sockets carry their network namespace: the same endpoint in two
+// namespaces (two containers each with a server on 10.0.0.2:53) is two owners,
+// each for the packets seen in its own namespace, not one ambiguous endpoint.
+TEST(SkbReport, SyscallSocketsMatchInTheirNamespace) {
+  auto udp_to_53 = [](uint32_t netns) {
+    static SkbHop h;  // the packet keeps a pointer
+    h = SkbHop{};
+    h.l4_protocol = 17;
+    h.netns = netns;
+    h.src_addr = {10, 0, 0, 1};
+    h.src_port = 5000;
+    h.dst_addr = {10, 0, 0, 2};
+    h.dst_port = 53;
+    SkbPacket p;
+    p.hops.push_back(&h);
+    return p;
+  };
+  auto server = [](uint32_t pid, uint32_t netns, std::vector<uint8_t> addr) {
+    SocketInfo s;
+    s.pid = pid;
+    s.netns = netns;
+    s.protocol = 17;
+    s.local_addr = std::move(addr);
+    s.local_port = 53;
+    return s;
+  };
+  SkbSocketOwners o;
+  o.add(server(21, 4026532001, {10, 0, 0, 2}));
+  o.add(server(22, 4026532002, {10, 0, 0, 2}));
+  o.add(server(23, 4026532003, {0, 0, 0, 0}));  // bound to any address in a third namespace
+  bool sender = true;
+  EXPECT_EQ(o.owner(udp_to_53(4026532001), &sender), 21u);
+  EXPECT_FALSE(sender);
+  EXPECT_EQ(o.owner(udp_to_53(4026532002), &sender), 22u);
+  EXPECT_EQ(o.owner(udp_to_53(4026532003), &sender), 23u);
+  EXPECT_EQ(o.owner(udp_to_53(4026532004), &sender), 0u) << "no socket of that namespace";
 }
 
 // The skb family is one line of the registry (report/families.cpp). Naming

@@ -19,10 +19,15 @@
 //   sched_workload pingpong CPU ROUNDS
 //     threads "ping" and "pong" pinned to CPU (nice -20) pass a byte back and
 //     forth over two pipes ROUNDS times: about two switches between them per
-//     round. Prints {"switch_outs":N} at the end: how many times the process's
-//     threads (main, ping, pong) left a CPU in their lives (getrusage
-//     RUSAGE_THREAD: voluntary + involuntary), which bounds how many switches
-//     from one of them to another there can have been.
+//     round. The main thread first moves to another CPU and stays there; ping
+//     and pong are both on CPU before the first byte is sent (a barrier), and
+//     after the last round each moves off CPU for good before it measures
+//     itself. Prints {"switch_outs":N} at the end: how many times the three
+//     threads left a CPU (getrusage RUSAGE_THREAD: voluntary + involuntary,
+//     the same count the kernel bumps at each sched_switch of the thread),
+//     each measured when it can no longer run on CPU. So N bounds every
+//     switch on CPU away from one of them, even though each thread's last
+//     switches (its exit) come after its measurement: those happen elsewhere.
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -111,22 +116,35 @@ long switch_outs_of_this_thread() {
 }
 
 int pingpong(int cpu, long rounds) {
+  // Off CPU before ping and pong exist: the main thread never switches there
+  // while they do (a switch between it and one of them would count as one
+  // within their cgroup, and its exit comes after its measurement).
+  const int elsewhere = cpu == 0 ? 1 : 0;
+  pin(elsewhere);
   int ab[2], ba[2];
   if (pipe(ab) != 0 || pipe(ba) != 0) {
     std::perror("pipe");
     return 2;
   }
+  pthread_barrier_t both_on_cpu;
+  pthread_barrier_init(&both_on_cpu, nullptr, 2);
   std::atomic<long> outs{0};
   auto body = [&](const char* name, int in, int out, bool serve) {
     prctl(PR_SET_NAME, name);
     pin(cpu);
     setpriority(PRIO_PROCESS, 0, -20);
+    // Both on CPU before the first byte: every hand-off from then on is a
+    // switch on CPU away from the thread that passed the byte.
+    pthread_barrier_wait(&both_on_cpu);
     char c = 0;
     for (long i = 0; i < rounds; i++) {
       if (serve && write(out, &c, 1) != 1) std::exit(2);
       if (read(in, &c, 1) != 1) std::exit(2);
       if (!serve && write(out, &c, 1) != 1) std::exit(2);
     }
+    // Leave CPU for good (sched_setaffinity returns once this thread runs
+    // elsewhere), then measure: no switch-out on CPU can follow the count.
+    pin(elsewhere);
     outs += switch_outs_of_this_thread();
   };
   std::thread a(body, "ping", ba[0], ab[1], true), b(body, "pong", ab[0], ba[1], false);

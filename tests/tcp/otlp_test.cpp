@@ -6,6 +6,7 @@
 
 #include "format/writer.h"
 #include "tests/cli/cli_harness.h"
+#include "tests/tcp/tcp_capture.h"
 #include "tests/tcp/otlp_check.h"
 
 namespace ebt::test {
@@ -14,36 +15,7 @@ namespace {
 constexpr uint64_t T = 2'000'000'000;  // monotonic ns
 constexpr uint64_t kUs = 1000, kMs = 1000 * 1000;
 
-SessionInfo session() {
-  SessionInfo s;
-  s.hostname = "otlphost";
-  s.boot_id = "0b5e1d2c-1111-2222-3333-444455556666";
-  s.clock_monotonic_ns = 1'000'000'000;
-  s.clock_realtime_ns = 1'790'000'000'000'000'000ull;
-  s.cpu_count = 2;
-  s.ebtrace_version = "0.1.0";
-  s.start_ns = 1'500'000'000;
-  s.machine = "x86_64";
-  return s;
-}
-
-TcpEvent ev(uint64_t t, TcpEventType type, uint64_t cookie, uint32_t pid, uint8_t from, uint8_t to, bool client,
-            uint16_t server_port = 80) {
-  TcpEvent e;
-  e.time_ns = t;
-  e.type = type;
-  e.cookie = cookie;
-  e.pid = e.tid = pid;
-  e.old_state = from;
-  e.new_state = to;
-  std::vector<uint8_t> a{10, 0, 0, 1}, b{10, 0, 0, 2};
-  e.local_addr = client ? a : b;
-  e.remote_addr = client ? b : a;
-  e.local_port = client ? 40000 : server_port;
-  e.remote_port = client ? server_port : 40000;
-  e.netns = 4026531840u;
-  return e;
-}
+SessionInfo session() { return tcp_test_session("otlphost"); }
 
 TcpEvent with_stats(TcpEvent e, uint64_t tx, uint64_t rx, uint64_t srtt_ns = 30 * kUs) {
   e.has_stats = true;
@@ -62,24 +34,24 @@ fs::path write_capture(const TempDir& dir) {
   w.add(ProcessInfo{200, 1, "nginx", "/usr/sbin/nginx", {"nginx"}, 0, "", {200}, 0, T});
   using K = TcpEventType;
   // Client 11: handshake 50 us, one GET, closes first at +5 ms.
-  w.add(ev(T, K::kState, 11, 100, 7, 2, true));
-  TcpEvent est = ev(T + 50 * kUs, K::kState, 11, 100, 2, 1, true);
+  w.add(tcp_event(T, K::kState, 11, 100, 7, 2, true));
+  TcpEvent est = tcp_event(T + 50 * kUs, K::kState, 11, 100, 2, 1, true);
   est.socket_id = 5001;
   w.add(est);
-  w.add(ev(T + 5 * kMs, K::kState, 11, 100, 1, 4, true));
-  w.add(ev(T + 5 * kMs + 40 * kUs, K::kState, 11, 100, 4, 5, true));
-  w.add(with_stats(ev(T + 6 * kMs, K::kState, 11, 100, 5, 7, true), 29, 40));
+  w.add(tcp_event(T + 5 * kMs, K::kState, 11, 100, 1, 4, true));
+  w.add(tcp_event(T + 5 * kMs + 40 * kUs, K::kState, 11, 100, 4, 5, true));
+  w.add(with_stats(tcp_event(T + 6 * kMs, K::kState, 11, 100, 5, 7, true), 29, 40));
   // Its server end 12: softirq transitions without an owner, then accept().
-  w.add(ev(T + 40 * kUs, K::kState, 12, 0, 10, 3, false));
-  w.add(with_stats(ev(T + 60 * kUs, K::kState, 12, 0, 3, 1, false), 0, 0, 20 * kUs));
-  w.add(ev(T + 70 * kUs, K::kAccept, 12, 200, 0, 0, false));
-  w.add(ev(T + 5 * kMs + 20 * kUs, K::kState, 12, 200, 1, 8, false));
-  w.add(ev(T + 5 * kMs + 30 * kUs, K::kState, 12, 200, 8, 9, false));
-  w.add(with_stats(ev(T + 6 * kMs + 10 * kUs, K::kState, 12, 200, 9, 7, false), 40, 29));
+  w.add(tcp_event(T + 40 * kUs, K::kState, 12, 0, 10, 3, false));
+  w.add(with_stats(tcp_event(T + 60 * kUs, K::kState, 12, 0, 3, 1, false), 0, 0, 20 * kUs));
+  w.add(tcp_event(T + 70 * kUs, K::kAccept, 12, 200, 0, 0, false));
+  w.add(tcp_event(T + 5 * kMs + 20 * kUs, K::kState, 12, 200, 1, 8, false));
+  w.add(tcp_event(T + 5 * kMs + 30 * kUs, K::kState, 12, 200, 8, 9, false));
+  w.add(with_stats(tcp_event(T + 6 * kMs + 10 * kUs, K::kState, 12, 200, 9, 7, false), 40, 29));
   // Refused 13.
-  w.add(ev(T + 10 * kMs, K::kState, 13, 100, 7, 2, true, 81));
-  w.add(ev(T + 10 * kMs + 30 * kUs, K::kReceiveReset, 13, 100, 0, 0, true, 81));
-  w.add(ev(T + 10 * kMs + 30 * kUs, K::kState, 13, 100, 2, 7, true, 81));
+  w.add(tcp_event(T + 10 * kMs, K::kState, 13, 100, 7, 2, true, 81));
+  w.add(tcp_event(T + 10 * kMs + 30 * kUs, K::kReceiveReset, 13, 100, 0, 0, true, 81));
+  w.add(tcp_event(T + 10 * kMs + 30 * kUs, K::kState, 13, 100, 2, 7, true, 81));
   // --l7 data of the client socket: one HTTP request and its response.
   w.add(SocketInfo{5001, 100, 3, 2, 6, {10, 0, 0, 1}, 40000, {10, 0, 0, 2}, 80, T + 60 * kUs});
   std::string req = "GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
