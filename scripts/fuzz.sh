@@ -19,7 +19,9 @@
 # paused input would look hung. Slow inputs are still saved, as slow-unit-*, and
 # replayed with a timeout when the run ends), --pid-file FILE (each fuzzer's pid
 # is appended, for kill -STOP / -CONT), --no-build (use the fuzzers DIR has,
-# e.g. while another run uses them), --build-only. New inputs go to
+# e.g. while another run uses them), --build-only, --fork N (libFuzzer's fork
+# mode: one run whose N worker processes share the corpus and the -runs count,
+# so a long run uses every core; it still stops at the first finding). New inputs go to
 # DIR/corpus-new/TARGET (the committed corpora are never written except by
 # --merge); a crash, sanitizer report, timeout or memory blow-up
 # (> --rss, default 2048 MB) stops the run with exit 1 and leaves the input in
@@ -38,6 +40,7 @@ timeout=60
 pid_file=
 no_build=0
 build_only=0
+fork=0
 targets=()
 while (($#)); do
   case "$1" in
@@ -51,6 +54,7 @@ while (($#)); do
     --coverage) coverage=1; shift ;;
     --no-build) no_build=1; shift ;;
     --build-only) build_only=1; shift ;;
+    --fork) fork=$2; shift 2 ;;
     --ci) ci=1; shift ;;
     --merge) merge=1; shift ;;
     reader|report|unwind_table) targets+=("$1"); shift ;;
@@ -159,7 +163,7 @@ for t in "${targets[@]}"; do
   log=$build/fuzz-$t.log
   rm -f "$build/findings/$t-slow-unit-"*
   "$bin" -max_total_time="$time_s" -runs="$runs_arg" -timeout="$timeout" -rss_limit_mb="$rss" -detect_leaks=0 \
-    -max_len="$max_len" -print_final_stats=1 \
+    -max_len="$max_len" -print_final_stats=1 -fork="$fork" \
     -artifact_prefix="$build/findings/$t-" "$new" "$corpus/$t" >"$log" 2>&1 &
   pid=$!
   [[ -n $pid_file ]] && echo "$pid" >>"$pid_file"
