@@ -78,7 +78,8 @@ std::optional<BlockHeader> decode_block_header(const uint8_t* p, std::string* wh
   }
   if (h.codec == kCodecNone ? h.stored_bytes != h.raw_bytes
                             : (h.codec != kCodecLz4 ||
-                               h.stored_bytes > h.raw_bytes + h.raw_bytes / 255 + 16)) {
+                               h.stored_bytes > h.raw_bytes + h.raw_bytes / 255 + 16 ||
+                               h.raw_bytes / kMaxLz4Ratio > h.stored_bytes)) {
     if (why) *why = "block header has inconsistent codec/sizes";
     return std::nullopt;
   }
