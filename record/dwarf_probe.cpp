@@ -95,7 +95,7 @@ class DwarfProfileProbe : public Probe {
     }
     char comm[EBT_TASK_COMM_LEN + 1] = {};
     std::memcpy(comm, s.comm, EBT_TASK_COMM_LEN);
-    ctx.note_task(h.pid, h.tid, comm);
+    ctx.note_task(h.pid, h.tid, comm, h.time_ns);
 
     kernel_.resize(s.kernel_frames);
     if (s.kernel_frames) std::memcpy(kernel_.data(), event.data() + sizeof s, s.kernel_frames * 8ull);

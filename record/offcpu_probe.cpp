@@ -191,7 +191,7 @@ class OffCpuProbe : public Probe {
     size_t wks = frames_to_skip(f + nk + nu, wk, waking_fn_);
     char comm[EBT_TASK_COMM_LEN + 1] = {};
     std::memcpy(comm, e.comm, EBT_TASK_COMM_LEN);
-    ctx.note_task(h.pid, h.tid, comm);
+    ctx.note_task(h.pid, h.tid, comm, h.time_ns);
 
     OffCpuInterval out;
     out.start_ns = e.start_ns;

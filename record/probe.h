@@ -55,7 +55,11 @@ class RecordContext {
   // addresses, since the real frames are only known after unwinding.
   virtual void note_stack_snapshot(uint32_t pid, uint64_t ip, std::span<const uint8_t> stack) = 0;
   // Makes sure the process/thread is described in the capture (reads /proc if new).
-  virtual void note_task(uint32_t pid, uint32_t tid, const char* comm) = 0;
+  // `seen_ns`: when the kernel reported `comm` (the event's time). A thread's
+  // name is recorded as holding from then, not from when the recorder got to
+  // the event: a sample taken after an exec but before the recorder handled
+  // the exec was otherwise named by the thread's name before it.
+  virtual void note_task(uint32_t pid, uint32_t tid, const char* comm, uint64_t seen_ns) = 0;
   virtual uint32_t intern_string(const std::string& s) = 0;
   // The user-space part of the target filter (--tid): false means drop the event.
   virtual bool tid_wanted(uint32_t tid) const = 0;

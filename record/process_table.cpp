@@ -87,7 +87,7 @@ void ProcessTable::refresh_maps(uint32_t pid, Proc& p, uint64_t t) {
   p.maps = std::move(next);
 }
 
-void ProcessTable::describe(uint32_t pid, Proc& p, const char* comm, uint64_t t) {
+void ProcessTable::describe(uint32_t pid, Proc& p, const char* comm, uint64_t t, uint64_t exec_ns) {
   uint64_t start = thread_cpu_ns();
   cost_.described++;
   if (p.info && p.described_in && !p.exited_in && read_process_start(pid, boot_minus_mono_) == p.info->start_ns) {
@@ -107,6 +107,11 @@ void ProcessTable::describe(uint32_t pid, Proc& p, const char* comm, uint64_t t)
   if (info && info->cgroup_path.empty() && !p.cgroup_path.empty()) {
     info->cgroup_path = p.cgroup_path;  // exiting as we looked: the cgroup it was forked into
     info->cgroup_id = p.cgroup_id;
+  }
+  if (info && exec_ns) {
+    // The new program's name holds from the exec, not from this read: events
+    // between the two (handled later) are named by it (report/context.h comm_of).
+    info->time_ns = exec_ns;
   }
   if (info) {
     p.cgroup_path = info->cgroup_path;
@@ -142,13 +147,13 @@ void ProcessTable::write_description(uint32_t pid, Proc& p, const ProcessInfo& i
   for (const auto& e : p.maps) write_mapping(pid, e, t);
 }
 
-void ProcessTable::note_task(uint32_t pid, uint32_t tid, const char* comm) {
+void ProcessTable::note_task(uint32_t pid, uint32_t tid, const char* comm, uint64_t seen_ns) {
   Proc& p = procs_[pid];
   if (!described(p)) describe(pid, p, pid == tid ? comm : nullptr, monotonic_ns());
   auto it = threads_.find(tid);
   if (it == threads_.end() || (comm && it->second.comm != comm) || it->second.written_in != file_.generation) {
     std::string name = comm ? comm : (it != threads_.end() ? it->second.comm : "");
-    write_thread(pid, tid, name, monotonic_ns());
+    write_thread(pid, tid, name, seen_ns);
   }
 }
 
@@ -192,7 +197,7 @@ void ProcessTable::on_exec(uint32_t pid, uint32_t tid, const char* comm, uint64_
   p.comm = comm;
   threads_.erase(tid);
   // Read now: a short command may be gone by its first sample's turn.
-  describe(pid, p, comm, t);
+  describe(pid, p, comm, t, t);
 }
 
 void ProcessTable::on_exit(uint32_t pid, uint32_t tid, int32_t code, uint64_t t) {
@@ -204,12 +209,12 @@ void ProcessTable::on_exit(uint32_t pid, uint32_t tid, int32_t code, uint64_t t)
   writer().add(ProcessExit{pid, tid, code, t});
 }
 
-void ProcessTable::on_comm(uint32_t pid, uint32_t tid, const char* comm, uint64_t) {
+void ProcessTable::on_comm(uint32_t pid, uint32_t tid, const char* comm, uint64_t t) {
   if (pid == tid) {  // the process's name as /proc would give it in the next file's description
     if (auto it = procs_.find(pid); it != procs_.end() && it->second.info) it->second.info->comm = comm;
   }
   if (!threads_.count(tid)) return;  // written with its new name when first seen
-  note_task(pid, tid, comm);
+  note_task(pid, tid, comm, t);
 }
 
 void ProcessTable::on_exec_mmap(uint32_t pid, uint64_t, uint64_t, uint64_t t) {

@@ -37,8 +37,9 @@ class ProcessTable : public TaskObserver {
   // Describes the processes alive at the start: the targets (but `skip`, the
   // command, described at its exec), or every process with -a (not this one).
   void scan(const Targets& targets, uint32_t skip);
-  // Makes sure the process and thread are described in the current file.
-  void note_task(uint32_t pid, uint32_t tid, const char* comm);
+  // Makes sure the process and thread are described in the current file; a
+  // ThreadInfo written for `comm` has the time the kernel reported it, `seen_ns`.
+  void note_task(uint32_t pid, uint32_t tid, const char* comm, uint64_t seen_ns);
   // The mapping of `pid` holding a user address; rereads the mappings once when
   // none does (something was mapped that we did not hear about).
   const MapEntry* user_mapping(uint32_t pid, uint64_t addr);
@@ -104,7 +105,8 @@ class ProcessTable : public TaskObserver {
 
   format::CaptureWriter& writer() { return *file_.writer; }
   bool described(const Proc& p) const { return p.described_in == file_.generation; }
-  void describe(uint32_t pid, Proc& p, const char* comm, uint64_t t);
+  // `exec_ns`: described at an exec (the time of its event), else 0.
+  void describe(uint32_t pid, Proc& p, const char* comm, uint64_t t, uint64_t exec_ns = 0);
   void write_description(uint32_t pid, Proc& p, const ProcessInfo& info, uint64_t t);
   void refresh_maps(uint32_t pid, Proc& p, uint64_t t);
   void write_mapping(uint32_t pid, const MapEntry& e, uint64_t t);

@@ -55,7 +55,7 @@ class ProfileProbe : public Probe {
     const auto* frames = reinterpret_cast<const uint64_t*>(event.data() + sizeof s);
     char comm[EBT_TASK_COMM_LEN + 1] = {};
     std::memcpy(comm, s.comm, EBT_TASK_COMM_LEN);
-    ctx.note_task(h.pid, h.tid, comm);
+    ctx.note_task(h.pid, h.tid, comm, h.time_ns);
     CpuSample out;
     out.time_ns = h.time_ns;
     out.pid = h.pid;

@@ -145,7 +145,9 @@ class Recorder::Impl : public RecordContext {
   void note_stack_snapshot(uint32_t pid, uint64_t ip, std::span<const uint8_t> stack) override {
     interner_->stack_snapshot(pid, ip, stack);
   }
-  void note_task(uint32_t pid, uint32_t tid, const char* comm) override { processes_->note_task(pid, tid, comm); }
+  void note_task(uint32_t pid, uint32_t tid, const char* comm, uint64_t seen_ns) override {
+    processes_->note_task(pid, tid, comm, seen_ns);
+  }
   uint32_t intern_string(const std::string& s) override { return interner_->string(s); }
   bool tid_wanted(uint32_t tid) const override { return targets_.tid_wanted(tid); }
   void count_lost(uint32_t cpu, LossSource reason, uint64_t n) override { loss_.count(cpu, reason, n); }

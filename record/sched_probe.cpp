@@ -209,7 +209,7 @@ class SchedProbe : public Probe {
     if (!threads_.insert({pid, tid}).second) return;
     std::string comm = current ? kernel : thread_comm(pid, tid);
     if (comm.empty()) comm = current ? thread_comm(pid, tid) : kernel;
-    ctx.note_task(pid, tid, comm.empty() ? nullptr : comm.c_str());
+    ctx.note_task(pid, tid, comm.empty() ? nullptr : comm.c_str(), monotonic_ns());  // read from the tables now
   }
 
   std::vector<CgroupCpuSample> sample_cgroups(uint64_t now) {

@@ -72,7 +72,7 @@ class SyscallProbe : public Probe {
       return;
     }
     if (!ctx.tid_wanted(h.tid)) return;
-    ctx.note_task(h.pid, h.tid, nullptr);
+    ctx.note_task(h.pid, h.tid, nullptr, h.time_ns);
     // A member handed to the writer with take(): it swaps the event into its
     // batch slot and gives back a recycled one whose payload vector keeps its
     // capacity, so the payload is copied once here and nothing is allocated

@@ -182,7 +182,7 @@ class TcpProbe : public Probe {
       filtered_++;
       return;
     }
-    if (out.pid) ctx.note_task(out.pid, out.tid, comm.empty() ? nullptr : comm.c_str());
+    if (out.pid) ctx.note_task(out.pid, out.tid, comm.empty() ? nullptr : comm.c_str(), out.time_ns);
     auto held = held_.find(out.cookie);
     if (held != held_.end()) {
       for (auto& ev : held->second) {

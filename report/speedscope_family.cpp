@@ -241,9 +241,12 @@ void SpeedscopeFamily::write(ReportContext& ctx, std::ostream& os) {
   os << "]},\"profiles\":[";
   for (size_t t = 0; t < threads.size(); ++t) {
     const Thread& th = threads[t];
-    uint64_t first = th.events.empty() ? 0 : th.events.front().time_ns;
+    // Named as the thread was at its last event: a thread renamed on its way
+    // (an exec after the fork, `-- CMD`'s child among them; a worker naming
+    // itself) is known by what it became, not by its first few samples' name.
+    uint64_t last = th.events.empty() ? 0 : th.events.back().time_ns;
     os << (t ? ",\n" : "\n") << "{\"type\":\"sampled\",\"name\":"
-       << json_quote(ctx.comm_of(th.pid, th.tid, first) + " (pid " + std::to_string(th.pid) + ", tid " +
+       << json_quote(ctx.comm_of(th.pid, th.tid, last) + " (pid " + std::to_string(th.pid) + ", tid " +
                      std::to_string(th.tid) + ")")
        << ",\"unit\":\"" << (ns ? "nanoseconds" : "none") << "\",\"startValue\":0,\"endValue\":" << th.total
        << ",\"samples\":[";

@@ -2,6 +2,7 @@
 // rotation by size, time and signal, retention, the flight recorder and its
 // cpu> trigger, a recorder killed with SIGKILL, a full disk.
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <optional>
@@ -164,19 +165,29 @@ TEST(Continuous, RetentionNeverExceedsMaxFiles) {
 
 // Idle, then busy for a while, then idle: the cpu> trigger fires once, and the
 // one file holds the busy phase and the window before it. The target is a
-// shell started before the recording (so the idle phase has no samples at all)
-// that sleeps, spins for 3 s of wall time, and sleeps again; the recording
+// shell (so the idle phase has no samples at all) that waits for the recorder
+// to be ready, sleeps, spins for 3 s of wall time, and sleeps again; the recording
 // stops before it exits. Thresholds hold on a loaded machine too (there the
 // spinning shell gets a few % of a CPU; idle is 0 %; a 2 s window rides out
 // a starved second without a second firing).
 TEST(Continuous, FlightRecorderCpuTriggerWritesOneCapture) {
   EBT_REQUIRE_BPF_OR_SKIP();
   TempDir dir;
-  pid_t shell = spawn({"bash", "-c", "sleep 4; end=$((SECONDS+3)); while ((SECONDS<end)); do :; done; sleep 20"}, "");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The idle phase starts when the recorder is ready, not at spawn: a recorder
+  // slow to start on a loaded machine otherwise met the shell already spinning.
+  // It never forks once the recording runs (a fork's samples, far before the
+  // firing, would be in no file): it waits with reads timing out on a FIFO
+  // nobody writes.
+  std::string ready = dir / "ready", tick = dir / "tick";
+  ASSERT_EQ(mkfifo(tick.c_str(), 0600), 0);
+  pid_t shell = spawn({"bash", "-c",
+                       "exec 3<>" + tick + "; until [ -e " + ready + " ]; do read -t 0.05 -u 3; done; read -t 4 -u 3; "
+                       "end=$((SECONDS+3)); while ((SECONDS<end)); do :; done; read -t 20 -u 3"},
+                      "");
   std::string out = dir / "fr.ebt";
   Result r = run(record_cmd(out, {"-F", "199", "-p", std::to_string(shell), "-d", "12", "--flight-recorder", "2s",
-                                  "--trigger", "cpu>1%", "--trigger-window", "2s", "--trigger-after", "4s"}),
+                                  "--trigger", "cpu>1%", "--trigger-window", "2s", "--trigger-after", "4s",
+                                  "--ready-file", ready}),
                  dir);
   kill(shell, SIGKILL);
   wait_rc(shell);
