@@ -29,7 +29,7 @@ inline constexpr uint32_t kMaxRawBlockBytes = 64u << 20;
 // No LZ4 block decompresses to more than 255 times its size (a match of
 // 19 + 255k bytes costs 3 + k stored bytes; a literal costs itself). A header
 // claiming more is refused before its payload buffer is sized (and zeroed):
-// otherwise a file of many 70-byte blocks each claiming 64 MiB costs 64 MiB
+// otherwise a file of many 72-byte blocks each claiming 64 MiB costs 64 MiB
 // of zeroing per block and pass, tens of seconds for a 1 MB file.
 inline constexpr uint32_t kMaxLz4Ratio = 255;
 

@@ -330,7 +330,7 @@ TEST(Hostile, BlocksClaimingMoreThanLz4CanExpandAreRefusedBeforeDecoding) {
     h.first_time_ns = kT0;
     h.last_time_ns = kT0;
     h.kind_mask = ~uint64_t{0};
-    h.payload_crc = static_cast<uint32_t>(::crc32(0, payload.data(), static_cast<uInt>(payload.size())));
+    h.payload_crc = format::disk::crc32(payload.data(), payload.size());
     uint8_t raw[format::disk::kBlockHeaderBytes];
     format::disk::encode_block_header(h, raw);
     out.insert(out.end(), raw, raw + sizeof raw);
